@@ -1,0 +1,5 @@
+"""Allpay cash-in Telegram bot."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""``python -m bot``: run the bot; ``python -m bot sandbox``: the Allpay sandbox alone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Allpay cash-in Telegram bot. Settings come from the environment and .env "
+        "(see README.md).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the default): polling, or webhook if set")
+    sandbox = commands.add_parser("sandbox", help="run the embedded Allpay sandbox alone")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument("--port", type=int, default=8089, help="port to listen on (0: free)")
+    sandbox.add_argument("--data", type=Path, default=None, help="folder for keys and ledger")
+    demo = commands.add_parser("demo", help="chat with the real bot in this terminal, no token")
+    demo.add_argument("--lang", default="ru", help=f"language: {', '.join(SUPPORTED_LANGUAGES)}")
+    return parser
+
+
+async def _serve_sandbox(settings: Settings, host: str, port: int, data: Path | None) -> None:
+    from bot.allpay.sandbox import start_sandbox
+
+    folder = data or settings.data_dir / "sandbox"
+    running = await start_sandbox(
+        folder, host=host, port=port, slow_delay=settings.allpay_timeout + 1
+    )
+    keys = running.keys
+    print(f"Allpay sandbox: {running.url}  (WSDL: {running.url}?wsdl)", flush=True)
+    print(
+        f"  agent key: {keys.agent_private} (certificate {keys.certificate_number}); "
+        f"sandbox public key: {keys.allpay_public}",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await running.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format.value)
+    command = args.command or "run"
+    try:
+        if command == "sandbox":
+            asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
+        elif command == "demo":
+            from bot.demo import run_demo
+
+            return int(asyncio.run(run_demo(settings, lang=args.lang)))
+        else:
+            from bot.app import run_bot
+
+            return int(asyncio.run(run_bot(settings)))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The Allpay Cash-In client: one long-lived aiohttp session, signed both ways.
+
+``pay`` never raises for anything Allpay or the network does: every failure is a PENDING
+result carrying its cause (contract 4.3), so a confirmed payment is never lost to an exception
+and never shown as completed without a verified answer. ``check_user`` raises
+:class:`AllpayError` with a kind the bot can explain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Protocol
+
+import aiohttp
+from lxml import etree
+
+from bot.allpay.protocol import (
+    MAX_ANSWER_BYTES,
+    OP_CASH_IN,
+    OP_CHECK_AND_VALIDATE,
+    AllpayError,
+    AllpayErrorKind,
+    CheckResult,
+    InvalidAnswer,
+    PayResult,
+    PayStatus,
+    SoapFault,
+    build_cash_in,
+    build_check_user,
+    mask_login,
+    parse_check_answer,
+    parse_document,
+    parse_pay_answer,
+    raise_for_fault,
+    serialize,
+    soap_parts,
+)
+from bot.allpay.signing import SignatureError, Signer, Verifier
+
+log = logging.getLogger(__name__)
+
+
+class CallObserver(Protocol):
+    """Told about every call: for metrics. ``error`` is None on a trustworthy answer."""
+
+    def __call__(self, operation: str, seconds: float, error: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    http_status: int
+    body: bytes
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class AllpayClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        requester: str,
+        signer: Signer | None,
+        verifier: Verifier | None,
+        timeout: float,
+        token: str | None = None,
+        tz: tzinfo,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        observer: CallObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.requester = requester
+        self._signer = signer
+        self._verifier = verifier
+        self._timeout = timeout
+        self._token = token
+        self._tz = tz
+        self._max_answer_bytes = max_answer_bytes
+        self._observer = observer
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self.last_success: datetime | None = None
+
+    @property
+    def verifies(self) -> bool:
+        return self._verifier is not None
+
+    async def __aenter__(self) -> AllpayClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True),
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ operations
+
+    async def check_user(self, login: str, lang: str) -> CheckResult:
+        """``checkUserAndValidateCashIn``; raises :class:`AllpayError` on any failure."""
+        root = build_check_user(
+            login=login,
+            lang=lang,
+            timestamp=self._now(),
+            requester=self.requester,
+            token=self._token,
+        )
+        started = self._clock()
+        try:
+            payload = await self._exchange(OP_CHECK_AND_VALIDATE, root)
+            result = parse_check_answer(payload)
+        except SoapFault as fault:
+            self._observe(OP_CHECK_AND_VALIDATE, started, "fault")
+            raise AllpayError(AllpayErrorKind.FAULT, fault.string, fault.user_message) from None
+        except (_Unavailable, InvalidAnswer, SignatureError) as exc:
+            kind = (
+                AllpayErrorKind.UNAVAILABLE
+                if isinstance(exc, _Unavailable)
+                else AllpayErrorKind.INVALID
+            )
+            self._observe(OP_CHECK_AND_VALIDATE, started, kind.value)
+            raise AllpayError(kind, str(exc)) from None
+        self._observe(OP_CHECK_AND_VALIDATE, started, None)
+        log.info("checkUser %s: found=%s", mask_login(login), result.found)
+        return result
+
+    async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult:
+        """``createCashInPayment``. Never raises (but for cancellation); failures are PENDING."""
+        started = self._clock()
+        try:
+            root = build_cash_in(
+                guid=guid,
+                login=login,
+                amount=amount,
+                lang=lang,
+                timestamp=self._now(),
+                requester=self.requester,
+                token=self._token,
+            )
+            payload = await self._exchange(OP_CASH_IN, root)
+            result = parse_pay_answer(payload)
+        except asyncio.CancelledError:
+            raise
+        except SoapFault as fault:
+            return self._pending(guid, started, "fault", f"SOAP Fault {fault.code}: {fault.string}")
+        except _Unavailable as exc:
+            return self._pending(guid, started, exc.kind, str(exc))
+        except (InvalidAnswer, SignatureError) as exc:
+            return self._pending(guid, started, "invalid", str(exc))
+        except Exception as exc:  # a bug must not lose a payment: it stays PENDING
+            log.exception("pay %s: unexpected error", guid)
+            return self._pending(guid, started, "internal", f"{type(exc).__name__}: {exc}")
+        self._observe(OP_CASH_IN, started, None)
+        log.info("pay %s: %s", guid, result.status)
+        return result
+
+    # ------------------------------------------------------------------ internals
+
+    def _now(self) -> datetime:
+        return datetime.now(self._tz)
+
+    def _observe(self, operation: str, started: float, error: str | None) -> None:
+        if error is None:
+            self.last_success = datetime.now(self._tz)
+        if self._observer is not None:
+            self._observer(operation, self._clock() - started, error)
+
+    def _pending(self, guid: str, started: float, kind: str, cause: str) -> PayResult:
+        self._observe(OP_CASH_IN, started, kind)
+        log.warning("pay %s: no final answer (%s): %s", guid, kind, cause)
+        return PayResult(status=PayStatus.PENDING, cause=f"{kind}: {cause}")
+
+    async def _exchange(self, operation: str, root: etree._Element) -> etree._Element:
+        """Sign, send, read (bounded), parse, verify; return the Body's payload element."""
+        digest = self._signer.sign(root) if self._signer is not None else None
+        raw = await self._post(operation, serialize(root))
+        try:
+            answer = parse_document(raw.body, limit=self._max_answer_bytes)
+            _, payload = soap_parts(answer)
+        except InvalidAnswer as exc:
+            if raw.http_status >= 500:
+                raise _Unavailable("http", f"HTTP {raw.http_status}") from None
+            raise InvalidAnswer(f"HTTP {raw.http_status}: {exc}") from None
+        # A Fault is reported as such, signed or not: it never means success.
+        raise_for_fault(payload)
+        if raw.http_status != 200:
+            raise _Unavailable("http", f"HTTP {raw.http_status} with a non-Fault body")
+        if self._verifier is not None:
+            verified = self._verifier.verify(answer)
+            if digest is not None and verified.request_dsig != digest:
+                raise SignatureError("requestDsig does not match the request's digest")
+        return payload
+
+    async def _post(self, operation: str, body: bytes) -> _Raw:
+        session = self._ensure_session()
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{operation}"'}
+        try:
+            async with session.post(self.url, data=body, headers=headers) as response:
+                declared = response.content_length
+                if declared is not None and declared > self._max_answer_bytes:
+                    raise _TooLarge
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > self._max_answer_bytes:
+                        raise _TooLarge
+                    chunks.append(chunk)
+                return _Raw(response.status, b"".join(chunks))
+        except _TooLarge:
+            raise InvalidAnswer(f"answer larger than {self._max_answer_bytes} bytes") from None
+        except TimeoutError:
+            raise _Unavailable("timeout", f"no answer within {self._timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _Unavailable("connection", f"{type(exc).__name__}: {exc}") from None
+
+
+class _Unavailable(Exception):
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind

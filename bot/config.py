@@ -1,0 +1,216 @@
+"""Settings: the environment (and an optional ``.env``) is the only source.
+
+The variable names are a public contract documented in README.md. A bad value must stop
+start-up with one clear line naming the variable (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    PositiveFloat,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+SUPPORTED_LANGUAGES = ("ru", "kk", "en")
+# People type "kz" for Kazakh; the ISO 639-1 code Telegram and Allpay use is "kk".
+LANGUAGE_ALIASES = {"kz": "kk", "kaz": "kk", "rus": "ru", "eng": "en"}
+
+
+def normalize_language(value: str) -> str | None:
+    """Return ``ru``/``kk``/``en`` for what a person or Telegram gives, or None."""
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    code = LANGUAGE_ALIASES.get(code, code)
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+
+    allpay_url: str | None = None
+    allpay_requester: str | None = None
+    allpay_token: SecretStr | None = None
+    allpay_certificate_number: str | None = None
+    allpay_private_key: Path | None = None
+    allpay_public_key: Path | None = None
+    allpay_timeout: PositiveFloat = 30.0
+    allpay_concurrency: Annotated[int, Field(ge=1, le=256)] = 8
+
+    pending_retry_min: PositiveFloat = 2.0
+    pending_retry_max: PositiveFloat = 60.0
+    pending_alert_after: PositiveFloat = 600.0
+    pending_give_up_after: PositiveFloat = 172800.0
+
+    database_url: str = "sqlite:///data/cashin.sqlite3"
+
+    admin_ids: IdList = Field(default_factory=list)
+    supervisor_ids: IdList = Field(default_factory=list)
+    cashier_ids: IdList = Field(default_factory=list)
+    supervisor_chat_ids: IdList = Field(default_factory=list)
+
+    default_language: str = "ru"
+    amount_min: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(100)
+    amount_max: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(500000)
+    timezone: str = "Asia/Almaty"
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+    @field_validator(
+        "admin_ids", "supervisor_ids", "cashier_ids", "supervisor_chat_ids", mode="before"
+    )
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return [p for p in parts if p]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        code = normalize_language(value)
+        if code is None:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)} (got {value!r})")
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("telegram_api_url", "allpay_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or value == "sqlite:///":
+            raise ValueError("must look like sqlite:///relative/path or sqlite:////absolute/path")
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        left, sep, right = value.get_secret_value().partition(":")
+        if not sep or not left.isdigit() or not right or any(c.isspace() for c in right):
+            raise ValueError("is not a Telegram bot token (digits:secret)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Self:
+        if self.telegram_api_url is None:
+            self.telegram_api_url = DEFAULT_TELEGRAM_API_URL
+        if self.pending_retry_min > self.pending_retry_max:
+            raise ValueError("PENDING_RETRY_MIN must not exceed PENDING_RETRY_MAX")
+        if self.amount_min > self.amount_max:
+            raise ValueError("AMOUNT_MIN must not exceed AMOUNT_MAX")
+        if self.allpay_url is not None:
+            missing = [
+                name
+                for name, val in (
+                    ("ALLPAY_REQUESTER", self.allpay_requester),
+                    ("ALLPAY_CERTIFICATE_NUMBER", self.allpay_certificate_number),
+                    ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
+                    ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
+                )
+                if not val
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required when ALLPAY_URL is set")
+        for name, path in (
+            ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
+            ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
+        ):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file {str(path)!r}")
+        return self
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.database_path.parent
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.allpay_url is None
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line naming the variable."""
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if not str(part).isdigit()]
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if location:
+        return f"{location[0].upper()}: {message}"
+    return message
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings once; raise :class:`ConfigError` with one readable line on bad input."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"configuration error: {_describe(exc)}") from None

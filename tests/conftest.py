@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp import web
+
+from bot.allpay.client import AllpayClient
+from bot.allpay.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
+from bot.allpay.signing import Signer, Verifier
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+@pytest.fixture
+def shared() -> Path:
+    """Allpay's reference data beside the project; absent on a user's fresh clone."""
+    if not (SHARED / "allpay").is_dir():
+        pytest.skip(f"reference data not found at {SHARED} (only beside the project checkout)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def sandbox_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """RSA keys are slow to make: one set per session, copied into each test's sandbox."""
+    folder = tmp_path_factory.mktemp("keys")
+    ensure_sandbox_keys(folder)
+    return folder
+
+
+def sandbox_folder(tmp_path: Path, sandbox_keys: Path) -> Path:
+    folder = tmp_path / "sandbox"
+    if not folder.exists():
+        shutil.copytree(sandbox_keys, folder)
+    return folder
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path, sandbox_keys: Path) -> AsyncIterator[RunningSandbox]:
+    running = await start_sandbox(sandbox_folder(tmp_path, sandbox_keys), slow_delay=2.0)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+def make_client(
+    sandbox: RunningSandbox, *, timeout: float = 1.0, url: str | None = None, verify: bool = True
+) -> AllpayClient:
+    keys = sandbox.keys
+    return AllpayClient(
+        url or sandbox.url,
+        requester="agent-test",
+        signer=Signer.from_file(keys.agent_private, keys.certificate_number),
+        verifier=Verifier.from_file(keys.allpay_public) if verify else None,
+        timeout=timeout,
+        tz=ALMATY,
+    )
+
+
+@pytest.fixture
+async def client(sandbox: RunningSandbox) -> AsyncIterator[AllpayClient]:
+    async with make_client(sandbox) as c:
+        yield c
+
+
+Responder = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def fake_allpay() -> AsyncIterator[Callable[[Responder], Awaitable[str]]]:
+    """Start a bare HTTP server on 127.0.0.1 that answers with whatever a test scripts."""
+    runners: list[web.AppRunner] = []
+
+    async def start(responder: Responder) -> str:
+        app = web.Application()
+        app.router.add_post("/soap", responder)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/soap"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, normalize_language
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in list(__import__("os").environ):
+        if name.startswith(("ALLPAY_", "PENDING_", "AMOUNT_", "BOT_", "TELEGRAM_")) or name in {
+            "DATABASE_URL",
+            "ADMIN_IDS",
+            "SUPERVISOR_IDS",
+            "CASHIER_IDS",
+            "SUPERVISOR_CHAT_IDS",
+            "DEFAULT_LANGUAGE",
+            "TIMEZONE",
+            "LOG_LEVEL",
+            "LOG_FORMAT",
+        }:
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    s = load_settings()
+    assert s.uses_sandbox
+    assert s.allpay_timeout == 30
+    assert (s.pending_retry_min, s.pending_retry_max) == (2, 60)
+    assert s.pending_alert_after == 600 and s.pending_give_up_after == 172800
+    assert s.database_path == Path("data/cashin.sqlite3")
+    assert s.default_language == "ru"
+    assert (s.amount_min, s.amount_max) == (Decimal(100), Decimal(500000))
+    assert s.timezone == "Asia/Almaty" and s.tz.key == "Asia/Almaty"
+    assert s.telegram_api_url == "https://api.telegram.org"
+
+
+def test_lists_fractions_and_absolute_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "1, 2,3")
+    monkeypatch.setenv("SUPERVISOR_CHAT_IDS", "-1001234")
+    monkeypatch.setenv("PENDING_RETRY_MIN", "0.05")
+    monkeypatch.setenv("PENDING_RETRY_MAX", "0.5")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////var/lib/bot/x.sqlite3")
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "kz")
+    monkeypatch.setenv("BOT_TOKEN", "123456:ABCdefGhIJKlmNoPQRsTUVwxyZ012345678")
+    s = load_settings()
+    assert s.admin_ids == [1, 2, 3] and s.supervisor_chat_ids == [-1001234]
+    assert s.pending_retry_min == 0.05
+    assert s.database_path == Path("/var/lib/bot/x.sqlite3")
+    assert s.default_language == "kk"
+    assert "ABCdef" not in repr(s) and "ABCdef" not in str(s.bot_token)
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DEFAULT_LANGUAGE=en\nAMOUNT_MAX=1000\n")
+    s = load_settings()
+    assert s.default_language == "en" and s.amount_max == 1000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("ALLPAY_TIMEOUT", "soon", "ALLPAY_TIMEOUT"),
+        ("ALLPAY_TIMEOUT", "-1", "ALLPAY_TIMEOUT"),
+        ("ADMIN_IDS", "1,bob", "ADMIN_IDS"),
+        ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE"),
+        ("AMOUNT_MIN", "10.5", "AMOUNT_MIN"),
+        ("TIMEZONE", "Mars/Olympus", "TIMEZONE"),
+        ("DATABASE_URL", "postgres://x", "DATABASE_URL"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("BOT_TOKEN", "not a token", "BOT_TOKEN"),
+        ("ALLPAY_URL", "https://allpay.example/soap", "ALLPAY_REQUESTER"),
+        ("PENDING_RETRY_MIN", "100", "PENDING_RETRY_MIN"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert needle in message and "\n" not in message
+    if name == "BOT_TOKEN":
+        assert value not in message
+
+
+def test_bad_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "ALLPAY_TIMEOUT": "abc", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ALLPAY_TIMEOUT" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    for command in ("run", "sandbox", "demo"):
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [("kz", "kk"), ("KK", "kk"), ("kk-KZ", "kk"), ("ru", "ru"), ("en-US", "en"), ("de", None)],
+)
+def test_language_codes(typed: str, code: str | None) -> None:
+    assert normalize_language(typed) == code
