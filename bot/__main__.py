@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 log = logging.getLogger("bot")
@@ -29,8 +29,6 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument("--port", type=int, default=8089, help="port to listen on (0: free)")
     sandbox.add_argument("--data", type=Path, default=None, help="folder for keys and ledger")
-    demo = commands.add_parser("demo", help="chat with the real bot in this terminal, no token")
-    demo.add_argument("--lang", default="ru", help=f"language: {', '.join(SUPPORTED_LANGUAGES)}")
     return parser
 
 
@@ -71,10 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "sandbox":
             asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
-        elif command == "demo":
-            from bot.demo import run_demo
-
-            return int(asyncio.run(run_demo(settings, lang=args.lang)))
         else:
             from bot.app import run_bot
 

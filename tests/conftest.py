@@ -11,6 +11,8 @@ from aiohttp import web
 from bot.allpay.client import AllpayClient
 from bot.allpay.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.allpay.signing import Signer, Verifier
+from bot.devtools.telegram import FakeTelegram
+from tests.harness import Harness, running_bot, settings_for
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -90,3 +92,22 @@ async def fake_allpay() -> AsyncIterator[Callable[[Responder], Awaitable[str]]]:
     yield start
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    tg = FakeTelegram()
+    await tg.start()
+    try:
+        yield tg
+    finally:
+        await tg.close()
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> AsyncIterator[Harness]:
+    sandbox_folder(tmp_path, sandbox_keys)  # the bot's embedded sandbox reuses session keys
+    async with running_bot(settings_for(tmp_path, telegram.base_url), telegram) as h:
+        yield h

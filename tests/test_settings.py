@@ -111,7 +111,7 @@ def test_help_lists_the_commands() -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0
-    for command in ("run", "sandbox", "demo"):
+    for command in ("run", "sandbox"):
         assert command in done.stdout
 
 

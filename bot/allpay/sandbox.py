@@ -463,6 +463,7 @@ class Sandbox:
         if not amount.is_finite() or amount <= 0:
             return self._fault("soap:Client", "Amount must be positive")
         self.stats.pay_guids[guid] += 1
+        await self._notify()  # watchers learn of a request while its answer is still coming
         client = SCRIPT.get(login)
 
         def decide(row: LedgerRow, created: bool, balance: Decimal) -> PayStatus:
@@ -614,7 +615,7 @@ async def start_sandbox(
         agents=agents,
         slow_delay=slow_delay,
     )
-    runner = web.AppRunner(sandbox.app(), access_log=None)
+    runner = web.AppRunner(sandbox.app(), access_log=None, shutdown_timeout=1.0)
     await ledger.open()
     try:
         await runner.setup()

@@ -1,0 +1,202 @@
+"""Wiring: settings → database → Allpay client (or the embedded sandbox) → payment service,
+resolver and outbox → aiogram Dispatcher with dependencies passed in, not globals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+
+from bot.allpay.client import AllpayClient
+from bot.allpay.sandbox import RunningSandbox, start_sandbox
+from bot.allpay.signing import Signer, Verifier
+from bot.config import SUPPORTED_LANGUAGES, ConfigError, Settings
+from bot.payments.db import Database
+from bot.payments.journal import Journal
+from bot.payments.service import PaymentService, Resolver, RetryPolicy
+from bot.telegram.access import AccessMiddleware
+from bot.telegram.handlers import build_router
+from bot.telegram.i18n import LocaleMiddleware, make_i18n
+from bot.telegram.keyboards import N_
+from bot.telegram.outbox import OutboxWorker
+from bot.telegram.storage import SQLiteStorage
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 8.0  # seconds for in-flight sends to reach the journal on SIGTERM
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    journal: Journal
+    allpay: AllpayClient
+    service: PaymentService
+    resolver: Resolver
+    outbox: OutboxWorker
+    bot: Bot
+    dispatcher: Dispatcher
+    i18n: I18n
+    sandbox: RunningSandbox | None
+
+
+async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandbox | None]:
+    if settings.uses_sandbox:
+        sandbox = await start_sandbox(
+            settings.data_dir / "sandbox", slow_delay=settings.allpay_timeout + 1
+        )
+        keys = sandbox.keys
+        client = AllpayClient(
+            sandbox.url,
+            requester=settings.allpay_requester or "sandbox-agent",
+            signer=Signer.from_file(keys.agent_private, keys.certificate_number),
+            verifier=Verifier.from_file(keys.allpay_public),
+            timeout=settings.allpay_timeout,
+            tz=settings.tz,
+        )
+        return client, sandbox
+    # Settings validated these together with ALLPAY_URL.
+    assert settings.allpay_url is not None
+    assert settings.allpay_requester is not None
+    assert settings.allpay_private_key is not None
+    assert settings.allpay_public_key is not None
+    client = AllpayClient(
+        settings.allpay_url,
+        requester=settings.allpay_requester,
+        signer=Signer.from_file(settings.allpay_private_key, settings.allpay_certificate_number),
+        verifier=Verifier.from_file(settings.allpay_public_key),
+        timeout=settings.allpay_timeout,
+        token=settings.allpay_token.get_secret_value() if settings.allpay_token else None,
+        tz=settings.tz,
+    )
+    return client, None
+
+
+def make_bot(settings: Settings) -> Bot:
+    if settings.bot_token is None:
+        raise ConfigError("configuration error: BOT_TOKEN: required to run the bot")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+@asynccontextmanager
+async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator[App]:
+    """Everything the bot needs, started; closed in reverse order on exit."""
+    i18n = make_i18n(settings.default_language)
+    bot = bot or make_bot(settings)
+    db = Database(settings.database_path)
+    await db.open()
+    sandbox: RunningSandbox | None = None
+    allpay: AllpayClient | None = None
+    try:
+        journal = Journal(db, settings.supervisor_chat_ids)
+        await journal.seed_roles(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+        allpay, sandbox = await _allpay_client(settings)
+        outbox = OutboxWorker(bot, journal, i18n, settings.tz)
+        service = PaymentService(
+            journal,
+            allpay,
+            RetryPolicy(
+                settings.pending_retry_min,
+                settings.pending_retry_max,
+                settings.pending_alert_after,
+                settings.pending_give_up_after,
+            ),
+            requester=allpay.requester,
+            on_change=outbox.wakeup.set,
+        )
+        resolver = Resolver(service, concurrency=settings.allpay_concurrency)
+        dispatcher = Dispatcher(
+            storage=SQLiteStorage(db),
+            events_isolation=SimpleEventIsolation(),
+            journal=journal,
+            payments=service,
+            allpay=allpay,
+            settings=settings,
+        )
+        LocaleMiddleware(i18n, journal).setup(dispatcher)
+        access = AccessMiddleware(journal)
+        dispatcher.message.outer_middleware(access)
+        dispatcher.callback_query.outer_middleware(access)
+        dispatcher.include_router(build_router())
+        app = App(
+            settings, db, journal, allpay, service, resolver, outbox, bot, dispatcher, i18n, sandbox
+        )
+        resolver.start()
+        outbox.start()
+        try:
+            yield app
+        finally:
+            await resolver.stop()
+            await service.drain(SHUTDOWN_GRACE)
+            await outbox.stop()
+    finally:
+        if allpay is not None:
+            await allpay.close()
+        if sandbox is not None:
+            await sandbox.close()
+        await bot.session.close()
+        await db.close()
+
+
+async def set_commands(bot: Bot, i18n: I18n) -> None:
+    commands = (
+        ("cashin", N_("Top up a client's wallet")),
+        ("history", N_("My payments")),
+        ("today", N_("Today's totals")),
+        ("lang", N_("Language")),
+        ("help", N_("How it works")),
+        ("cancel", N_("Cancel the current step")),
+    )
+    for code in (None, *SUPPORTED_LANGUAGES):
+        locale = code or i18n.default_locale
+        await bot.set_my_commands(
+            [
+                BotCommand(command=c, description=i18n.gettext(d, locale=locale))
+                for c, d in commands
+            ],
+            language_code=code,
+        )
+
+
+async def run_bot(settings: Settings) -> int:
+    async with build_app(settings) as app:
+        me = await app.bot.get_me()
+        log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
+        with contextlib.suppress(Exception):
+            await set_commands(app.bot, app.i18n)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        polling = asyncio.create_task(
+            app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stopping: no new updates; letting in-flight payments reach the journal")
+            await app.dispatcher.stop_polling()
+        await polling
+        stopper.cancel()
+    log.info("stopped")
+    return 0

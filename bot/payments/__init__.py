@@ -1,0 +1,1 @@
+"""Payment logic: journal, service, resolver. Knows nothing of aiogram or Telegram."""

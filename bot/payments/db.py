@@ -1,0 +1,192 @@
+"""One SQLite database for journal, roster, outbox and conversation state.
+
+WAL with ``synchronous=FULL``: a committed payment survives a crash or power loss. The
+schema is versioned with ``PRAGMA user_version``; forward migrations run at start-up.
+One connection, one lock: statements of one transaction never interleave with another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE users (
+        user_id     INTEGER PRIMARY KEY,
+        role        TEXT NOT NULL CHECK (role IN ('admin', 'supervisor', 'cashier')),
+        name        TEXT,
+        blocked     INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE user_prefs (
+        user_id   INTEGER PRIMARY KEY,
+        language  TEXT NOT NULL
+    );
+    CREATE TABLE drafts (
+        id           TEXT PRIMARY KEY,
+        cashier_id   INTEGER NOT NULL,
+        chat_id      INTEGER NOT NULL,
+        login        TEXT NOT NULL,
+        client_name  TEXT NOT NULL,
+        identified   INTEGER NOT NULL,
+        amount_tiyn  INTEGER NOT NULL CHECK (amount_tiyn > 0),
+        lang         TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('OPEN', 'CONFIRMED', 'CANCELLED')),
+        guid         TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE TABLE payments (
+        guid               TEXT PRIMARY KEY,
+        draft_id           TEXT UNIQUE REFERENCES drafts (id),
+        requester          TEXT NOT NULL,
+        cashier_id         INTEGER NOT NULL,
+        chat_id            INTEGER NOT NULL,
+        message_id         INTEGER,
+        login              TEXT NOT NULL,
+        client_name        TEXT NOT NULL,
+        amount_tiyn        INTEGER NOT NULL CHECK (amount_tiyn > 0),
+        lang               TEXT NOT NULL,
+        status             TEXT NOT NULL
+                           CHECK (status IN ('NEW', 'PENDING', 'COMPLETED', 'DECLINED', 'UNKNOWN')),
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        last_error         TEXT,
+        user_message       TEXT,
+        developer_message  TEXT,
+        reason             TEXT,
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL,
+        next_attempt_at    TEXT NOT NULL,
+        last_attempt_at    TEXT,
+        final_at           TEXT,
+        alerted_at         TEXT
+    );
+    CREATE INDEX payments_open ON payments (next_attempt_at)
+        WHERE status IN ('NEW', 'PENDING');
+    CREATE INDEX payments_cashier ON payments (cashier_id, created_at);
+    CREATE INDEX payments_created ON payments (created_at);
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        guid        TEXT REFERENCES payments (guid),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     TEXT NOT NULL,
+        last_error  TEXT,
+        created_at  TEXT NOT NULL,
+        done_at     TEXT,
+        failed      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON outbox (next_at) WHERE done_at IS NULL;
+    CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        TEXT NOT NULL,
+        actor_id  INTEGER,
+        action    TEXT NOT NULL,
+        subject   TEXT,
+        detail    TEXT
+    );
+    CREATE TABLE fsm (
+        key    TEXT PRIMARY KEY,
+        state  TEXT,
+        data   TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ts(moment: datetime) -> str:
+    """Stored form of a moment: UTC ISO-8601, fixed width, so text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA synchronous=FULL")
+        await self._conn.execute("PRAGMA foreign_keys=ON")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _migrate(self) -> None:
+        conn = self._require()
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database {self.path} is at schema {version}, newer than this bot "
+                f"({len(MIGRATIONS)}); refusing to run an older bot on it"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("database: migrating to schema %d", number)
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+            )
+
+    def _require(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed durably on success."""
+        async with self._lock:
+            conn = self._require()
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            yield self._require()
+
+    async def writable(self) -> bool:
+        """For health checks: can we write a transaction right now?"""
+        try:
+            async with self.tx() as conn:
+                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+                await conn.execute("DELETE FROM _probe")
+            return True
+        except Exception:
+            log.exception("database is not writable")
+            return False

@@ -1,0 +1,635 @@
+"""The payment journal: drafts, payments, roster, outbox and audit, in one SQLite file.
+
+Rules this module keeps:
+- a payment row (with its GUID) is committed before anything is sent to Allpay;
+- COMPLETED and DECLINED are final and never change;
+- every status change that someone must hear about enqueues its notifications in the same
+  transaction (a transactional outbox), so a crash cannot lose a cashier's or a
+  supervisor's message.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+
+from bot.allpay.protocol import PayResult
+from bot.payments.db import Database, parse_ts, ts, utcnow
+
+TIYN = 100
+
+
+def to_tiyn(amount: Decimal) -> int:
+    tiyn = amount * TIYN
+    if tiyn != tiyn.to_integral_value():
+        raise ValueError("amount has more than two decimal places")
+    return int(tiyn)
+
+
+def from_tiyn(tiyn: int) -> Decimal:
+    return (Decimal(tiyn) / TIYN).quantize(Decimal(1) if tiyn % TIYN == 0 else Decimal("0.01"))
+
+
+def new_guid() -> str:
+    return f"{{{uuid.uuid4()}}}"
+
+
+class Status(StrEnum):
+    NEW = "NEW"  # journaled; nothing known from Allpay yet
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    DECLINED = "DECLINED"
+    UNKNOWN = "UNKNOWN"  # gave up resending: needs manual reconciliation
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.COMPLETED, Status.DECLINED, Status.UNKNOWN)
+
+    @property
+    def icon(self) -> str:
+        return {"COMPLETED": "✅", "DECLINED": "❌", "UNKNOWN": "⚠️"}.get(self.value, "⏳")
+
+
+OPEN_STATUSES = (Status.NEW.value, Status.PENDING.value)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CASHIER = "cashier"
+
+    @property
+    def can_pay(self) -> bool:
+        return True  # every roster role may top up; supervisors and admins often do
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self in (Role.ADMIN, Role.SUPERVISOR)
+
+
+class OutboxKind(StrEnum):
+    STATUS = "status"  # the cashier's status message: edit it (or send anew)
+    FINAL = "final"  # a supervisor chat: a payment became final
+    ALERT = "alert"  # a supervisor chat: a payment is stuck pending
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUser:
+    user_id: int
+    role: Role
+    name: str | None
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    id: str
+    cashier_id: int
+    chat_id: int
+    login: str
+    client_name: str
+    identified: bool
+    amount: Decimal
+    lang: str
+    state: str
+    guid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    guid: str
+    draft_id: str | None
+    requester: str
+    cashier_id: int
+    chat_id: int
+    message_id: int | None
+    login: str
+    client_name: str
+    amount: Decimal
+    lang: str
+    status: Status
+    attempts: int
+    last_error: str | None
+    user_message: str | None
+    developer_message: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    final_at: datetime | None
+    alerted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: OutboxKind
+    chat_id: int
+    guid: str | None
+    attempts: int
+
+
+_PAYMENT_COLUMNS = (
+    "guid, draft_id, requester, cashier_id, chat_id, message_id, login, client_name, "
+    "amount_tiyn, lang, status, attempts, last_error, user_message, developer_message, reason, "
+    "created_at, updated_at, next_attempt_at, last_attempt_at, final_at, alerted_at"
+)
+
+
+def _opt_ts(value: str | None) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def _payment(row: Sequence[Any]) -> Payment:
+    return Payment(
+        guid=row[0],
+        draft_id=row[1],
+        requester=row[2],
+        cashier_id=row[3],
+        chat_id=row[4],
+        message_id=row[5],
+        login=row[6],
+        client_name=row[7],
+        amount=from_tiyn(row[8]),
+        lang=row[9],
+        status=Status(row[10]),
+        attempts=row[11],
+        last_error=row[12],
+        user_message=row[13],
+        developer_message=row[14],
+        reason=row[15],
+        created_at=parse_ts(row[16]),
+        updated_at=parse_ts(row[17]),
+        next_attempt_at=parse_ts(row[18]),
+        last_attempt_at=_opt_ts(row[19]),
+        final_at=_opt_ts(row[20]),
+        alerted_at=_opt_ts(row[21]),
+    )
+
+
+def _draft(row: Sequence[Any]) -> Draft:
+    return Draft(
+        id=row[0],
+        cashier_id=row[1],
+        chat_id=row[2],
+        login=row[3],
+        client_name=row[4],
+        identified=bool(row[5]),
+        amount=from_tiyn(row[6]),
+        lang=row[7],
+        state=row[8],
+        guid=row[9],
+    )
+
+
+_DRAFT_COLUMNS = (
+    "id, cashier_id, chat_id, login, client_name, identified, amount_tiyn, lang, state, guid"
+)
+
+
+class Journal:
+    def __init__(self, db: Database, supervisor_chat_ids: Iterable[int] = ()) -> None:
+        self.db = db
+        self.supervisor_chat_ids = tuple(supervisor_chat_ids)
+
+    # ------------------------------------------------------------------ audit
+
+    @staticmethod
+    async def _audit(
+        conn: aiosqlite.Connection,
+        actor_id: int | None,
+        action: str,
+        subject: str | None,
+        detail: str | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO audit (at, actor_id, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            (ts(utcnow()), actor_id, action, subject, detail),
+        )
+
+    async def audit_log(
+        self, limit: int = 20
+    ) -> list[tuple[datetime, int | None, str, str | None, str | None]]:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT at, actor_id, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [(parse_ts(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    # ------------------------------------------------------------------ roster
+
+    async def seed_roles(
+        self, admins: Iterable[int], supervisors: Iterable[int], cashiers: Iterable[int]
+    ) -> None:
+        """Give the configured ids their roles; the highest configured role wins."""
+        wanted: dict[int, Role] = {}
+        for ids, role in (
+            (cashiers, Role.CASHIER),
+            (supervisors, Role.SUPERVISOR),
+            (admins, Role.ADMIN),
+        ):
+            for user_id in ids:
+                wanted[user_id] = role
+        now = ts(utcnow())
+        async with self.db.tx() as conn:
+            for user_id, role in wanted.items():
+                cur = await conn.execute(
+                    "INSERT INTO users (user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, "
+                    "updated_at = excluded.updated_at WHERE users.role != excluded.role",
+                    (user_id, role.value, now, now),
+                )
+                if cur.rowcount:
+                    await self._audit(conn, None, "role.seed", str(user_id), role.value)
+
+    async def get_user(self, user_id: int) -> StaffUser | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT user_id, role, name, blocked FROM users WHERE user_id = ?", (user_id,)
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return StaffUser(row[0], Role(row[1]), row[2], bool(row[3]))
+
+    async def set_user_name(self, user_id: int, name: str) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "UPDATE users SET name = ? WHERE user_id = ? AND name IS NULL", (name, user_id)
+            )
+
+    async def get_language(self, user_id: int) -> str | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT language FROM user_prefs WHERE user_id = ?", (user_id,)) as cur,
+        ):
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "INSERT INTO user_prefs (user_id, language) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
+                (user_id, language),
+            )
+
+    # ------------------------------------------------------------------ drafts
+
+    async def create_draft(
+        self,
+        *,
+        cashier_id: int,
+        chat_id: int,
+        login: str,
+        client_name: str,
+        identified: bool,
+        amount: Decimal,
+        lang: str,
+    ) -> Draft:
+        """A new confirmation card; any other open draft of this cashier is cancelled."""
+        draft_id = secrets.token_urlsafe(9)  # 12 characters: short callback_data
+        now = ts(utcnow())
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
+                "WHERE cashier_id = ? AND state = 'OPEN'",
+                (now, cashier_id),
+            )
+            await conn.execute(
+                f"INSERT INTO drafts ({_DRAFT_COLUMNS}, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', NULL, ?, ?)",
+                (
+                    draft_id,
+                    cashier_id,
+                    chat_id,
+                    login,
+                    client_name,
+                    int(identified),
+                    to_tiyn(amount),
+                    lang,
+                    now,
+                    now,
+                ),
+            )
+        draft = await self.get_draft(draft_id)
+        assert draft is not None
+        return draft
+
+    async def get_draft(self, draft_id: str) -> Draft | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)) as cur,
+        ):
+            row = await cur.fetchone()
+        return _draft(row) if row else None
+
+    async def cancel_drafts(self, cashier_id: int) -> int:
+        async with self.db.tx() as conn:
+            cur = await conn.execute(
+                "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
+                "WHERE cashier_id = ? AND state = 'OPEN'",
+                (ts(utcnow()), cashier_id),
+            )
+            return cur.rowcount
+
+    async def claim_draft(
+        self,
+        draft_id: str,
+        cashier_id: int,
+        *,
+        requester: str,
+        message_id: int | None,
+        first_attempt_at: datetime,
+    ) -> Payment | None:
+        """Atomically turn an OPEN draft into a NEW payment with a fresh GUID, durably.
+
+        Returns None when the draft is not open (tapped before, cancelled, someone else's):
+        exactly one tap of a confirm button ever creates a payment.
+        """
+        guid = new_guid()
+        now = ts(utcnow())
+        async with self.db.tx() as conn:
+            cur = await conn.execute(
+                "UPDATE drafts SET state = 'CONFIRMED', guid = ?, updated_at = ? "
+                "WHERE id = ? AND cashier_id = ? AND state = 'OPEN'",
+                (guid, now, draft_id, cashier_id),
+            )
+            if cur.rowcount != 1:
+                return None
+            await conn.execute(
+                f"INSERT INTO payments ({_PAYMENT_COLUMNS}) "
+                "SELECT ?, id, ?, cashier_id, chat_id, ?, login, client_name, amount_tiyn, lang, "
+                "'NEW', 0, NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL "
+                "FROM drafts WHERE id = ?",
+                (guid, requester, message_id, now, now, ts(first_attempt_at), draft_id),
+            )
+            await self._audit(conn, cashier_id, "payment.created", guid)
+        payment = await self.get_payment(guid)
+        assert payment is not None
+        return payment
+
+    # ------------------------------------------------------------------ payments
+
+    async def get_payment(self, guid: str) -> Payment | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE guid = ?", (guid,)) as cur,
+        ):
+            row = await cur.fetchone()
+        return _payment(row) if row else None
+
+    async def payment_for_draft(self, draft_id: str) -> Payment | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE draft_id = ?", (draft_id,)
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return _payment(row) if row else None
+
+    async def set_message(self, guid: str, chat_id: int, message_id: int) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "UPDATE payments SET chat_id = ?, message_id = ? WHERE guid = ?",
+                (chat_id, message_id, guid),
+            )
+
+    async def due_payments(self, now: datetime, limit: int = 100) -> list[Payment]:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status IN (?, ?) "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+                (*OPEN_STATUSES, ts(now), limit),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [_payment(r) for r in rows]
+
+    async def next_due(self) -> datetime | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT MIN(next_attempt_at) FROM payments WHERE status IN (?, ?)", OPEN_STATUSES
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return parse_ts(row[0]) if row and row[0] else None
+
+    async def open_payments(self) -> list[Payment]:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status IN (?, ?) "
+                "ORDER BY created_at",
+                OPEN_STATUSES,
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [_payment(r) for r in rows]
+
+    async def record_attempt(
+        self, guid: str, result: PayResult, *, now: datetime, next_attempt_at: datetime
+    ) -> tuple[Payment, bool]:
+        """Write what one send established; return (payment, status changed).
+
+        A final status is never overwritten. A status change enqueues the cashier's status
+        message and, when final, each supervisor chat's notification — in this transaction.
+        """
+        async with self.db.tx() as conn:
+            async with conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE guid = ?", (guid,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise LookupError(guid)
+            before = _payment(row)
+            if before.status.is_final:
+                # Allpay's final answers never change; a contradicting one is logged by the caller.
+                await conn.execute(
+                    "UPDATE payments SET attempts = attempts + 1, last_attempt_at = ? "
+                    "WHERE guid = ?",
+                    (ts(now), guid),
+                )
+                return before, False
+            new_status = Status(result.status.value)
+            changed = new_status is not before.status
+            final = new_status.is_final
+            await conn.execute(
+                "UPDATE payments SET status = ?, attempts = attempts + 1, last_error = ?, "
+                "user_message = COALESCE(?, user_message), "
+                "developer_message = COALESCE(?, developer_message), "
+                "reason = COALESCE(?, reason), updated_at = ?, last_attempt_at = ?, "
+                "next_attempt_at = ?, final_at = ? WHERE guid = ?",
+                (
+                    new_status.value,
+                    result.cause,
+                    result.user_message,
+                    result.developer_message,
+                    result.reason,
+                    ts(now),
+                    ts(now),
+                    ts(next_attempt_at),
+                    ts(now) if final else None,
+                    guid,
+                ),
+            )
+            if changed:
+                await self._audit(
+                    conn, None, "payment.status", guid, f"{before.status.value}->{new_status.value}"
+                )
+                await self._enqueue(conn, OutboxKind.STATUS, before.chat_id, guid, now)
+                if final:
+                    for chat_id in self.supervisor_chat_ids:
+                        await self._enqueue(conn, OutboxKind.FINAL, chat_id, guid, now)
+            async with conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE guid = ?", (guid,)
+            ) as cur:
+                after = await cur.fetchone()
+        assert after is not None
+        return _payment(after), changed
+
+    async def mark_alerted(self, guid: str, now: datetime) -> bool:
+        """Raise the one 'stuck pending' alert for a payment; False if already raised."""
+        async with self.db.tx() as conn:
+            cur = await conn.execute(
+                "UPDATE payments SET alerted_at = ? WHERE guid = ? AND alerted_at IS NULL "
+                "AND status IN (?, ?)",
+                (ts(now), guid, *OPEN_STATUSES),
+            )
+            if cur.rowcount != 1:
+                return False
+            for chat_id in self.supervisor_chat_ids:
+                await self._enqueue(conn, OutboxKind.ALERT, chat_id, guid, now)
+            await self._audit(conn, None, "payment.alert", guid)
+            return True
+
+    async def give_up(self, guid: str, now: datetime) -> bool:
+        """Stop resending: UNKNOWN, needs manual reconciliation. Cashier and supervisors told."""
+        async with self.db.tx() as conn:
+            async with conn.execute("SELECT chat_id FROM payments WHERE guid = ?", (guid,)) as cur:
+                row = await cur.fetchone()
+            cur2 = await conn.execute(
+                "UPDATE payments SET status = 'UNKNOWN', updated_at = ?, final_at = ? "
+                "WHERE guid = ? AND status IN (?, ?)",
+                (ts(now), ts(now), guid, *OPEN_STATUSES),
+            )
+            if cur2.rowcount != 1 or row is None:
+                return False
+            await self._audit(conn, None, "payment.status", guid, "->UNKNOWN (gave up)")
+            await self._enqueue(conn, OutboxKind.STATUS, row[0], guid, now)
+            for chat_id in self.supervisor_chat_ids:
+                await self._enqueue(conn, OutboxKind.FINAL, chat_id, guid, now)
+            return True
+
+    # ------------------------------------------------------------------ queries for people
+
+    async def payments_page(
+        self, cashier_id: int | None, offset: int, limit: int
+    ) -> tuple[list[Payment], int]:
+        where, args = (
+            ("WHERE cashier_id = ?", (cashier_id,)) if cashier_id is not None else ("", ())
+        )
+        async with self.db.read() as conn:
+            async with conn.execute(f"SELECT COUNT(*) FROM payments {where}", args) as cur:
+                total_row = await cur.fetchone()
+            async with conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} "
+                "ORDER BY created_at DESC, guid LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ) as cur:
+                rows = await cur.fetchall()
+        return [_payment(r) for r in rows], int(total_row[0]) if total_row else 0
+
+    async def totals(
+        self, start: datetime, end: datetime, cashier_id: int | None = None
+    ) -> list[tuple[int, str, int, Decimal]]:
+        """(cashier, status, count, sum) for payments created in [start, end)."""
+        where = "created_at >= ? AND created_at < ?"
+        args: tuple[Any, ...] = (ts(start), ts(end))
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args += (cashier_id,)
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT cashier_id, status, COUNT(*), SUM(amount_tiyn) FROM payments "
+                f"WHERE {where} "
+                "GROUP BY cashier_id, status ORDER BY cashier_id, status",
+                args,
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [(r[0], r[1], r[2], from_tiyn(r[3])) for r in rows]
+
+    # ------------------------------------------------------------------ outbox
+
+    @staticmethod
+    async def _enqueue(
+        conn: aiosqlite.Connection, kind: OutboxKind, chat_id: int, guid: str | None, now: datetime
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO outbox (kind, chat_id, guid, next_at, created_at) VALUES (?, ?, ?, ?, ?)",
+            (kind.value, chat_id, guid, ts(now), ts(now)),
+        )
+
+    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT id, kind, chat_id, guid, attempts FROM outbox "
+                "WHERE done_at IS NULL AND next_at <= ? ORDER BY id LIMIT ?",
+                (ts(now), limit),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [OutboxItem(r[0], OutboxKind(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    async def next_outbox_at(self) -> datetime | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT MIN(next_at) FROM outbox WHERE done_at IS NULL") as cur,
+        ):
+            row = await cur.fetchone()
+        return parse_ts(row[0]) if row and row[0] else None
+
+    async def outbox_done(self, item_id: int, *, failed: str | None = None) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
+                "last_error = COALESCE(?, last_error) WHERE id = ?",
+                (ts(utcnow()), int(failed is not None), failed, item_id),
+            )
+
+    async def outbox_retry(self, item_id: int, error: str, delay: float) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
+                "WHERE id = ?",
+                (error, ts(utcnow() + timedelta(seconds=delay)), item_id),
+            )
+
+    async def pending_outbox(self) -> int:
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") as cur,
+        ):
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

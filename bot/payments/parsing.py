@@ -1,0 +1,84 @@
+"""What cashiers type: client logins (phone numbers) and amounts. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+_SEPARATORS = re.compile(r"[\s\-().\u00a0\u202f]")
+_GROUPED = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+")
+_CURRENCY = re.compile(r"\s*(?:₸|тг\.?|тенге|теңге|kzt|tg)\s*$", re.IGNORECASE)
+
+
+def normalize_login(text: str) -> str | None:
+    """``+7 701 000 00 01``, ``8 (701) 000-00-01``, ``77010000001`` → ``77010000001``.
+
+    Kazakhstan numbers are +7 followed by ten digits; a leading 8 is the domestic trunk
+    prefix. Anything else is not a login we accept (None).
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    compact = _SEPARATORS.sub("", text.strip())
+    if compact.startswith("+"):
+        if not compact.startswith("+7"):
+            return None
+        compact = compact[1:]
+    if not compact.isascii() or not compact.isdigit():
+        return None
+    if len(compact) == 11 and compact[0] in "78":
+        return "7" + compact[1:]
+    if len(compact) == 10 and compact[0] == "7":
+        return "7" + compact
+    return None
+
+
+class AmountProblem(StrEnum):
+    NOT_A_NUMBER = "not_a_number"
+    NOT_WHOLE = "not_whole"
+    NOT_POSITIVE = "not_positive"
+    TOO_SMALL = "too_small"
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class AmountError(Exception):
+    problem: AmountProblem
+
+
+def parse_amount(text: str, minimum: Decimal, maximum: Decimal) -> Decimal:
+    """Whole tenge: ``5000``, ``5 000``, ``5000 ₸``. Raises :class:`AmountError`."""
+    if not isinstance(text, str) or len(text) > 40:
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    value = _CURRENCY.sub("", text.strip())
+    if value.startswith("-") or value.startswith("−"):
+        body = value.lstrip("-−").strip()
+        if body.replace(" ", "").isdigit():
+            raise AmountError(AmountProblem.NOT_POSITIVE)
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    if re.fullmatch(r"[\d \u00a0\u202f]*[.,]\d+", value) and re.search(r"\d", value):
+        raise AmountError(AmountProblem.NOT_WHOLE)
+    if not (value.isascii() and value.isdigit()) and not _GROUPED.fullmatch(value):
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    digits = re.sub(r"\D", "", value)
+    if len(digits) > 12:
+        raise AmountError(AmountProblem.TOO_LARGE)
+    amount = Decimal(digits)
+    if amount == 0:
+        raise AmountError(AmountProblem.NOT_POSITIVE)
+    if amount < minimum:
+        raise AmountError(AmountProblem.TOO_SMALL)
+    if amount > maximum:
+        raise AmountError(AmountProblem.TOO_LARGE)
+    return amount
+
+
+def format_tenge(amount: Decimal) -> str:
+    """``5000`` → ``5 000 ₸`` (narrow no-break space as thousands separator)."""
+    whole = int(amount)
+    text = f"{whole:,}".replace(",", "\u202f")
+    fraction = amount - whole
+    if fraction:
+        text += "," + f"{fraction:.2f}"[2:]
+    return f"{text} ₸"

@@ -1,0 +1,234 @@
+"""Sending payments: the confirm step and the resolver are the only callers of ``pay``.
+
+Every send is of a payment already committed to the journal; the same GUID, login, amount
+and requester every time. Within this process a GUID is never sent twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from bot.allpay.protocol import PayResult, PayStatus, mask_login
+from bot.logs import log_context
+from bot.payments.db import utcnow
+from bot.payments.journal import Journal, Payment
+
+log = logging.getLogger(__name__)
+
+
+class PaymentGateway(Protocol):
+    async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    retry_min: float
+    retry_max: float
+    alert_after: float
+    give_up_after: float
+
+    def delay(self, attempts: int) -> float:
+        """Backoff before the next resend after ``attempts`` sends: min·2^(n-1), capped."""
+        exponent = max(0, min(attempts - 1, 30))
+        return float(min(self.retry_max, self.retry_min * (2**exponent)))
+
+
+class PaymentService:
+    def __init__(
+        self,
+        journal: Journal,
+        gateway: PaymentGateway,
+        policy: RetryPolicy,
+        *,
+        requester: str,
+        on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.journal = journal
+        self.gateway = gateway
+        self.policy = policy
+        self.requester = requester
+        self._on_change = on_change
+        self._clock = clock
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[Payment | None]] = set()
+        self.resolver_wakeup = asyncio.Event()
+
+    def notify_changed(self) -> None:
+        """Something people must hear about was written to the outbox."""
+        self._on_change()
+
+    @property
+    def in_flight(self) -> frozenset[str]:
+        return frozenset(self._in_flight)
+
+    async def confirm(
+        self, draft_id: str, cashier_id: int, message_id: int | None
+    ) -> Payment | None:
+        """Claim the draft and journal the payment durably; None if it was not open."""
+        payment = await self.journal.claim_draft(
+            draft_id,
+            cashier_id,
+            requester=self.requester,
+            message_id=message_id,
+            # If this process dies mid-send, the resolver resends after the first backoff.
+            first_attempt_at=self._clock() + timedelta(seconds=self.policy.retry_min),
+        )
+        if payment is not None:
+            log.info(
+                "payment %s journaled: %s to %s by %d",
+                payment.guid,
+                payment.amount,
+                mask_login(payment.login),
+                cashier_id,
+            )
+        return payment
+
+    def send_soon(self, guid: str) -> asyncio.Task[Payment | None]:
+        """Send in the background (the handler returns at once); tracked for shutdown."""
+        task = asyncio.create_task(self.send(guid), name=f"send {guid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, timeout: float) -> None:
+        """Let in-flight sends reach the journal (graceful shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def send(self, guid: str) -> Payment | None:
+        """One send of a journaled, non-final payment; returns the journal's row after it."""
+        if guid in self._in_flight:
+            return await self.journal.get_payment(guid)
+        self._in_flight.add(guid)
+        token = log_context.set({"guid": guid})
+        try:
+            payment = await self.journal.get_payment(guid)
+            if payment is None or payment.status.is_final:
+                return payment
+            result = await self.gateway.pay(guid, payment.login, payment.amount, payment.lang)
+            now = self._clock()
+            next_at = now + timedelta(seconds=self.policy.delay(payment.attempts + 1))
+            after, changed = await self.journal.record_attempt(
+                guid, result, now=now, next_attempt_at=next_at
+            )
+            if (
+                after.status.is_final
+                and result.status is not PayStatus.PENDING
+                and (after.status.value != result.status.value)
+            ):
+                log.error(
+                    "payment %s: Allpay answered %s after final %s; journal kept %s",
+                    guid,
+                    result.status,
+                    after.status,
+                    after.status,
+                )
+            if changed:
+                self._on_change()
+            if not after.status.is_final:
+                self.resolver_wakeup.set()
+            return after
+        finally:
+            log_context.reset(token)
+            self._in_flight.discard(guid)
+
+
+class Resolver:
+    """Resends every non-final payment until Allpay gives a final answer, across restarts."""
+
+    def __init__(
+        self,
+        service: PaymentService,
+        *,
+        concurrency: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+        idle: float = 30.0,
+    ) -> None:
+        self.service = service
+        self.journal = service.journal
+        self.policy = service.policy
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._clock = clock
+        self._idle = idle
+        self.last_run: datetime | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self.task = asyncio.create_task(self.run(), name="resolver")
+        return self.task
+
+    @property
+    def alive(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("resolver pass failed; trying again")
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        wakeup = self.service.resolver_wakeup
+        next_due = await self.journal.next_due()
+        delay = self._idle
+        if next_due is not None:
+            delay = max(0.0, min(delay, (next_due - self._clock()).total_seconds()))
+        if delay <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=delay)
+        wakeup.clear()
+
+    async def run_once(self) -> int:
+        """One pass over the due payments; returns how many were sent."""
+        now = self._clock()
+        self.last_run = now
+        due = [
+            p
+            for p in await self.journal.due_payments(now, limit=500)
+            if p.guid not in self.service.in_flight
+        ]
+        if due:
+            await asyncio.gather(*(self._resolve(p) for p in due))
+        return len(due)
+
+    async def _resolve(self, payment: Payment) -> None:
+        async with self._semaphore:
+            after = await self.service.send(payment.guid)
+        if after is None or after.status.is_final:
+            return
+        now = self._clock()
+        age = (now - after.created_at).total_seconds()
+        if age >= self.policy.give_up_after:
+            if await self.journal.give_up(after.guid, now):
+                log.error(
+                    "payment %s: no final answer after %.0f s: UNKNOWN, needs reconciliation",
+                    after.guid,
+                    age,
+                )
+                self.service.notify_changed()
+        elif (
+            age >= self.policy.alert_after
+            and after.alerted_at is None
+            and await self.journal.mark_alerted(after.guid, now)
+        ):
+            log.warning("payment %s: still pending after %.0f s: alert raised", after.guid, age)
+            self.service.notify_changed()

@@ -1,0 +1,1 @@
+"""Telegram side: thin aiogram handlers over the payment logic."""

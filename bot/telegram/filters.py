@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from aiogram.filters import Filter
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+
+
+class MenuButton(Filter):
+    """A main-menu button, whatever language the keyboard was drawn in."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        if not message.text:
+            return False
+        return any(
+            message.text == i18n.gettext(self.msgid, locale=locale)
+            for locale in i18n.available_locales
+        )

@@ -1,0 +1,335 @@
+"""The cash-in conversation: login → client → amount → confirmation card → Allpay."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from decimal import Decimal
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.allpay.client import AllpayClient
+from bot.allpay.protocol import AllpayError, AllpayErrorKind, mask_login
+from bot.config import Settings
+from bot.payments.journal import Journal, StaffUser
+from bot.payments.parsing import (
+    AmountError,
+    AmountProblem,
+    format_tenge,
+    normalize_login,
+    parse_amount,
+)
+from bot.payments.service import PaymentService
+from bot.telegram import texts
+from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, RetryCheckCb
+from bot.telegram.filters import MenuButton
+from bot.telegram.keyboards import (
+    MENU_TOP_UP,
+    confirm_keyboard,
+    main_menu,
+    quick_amounts,
+    retry_check_keyboard,
+)
+from bot.telegram.states import CashIn
+
+log = logging.getLogger(__name__)
+router = Router(name="cashin")
+
+LOGIN_EXAMPLE = "+7 701 000 00 01"
+
+
+# ---------------------------------------------------------------- step 1: the login
+
+
+@router.message(Command("cashin"))
+@router.message(MenuButton(MENU_TOP_UP))
+async def ask_login(
+    message: Message, state: FSMContext, staff: StaffUser, journal: Journal
+) -> None:
+    await journal.cancel_drafts(staff.user_id)
+    await state.clear()
+    await state.set_state(CashIn.login)
+    await message.answer(
+        _(
+            "Enter the client's Allpay login — their phone number, for example {example} — "
+            "or send the client's contact."
+        ).format(example=LOGIN_EXAMPLE)
+    )
+
+
+@router.message(CashIn.login, F.contact)
+async def login_from_contact(
+    message: Message, state: FSMContext, allpay: AllpayClient, settings: Settings, i18n: I18n
+) -> None:
+    assert message.contact is not None
+    await _take_login(message, state, message.contact.phone_number, allpay, settings, i18n)
+
+
+@router.message(CashIn.login, F.text)
+async def login_typed(
+    message: Message, state: FSMContext, allpay: AllpayClient, settings: Settings, i18n: I18n
+) -> None:
+    await _take_login(message, state, message.text or "", allpay, settings, i18n)
+
+
+@router.message(CashIn.login)
+async def login_other(message: Message) -> None:
+    await message.answer(_login_error())
+
+
+def _login_error() -> str:
+    return _(
+        "That is not a phone number. Enter the client's login like {example} or 87010000001."
+    ).format(example=LOGIN_EXAMPLE)
+
+
+async def _take_login(
+    message: Message,
+    state: FSMContext,
+    typed: str,
+    allpay: AllpayClient,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    login = normalize_login(typed)
+    if login is None:
+        await message.answer(_login_error())
+        return
+    await state.update_data(login=login)
+    await _check_client(message, state, login, allpay, settings, i18n.current_locale)
+
+
+async def _check_client(
+    message: Message,
+    state: FSMContext,
+    login: str,
+    allpay: AllpayClient,
+    settings: Settings,
+    lang: str,
+) -> None:
+    try:
+        result = await allpay.check_user(login, lang)
+    except AllpayError as exc:
+        log.warning("check %s failed: %s", mask_login(login), exc.kind)
+        if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
+            text = _("Allpay refused the check: {message}").format(message=exc.user_message)
+        else:
+            text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
+        await message.answer(text, reply_markup=retry_check_keyboard())
+        return
+    if result.client is None:
+        await message.answer(
+            _(
+                "No Allpay client with the login {login}. Check the number and enter it again."
+            ).format(login=login)
+        )
+        return
+    await state.update_data(
+        login=login, name=result.client.full_name, identified=result.client.identified
+    )
+    await state.set_state(CashIn.amount)
+    await _ask_amount(message, settings, texts.client_card(login, result.client))
+
+
+@router.callback_query(RetryCheckCb.filter(), CashIn.login)
+async def retry_check(
+    callback: CallbackQuery,
+    state: FSMContext,
+    allpay: AllpayClient,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    await callback.answer()
+    login = (await state.get_data()).get("login")
+    if not isinstance(login, str) or not isinstance(callback.message, Message):
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await callback.message.edit_reply_markup(reply_markup=None)
+    await _check_client(callback.message, state, login, allpay, settings, i18n.current_locale)
+
+
+# ---------------------------------------------------------------- step 2: the amount
+
+
+async def _ask_amount(message: Message, settings: Settings, intro: str | None = None) -> None:
+    prompt = _("Enter the amount in whole tenge, from {minimum} to {maximum}:").format(
+        minimum=format_tenge(settings.amount_min), maximum=format_tenge(settings.amount_max)
+    )
+    await message.answer(
+        f"{intro}\n\n{prompt}" if intro else prompt,
+        reply_markup=quick_amounts(settings.amount_min, settings.amount_max),
+    )
+
+
+def _amount_error(problem: AmountProblem, settings: Settings) -> str:
+    minimum, maximum = format_tenge(settings.amount_min), format_tenge(settings.amount_max)
+    messages = {
+        AmountProblem.NOT_A_NUMBER: _("Enter the amount in digits, for example 5000 or 5 000."),
+        AmountProblem.NOT_WHOLE: _("Whole tenge only, without tiyn: for example 5000."),
+        AmountProblem.NOT_POSITIVE: _("The amount must be greater than zero."),
+        AmountProblem.TOO_SMALL: _("The smallest top-up is {minimum}.").format(minimum=minimum),
+        AmountProblem.TOO_LARGE: _("The largest top-up is {maximum}.").format(maximum=maximum),
+    }
+    return messages[problem]
+
+
+@router.message(CashIn.amount, F.text)
+async def amount_typed(
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    try:
+        amount = parse_amount(message.text or "", settings.amount_min, settings.amount_max)
+    except AmountError as exc:
+        await message.answer(_amount_error(exc.problem, settings))
+        return
+    await _show_card(message, state, staff, journal, amount, i18n.current_locale)
+
+
+@router.message(CashIn.amount)
+async def amount_other(message: Message, settings: Settings) -> None:
+    await message.answer(_amount_error(AmountProblem.NOT_A_NUMBER, settings))
+
+
+@router.callback_query(AmountCb.filter(), CashIn.amount)
+async def amount_pressed(
+    callback: CallbackQuery,
+    callback_data: AmountCb,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    await callback.answer()
+    amount = Decimal(callback_data.amount)
+    if not (settings.amount_min <= amount <= settings.amount_max) or not isinstance(
+        callback.message, Message
+    ):
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await callback.message.edit_reply_markup(reply_markup=None)
+    await _show_card(callback.message, state, staff, journal, amount, i18n.current_locale)
+
+
+async def _show_card(
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    amount: Decimal,
+    lang: str,
+) -> None:
+    data = await state.get_data()
+    login, name = data.get("login"), data.get("name")
+    if not isinstance(login, str) or not isinstance(name, str):
+        await state.clear()
+        await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
+        return
+    draft = await journal.create_draft(
+        cashier_id=staff.user_id,
+        chat_id=message.chat.id,
+        login=login,
+        client_name=name,
+        identified=bool(data.get("identified")),
+        amount=amount,
+        lang=lang,
+    )
+    await state.set_state(CashIn.confirm)
+    await message.answer(texts.confirm_card(draft), reply_markup=confirm_keyboard(draft.id))
+
+
+# ---------------------------------------------------------------- step 3: the card
+
+
+@router.callback_query(DraftCb.filter(F.action == DraftAction.CONFIRM))
+async def confirm(
+    callback: CallbackQuery,
+    callback_data: DraftCb,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    payments: PaymentService,
+    settings: Settings,
+) -> None:
+    await callback.answer()
+    message = callback.message
+    message_id = message.message_id if message is not None else None
+    payment = await payments.confirm(callback_data.draft_id, staff.user_id, message_id)
+    if payment is None:
+        # A second tap, a replayed update, a cancelled card: nothing changes. Once a payment
+        # exists its message belongs to the outbox, which keeps it at the journal's status;
+        # re-rendering here could put an older status over a newer one.
+        if await journal.payment_for_draft(callback_data.draft_id) is None:
+            await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
+        return
+    await state.clear()
+    await _edit(message, texts.status_text(payment, settings.tz))  # ⏳ sending; buttons gone
+    payments.send_soon(payment.guid)
+
+
+@router.callback_query(DraftCb.filter(F.action == DraftAction.EDIT))
+async def change_amount(
+    callback: CallbackQuery,
+    callback_data: DraftCb,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+) -> None:
+    await callback.answer()
+    draft = await journal.get_draft(callback_data.draft_id)
+    if draft is None or draft.cashier_id != staff.user_id or draft.state != "OPEN":
+        await _show_current(callback, journal, callback_data.draft_id)
+        return
+    await journal.cancel_drafts(staff.user_id)
+    await state.set_state(CashIn.amount)
+    await state.update_data(login=draft.login, name=draft.client_name, identified=draft.identified)
+    await _edit(callback.message, _("✏️ Changing the amount…"))
+    if isinstance(callback.message, Message):
+        await _ask_amount(callback.message, settings)
+
+
+@router.callback_query(DraftCb.filter(F.action == DraftAction.CANCEL))
+async def cancel_card(
+    callback: CallbackQuery,
+    callback_data: DraftCb,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+) -> None:
+    await callback.answer()
+    draft = await journal.get_draft(callback_data.draft_id)
+    if draft is None or draft.cashier_id != staff.user_id or draft.state != "OPEN":
+        await _show_current(callback, journal, callback_data.draft_id)
+        return
+    await journal.cancel_drafts(staff.user_id)
+    await state.clear()
+    await _edit(callback.message, _("✖️ Top-up cancelled. Nothing was sent to Allpay."))
+    if isinstance(callback.message, Message):
+        await callback.message.answer(_("Choose an action:"), reply_markup=main_menu())
+
+
+async def _show_current(callback: CallbackQuery, journal: Journal, draft_id: str) -> None:
+    """A button of a card that is no longer open: only a card with no payment is touched."""
+    if await journal.payment_for_draft(draft_id) is None:
+        await _edit(callback.message, _("This confirmation is no longer valid. Nothing was sent."))
+
+
+async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:
+    """Replace a card's text and drop its buttons; 'not modified' is the same state."""
+    if not isinstance(message, Message):
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_text(text, reply_markup=None)

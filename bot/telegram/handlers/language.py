@@ -1,0 +1,43 @@
+"""/lang: choose Русский, Қазақша or English; the choice is stored."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import normalize_language
+from bot.payments.journal import Journal, StaffUser
+from bot.telegram.callbacks import LangCb
+from bot.telegram.filters import MenuButton
+from bot.telegram.keyboards import LANGUAGE_NAMES, MENU_LANGUAGE, language_keyboard, main_menu
+
+router = Router(name="language")
+
+
+@router.message(Command("lang"))
+@router.message(MenuButton(MENU_LANGUAGE))
+async def ask_language(message: Message) -> None:
+    await message.answer(_("Choose the language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(LangCb.filter())
+async def set_language(
+    callback: CallbackQuery, callback_data: LangCb, staff: StaffUser, journal: Journal, i18n: I18n
+) -> None:
+    code = normalize_language(callback_data.code)
+    if code is None:
+        await callback.answer(_("This button is no longer active."))
+        return
+    await journal.set_language(staff.user_id, code)
+    with i18n.use_locale(code):
+        await callback.answer()
+        if callback.message is not None:
+            await callback.message.answer(
+                _("Language: {language}").format(language=LANGUAGE_NAMES[code]),
+                reply_markup=main_menu(),
+            )
+    if callback.message is not None and hasattr(callback.message, "edit_reply_markup"):
+        await callback.message.edit_reply_markup(reply_markup=None)

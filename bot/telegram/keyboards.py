@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.payments.parsing import format_tenge
+from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, LangCb, RetryCheckCb
+
+
+def N_(msgid: str) -> str:
+    """Marks a message for extraction; translated where it is shown (and matched)."""
+    return msgid
+
+
+# Main-menu labels; handlers match them in every language (see filters.MenuButton).
+MENU_TOP_UP = N_("💵 Top up")
+MENU_HISTORY = N_("📜 History")
+MENU_TODAY = N_("📊 Today")
+MENU_LANGUAGE = N_("🌐 Language")
+MENU_HELP = N_("❓ Help")
+
+LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "kk": "🇰🇿 Қазақша", "en": "🇬🇧 English"}
+QUICK_AMOUNTS = (1000, 2000, 5000, 10000, 20000, 50000)
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=_(MENU_TOP_UP))],
+            [KeyboardButton(text=_(MENU_HISTORY)), KeyboardButton(text=_(MENU_TODAY))],
+            [KeyboardButton(text=_(MENU_LANGUAGE)), KeyboardButton(text=_(MENU_HELP))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def quick_amounts(minimum: Decimal, maximum: Decimal) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    for amount in QUICK_AMOUNTS:
+        if minimum <= amount <= maximum:
+            builder.button(
+                text=format_tenge(Decimal(amount)), callback_data=AmountCb(amount=amount)
+            )
+    builder.adjust(3)
+    markup = builder.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+def confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("✅ Confirm"),
+                    callback_data=DraftCb(action=DraftAction.CONFIRM, draft_id=draft_id).pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=_("✏️ Change amount"),
+                    callback_data=DraftCb(action=DraftAction.EDIT, draft_id=draft_id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("✖️ Cancel"),
+                    callback_data=DraftCb(action=DraftAction.CANCEL, draft_id=draft_id).pack(),
+                ),
+            ],
+        ]
+    )
+
+
+def retry_check_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("🔄 Try again"), callback_data=RetryCheckCb().pack())]
+        ]
+    )
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=name, callback_data=LangCb(code=code).pack())]
+            for code, name in LANGUAGE_NAMES.items()
+        ]
+    )

@@ -1,0 +1,152 @@
+"""Delivers the journal's outbox to Telegram: cashiers' status messages and supervisors' news.
+
+Telegram's 429 ``retry_after`` is honoured (aiogram does not retry by itself); 5xx and network
+errors are retried with backoff; an edit that cannot be made becomes a new message; a user who
+blocked the bot is recorded as a failed delivery and logged — nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.utils.i18n import I18n
+
+from bot.payments.db import utcnow
+from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment
+from bot.telegram import texts
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        bot: Bot,
+        journal: Journal,
+        i18n: I18n,
+        tz: tzinfo,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        idle: float = 30.0,
+    ) -> None:
+        self.bot = bot
+        self.journal = journal
+        self.i18n = i18n
+        self.tz = tz
+        self._clock = clock
+        self._idle = idle
+        self.wakeup = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.retry_after_count = 0
+
+    def start(self) -> asyncio.Task[None]:
+        self.task = asyncio.create_task(self.run(), name="outbox")
+        return self.task
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox pass failed; trying again")
+            next_at = await self.journal.next_outbox_at()
+            delay = self._idle
+            if next_at is not None:
+                delay = max(0.0, min(delay, (next_at - self._clock()).total_seconds()))
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
+            self.wakeup.clear()
+
+    async def deliver_due(self) -> int:
+        items = await self.journal.due_outbox(self._clock())
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        payment = await self.journal.get_payment(item.guid) if item.guid else None
+        if payment is None:
+            await self.journal.outbox_done(item.id, failed="payment not found")
+            return
+        try:
+            if item.kind is OutboxKind.STATUS:
+                await self._status(payment)
+            else:
+                await self._supervisor(item, payment)
+        except TelegramRetryAfter as exc:
+            self.retry_after_count += 1
+            log.warning("outbox %d: Telegram asks to wait %d s", item.id, exc.retry_after)
+            await self.journal.outbox_retry(item.id, "429", float(exc.retry_after))
+        except TelegramForbiddenError as exc:
+            log.warning("outbox %d: cannot reach chat %d: %s", item.id, item.chat_id, exc.message)
+            await self.journal.outbox_done(item.id, failed=exc.message)
+        except Exception as exc:
+            delay = min(MAX_BACKOFF, 2.0 ** min(item.attempts + 1, 10))
+            log.warning("outbox %d: delivery failed (%s); retrying in %.0f s", item.id, exc, delay)
+            await self.journal.outbox_retry(item.id, f"{type(exc).__name__}: {exc}", delay)
+        else:
+            await self.journal.outbox_done(item.id)
+
+    async def _language(self, chat_id: int, fallback: str | None = None) -> str:
+        return await self.journal.get_language(chat_id) or fallback or self.i18n.default_locale
+
+    async def _status(self, payment: Payment) -> None:
+        lang = await self._language(payment.cashier_id, payment.lang)
+        with self.i18n.context(), self.i18n.use_locale(lang):
+            text = texts.status_text(payment, self.tz)
+        if payment.message_id is not None:
+            try:
+                await self.bot.edit_message_text(
+                    text=text, chat_id=payment.chat_id, message_id=payment.message_id
+                )
+                return
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return
+                if not _edit_impossible(exc.message):
+                    raise
+            except TelegramNotFound:
+                pass
+        sent = await self.bot.send_message(chat_id=payment.chat_id, text=text)
+        await self.journal.set_message(payment.guid, payment.chat_id, sent.message_id)
+
+    async def _supervisor(self, item: OutboxItem, payment: Payment) -> None:
+        staff = await self.journal.get_user(payment.cashier_id)
+        cashier = f"{staff.name or payment.cashier_id}" if staff else str(payment.cashier_id)
+        lang = await self._language(item.chat_id)
+        with self.i18n.context(), self.i18n.use_locale(lang):
+            if item.kind is OutboxKind.ALERT:
+                text = texts.supervisor_alert(payment, cashier, self._clock())
+            else:
+                text = texts.supervisor_final(payment, cashier)
+        await self.bot.send_message(chat_id=item.chat_id, text=text)
+
+
+def _edit_impossible(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        phrase in lowered
+        for phrase in ("message to edit not found", "message can't be edited", "message_id_invalid")
+    )

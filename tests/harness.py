@@ -1,0 +1,112 @@
+"""The real bot, in-process, against the Telegram stand-in and the embedded sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.allpay.sandbox import Sandbox
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.devtools.telegram import ChatMessage, FakeTelegram
+
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
+ADMIN = 100
+CASHIER = 200
+CASHIER_2 = 201
+SUPERVISOR_CHAT = -1000500
+STRANGER = 999
+
+
+def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "telegram_api_url": telegram_url,
+        "database_url": f"sqlite:///{tmp_path / 'cashin.sqlite3'}",
+        "admin_ids": [ADMIN],
+        "cashier_ids": [CASHIER, CASHIER_2],
+        "supervisor_chat_ids": [SUPERVISOR_CHAT],
+        "pending_retry_min": 0.05,
+        "pending_retry_max": 0.2,
+        "allpay_timeout": 0.5,
+        "default_language": "en",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    app: App
+    tg: FakeTelegram
+
+    @property
+    def sandbox(self) -> Sandbox:
+        assert self.app.sandbox is not None
+        return self.app.sandbox.sandbox
+
+    def user(self, user_id: int = CASHIER, language_code: str | None = "en") -> dict[str, Any]:
+        return FakeTelegram.user(user_id, f"User{user_id}", language_code)
+
+    async def say(self, user: dict[str, Any], text: str, *, timeout: float = 10.0) -> ChatMessage:
+        """Send text as ``user`` and return the bot's next message in that chat."""
+        mark = self.tg.mark()
+        self.tg.send_text(user, text)
+        return await self.tg.wait_message(user["id"], after=mark, timeout=timeout)
+
+    async def press(self, user: dict[str, Any], message: ChatMessage, label: str) -> None:
+        """Press a button and wait until the bot has answered that callback query."""
+        before = len(self.tg.callback_answers)
+        self.tg.press_button(user, message, label)
+        await self.tg.wait_for(lambda: len(self.tg.callback_answers) > before)
+
+    async def top_up_card(self, user: dict[str, Any], login: str, amount: str) -> ChatMessage:
+        """Drive /cashin → login → amount; return the confirmation card."""
+        await self.say(user, "/cashin")
+        mark = self.tg.mark()
+        self.tg.send_text(user, login)
+        await self.tg.wait_message(user["id"], lambda m: "amount" in m.text.lower(), after=mark)
+        mark = self.tg.mark()
+        self.tg.send_text(user, amount)
+        return await self.tg.wait_message(user["id"], lambda m: bool(m.buttons), after=mark)
+
+    async def wait_status(
+        self, user_id: int, message_id: int, icon: str, timeout: float = 10.0
+    ) -> ChatMessage:
+        """Wait until the status message (edited in place, or re-sent) leads with ``icon``."""
+        return await self.tg.wait_message(
+            user_id,
+            lambda m: m.text.startswith(icon) and m.message_id >= message_id,
+            after=message_id - 1,
+            timeout=timeout,
+        )
+
+    def texts_ever(self, chat_id: int) -> list[str]:
+        """Every text the bot ever put in a chat: sent or edited."""
+        return [
+            str(params.get("text", ""))
+            for method, params in self.tg.calls
+            if method in {"sendMessage", "editMessageText"}
+            and str(params.get("chat_id")) == str(chat_id)
+        ]
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, tg: FakeTelegram) -> AsyncIterator[Harness]:
+    async with build_app(settings) as app:
+        polling = asyncio.create_task(
+            app.dispatcher.start_polling(
+                app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
+            )
+        )
+        try:
+            yield Harness(app, tg)
+        finally:
+            with contextlib.suppress(RuntimeError):  # a test may have stopped it already
+                await app.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling

@@ -1,0 +1,143 @@
+"""Resolver: alerts for stuck payments, UNKNOWN after giving up; outbox honours 429."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.allpay.protocol import PayResult, PayStatus
+from bot.devtools.telegram import Fault
+from bot.payments.db import Database
+from bot.payments.journal import Journal, OutboxKind, Status
+from bot.payments.parsing import AmountError, AmountProblem, normalize_login, parse_amount
+from bot.payments.service import PaymentService, Resolver, RetryPolicy
+from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
+
+
+class AlwaysPending:
+    def __init__(self) -> None:
+        self.guids: list[str] = []
+
+    async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult:
+        self.guids.append(guid)
+        return PayResult(PayStatus.PENDING, cause="timeout: test")
+
+
+async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) -> None:
+    db = Database(tmp_path / "j.sqlite3")
+    await db.open()
+    try:
+        journal = Journal(db, [SUPERVISOR_CHAT])
+        gateway = AlwaysPending()
+        policy = RetryPolicy(0.01, 0.02, alert_after=0.05, give_up_after=0.3)
+        service = PaymentService(journal, gateway, policy, requester="a")
+        resolver = Resolver(service)
+        draft = await journal.create_draft(
+            cashier_id=CASHIER,
+            chat_id=CASHIER,
+            login="77000000001",
+            client_name="X",
+            identified=True,
+            amount=Decimal(100),
+            lang="ru",
+        )
+        payment = await service.confirm(draft.id, CASHIER, 1)
+        assert payment is not None
+        resolver.start()
+        import asyncio
+
+        async with asyncio.timeout(10):
+            while (await journal.get_payment(payment.guid)).status is not Status.UNKNOWN:  # type: ignore[union-attr]
+                await asyncio.sleep(0.02)
+        await resolver.stop()
+        assert set(gateway.guids) == {payment.guid} and len(gateway.guids) >= 3
+        kinds = [i.kind for i in await journal.due_outbox(payment.created_at.replace(year=2100))]
+        assert kinds.count(OutboxKind.ALERT) == 1
+        assert OutboxKind.FINAL in kinds and OutboxKind.STATUS in kinds
+    finally:
+        await db.close()
+
+
+async def test_notifications_honour_retry_after(harness: Harness) -> None:
+    harness.tg.faults.append(
+        Fault(
+            "sendMessage",
+            429,
+            "Too Many Requests: retry after 1",
+            retry_after=1,
+            chat_id=SUPERVISOR_CHAT,
+        )
+    )
+    user = harness.user()
+    card = await harness.top_up_card(user, "77000000002", "1000")
+    await harness.press(user, card, "Confirm")
+    await harness.wait_status(CASHIER, card.message_id, "✅")
+    note = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
+    assert note
+    sends = [
+        p
+        for m, p in harness.tg.calls
+        if m == "sendMessage" and str(p.get("chat_id")) == str(SUPERVISOR_CHAT)
+    ]
+    assert len(sends) == 2  # refused once with 429, delivered after retry_after
+    assert harness.app.outbox.retry_after_count == 1
+
+
+async def test_a_status_edit_that_fails_becomes_a_new_message(harness: Harness) -> None:
+    user = harness.user()
+    card = await harness.top_up_card(user, "77000000001", "1000")
+    await harness.press(user, card, "Confirm")
+    await harness.tg.wait_message(CASHIER, lambda m: m.text.startswith("⏳ Allpay"))
+    harness.tg.faults.append(
+        Fault("editMessageText", 400, "Bad Request: message to edit not found")
+    )
+    done = await harness.tg.wait_message(CASHIER, lambda m: m.text.startswith("✅"))
+    assert done.message_id != card.message_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "login"),
+    [
+        ("+7 701 000 00 01", "77010000001"),
+        ("8 (701) 000-00-01", "77010000001"),
+        ("77010000001", "77010000001"),
+        ("7010000001", "77010000001"),
+        ("+8 701", None),
+        ("hello", None),
+        ("123", None),
+        ("+1 202 555 0100", None),
+        ("７７０１００００００１", None),
+    ],
+)
+def test_login_normaliser(typed: str, login: str | None) -> None:
+    assert normalize_login(typed) == login
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("0", AmountProblem.NOT_POSITIVE),
+        ("-1", AmountProblem.NOT_POSITIVE),
+        ("1.5", AmountProblem.NOT_WHOLE),
+        ("1e3", AmountProblem.NOT_A_NUMBER),
+        ("abc", AmountProblem.NOT_A_NUMBER),
+        ("99", AmountProblem.TOO_SMALL),
+        ("500001", AmountProblem.TOO_LARGE),
+        ("5 00", AmountProblem.NOT_A_NUMBER),
+        ("", AmountProblem.NOT_A_NUMBER),
+        ("NaN", AmountProblem.NOT_A_NUMBER),
+    ],
+)
+def test_amount_parser_rejects(typed: str, problem: AmountProblem) -> None:
+    with pytest.raises(AmountError) as info:
+        parse_amount(typed, Decimal(100), Decimal(500000))
+    assert info.value.problem is problem
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"), [("5000", 5000), ("5 000", 5000), ("5000 ₸", 5000), ("100", 100)]
+)
+def test_amount_parser_accepts(typed: str, amount: int) -> None:
+    assert parse_amount(typed, Decimal(100), Decimal(500000)) == Decimal(amount)
