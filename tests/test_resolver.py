@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,7 +33,8 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
         journal = Journal(db, [SUPERVISOR_CHAT])
         gateway = AlwaysPending()
         policy = RetryPolicy(0.01, 0.02, alert_after=0.05, give_up_after=0.3)
-        service = PaymentService(journal, gateway, policy, requester="a")
+        changed = asyncio.Event()
+        service = PaymentService(journal, gateway, policy, requester="a", on_change=changed.set)
         resolver = Resolver(service)
         draft = await journal.create_draft(
             cashier_id=CASHIER,
@@ -46,11 +48,16 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
         payment = await service.confirm(draft.id, CASHIER, 1)
         assert payment is not None
         resolver.start()
-        import asyncio
+
+        async def status() -> Status:
+            current = await journal.get_payment(payment.guid)
+            assert current is not None
+            return current.status
 
         async with asyncio.timeout(10):
-            while (await journal.get_payment(payment.guid)).status is not Status.UNKNOWN:  # type: ignore[union-attr]
-                await asyncio.sleep(0.02)
+            while await status() is not Status.UNKNOWN:
+                await changed.wait()  # set by every alert, status change and give-up
+                changed.clear()
         await resolver.stop()
         assert set(gateway.guids) == {payment.guid} and len(gateway.guids) >= 3
         kinds = [i.kind for i in await journal.due_outbox(payment.created_at.replace(year=2100))]
