@@ -7,7 +7,6 @@ and requester every time. Within this process a GUID is never sent twice at once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Protocol
 
 from bot.allpay.protocol import PayResult, PayStatus, mask_login
 from bot.logs import log_context
+from bot.loops import BackgroundLoop
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, Payment
 
@@ -141,8 +141,10 @@ class PaymentService:
             self._in_flight.discard(guid)
 
 
-class Resolver:
+class Resolver(BackgroundLoop):
     """Resends every non-final payment until Allpay gives a final answer, across restarts."""
+
+    name = "resolver"
 
     def __init__(
         self,
@@ -152,55 +154,20 @@ class Resolver:
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
     ) -> None:
+        super().__init__(clock=clock, idle=idle)
         self.service = service
         self.journal = service.journal
         self.policy = service.policy
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._clock = clock
-        self._idle = idle
-        self.last_run: datetime | None = None
-        self.task: asyncio.Task[None] | None = None
+        # A send that leaves a payment pending wakes the resolver to schedule its resend.
+        self.wakeup = service.resolver_wakeup
 
-    def start(self) -> asyncio.Task[None]:
-        self.task = asyncio.create_task(self.run(), name="resolver")
-        return self.task
-
-    @property
-    def alive(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("resolver pass failed; trying again")
-            await self._sleep_until_due()
-
-    async def _sleep_until_due(self) -> None:
-        wakeup = self.service.resolver_wakeup
-        next_due = await self.journal.next_due()
-        delay = self._idle
-        if next_due is not None:
-            delay = max(0.0, min(delay, (next_due - self._clock()).total_seconds()))
-        if delay <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=delay)
-        wakeup.clear()
+    async def next_due(self) -> datetime | None:
+        return await self.journal.next_due()
 
     async def run_once(self) -> int:
         """One pass over the due payments; returns how many were sent."""
         now = self._clock()
-        self.last_run = now
         due = [
             p
             for p in await self.journal.due_payments(now, limit=500)

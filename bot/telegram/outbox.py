@@ -7,8 +7,6 @@ blocked the bot is recorded as a failed delivery and logged — nothing is dropp
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -22,6 +20,7 @@ from aiogram.exceptions import (
 )
 from aiogram.utils.i18n import I18n
 
+from bot.loops import BackgroundLoop
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment
 from bot.telegram import texts
@@ -31,7 +30,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundLoop):
+    name = "outbox"
+
     def __init__(
         self,
         bot: Bot,
@@ -42,42 +43,18 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
     ) -> None:
+        super().__init__(clock=clock, idle=idle)
         self.bot = bot
         self.journal = journal
         self.i18n = i18n
         self.tz = tz
-        self._clock = clock
-        self._idle = idle
-        self.wakeup = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
         self.retry_after_count = 0
 
-    def start(self) -> asyncio.Task[None]:
-        self.task = asyncio.create_task(self.run(), name="outbox")
-        return self.task
+    async def next_due(self) -> datetime | None:
+        return await self.journal.next_outbox_at()
 
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox pass failed; trying again")
-            next_at = await self.journal.next_outbox_at()
-            delay = self._idle
-            if next_at is not None:
-                delay = max(0.0, min(delay, (next_at - self._clock()).total_seconds()))
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
-            self.wakeup.clear()
+    async def run_once(self) -> int:
+        return await self.deliver_due()
 
     async def deliver_due(self) -> int:
         items = await self.journal.due_outbox(self._clock())

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, mask_login
 from bot.config import Settings
-from bot.payments.journal import Journal, StaffUser
+from bot.payments.journal import Draft, Journal, StaffUser
 from bot.payments.parsing import (
     AmountError,
     AmountProblem,
@@ -288,9 +288,8 @@ async def change_amount(
     settings: Settings,
 ) -> None:
     await callback.answer()
-    draft = await journal.get_draft(callback_data.draft_id)
-    if draft is None or draft.cashier_id != staff.user_id or draft.state != "OPEN":
-        await _show_current(callback, journal, callback_data.draft_id)
+    draft = await _open_draft(callback, callback_data, staff, journal)
+    if draft is None:
         return
     await journal.cancel_drafts(staff.user_id)
     await state.set_state(CashIn.amount)
@@ -310,9 +309,8 @@ async def cancel_card(
     settings: Settings,
 ) -> None:
     await callback.answer()
-    draft = await journal.get_draft(callback_data.draft_id)
-    if draft is None or draft.cashier_id != staff.user_id or draft.state != "OPEN":
-        await _show_current(callback, journal, callback_data.draft_id)
+    draft = await _open_draft(callback, callback_data, staff, journal)
+    if draft is None:
         return
     await journal.cancel_drafts(staff.user_id)
     await state.clear()
@@ -321,10 +319,17 @@ async def cancel_card(
         await callback.message.answer(_("Choose an action:"), reply_markup=main_menu())
 
 
-async def _show_current(callback: CallbackQuery, journal: Journal, draft_id: str) -> None:
-    """A button of a card that is no longer open: only a card with no payment is touched."""
-    if await journal.payment_for_draft(draft_id) is None:
+async def _open_draft(
+    callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, journal: Journal
+) -> Draft | None:
+    """The cashier's own open draft behind a card button, or None (the card is then told)."""
+    draft = await journal.get_draft(callback_data.draft_id)
+    if draft is not None and draft.cashier_id == staff.user_id and draft.state == "OPEN":
+        return draft
+    # Only a card with no payment is touched: a payment's message belongs to the outbox.
+    if await journal.payment_for_draft(callback_data.draft_id) is None:
         await _edit(callback.message, _("This confirmation is no longer valid. Nothing was sent."))
+    return None
 
 
 async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:
