@@ -6,28 +6,15 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
-import pytest
 
-from bot.allpay.sandbox import RunningSandbox, start_sandbox
+from bot.allpay.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
-from tests.conftest import sandbox_folder
 from tests.harness import CASHIER, TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def outside_sandbox(tmp_path: Path, sandbox_keys: Path) -> AsyncIterator[RunningSandbox]:
-    """A sandbox in this process, playing real Allpay for a bot in another process."""
-    running = await start_sandbox(sandbox_folder(tmp_path, sandbox_keys), slow_delay=60.0)
-    try:
-        yield running
-    finally:
-        await running.close()
 
 
 async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
@@ -43,8 +30,11 @@ async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
 
 
 async def test_sigkill_during_pay_then_restart(
-    tmp_path: Path, outside_sandbox: RunningSandbox, telegram: FakeTelegram
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
 ) -> None:
+    """The sandbox runs in this process, playing real Allpay for a bot in another one."""
+    outside_sandbox = sandbox
+    outside_sandbox.sandbox.slow_delay = 60.0  # the first answer never comes in time
     keys = outside_sandbox.keys
     database = tmp_path / "bot.sqlite3"
     env = {

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.allpay.protocol import PayResult, PayStatus
-from bot.devtools.telegram import Fault
+from bot.devtools.telegram import FakeTelegram, Fault
 from bot.payments.db import Database
 from bot.payments.journal import Journal, OutboxKind, Status
 from bot.payments.parsing import AmountError, AmountProblem, normalize_login, parse_amount
 from bot.payments.service import PaymentService, Resolver, RetryPolicy
-from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
+from tests.conftest import sandbox_folder
+from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness, running_bot, settings_for
 
 
 class AlwaysPending:
@@ -148,3 +149,23 @@ def test_amount_parser_rejects(typed: str, problem: AmountProblem) -> None:
 )
 def test_amount_parser_accepts(typed: str, amount: int) -> None:
     assert parse_amount(typed, Decimal(100), Decimal(500000)) == Decimal(amount)
+
+
+async def test_telegram_failing_right_after_confirm_does_not_delay_the_send(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    """The card edit after the journal commit fails (5xx): the payment is still sent at once,
+    not PENDING_RETRY_MIN (an hour here) later by the resolver."""
+    sandbox_folder(tmp_path, sandbox_keys)
+    settings = settings_for(
+        tmp_path, telegram.base_url, pending_retry_min=3600, pending_retry_max=3600
+    )
+    async with running_bot(settings, telegram) as h:
+        user = h.user()
+        card = await h.top_up_card(user, "77000000002", "1000")
+        telegram.faults.append(Fault("editMessageText", 502, "Bad Gateway", chat_id=CASHIER))
+        telegram.faults.append(Fault("answerCallbackQuery", 400, "Bad Request: query is too old"))
+        telegram.press_button(user, card, "Confirm")
+        done = await h.wait_status(CASHIER, card.message_id, "✅", timeout=5)
+        assert done.message_id == card.message_id and not done.buttons
+        assert len(await h.sandbox.ledger.all()) == 1

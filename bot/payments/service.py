@@ -96,7 +96,16 @@ class PaymentService:
         task = asyncio.create_task(self.send(guid), name=f"send {guid}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._log_failure)
         return task
+
+    @staticmethod
+    def _log_failure(task: asyncio.Task[Payment | None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The payment stays NEW/PENDING in the journal: the resolver resends it.
+            log.error(
+                "%s failed; the resolver will resend", task.get_name(), exc_info=task.exception()
+            )
 
     async def drain(self, timeout: float) -> None:
         """Let in-flight sends reach the journal (graceful shutdown)."""

@@ -45,6 +45,4 @@ class LocaleMiddleware(I18nMiddleware):
         if stored:
             return stored
         guessed = normalize_language(user.language_code or "")
-        locale = guessed or self.i18n.default_locale
-        data["lang"] = locale
-        return locale
+        return guessed or self.i18n.default_locale

@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
@@ -262,7 +262,9 @@ async def confirm(
     payments: PaymentService,
     settings: Settings,
 ) -> None:
-    await callback.answer()
+    # Best effort: a late query ("query is too old") must not stop a confirm.
+    with contextlib.suppress(TelegramAPIError):
+        await callback.answer()
     message = callback.message
     message_id = message.message_id if message is not None else None
     payment = await payments.confirm(callback_data.draft_id, staff.user_id, message_id)
@@ -273,9 +275,15 @@ async def confirm(
         if await journal.payment_for_draft(callback_data.draft_id) is None:
             await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
         return
-    await state.clear()
-    await _edit(message, texts.status_text(payment, settings.tz))  # ⏳ sending; buttons gone
+    # The payment is journaled: from here on nothing Telegram does may delay its send. The
+    # card is edited first (so the outbox's later status edit is never overwritten), but a
+    # failed edit only leaves the buttons — dead now — until the outbox edits the card.
+    try:
+        await _edit(message, texts.status_text(payment, settings.tz))  # ⏳ sending
+    except TelegramAPIError as exc:
+        log.warning("payment %s: could not mark the card as sending: %s", payment.guid, exc)
     payments.send_soon(payment.guid)
+    await state.clear()
 
 
 @router.callback_query(DraftCb.filter(F.action == DraftAction.EDIT))
