@@ -17,20 +17,20 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.sandbox import RunningSandbox, start_sandbox
 from bot.allpay.signing import Signer, Verifier
-from bot.config import SUPPORTED_LANGUAGES, ConfigError, Settings
+from bot.config import ConfigError, Settings
 from bot.payments.db import Database
+from bot.payments.digest import DigestScheduler
 from bot.payments.journal import Journal
 from bot.payments.service import PaymentService, Resolver, RetryPolicy
 from bot.telegram.access import AccessMiddleware
+from bot.telegram.commands import sync_commands
 from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
-from bot.telegram.keyboards import N_
 from bot.telegram.outbox import OutboxWorker
 from bot.telegram.storage import SQLiteStorage
 
@@ -48,6 +48,7 @@ class App:
     service: PaymentService
     resolver: Resolver
     outbox: OutboxWorker
+    digest: DigestScheduler | None
     bot: Bot
     dispatcher: Dispatcher
     i18n: I18n
@@ -66,6 +67,7 @@ async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandb
             signer=Signer.from_file(keys.agent_private, keys.certificate_number),
             verifier=Verifier.from_file(keys.allpay_public),
             timeout=settings.allpay_timeout,
+            tm_url=settings.allpay_tm_url or sandbox.tm_url,
             tz=settings.tz,
         )
         return client, sandbox
@@ -81,6 +83,7 @@ async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandb
         verifier=Verifier.from_file(settings.allpay_public_key),
         timeout=settings.allpay_timeout,
         token=settings.allpay_token.get_secret_value() if settings.allpay_token else None,
+        tm_url=settings.allpay_tm_url,
         tz=settings.tz,
     )
     return client, None
@@ -124,6 +127,13 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             on_change=outbox.wakeup.set,
         )
         resolver = Resolver(service, concurrency=settings.allpay_concurrency)
+        digest = (
+            DigestScheduler(
+                journal, settings.digest_time, settings.tz, on_enqueued=outbox.wakeup.set
+            )
+            if settings.digest_time is not None and settings.supervisor_chat_ids
+            else None
+        )
         dispatcher = Dispatcher(
             storage=SQLiteStorage(db),
             events_isolation=SimpleEventIsolation(),
@@ -138,13 +148,28 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         dispatcher.callback_query.outer_middleware(access)
         dispatcher.include_router(build_router())
         app = App(
-            settings, db, journal, allpay, service, resolver, outbox, bot, dispatcher, i18n, sandbox
+            settings,
+            db,
+            journal,
+            allpay,
+            service,
+            resolver,
+            outbox,
+            digest,
+            bot,
+            dispatcher,
+            i18n,
+            sandbox,
         )
         resolver.start()
         outbox.start()
+        if digest is not None:
+            digest.start()
         try:
             yield app
         finally:
+            if digest is not None:
+                await digest.stop()
             await resolver.stop()
             await service.drain(SHUTDOWN_GRACE)
             await outbox.stop()
@@ -157,32 +182,18 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         await db.close()
 
 
-async def set_commands(bot: Bot, i18n: I18n) -> None:
-    commands = (
-        ("cashin", N_("Top up a client's wallet")),
-        ("history", N_("My payments")),
-        ("today", N_("Today's totals")),
-        ("lang", N_("Language")),
-        ("help", N_("How it works")),
-        ("cancel", N_("Cancel the current step")),
+async def announce(app: App) -> None:
+    """Before taking updates: who we are, and every person's command menu."""
+    me = await app.bot.get_me()
+    log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
+    await sync_commands(
+        app.bot, app.i18n, await app.journal.roster(), app.settings.supervisor_chat_ids
     )
-    for code in (None, *SUPPORTED_LANGUAGES):
-        locale = code or i18n.default_locale
-        await bot.set_my_commands(
-            [
-                BotCommand(command=c, description=i18n.gettext(d, locale=locale))
-                for c, d in commands
-            ],
-            language_code=code,
-        )
 
 
 async def run_bot(settings: Settings) -> int:
     async with build_app(settings) as app:
-        me = await app.bot.get_me()
-        log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
-        with contextlib.suppress(Exception):
-            await set_commands(app.bot, app.i18n)
+        await announce(app)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

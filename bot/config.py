@@ -6,6 +6,7 @@ start-up with one clear line naming the variable (see :func:`load_settings`).
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     allpay_certificate_number: str | None = None
     allpay_private_key: Path | None = None
     allpay_public_key: Path | None = None
+    allpay_tm_url: str | None = None
     allpay_timeout: PositiveFloat = 30.0
     allpay_concurrency: Annotated[int, Field(ge=1, le=256)] = 8
 
@@ -80,6 +82,10 @@ class Settings(BaseSettings):
     amount_min: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(100)
     amount_max: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(500000)
     timezone: str = "Asia/Almaty"
+    digest_time: time | None = time(21, 0)
+
+    agent_name: str = "Allpay agent"
+    agent_bin: str | None = None
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
@@ -121,7 +127,32 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
-    @field_validator("telegram_api_url", "allpay_url")
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _digest_time(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("", "off", "none", "0"):
+                return None
+            hours, sep, minutes = text.partition(":")
+            if not sep or not hours.isdigit() or not minutes.isdigit():
+                raise ValueError("must be HH:MM local time, or 'off'")
+            if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+                raise ValueError("must be HH:MM local time, or 'off'")
+            return time(int(hours), int(minutes))
+        return value
+
+    @field_validator("agent_bin")
+    @classmethod
+    def _agent_bin(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if len(value) != 12 or not value.isdigit():
+            raise ValueError("a BIN is 12 digits")
+        return value
+
+    @field_validator("telegram_api_url", "allpay_url", "allpay_tm_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":

@@ -6,18 +6,24 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
 from bot.allpay.sandbox import Sandbox
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.payments.db import ts, utcnow
+from bot.payments.journal import Journal, Payment
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 ADMIN = 100
 CASHIER = 200
 CASHIER_2 = 201
+SUPERVISOR = 300
 SUPERVISOR_CHAT = -1000500
 STRANGER = 999
 
@@ -28,6 +34,7 @@ def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Setting
         "telegram_api_url": telegram_url,
         "database_url": f"sqlite:///{tmp_path / 'cashin.sqlite3'}",
         "admin_ids": [ADMIN],
+        "supervisor_ids": [SUPERVISOR],
         "cashier_ids": [CASHIER, CASHIER_2],
         "supervisor_chat_ids": [SUPERVISOR_CHAT],
         "pending_retry_min": 0.05,
@@ -98,11 +105,14 @@ class Harness:
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, tg: FakeTelegram) -> AsyncIterator[Harness]:
     async with build_app(settings) as app:
+        calls_before = len(tg.calls)
         polling = asyncio.create_task(
             app.dispatcher.start_polling(
                 app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
             )
         )
+        # Polling has started once Telegram is asked for updates: only then can it be stopped.
+        await tg.wait_for(lambda: any(m == "getUpdates" for m, _ in tg.calls[calls_before:]))
         try:
             yield Harness(app, tg)
         finally:
@@ -110,3 +120,47 @@ async def running_bot(settings: Settings, tg: FakeTelegram) -> AsyncIterator[Har
                 await app.dispatcher.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
+
+
+async def seed_payment(
+    journal: Journal,
+    *,
+    cashier_id: int = CASHIER,
+    login: str = "77000000001",
+    amount: str | Decimal = "1000",
+    status: PayStatus | None = PayStatus.COMPLETED,
+    created_at: datetime | None = None,
+    client_name: str = "Иванова Анна",
+) -> Payment:
+    """A payment journaled as the bot does (draft → claim → answer), optionally back-dated."""
+    draft = await journal.create_draft(
+        cashier_id=cashier_id,
+        chat_id=cashier_id,
+        login=login,
+        client_name=client_name,
+        identified=True,
+        amount=Decimal(amount),
+        lang="en",
+    )
+    payment = await journal.claim_draft(
+        draft.id, cashier_id, requester="sandbox-agent", message_id=None, first_attempt_at=utcnow()
+    )
+    assert payment is not None
+    if status is not None:
+        now = utcnow()
+        header = ResponseHeader("OK", "test", 0, now)
+        await journal.record_attempt(
+            payment.guid,
+            PayResult(status, header),
+            now=now,
+            next_attempt_at=now + timedelta(hours=1),
+        )
+    if created_at is not None:
+        async with journal.db.tx() as conn:
+            await conn.execute(
+                "UPDATE payments SET created_at = ? WHERE guid = ?",
+                (ts(created_at), payment.guid),
+            )
+    fresh = await journal.get_payment(payment.guid)
+    assert fresh is not None
+    return fresh

@@ -34,9 +34,10 @@ async def test_happy_path_unidentified_client_completes(harness: Harness) -> Non
         assert len(data.encode()) <= 64 and "{" not in data
     await harness.press(user, card, "Confirm")
     done = await harness.wait_status(CASHIER, card.message_id, "✅")
-    assert done.message_id == card.message_id and not done.buttons
+    assert done.message_id == card.message_id
     [(guid, status)] = await _payments(harness)
     assert status == "COMPLETED" and guid in done.text
+    assert done.callback_buttons == [("🧾 Receipt", f"r:{guid}")]  # the only button left
     note = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
     assert "7700***0002" in note.text and "77000000002" not in note.text
     assert guid.strip("{}")[:8] in note.text

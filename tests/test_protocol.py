@@ -12,12 +12,14 @@ from lxml import etree
 from bot.allpay.protocol import (
     SERVICE_NS,
     SOAP_NS,
+    TM_SERVICE_NS,
+    build_available_balance,
     build_cash_in,
     build_check_user,
     format_amount,
     mask_login,
 )
-from bot.allpay.sandbox import wsdl_schema
+from bot.allpay.sandbox import TM_PATH, wsdl_schema
 from tests.conftest import ALMATY
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"
@@ -105,6 +107,16 @@ def test_requests_validate_against_the_sandbox_wsdl_schema() -> None:
     assert not schema.validate(extra)
 
 
+def test_balance_request_is_the_transaction_management_operation() -> None:
+    root = build_available_balance(lang="ru", timestamp=NOW, requester="agent", token="123456")
+    op = root[1][0]
+    assert op.tag == f"{{{TM_SERVICE_NS}}}availableBalance"
+    assert [c.tag for c in op] == ["AvailableBalanceRequest"]
+    assert [c.tag for c in op[0][0]] == ["lang", "timestamp", "requester", "token"]
+    wsdl_schema(TM_PATH).assertValid(op)
+    assert not wsdl_schema().validate(op)  # not an operation of the Cash-In service
+
+
 def test_requests_validate_against_allpays_published_xsds(shared: Path) -> None:
     """Each request's inner element is valid as Allpay's own complexType in its own XSD."""
     xsd = shared / "allpay" / "xsd"
@@ -114,6 +126,11 @@ def test_requests_validate_against_allpays_published_xsds(shared: Path) -> None:
             "OnlineTransactionCheckUser.xsd",
             "checkUserRequest",
             build_check_user(login="77010000001", lang="en", timestamp=NOW, requester="a")[1][0][0],
+        ),
+        (
+            "OnlineTransactionAvailableBalance.xsd",
+            "availableBalanceRequest",
+            build_available_balance(lang="kk", timestamp=NOW, requester="a")[1][0][0],
         ),
     ]
     for file, type_name, element in cases:

@@ -11,9 +11,15 @@ import pytest
 from lxml import etree
 
 from bot.allpay.client import AllpayClient
-from bot.allpay.protocol import PayStatus, build_cash_in, serialize
+from bot.allpay.protocol import (
+    AllpayError,
+    AllpayErrorKind,
+    PayStatus,
+    build_cash_in,
+    serialize,
+)
 from bot.allpay.sandbox import RunningSandbox, start_sandbox, wsdl_schema
-from bot.allpay.signing import Signer
+from bot.allpay.signing import Signer, Verifier, generate_key_pair
 from tests.conftest import ALMATY, make_client, sandbox_folder
 
 
@@ -173,3 +179,51 @@ async def test_sandbox_says_it_is_a_sandbox(
     assert any(
         "ALLPAY SANDBOX" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records
     )
+
+
+async def test_balance_is_signed_served_and_drops_as_the_sandbox_pays(
+    sandbox: RunningSandbox,
+) -> None:
+    async with make_client(sandbox, url=sandbox.url) as client:
+        client.tm_url = sandbox.tm_url
+        before = await client.available_balance("kk")
+        assert before.amount == Decimal(100_000_000) and before.header.user_message
+        guid = new_guid()
+        for _ in range(2):  # PENDING first, then final
+            result = await client.pay(guid, "77000000001", Decimal(1234), "ru")
+        assert result.status is PayStatus.COMPLETED
+        after = await client.available_balance("ru")
+    assert after.amount == Decimal(100_000_000 - 1234)
+    assert sandbox.sandbox.stats.requests["availableBalance"] == 2
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(sandbox.tm_url + "?wsdl") as response,
+    ):
+        wsdl = etree.fromstring(await response.read())
+    assert wsdl.get("name") == "TransactionManagementService"
+
+
+async def test_a_balance_answer_that_does_not_verify_is_refused(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The balance request sent to the Cash-In address gets a Fault; an answer that does not
+    verify with the key we trust is refused, not shown."""
+    async with make_client(sandbox) as client:
+        client.tm_url = sandbox.url  # the wrong service: schema-invalid there
+        with pytest.raises(AllpayError) as info:
+            await client.available_balance("ru")
+        assert info.value.kind is AllpayErrorKind.FAULT
+    generate_key_pair(tmp_path / "other.pem", tmp_path / "other.pub.pem", bits=1024)
+    keys = sandbox.keys
+    async with AllpayClient(
+        sandbox.url,
+        requester="agent-test",
+        signer=Signer.from_file(keys.agent_private, keys.certificate_number),
+        verifier=Verifier.from_file(tmp_path / "other.pub.pem"),
+        timeout=1.0,
+        tm_url=sandbox.tm_url,
+        tz=ALMATY,
+    ) as client:
+        with pytest.raises(AllpayError) as info:
+            await client.available_balance("ru")
+        assert info.value.kind is AllpayErrorKind.INVALID

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "TIMEZONE",
             "LOG_LEVEL",
             "LOG_FORMAT",
+            "DIGEST_TIME",
+            "AGENT_NAME",
+            "AGENT_BIN",
         }:
             monkeypatch.delenv(name)
 
@@ -39,6 +43,15 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (s.amount_min, s.amount_max) == (Decimal(100), Decimal(500000))
     assert s.timezone == "Asia/Almaty" and s.tz.key == "Asia/Almaty"
     assert s.telegram_api_url == "https://api.telegram.org"
+    assert s.digest_time == time(21, 0) and s.agent_bin is None and s.allpay_tm_url is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("08:30", time(8, 30)), ("off", None), ("", None), ("0:00", time(0))]
+)
+def test_digest_time(monkeypatch: pytest.MonkeyPatch, value: str, expected: time | None) -> None:
+    monkeypatch.setenv("DIGEST_TIME", value)
+    assert load_settings().digest_time == expected
 
 
 def test_lists_fractions_and_absolute_paths(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +90,10 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("BOT_TOKEN", "not a token", "BOT_TOKEN"),
         ("ALLPAY_URL", "https://allpay.example/soap", "ALLPAY_REQUESTER"),
         ("PENDING_RETRY_MIN", "100", "PENDING_RETRY_MIN"),
+        ("DIGEST_TIME", "25:00", "DIGEST_TIME"),
+        ("DIGEST_TIME", "9pm", "DIGEST_TIME"),
+        ("AGENT_BIN", "12345", "AGENT_BIN"),
+        ("ALLPAY_TM_URL", "ftp://x", "ALLPAY_TM_URL"),
     ],
 )
 def test_bad_values_name_the_variable(

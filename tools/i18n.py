@@ -1,4 +1,8 @@
-"""Maintain the translations: ``python tools/i18n.py extract|update|compile|check``.
+"""Maintain the translations: ``python tools/i18n.py extract|merge FILE|compile|check``.
+
+``merge FILE.json`` takes ``{msgid: {"ru": ..., "kk": ..., "en": ...}}`` ("en" defaults to
+the msgid), adds or updates those translations, drops messages the code no longer uses and
+compiles.
 
 ``locales/{ru,kk,en}/LC_MESSAGES/messages.po`` are the source; the ``.mo`` files next to them
 are compiled from them and committed (the bot loads .mo). ``check`` fails on any missing
@@ -8,6 +12,7 @@ translation or stale .mo; the test suite runs the same check.
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -52,6 +57,26 @@ def compile_all() -> None:
         po_path(lang).with_suffix(".mo").write_bytes(mo_bytes(catalog))
 
 
+def merge(path: Path) -> None:
+    wanted = extract()
+    given: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    for lang in LANGUAGES:
+        catalog = load_po(lang)
+        for message in list(catalog):
+            if message.id and message.id not in wanted:
+                del catalog[message.id]
+        for msgid, strings in given.items():
+            if msgid not in wanted:
+                raise SystemExit(f"not in the code: {msgid!r}")
+            text = strings.get(lang) or (msgid if lang == "en" else "")
+            if not text:
+                raise SystemExit(f"{lang}: no translation given for {msgid!r}")
+            catalog.add(msgid, text, flags=wanted[msgid].flags)
+        with po_path(lang).open("wb") as fp:
+            write_po(fp, catalog, omit_header=False, no_location=True, width=100)
+    compile_all()
+
+
 def problems() -> list[str]:
     found: list[str] = []
     wanted = {m.id for m in extract() if m.id}
@@ -80,6 +105,8 @@ def main(argv: list[str]) -> int:
         issues = problems()
         print("\n".join(issues) or "translations complete and compiled")
         return 1 if issues else 0
+    elif command == "merge" and len(argv) > 2:
+        merge(Path(argv[2]))
     elif command == "extract":
         write_po(sys.stdout.buffer, extract(), omit_header=True, no_location=True)
     else:

@@ -15,25 +15,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import aiohttp
 from lxml import etree
 
 from bot.allpay.protocol import (
     MAX_ANSWER_BYTES,
+    OP_AVAILABLE_BALANCE,
     OP_CASH_IN,
     OP_CHECK_AND_VALIDATE,
     AllpayError,
     AllpayErrorKind,
+    BalanceResult,
     CheckResult,
     InvalidAnswer,
     PayResult,
     PayStatus,
     SoapFault,
+    build_available_balance,
     build_cash_in,
     build_check_user,
     mask_login,
+    parse_balance_answer,
     parse_check_answer,
     parse_document,
     parse_pay_answer,
@@ -44,6 +48,8 @@ from bot.allpay.protocol import (
 from bot.allpay.signing import SignatureError, Signer, Verifier
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class CallObserver(Protocol):
@@ -72,12 +78,14 @@ class AllpayClient:
         verifier: Verifier | None,
         timeout: float,
         token: str | None = None,
+        tm_url: str | None = None,
         tz: tzinfo,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         observer: CallObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
+        self.tm_url = tm_url
         self.requester = requester
         self._signer = signer
         self._verifier = verifier
@@ -126,12 +134,35 @@ class AllpayClient:
             requester=self.requester,
             token=self._token,
         )
+        result = await self._call(OP_CHECK_AND_VALIDATE, root, parse_check_answer, self.url)
+        log.info("checkUser %s: found=%s", mask_login(login), result.found)
+        return result
+
+    async def available_balance(self, lang: str) -> BalanceResult:
+        """The agent's balance (``availableBalance`` on TransactionManagement/1.1).
+
+        Raises :class:`AllpayError`; UNAVAILABLE when no ``tm_url`` is configured.
+        """
+        if self.tm_url is None:
+            raise AllpayError(AllpayErrorKind.UNAVAILABLE, "ALLPAY_TM_URL is not set")
+        root = build_available_balance(
+            lang=lang, timestamp=self._now(), requester=self.requester, token=self._token
+        )
+        return await self._call(OP_AVAILABLE_BALANCE, root, parse_balance_answer, self.tm_url)
+
+    async def _call(
+        self,
+        operation: str,
+        root: etree._Element,
+        parse: Callable[[etree._Element], T],
+        url: str,
+    ) -> T:
+        """One request whose failure is the caller's to report: errors become AllpayError."""
         started = self._clock()
         try:
-            payload = await self._exchange(OP_CHECK_AND_VALIDATE, root)
-            result = parse_check_answer(payload)
+            result = parse(await self._exchange(operation, root, url))
         except SoapFault as fault:
-            self._observe(OP_CHECK_AND_VALIDATE, started, "fault")
+            self._observe(operation, started, "fault")
             raise AllpayError(AllpayErrorKind.FAULT, fault.string, fault.user_message) from None
         except (_Unavailable, InvalidAnswer, SignatureError) as exc:
             kind = (
@@ -139,10 +170,9 @@ class AllpayClient:
                 if isinstance(exc, _Unavailable)
                 else AllpayErrorKind.INVALID
             )
-            self._observe(OP_CHECK_AND_VALIDATE, started, kind.value)
+            self._observe(operation, started, kind.value)
             raise AllpayError(kind, str(exc)) from None
-        self._observe(OP_CHECK_AND_VALIDATE, started, None)
-        log.info("checkUser %s: found=%s", mask_login(login), result.found)
+        self._observe(operation, started, None)
         return result
 
     async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult:
@@ -158,7 +188,7 @@ class AllpayClient:
                 requester=self.requester,
                 token=self._token,
             )
-            payload = await self._exchange(OP_CASH_IN, root)
+            payload = await self._exchange(OP_CASH_IN, root, self.url)
             result = parse_pay_answer(payload)
         except asyncio.CancelledError:
             raise
@@ -191,10 +221,10 @@ class AllpayClient:
         log.warning("pay %s: no final answer (%s): %s", guid, kind, cause)
         return PayResult(status=PayStatus.PENDING, cause=f"{kind}: {cause}")
 
-    async def _exchange(self, operation: str, root: etree._Element) -> etree._Element:
+    async def _exchange(self, operation: str, root: etree._Element, url: str) -> etree._Element:
         """Sign, send, read (bounded), parse, verify; return the Body's payload element."""
         digest = self._signer.sign(root) if self._signer is not None else None
-        raw = await self._post(operation, serialize(root))
+        raw = await self._post(operation, serialize(root), url)
         try:
             answer = parse_document(raw.body, limit=self._max_answer_bytes)
             _, payload = soap_parts(answer)
@@ -212,11 +242,11 @@ class AllpayClient:
                 raise SignatureError("requestDsig does not match the request's digest")
         return payload
 
-    async def _post(self, operation: str, body: bytes) -> _Raw:
+    async def _post(self, operation: str, body: bytes, url: str) -> _Raw:
         session = self._ensure_session()
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{operation}"'}
         try:
-            async with session.post(self.url, data=body, headers=headers) as response:
+            async with session.post(url, data=body, headers=headers) as response:
                 declared = response.content_length
                 if declared is not None and declared > self._max_answer_bytes:
                     raise _TooLarge

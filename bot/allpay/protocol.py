@@ -24,6 +24,7 @@ OP_CHECK_USER = "checkUser"
 OP_CHECK_AND_VALIDATE = "checkUserAndValidateCashIn"
 OP_CASH_IN = "createCashInPayment"
 OP_ECHO = "echo"
+OP_AVAILABLE_BALANCE = "availableBalance"  # on the TransactionManagement/1.1 service
 
 #: Largest answer we read; real answers are a few KiB.
 MAX_ANSWER_BYTES = 256 * 1024
@@ -104,6 +105,16 @@ class CheckResult:
     @property
     def found(self) -> bool:
         return self.client is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceResult:
+    """``availableBalance``: the agent's balance. Allpay sends it as a string; ``amount`` is
+    its value when that string is a plain decimal number, else None (show ``raw``)."""
+
+    header: ResponseHeader
+    raw: str
+    amount: Decimal | None
 
 
 class AllpayErrorKind(StrEnum):
@@ -226,6 +237,15 @@ def build_cash_in(
     _sub(req, "toUserName", login)
     _sub(req, "amount", format_amount(amount))
     _sub(req, "GUID", guid)
+    return root
+
+
+def build_available_balance(
+    *, lang: str, timestamp: datetime, requester: str, token: str | None = None
+) -> etree._Element:
+    root, op = new_envelope(OP_AVAILABLE_BALANCE, TM_SERVICE_NS)
+    req = etree.SubElement(op, "AvailableBalanceRequest")
+    _request_header(req, lang=lang, timestamp=timestamp, requester=requester, token=token)
     return root
 
 
@@ -429,3 +449,17 @@ def parse_pay_answer(payload: etree._Element) -> PayResult:
         raise InvalidAnswer(f"unknown terminalPaymentTransactionStatus {raw!r}") from None
     reason = _text(parts["reason"]).strip() or None if "reason" in parts else None
     return PayResult(status=status, header=header, reason=reason)
+
+
+_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def parse_balance_answer(payload: etree._Element) -> BalanceResult:
+    raise_for_fault(payload)
+    ret = _return_of(payload, OP_AVAILABLE_BALANCE, TM_SERVICE_NS)
+    parts = _sequence(ret, [("header", True), ("agentBalanceResponse", True)])
+    header = _response_header(parts["header"])
+    raw = _text(parts["agentBalanceResponse"]).strip()
+    compact = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    amount = Decimal(compact) if _DECIMAL_RE.fullmatch(compact) else None
+    return BalanceResult(header=header, raw=raw, amount=amount)

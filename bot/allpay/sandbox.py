@@ -38,14 +38,17 @@ from lxml import etree
 
 from bot.allpay.protocol import (
     AP_NS,
+    OP_AVAILABLE_BALANCE,
     OP_CASH_IN,
     OP_CHECK_AND_VALIDATE,
     OP_CHECK_USER,
     OP_ECHO,
     SERVICE_NS,
     SOAP_NS,
+    TM_SERVICE_NS,
     InvalidAnswer,
     PayStatus,
+    format_amount,
     mask_login,
     new_envelope,
     parse_document,
@@ -64,6 +67,8 @@ log = logging.getLogger(__name__)
 
 SANDBOX_CERTIFICATE_NUMBER = "SANDBOX-0001"
 SANDBOX_PATH = "/allpay-public-soap/cash-in-transaction-management/v1.1"
+TM_PATH = "/allpay-public-soap/transaction-management/v1.1"
+WSDL_FILES = {SANDBOX_PATH: "cashin.wsdl", TM_PATH: "tm.wsdl"}
 MAX_REQUEST_BYTES = 64 * 1024
 UNIDENTIFIED_LIMIT = Decimal(100_000)
 DEFAULT_BALANCE = Decimal(100_000_000)
@@ -118,6 +123,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Limit for an unidentified wallet exceeded",
     },
     "echo": {"ru": "OK", "kk": "OK", "en": "OK"},
+    "balance": {"ru": "Баланс агента", "kk": "Агент балансы", "en": "Agent balance"},
 }
 
 
@@ -125,15 +131,15 @@ def _message(key: str, lang: str) -> str:
     return _MESSAGES[key].get(lang, _MESSAGES[key]["ru"])
 
 
-def wsdl_text(address: str) -> str:
-    template = resources.files("bot.allpay").joinpath("cashin.wsdl").read_text(encoding="utf-8")
+def wsdl_text(address: str, path: str = SANDBOX_PATH) -> str:
+    template = resources.files("bot.allpay").joinpath(WSDL_FILES[path]).read_text(encoding="utf-8")
     return template.replace("SANDBOX_ADDRESS", address)
 
 
 @functools.cache
-def wsdl_schema() -> etree.XMLSchema:
-    """The XML Schema inside the WSDL's ``types``: what the sandbox accepts."""
-    wsdl = etree.fromstring(wsdl_text("http://localhost/").encode())
+def wsdl_schema(path: str = SANDBOX_PATH) -> etree.XMLSchema:
+    """The XML Schema inside a served WSDL's ``types``: what the sandbox accepts there."""
+    wsdl = etree.fromstring(wsdl_text("http://localhost/", path).encode())
     types = "{http://schemas.xmlsoap.org/wsdl/}types/{http://www.w3.org/2001/XMLSchema}schema"
     found = wsdl.find(types)
     assert found is not None
@@ -336,7 +342,7 @@ class Sandbox:
         self._agents = agents
         self.slow_delay = slow_delay
         self._require_signature = require_signature
-        self._schema = wsdl_schema()
+        self._schemas = {path: wsdl_schema(path) for path in WSDL_FILES}
         self.stats = SandboxStats()
         #: Faults to apply to the next pay answers, in order (after the ledger is updated,
         #: as when a real answer is lost on the way back).
@@ -346,8 +352,9 @@ class Sandbox:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        app.router.add_get(SANDBOX_PATH, self._get)
-        app.router.add_post(SANDBOX_PATH, self._post)
+        for path in WSDL_FILES:
+            app.router.add_get(path, self._get)
+            app.router.add_post(path, self._post)
         return app
 
     async def wait_for(
@@ -367,7 +374,9 @@ class Sandbox:
         if "wsdl" not in {k.lower() for k in request.query}:
             return web.Response(status=404, text="Append ?wsdl for the service description")
         address = str(request.url.with_query(None))
-        return web.Response(text=wsdl_text(address), content_type="text/xml", charset="utf-8")
+        return web.Response(
+            text=wsdl_text(address, request.path), content_type="text/xml", charset="utf-8"
+        )
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -385,7 +394,7 @@ class Sandbox:
             await self._notify()
             return self._fault("soap:Client", "Sign Error: bad sign or authorization token")
         try:
-            self._schema.assertValid(payload)
+            self._schemas[request.path].assertValid(payload)
         except etree.DocumentInvalid as exc:
             self.stats.rejected_schema += 1
             await self._notify()
@@ -399,6 +408,8 @@ class Sandbox:
                 return await self._pay(payload, digest)
             if operation == OP_ECHO:
                 return self._answer(*self._echo(payload), digest)
+            if operation == OP_AVAILABLE_BALANCE:
+                return self._answer(*await self._balance(payload), digest)
             return self._fault("soap:Client", f"Unknown operation {operation}")
         finally:
             await self._notify()
@@ -448,6 +459,16 @@ class Sandbox:
         ret = etree.Element("return")
         ret.text = payload.findtext("message") or ""
         return OP_ECHO, ret
+
+    async def _balance(self, payload: etree._Element) -> tuple[str, etree._Element]:
+        req = payload.find("AvailableBalanceRequest")
+        assert req is not None  # schema-validated
+        lang, requester = self._request_header(req)
+        ret = etree.Element("return")
+        self._response_header(ret, lang, "balance", 0)
+        balance = await self.ledger.balance(requester)
+        etree.SubElement(ret, "agentBalanceResponse").text = format_amount(balance)
+        return OP_AVAILABLE_BALANCE, ret
 
     async def _pay(self, payload: etree._Element, digest: str | None) -> web.StreamResponse:
         req = payload.find("CashInRequest")
@@ -522,7 +543,8 @@ class Sandbox:
     def _document(
         self, operation: str, ret: etree._Element, digest: str | None, signer: Signer | None
     ) -> bytes:
-        root, op = new_envelope(f"{operation}Response")
+        service = TM_SERVICE_NS if operation == OP_AVAILABLE_BALANCE else SERVICE_NS
+        root, op = new_envelope(f"{operation}Response", service)
         op.append(ret)
         if signer is not None:
             extra = [request_dsig_element(digest)] if digest is not None else []
@@ -589,6 +611,11 @@ class RunningSandbox:
     runner: web.AppRunner
     url: str
     keys: SandboxKeys
+
+    @property
+    def tm_url(self) -> str:
+        """The TransactionManagement/1.1 service (``availableBalance``) beside the Cash-In one."""
+        return self.url.removesuffix(SANDBOX_PATH) + TM_PATH
 
     async def close(self) -> None:
         await self.runner.cleanup()

@@ -100,6 +100,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))
+        await self._notify()  # a long-polling getUpdates is seen at once, not when it returns
         fault = self._take_fault(method, params)
         if fault is not None:
             body: dict[str, Any] = {
@@ -132,6 +133,9 @@ class FakeTelegram:
                     params[key] = (value.filename, value.file.read())
                 else:
                     params[key] = value
+        for key, value in list(params.items()):  # files sent as "attach://<field>"
+            if isinstance(value, str) and value.startswith("attach://"):
+                params[key] = params.pop(value.removeprefix("attach://"), value)
         for key in ("reply_markup", "commands", "scope", "allowed_updates", "link_preview_options"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
@@ -188,12 +192,28 @@ class FakeTelegram:
             "pending_update_count": 0,
         }
 
-    async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+    @staticmethod
+    def _commands_key(params: dict[str, Any]) -> str:
         scope = json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True)
-        self.commands[f"{scope}|{params.get('language_code', '')}"] = params["commands"]
+        return f"{scope}|{params.get('language_code', '')}"
+
+    def menu(self, chat_id: int | None = None, language_code: str = "") -> list[str]:
+        """The command names a person in ``chat_id`` sees (Telegram's scope fallback)."""
+        keys = [self._commands_key({"language_code": language_code})]
+        if chat_id is not None:
+            scope = {"type": "chat", "chat_id": chat_id}
+            keys.insert(0, self._commands_key({"scope": scope, "language_code": language_code}))
+        for key in keys:
+            if key in self.commands:
+                return [c["command"] for c in self.commands[key]]
+        return []
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+        self.commands[self._commands_key(params)] = params["commands"]
         return True
 
     async def _m_deleteMyCommands(self, params: dict[str, Any]) -> bool:
+        self.commands.pop(self._commands_key(params), None)
         return True
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> bool:

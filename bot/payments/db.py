@@ -103,6 +103,18 @@ MIGRATIONS: list[str] = [
         data   TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: roster removals, receipt numbers, the daily digest, look-up by login
+    """
+    ALTER TABLE users ADD COLUMN removed_at TEXT;
+    ALTER TABLE payments ADD COLUMN receipt_no INTEGER;
+    CREATE UNIQUE INDEX payments_receipt ON payments (receipt_no) WHERE receipt_no IS NOT NULL;
+    CREATE INDEX payments_login ON payments (login, created_at);
+    ALTER TABLE outbox ADD COLUMN ref TEXT;
+    CREATE TABLE digests (
+        day         TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -79,6 +79,17 @@ class OutboxKind(StrEnum):
     STATUS = "status"  # the cashier's status message: edit it (or send anew)
     FINAL = "final"  # a supervisor chat: a payment became final
     ALERT = "alert"  # a supervisor chat: a payment is stuck pending
+    DIGEST = "digest"  # a supervisor chat: the day's totals (ref: the local day)
+
+
+class RosterChange(StrEnum):
+    ADDED = "added"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    NOT_FOUND = "not_found"
+    LAST_ADMIN = "last_admin"  # would leave the bot without an admin
+    CONFIGURED_ADMIN = "configured_admin"  # in ADMIN_IDS: it would come back at the next start
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +138,7 @@ class Payment:
     last_attempt_at: datetime | None
     final_at: datetime | None
     alerted_at: datetime | None
+    receipt_no: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +148,32 @@ class OutboxItem:
     chat_id: int
     guid: str | None
     attempts: int
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor_id: int | None  # None: the bot itself
+    action: str
+    subject: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One cashier's payments of one status in a period."""
+
+    cashier_id: int
+    status: Status
+    count: int
+    amount: Decimal
 
 
 _PAYMENT_COLUMNS = (
     "guid, draft_id, requester, cashier_id, chat_id, message_id, login, client_name, "
     "amount_tiyn, lang, status, attempts, last_error, user_message, developer_message, reason, "
-    "created_at, updated_at, next_attempt_at, last_attempt_at, final_at, alerted_at"
+    "created_at, updated_at, next_attempt_at, last_attempt_at, final_at, alerted_at, receipt_no"
 )
 
 
@@ -173,6 +205,7 @@ def _payment(row: Sequence[Any]) -> Payment:
         last_attempt_at=_opt_ts(row[19]),
         final_at=_opt_ts(row[20]),
         alerted_at=_opt_ts(row[21]),
+        receipt_no=row[22],
     )
 
 
@@ -216,9 +249,8 @@ class Journal:
             (ts(utcnow()), actor_id, action, subject, detail),
         )
 
-    async def audit_log(
-        self, limit: int = 20
-    ) -> list[tuple[datetime, int | None, str, str | None, str | None]]:
+    async def audit_log(self, limit: int = 20) -> list[AuditEntry]:
+        """The latest entries, newest first."""
         async with (
             self.db.read() as conn,
             conn.execute(
@@ -227,39 +259,159 @@ class Journal:
             ) as cur,
         ):
             rows = await cur.fetchall()
-        return [(parse_ts(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [AuditEntry(parse_ts(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     # ------------------------------------------------------------------ roster
 
     async def seed_roles(
         self, admins: Iterable[int], supervisors: Iterable[int], cashiers: Iterable[int]
     ) -> None:
-        """Give the configured ids their roles; the highest configured role wins."""
-        wanted: dict[int, Role] = {}
-        for ids, role in (
-            (cashiers, Role.CASHIER),
-            (supervisors, Role.SUPERVISOR),
-            (admins, Role.ADMIN),
-        ):
+        """Apply the configured ids at start-up.
+
+        ``ADMIN_IDS`` are always admins (the way back in if the roster is ever broken).
+        ``SUPERVISOR_IDS`` and ``CASHIER_IDS`` only seed people the roster has never seen:
+        after that, the roster managed in chat (/add_cashier, /remove...) is the truth.
+        """
+        admin_ids = set(admins)
+        seeds: dict[int, Role] = {}
+        for ids, role in ((cashiers, Role.CASHIER), (supervisors, Role.SUPERVISOR)):
             for user_id in ids:
-                wanted[user_id] = role
+                if user_id not in admin_ids:
+                    seeds[user_id] = role
         now = ts(utcnow())
         async with self.db.tx() as conn:
-            for user_id, role in wanted.items():
+            for user_id in admin_ids:
+                cur = await conn.execute(
+                    "INSERT INTO users (user_id, role, created_at, updated_at) "
+                    "VALUES (?, 'admin', ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                    "role = 'admin', removed_at = NULL, updated_at = excluded.updated_at "
+                    "WHERE users.role != 'admin' OR users.removed_at IS NOT NULL",
+                    (user_id, now, now),
+                )
+                if cur.rowcount:
+                    await self._audit(conn, None, "roster.seed", str(user_id), Role.ADMIN.value)
+            for user_id, role in seeds.items():
                 cur = await conn.execute(
                     "INSERT INTO users (user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, "
-                    "updated_at = excluded.updated_at WHERE users.role != excluded.role",
+                    "ON CONFLICT (user_id) DO NOTHING",
                     (user_id, role.value, now, now),
                 )
                 if cur.rowcount:
-                    await self._audit(conn, None, "role.seed", str(user_id), role.value)
+                    await self._audit(conn, None, "roster.seed", str(user_id), role.value)
+
+    async def roster(self) -> list[StaffUser]:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT user_id, role, name, blocked FROM users WHERE removed_at IS NULL "
+                "ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'supervisor' THEN 1 ELSE 2 END, "
+                "user_id"
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [StaffUser(r[0], Role(r[1]), r[2], bool(r[3])) for r in rows]
+
+    async def names(self) -> dict[int, str]:
+        """Everyone the roster ever knew (removed people still name their old payments)."""
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT user_id, name FROM users WHERE name IS NOT NULL") as cur,
+        ):
+            rows = await cur.fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    @staticmethod
+    async def _would_orphan(conn: aiosqlite.Connection, user_id: int) -> bool:
+        """True when ``user_id`` is the only admin left."""
+        async with conn.execute(
+            "SELECT COUNT(*), SUM(user_id = ?) FROM users "
+            "WHERE role = 'admin' AND removed_at IS NULL AND blocked = 0",
+            (user_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return bool(row[1]) and int(row[0]) <= 1
+
+    async def set_role(
+        self,
+        actor_id: int,
+        user_id: int,
+        role: Role,
+        name: str | None = None,
+        *,
+        configured_admins: Iterable[int] = (),
+    ) -> RosterChange:
+        """Add someone to the roster with ``role``, or change their role."""
+        now = ts(utcnow())
+        async with self.db.tx() as conn:
+            async with conn.execute(
+                "SELECT role, removed_at FROM users WHERE user_id = ?", (user_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            present = row is not None and row[1] is None
+            if present and row is not None and row[0] == role.value:
+                if name:
+                    await conn.execute(
+                        "UPDATE users SET name = ? WHERE user_id = ?", (name, user_id)
+                    )
+                return RosterChange.UNCHANGED
+            if present and row is not None and row[0] == Role.ADMIN.value:
+                if user_id in set(configured_admins):
+                    return RosterChange.CONFIGURED_ADMIN
+                if await self._would_orphan(conn, user_id):
+                    return RosterChange.LAST_ADMIN
+            await conn.execute(
+                "INSERT INTO users (user_id, role, name, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, "
+                "name = COALESCE(excluded.name, users.name), removed_at = NULL, "
+                "updated_at = excluded.updated_at",
+                (user_id, role.value, name or None, now, now),
+            )
+            change = RosterChange.CHANGED if present else RosterChange.ADDED
+            await self._audit(
+                conn,
+                actor_id,
+                f"roster.{change.value}",
+                str(user_id),
+                f"{row[0]}->{role.value}" if present and row is not None else role.value,
+            )
+            return change
+
+    async def remove_user(
+        self, actor_id: int, user_id: int, *, configured_admins: Iterable[int] = ()
+    ) -> RosterChange:
+        now = ts(utcnow())
+        async with self.db.tx() as conn:
+            async with conn.execute(
+                "SELECT role FROM users WHERE user_id = ? AND removed_at IS NULL", (user_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return RosterChange.NOT_FOUND
+            if row[0] == Role.ADMIN.value:
+                if user_id in set(configured_admins):
+                    return RosterChange.CONFIGURED_ADMIN
+                if await self._would_orphan(conn, user_id):
+                    return RosterChange.LAST_ADMIN
+            await conn.execute(
+                "UPDATE users SET removed_at = ?, updated_at = ? WHERE user_id = ?",
+                (now, now, user_id),
+            )
+            await conn.execute(
+                "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
+                "WHERE cashier_id = ? AND state = 'OPEN'",
+                (now, user_id),
+            )
+            await self._audit(conn, actor_id, "roster.removed", str(user_id), row[0])
+            return RosterChange.REMOVED
 
     async def get_user(self, user_id: int) -> StaffUser | None:
         async with (
             self.db.read() as conn,
             conn.execute(
-                "SELECT user_id, role, name, blocked FROM users WHERE user_id = ?", (user_id,)
+                "SELECT user_id, role, name, blocked FROM users "
+                "WHERE user_id = ? AND removed_at IS NULL",
+                (user_id,),
             ) as cur,
         ):
             row = await cur.fetchone()
@@ -375,7 +527,7 @@ class Journal:
             await conn.execute(
                 f"INSERT INTO payments ({_PAYMENT_COLUMNS}) "
                 "SELECT ?, id, ?, cashier_id, chat_id, ?, login, client_name, amount_tiyn, lang, "
-                "'NEW', 0, NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL "
+                "'NEW', 0, NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL "
                 "FROM drafts WHERE id = ?",
                 (guid, requester, message_id, now, now, ts(first_attempt_at), draft_id),
             )
@@ -491,6 +643,12 @@ class Journal:
                     guid,
                 ),
             )
+            if new_status is Status.COMPLETED:
+                await conn.execute(
+                    "UPDATE payments SET receipt_no = "
+                    "(SELECT COALESCE(MAX(receipt_no), 0) + 1 FROM payments) WHERE guid = ?",
+                    (guid,),
+                )
             if changed:
                 await self._audit(
                     conn, None, "payment.status", guid, f"{before.status.value}->{new_status.value}"
@@ -542,11 +700,18 @@ class Journal:
     # ------------------------------------------------------------------ queries for people
 
     async def payments_page(
-        self, cashier_id: int | None, offset: int, limit: int
+        self, cashier_id: int | None, offset: int, limit: int, *, until: datetime | None = None
     ) -> tuple[list[Payment], int]:
-        where, args = (
-            ("WHERE cashier_id = ?", (cashier_id,)) if cashier_id is not None else ("", ())
-        )
+        """Newest first. ``until`` pins the listing: payments created later do not shift pages."""
+        clauses: list[str] = []
+        args: tuple[Any, ...] = ()
+        if cashier_id is not None:
+            clauses.append("cashier_id = ?")
+            args += (cashier_id,)
+        if until is not None:
+            clauses.append("created_at <= ?")
+            args += (ts(until),)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         async with self.db.read() as conn:
             async with conn.execute(f"SELECT COUNT(*) FROM payments {where}", args) as cur:
                 total_row = await cur.fetchone()
@@ -558,10 +723,73 @@ class Journal:
                 rows = await cur.fetchall()
         return [_payment(r) for r in rows], int(total_row[0]) if total_row else 0
 
+    async def find_payments(
+        self,
+        *,
+        guid_prefix: str | None = None,
+        login: str | None = None,
+        cashier_id: int | None = None,
+        limit: int = 10,
+    ) -> list[Payment]:
+        """Payments whose GUID starts with ``guid_prefix`` (lower-case hex, no brace) or whose
+        client login is ``login``; only ``cashier_id``'s when given. Newest first."""
+        matches: list[str] = []
+        args: list[Any] = []
+        if guid_prefix:
+            if any(c not in "0123456789abcdef-" for c in guid_prefix):
+                raise ValueError("a GUID prefix is hex digits and dashes")
+            matches.append("guid LIKE ?")
+            args.append("{" + guid_prefix + "%")
+        if login:
+            matches.append("login = ?")
+            args.append(login)
+        if not matches:
+            return []
+        where = f"({' OR '.join(matches)})"
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args.append(cashier_id)
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE {where} "
+                "ORDER BY created_at DESC LIMIT ?",
+                (*args, limit),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [_payment(r) for r in rows]
+
+    async def payments_between(self, start: datetime, end: datetime) -> list[Payment]:
+        """Payments created in [start, end), oldest first (for exports)."""
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments "
+                "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, guid",
+                (ts(start), ts(end)),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [_payment(r) for r in rows]
+
+    async def unresolved(self) -> list[Payment]:
+        """Every payment without Allpay's final word: open ones and those given up on."""
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status IN (?, ?, ?) "
+                "ORDER BY created_at",
+                (*OPEN_STATUSES, Status.UNKNOWN.value),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [_payment(r) for r in rows]
+
     async def totals(
         self, start: datetime, end: datetime, cashier_id: int | None = None
-    ) -> list[tuple[int, str, int, Decimal]]:
-        """(cashier, status, count, sum) for payments created in [start, end)."""
+    ) -> list[Totals]:
+        """Count and sum per (cashier, status) of payments created in [start, end)."""
         where = "created_at >= ? AND created_at < ?"
         args: tuple[Any, ...] = (ts(start), ts(end))
         if cashier_id is not None:
@@ -577,30 +805,62 @@ class Journal:
             ) as cur,
         ):
             rows = await cur.fetchall()
-        return [(r[0], r[1], r[2], from_tiyn(r[3])) for r in rows]
+        return [Totals(r[0], Status(r[1]), r[2], from_tiyn(r[3])) for r in rows]
+
+    # ------------------------------------------------------------------ daily digest
+
+    async def enqueue_digest(self, day: date, now: datetime) -> bool:
+        """Queue ``day``'s digest for every supervisor chat, once per day ever."""
+        async with self.db.tx() as conn:
+            cur = await conn.execute(
+                "INSERT INTO digests (day, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (day.isoformat(), ts(now)),
+            )
+            if cur.rowcount != 1:
+                return False
+            for chat_id in self.supervisor_chat_ids:
+                await self._enqueue(
+                    conn, OutboxKind.DIGEST, chat_id, None, now, ref=day.isoformat()
+                )
+            return True
+
+    async def last_digest_day(self) -> date | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT MAX(day) FROM digests") as cur,
+        ):
+            row = await cur.fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
 
     # ------------------------------------------------------------------ outbox
 
     @staticmethod
     async def _enqueue(
-        conn: aiosqlite.Connection, kind: OutboxKind, chat_id: int, guid: str | None, now: datetime
+        conn: aiosqlite.Connection,
+        kind: OutboxKind,
+        chat_id: int,
+        guid: str | None,
+        now: datetime,
+        *,
+        ref: str | None = None,
     ) -> None:
         await conn.execute(
-            "INSERT INTO outbox (kind, chat_id, guid, next_at, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind.value, chat_id, guid, ts(now), ts(now)),
+            "INSERT INTO outbox (kind, chat_id, guid, ref, next_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (kind.value, chat_id, guid, ref, ts(now), ts(now)),
         )
 
     async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         async with (
             self.db.read() as conn,
             conn.execute(
-                "SELECT id, kind, chat_id, guid, attempts FROM outbox "
+                "SELECT id, kind, chat_id, guid, attempts, ref FROM outbox "
                 "WHERE done_at IS NULL AND next_at <= ? ORDER BY id LIMIT ?",
                 (ts(now), limit),
             ) as cur,
         ):
             rows = await cur.fetchall()
-        return [OutboxItem(r[0], OutboxKind(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [OutboxItem(r[0], OutboxKind(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     async def next_outbox_at(self) -> datetime | None:
         async with (

@@ -32,3 +32,8 @@ class LangCb(CallbackData, prefix="l"):
 
 class HistoryCb(CallbackData, prefix="h"):
     page: int
+    until: int  # epoch milliseconds: the listing as it was when /history was asked
+
+
+class ReceiptCb(CallbackData, prefix="r"):
+    guid: str  # braced GUID: 38 characters

@@ -12,7 +12,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.payments.parsing import format_tenge
-from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, LangCb, RetryCheckCb
+from bot.telegram.callbacks import (
+    AmountCb,
+    DraftAction,
+    DraftCb,
+    LangCb,
+    ReceiptCb,
+    RetryCheckCb,
+)
 
 
 def N_(msgid: str) -> str:
@@ -93,3 +100,19 @@ def language_keyboard() -> InlineKeyboardMarkup:
             for code, name in LANGUAGE_NAMES.items()
         ]
     )
+
+
+def receipt_keyboard(guids: list[str]) -> InlineKeyboardMarkup | None:
+    """🧾 buttons for completed payments; labelled by GUID prefix when there are several."""
+    if not guids:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("🧾 Receipt") if len(guids) == 1 else f"🧾 {guid.strip('{}')[:8]}",
+                callback_data=ReceiptCb(guid=guid).pack(),
+            )
+        ]
+        for guid in guids
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

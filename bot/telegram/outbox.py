@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -22,8 +22,10 @@ from aiogram.utils.i18n import I18n
 
 from bot.loops import BackgroundLoop
 from bot.payments.db import utcnow
-from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment
+from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment, Status
+from bot.payments.reports import day_bounds, summarize
 from bot.telegram import texts
+from bot.telegram.keyboards import receipt_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +66,15 @@ class OutboxWorker(BackgroundLoop):
 
     async def _deliver(self, item: OutboxItem) -> None:
         payment = await self.journal.get_payment(item.guid) if item.guid else None
-        if payment is None:
+        if payment is None and item.kind is not OutboxKind.DIGEST:
             await self.journal.outbox_done(item.id, failed="payment not found")
             return
         try:
-            if item.kind is OutboxKind.STATUS:
+            if item.kind is OutboxKind.DIGEST:
+                await self._digest(item)
+            elif payment is not None and item.kind is OutboxKind.STATUS:
                 await self._status(payment)
-            else:
+            elif payment is not None:
                 await self._supervisor(item, payment)
         except TelegramRetryAfter as exc:
             self.retry_after_count += 1
@@ -93,10 +97,14 @@ class OutboxWorker(BackgroundLoop):
         lang = await self._language(payment.cashier_id, payment.lang)
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.status_text(payment, self.tz)
+            markup = receipt_keyboard([payment.guid] if payment.status is Status.COMPLETED else [])
         if payment.message_id is not None:
             try:
                 await self.bot.edit_message_text(
-                    text=text, chat_id=payment.chat_id, message_id=payment.message_id
+                    text=text,
+                    chat_id=payment.chat_id,
+                    message_id=payment.message_id,
+                    reply_markup=markup,
                 )
                 return
             except TelegramBadRequest as exc:
@@ -106,7 +114,7 @@ class OutboxWorker(BackgroundLoop):
                     raise
             except TelegramNotFound:
                 pass
-        sent = await self.bot.send_message(chat_id=payment.chat_id, text=text)
+        sent = await self.bot.send_message(chat_id=payment.chat_id, text=text, reply_markup=markup)
         await self.journal.set_message(payment.guid, payment.chat_id, sent.message_id)
 
     async def _supervisor(self, item: OutboxItem, payment: Payment) -> None:
@@ -119,6 +127,20 @@ class OutboxWorker(BackgroundLoop):
             else:
                 text = texts.supervisor_final(payment, cashier)
         await self.bot.send_message(chat_id=item.chat_id, text=text)
+
+    async def _digest(self, item: OutboxItem) -> None:
+        day = date.fromisoformat(item.ref or "")
+        start, end = day_bounds(day, day, self.tz)
+        summary = summarize(await self.journal.totals(start, end))
+        names = await self.journal.names()
+        lang = await self._language(item.chat_id)
+        with self.i18n.context(), self.i18n.use_locale(lang):
+            text = texts.summary_text(texts.digest_title(day), summary, names, per_cashier=True)
+            unresolved = await self.journal.unresolved()
+            if unresolved:
+                text += "\n\n" + texts.unresolved_note(len(unresolved))
+        for part in texts.chunks(text.split("\n")):
+            await self.bot.send_message(chat_id=item.chat_id, text=part)
 
 
 def _edit_impossible(message: str) -> bool:

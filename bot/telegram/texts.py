@@ -6,14 +6,17 @@ starts with ✅ or ❌.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Mapping
+from datetime import date, datetime, tzinfo
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.allpay.protocol import ClientInfo, mask_login
-from bot.payments.journal import Draft, Payment, Status
+from bot.payments.journal import AuditEntry, Draft, Payment, Role, StaffUser, Status
 from bot.payments.parsing import format_tenge
+from bot.payments.reports import Summary, Tally
+from bot.telegram.keyboards import N_
 
 
 def local_time(moment: datetime, tz: tzinfo) -> str:
@@ -119,3 +122,206 @@ def supervisor_alert(payment: Payment, cashier: str, now: datetime) -> str:
         attempts=payment.attempts,
         error=escape(payment.last_error or "—"),
     )
+
+
+def status_label(status: Status) -> str:
+    return {
+        Status.NEW: _("sending"),
+        Status.PENDING: _("pending"),
+        Status.COMPLETED: _("completed"),
+        Status.DECLINED: _("declined"),
+        Status.UNKNOWN: _("needs reconciliation"),
+    }[status]
+
+
+def role_label(role: Role) -> str:
+    return {
+        Role.ADMIN: _("admin"),
+        Role.SUPERVISOR: _("supervisor"),
+        Role.CASHIER: _("cashier"),
+    }[role]
+
+
+def person(user_id: int | None, names: Mapping[int, str]) -> str:
+    """``Name (id)`` for staff, escaped for HTML; the bot itself for None."""
+    if user_id is None:
+        return _("the bot")
+    name = names.get(user_id)
+    return f"{escape(name)} ({user_id})" if name else str(user_id)
+
+
+def history_line(payment: Payment, tz: tzinfo, cashier: str | None) -> str:
+    line = (
+        f"{payment.created_at.astimezone(tz):%d.%m %H:%M} {payment.status.icon} "
+        f"{format_tenge(payment.amount)} · {mask_login(payment.login)} · "
+        f"<code>{short_guid(payment.guid)}</code>"
+    )
+    return f"{line} · {cashier}" if cashier else line
+
+
+def payment_card(payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool) -> str:
+    """Everything known about one payment (/find). ``staff_view`` adds our own error notes."""
+    lines = [
+        f"{payment.status.icon} <b>{status_label(payment.status)}</b> · "
+        f"<b>{format_tenge(payment.amount)}</b>",
+        _("Client: {name}").format(name=escape(payment.client_name)),
+        _("Login: {login}").format(login=payment.login),
+        _("Cashier: {cashier}").format(cashier=cashier),
+        _("GUID: <code>{guid}</code>").format(guid=payment.guid),
+        _("Created: {time}").format(time=local_time(payment.created_at, tz)),
+    ]
+    if payment.final_at:
+        lines.append(_("Final: {time}").format(time=local_time(payment.final_at, tz)))
+    lines.append(_("Attempts: {attempts}").format(attempts=payment.attempts))
+    if payment.receipt_no:
+        lines.append(_("Receipt No. {number}").format(number=receipt_number(payment)))
+    if payment.user_message:
+        lines.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
+    if staff_view and payment.last_error and not payment.status.is_final:
+        lines.append(_("Last error: {error}").format(error=escape(payment.last_error)))
+    return "\n".join(lines)
+
+
+def receipt_number(payment: Payment) -> str:
+    return f"{payment.receipt_no or 0:06d}"
+
+
+def receipt(payment: Payment, tz: tzinfo, agent_name: str, agent_bin: str | None) -> str:
+    """A receipt the cashier can forward to the client (completed payments only)."""
+    when = payment.final_at or payment.created_at
+    amount = format_tenge(payment.amount)
+    lines = [
+        _("🧾 Receipt No. {number}").format(number=receipt_number(payment)),
+        _("Allpay wallet top-up"),
+        "",
+        _("Agent: {name}").format(name=escape(agent_name)),
+    ]
+    if agent_bin:
+        lines.append(_("BIN: {bin}").format(bin=agent_bin))
+    lines += [
+        _("Date and time: {time}").format(time=local_time(when, tz)),
+        _("Cash accepted: {amount}").format(amount=amount),
+        _("E-money credited: {amount}").format(amount=amount),
+        _("Wallet: {login}").format(login=payment.login),
+        _("Transaction: <code>{guid}</code>").format(guid=payment.guid),
+        "",
+        _("Status: completed. Thank you!"),
+    ]
+    return "\n".join(lines)
+
+
+def _tally_lines(tallies: Mapping[Status, Tally], indent: str) -> list[str]:
+    return [
+        f"{indent}{status.icon} {status_label(status)}: {tallies[status].count} · "
+        f"{format_tenge(tallies[status].amount)}"
+        for status in Status
+        if status in tallies
+    ]
+
+
+def summary_text(
+    title: str, summary: Summary, names: Mapping[int, str], *, per_cashier: bool
+) -> str:
+    """Totals by status; per cashier (supervisors) with an overall block at the end."""
+    lines = [f"<b>{title}</b>"]
+    if summary.empty:
+        lines.append(_("No payments."))
+        return "\n".join(lines)
+    if per_cashier:
+        for cashier_id in sorted(summary.per_cashier):
+            lines += ["", person(cashier_id, names)]
+            lines += _tally_lines(summary.per_cashier[cashier_id], "  ")
+        lines += ["", _("<b>Total</b>")]
+    lines += _tally_lines(summary.overall, "  " if per_cashier else "")
+    return "\n".join(lines)
+
+
+def day_title(day: date) -> str:
+    return _("Payments on {date}").format(date=f"{day:%d.%m.%Y}")
+
+
+def digest_title(day: date) -> str:
+    return _("📊 Daily digest for {date}").format(date=f"{day:%d.%m.%Y}")
+
+
+def unresolved_note(count: int) -> str:
+    return _("⏳ Without Allpay's final answer now: {count} — see /pending.").format(count=count)
+
+
+def age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return _("{minutes} min").format(minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("{days} d {hours} h").format(days=hours // 24, hours=hours % 24)
+
+
+def pending_line(payment: Payment, now: datetime, cashier: str) -> str:
+    return _(
+        "{icon} {amount} · {login} · {guid}\n   {age} · attempts: {attempts} · {cashier}"
+    ).format(
+        icon=payment.status.icon,
+        amount=format_tenge(payment.amount),
+        login=mask_login(payment.login),
+        guid=f"<code>{short_guid(payment.guid)}</code>",
+        age=age((now - payment.created_at).total_seconds()),
+        attempts=payment.attempts,
+        cashier=cashier,
+    )
+
+
+def staff_line(user: StaffUser) -> str:
+    icon = {Role.ADMIN: "👑", Role.SUPERVISOR: "👁", Role.CASHIER: "💵"}[user.role]
+    name = escape(user.name) if user.name else "—"
+    line = f"{icon} <code>{user.user_id}</code> {name} · {role_label(user.role)}"
+    return line + " · " + _("blocked") if user.blocked else line
+
+
+AUDIT_ACTIONS = {
+    "payment.created": N_("payment created"),
+    "payment.status": N_("payment status"),
+    "payment.alert": N_("stuck-payment alert"),
+    "roster.seed": N_("role from settings"),
+    "roster.added": N_("added to the roster"),
+    "roster.changed": N_("role changed"),
+    "roster.removed": N_("removed from the roster"),
+}
+
+
+def audit_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
+    msgid = AUDIT_ACTIONS.get(entry.action)
+    action = _(msgid) if msgid else escape(entry.action)
+    subject = entry.subject or ""
+    if subject.startswith("{"):
+        subject = short_guid(subject)
+    parts = [
+        f"{entry.at.astimezone(tz):%d.%m %H:%M:%S}",
+        person(entry.actor_id, names),
+        action,
+    ]
+    if subject:
+        parts.append(f"<code>{escape(subject)}</code>")
+    if entry.detail:
+        parts.append(escape(entry.detail))
+    return " · ".join(parts)
+
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def chunks(lines: list[str], limit: int = TELEGRAM_TEXT_LIMIT - 96) -> list[str]:
+    """Join lines into as few messages as Telegram's length limit allows."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if current and size + len(line) + 1 > limit:
+            messages.append("\n".join(current))
+            current, size = [], 0
+        current.append(line[:limit])
+        size += len(line) + 1
+    if current:
+        messages.append("\n".join(current))
+    return messages

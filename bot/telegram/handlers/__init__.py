@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import cashin, common, history, language
+from bot.telegram.handlers import cashin, common, history, language, reports, roster
 
 
 def _fresh(template: Router) -> Router:
@@ -21,12 +21,18 @@ def _fresh(template: Router) -> Router:
 
 def build_router() -> Router:
     root = Router(name="root")
-    # common first: /start, /cancel and the error handlers apply at every step.
+    # common first: /start, /cancel and the error handlers apply at every step. Commands
+    # come before the conversation's steps, so /history or /find work in the middle of a
+    # top-up; a role's commands come before their refusals ("denied").
     for template in (
         common.router,
         language.router,
-        cashin.router,
         history.router,
+        reports.router,
+        reports.denied,
+        roster.router,
+        roster.denied,
+        cashin.router,
         common.fallback,
     ):
         root.include_router(_fresh(template))

@@ -30,8 +30,8 @@ def help_text() -> str:
         "✅ completed — the wallet is topped up.\n"
         "❌ declined — give the cash back.\n"
         "⏳ pending — Allpay is processing; the result will appear in the same message.\n\n"
-        "/history — your payments, /today — today's totals, /lang — language, "
-        "/cancel — stop at any step."
+        "/history — your payments, /find — look a payment up by GUID or login, "
+        "/today — today's totals, /lang — language, /cancel — stop at any step."
     )
 
 

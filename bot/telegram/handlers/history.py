@@ -1,54 +1,71 @@
-"""/history and /today: what a cashier asks hours later ("did my top-up go through?")."""
+"""/history, /find, receipts and /today: "did my top-up go through?", hours later.
+
+A cashier sees only their own payments — someone else's GUID answers exactly as a missing
+one does. Supervisors and admins see everyone's, with the cashier named.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, time, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
+from html import escape
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.allpay.protocol import mask_login
 from bot.config import Settings
 from bot.payments.db import utcnow
-from bot.payments.journal import Journal, StaffUser, Status
-from bot.payments.parsing import format_tenge
-from bot.telegram.callbacks import HistoryCb
+from bot.payments.journal import Journal, Payment, StaffUser, Status
+from bot.payments.reports import day_bounds, local_today, parse_lookup, summarize
+from bot.telegram import texts
+from bot.telegram.callbacks import HistoryCb, ReceiptCb
 from bot.telegram.filters import MenuButton
-from bot.telegram.keyboards import MENU_HISTORY, MENU_TODAY
-from bot.telegram.texts import short_guid
+from bot.telegram.keyboards import MENU_HISTORY, MENU_TODAY, receipt_keyboard
 
 router = Router(name="history")
 PAGE_SIZE = 10
+FIND_LIMIT = 10
+
+
+def _owner(staff: StaffUser) -> int | None:
+    """Whose payments ``staff`` may see: their own, or (None) everyone's."""
+    return None if staff.role.sees_everyone else staff.user_id
+
+
+def _visible(payment: Payment | None, staff: StaffUser) -> Payment | None:
+    owner = _owner(staff)
+    if payment is None or (owner is not None and payment.cashier_id != owner):
+        return None
+    return payment
+
+
+# ---------------------------------------------------------------- /history
 
 
 async def _history_page(
-    journal: Journal, staff: StaffUser, settings: Settings, page: int
+    journal: Journal, staff: StaffUser, settings: Settings, page: int, until: datetime
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    owner = None if staff.role.sees_everyone else staff.user_id
-    payments, total = await journal.payments_page(owner, page * PAGE_SIZE, PAGE_SIZE)
+    owner = _owner(staff)
+    payments, total = await journal.payments_page(owner, page * PAGE_SIZE, PAGE_SIZE, until=until)
     if total == 0:
         return _("No payments yet."), None
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    names = await journal.names() if owner is None else {}
     lines = [_("Payments, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
     for p in payments:
-        line = (
-            f"{p.created_at.astimezone(settings.tz):%d.%m %H:%M} {p.status.icon} "
-            f"{format_tenge(p.amount)} · {mask_login(p.login)} · {short_guid(p.guid)}"
-        )
-        if owner is None:
-            line += f" · {p.cashier_id}"
-        lines.append(line)
+        cashier = texts.person(p.cashier_id, names) if owner is None else None
+        lines.append(texts.history_line(p, settings.tz, cashier))
+    lines += ["", _("Details: /find and the 8 characters after the amount.")]
+    stamp = int(until.timestamp() * 1000)
     builder = InlineKeyboardBuilder()
     if page > 0:
-        builder.button(text="◀️", callback_data=HistoryCb(page=page - 1))
+        builder.button(text="◀️", callback_data=HistoryCb(page=page - 1, until=stamp))
     if page + 1 < pages:
-        builder.button(text="▶️", callback_data=HistoryCb(page=page + 1))
+        builder.button(text="▶️", callback_data=HistoryCb(page=page + 1, until=stamp))
     markup = builder.as_markup()
     return "\n".join(lines), markup if markup.inline_keyboard else None
 
@@ -56,7 +73,7 @@ async def _history_page(
 @router.message(Command("history"))
 @router.message(MenuButton(MENU_HISTORY))
 async def history(message: Message, staff: StaffUser, journal: Journal, settings: Settings) -> None:
-    text, markup = await _history_page(journal, staff, settings, 0)
+    text, markup = await _history_page(journal, staff, settings, 0, utcnow())
     await message.answer(text, reply_markup=markup)
 
 
@@ -69,45 +86,110 @@ async def history_page(
     settings: Settings,
 ) -> None:
     await callback.answer()
-    text, markup = await _history_page(journal, staff, settings, max(0, callback_data.page))
+    until = datetime.fromtimestamp(max(0, callback_data.until) / 1000, UTC)
+    text, markup = await _history_page(journal, staff, settings, max(0, callback_data.page), until)
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_text(text, reply_markup=markup)
 
 
-def local_day(settings: Settings, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """[start, end) of today in TIMEZONE, as aware datetimes."""
-    local = (now or utcnow()).astimezone(settings.tz)
-    start = datetime.combine(local.date(), time(0), tzinfo=settings.tz)
-    return start, start + timedelta(days=1)
+# ---------------------------------------------------------------- /find
+
+
+@router.message(Command("find"))
+async def find(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+) -> None:
+    query = (command.args or "").strip()
+    if not query:
+        await message.answer(
+            _(
+                "Usage: /find followed by a GUID, its first 8 characters or the client's "
+                "login.\nFor example: /find 1a2b3c4d or /find +7 701 000 00 01"
+            )
+        )
+        return
+    lookup = parse_lookup(query)
+    if lookup is None:
+        await message.answer(
+            _(
+                "«{query}» is neither a GUID (hex digits 0-9, a-f), a GUID prefix of at least "
+                "8 characters, nor a client's phone number."
+            ).format(query=escape(query[:60]))
+        )
+        return
+    found = await journal.find_payments(
+        guid_prefix=lookup.guid_prefix,
+        login=lookup.login,
+        cashier_id=_owner(staff),
+        limit=FIND_LIMIT + 1,
+    )
+    if not found:
+        await message.answer(_("Nothing found for «{query}».").format(query=escape(query)))
+        return
+    names = await journal.names()
+    cards = [
+        texts.payment_card(
+            p, settings.tz, texts.person(p.cashier_id, names), staff_view=staff.role.sees_everyone
+        )
+        for p in found[:FIND_LIMIT]
+    ]
+    if len(found) > FIND_LIMIT:
+        cards.append(
+            _("Showing the latest {count}; make the query more precise.").format(count=FIND_LIMIT)
+        )
+    parts = texts.chunks("\n\n".join(cards).split("\n"))
+    completed = [p.guid for p in found[:FIND_LIMIT] if p.status is Status.COMPLETED]
+    for index, text in enumerate(parts):
+        last = index == len(parts) - 1
+        await message.answer(text, reply_markup=receipt_keyboard(completed) if last else None)
+
+
+# ---------------------------------------------------------------- receipts
+
+
+@router.callback_query(ReceiptCb.filter())
+async def send_receipt(
+    callback: CallbackQuery,
+    callback_data: ReceiptCb,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+) -> None:
+    payment = _visible(await journal.get_payment(callback_data.guid), staff)
+    if payment is None or payment.status is not Status.COMPLETED:
+        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.answer(
+            texts.receipt(payment, settings.tz, settings.agent_name, settings.agent_bin)
+        )
+
+
+# ---------------------------------------------------------------- /today
 
 
 @router.message(Command("today"))
 @router.message(MenuButton(MENU_TODAY))
 async def today(message: Message, staff: StaffUser, journal: Journal, settings: Settings) -> None:
-    start, end = local_day(settings)
-    owner = None if staff.role.sees_everyone else staff.user_id
-    rows = await journal.totals(start, end, owner)
-    if not rows:
+    day = local_today(utcnow(), settings.tz)
+    start, end = day_bounds(day, day, settings.tz)
+    owner = _owner(staff)
+    summary = summarize(await journal.totals(start, end, owner))
+    title = _("Today, {date}:").format(date=f"{day:%d.%m.%Y}")
+    if summary.empty:
         await message.answer(_("No payments today."))
         return
-    lines = [_("Today, {date}:").format(date=f"{start:%d.%m.%Y}")]
-    by_status: dict[str, tuple[int, Decimal]] = {}
-    for _cashier, status, count, total in rows:
-        old_count, old_total = by_status.get(status, (0, Decimal(0)))
-        by_status[status] = (old_count + count, old_total + total)
-    for status in Status:
-        if status.value in by_status:
-            count, total = by_status[status.value]
-            lines.append(f"{status.icon} {status_label(status)}: {count} · {format_tenge(total)}")
-    await message.answer("\n".join(lines))
+    names = await journal.names() if owner is None else {}
+    await message.answer(texts.summary_text(title, summary, names, per_cashier=owner is None))
 
 
-def status_label(status: Status) -> str:
-    return {
-        Status.NEW: _("sending"),
-        Status.PENDING: _("pending"),
-        Status.COMPLETED: _("completed"),
-        Status.DECLINED: _("declined"),
-        Status.UNKNOWN: _("needs reconciliation"),
-    }[status]
+@router.callback_query(F.data.startswith(f"{ReceiptCb.__prefix__}:"))
+async def bad_receipt(callback: CallbackQuery) -> None:
+    """A receipt button whose data does not parse (forged or from an old version)."""
+    await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)

@@ -1,0 +1,202 @@
+"""What supervisors ask of the journal: days, ranges, look-ups, totals and CSV. Pure code.
+
+Dates people type are local days in ``TIMEZONE``; the journal stores UTC. A local day is
+[00:00, next 00:00) in that zone, so a payment at 23:59 Almaty belongs to that Almaty day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+
+from bot.payments.journal import Payment, Status, Totals
+from bot.payments.parsing import normalize_login
+
+MAX_RANGE_DAYS = 93
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_LOCAL_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+_FULL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_GUID_PREFIX = re.compile(r"[0-9a-f-]+")
+MIN_PREFIX_HEX = 8
+
+
+class PeriodProblem(StrEnum):
+    BAD_DATE = "bad_date"
+    REVERSED = "reversed"
+    TOO_LONG = "too_long"
+    TOO_MANY = "too_many"
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodError(Exception):
+    problem: PeriodProblem
+    text: str = ""
+
+
+def parse_day(text: str) -> date:
+    """``2026-11-28`` or ``28.11.2026``; raises :class:`PeriodError` (BAD_DATE)."""
+    value = text.strip()
+    try:
+        if m := _ISO_DAY.fullmatch(value):
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        if m := _LOCAL_DAY.fullmatch(value):
+            return date(int(m[3]), int(m[2]), int(m[1]))
+    except ValueError:
+        pass
+    raise PeriodError(PeriodProblem.BAD_DATE, value[:40])
+
+
+def parse_period(args: Sequence[str], today: date) -> tuple[date, date]:
+    """``[]`` → today; ``[day]`` → that day; ``[from, to]`` → both days inclusive."""
+    if len(args) > 2:
+        raise PeriodError(PeriodProblem.TOO_MANY)
+    if not args:
+        return today, today
+    first = parse_day(args[0])
+    last = parse_day(args[1]) if len(args) == 2 else first
+    if first > last:
+        raise PeriodError(PeriodProblem.REVERSED)
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise PeriodError(PeriodProblem.TOO_LONG)
+    return first, last
+
+
+def day_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """[start of ``first``, start of the day after ``last``) in ``tz``, as aware datetimes."""
+    start = datetime.combine(first, time(0), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+def local_today(now: datetime, tz: tzinfo) -> date:
+    return now.astimezone(tz).date()
+
+
+# ---------------------------------------------------------------- /find
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a /find query can mean: a GUID (prefix) and/or a client login."""
+
+    guid_prefix: str | None
+    login: str | None
+
+    @property
+    def exact_guid(self) -> bool:
+        return self.guid_prefix is not None and _FULL_GUID.fullmatch(self.guid_prefix) is not None
+
+
+def parse_lookup(query: str) -> Lookup | None:
+    """A full GUID (braces optional), a GUID prefix of at least 8 hex digits, or a login.
+
+    Digits alone can be both a GUID prefix and a phone number: then both are searched.
+    None when the query is neither.
+    """
+    text = query.strip()
+    login = normalize_login(text)
+    compact = text.strip("{}").strip().lower()
+    prefix: str | None = None
+    if (
+        _GUID_PREFIX.fullmatch(compact)
+        and sum(c != "-" for c in compact) >= MIN_PREFIX_HEX
+        and len(compact) <= 36
+    ):
+        prefix = compact
+    if prefix is None and login is None:
+        return None
+    return Lookup(prefix, login)
+
+
+# ---------------------------------------------------------------- totals
+
+
+@dataclass
+class Tally:
+    count: int = 0
+    amount: Decimal = Decimal(0)
+
+    def add(self, count: int, amount: Decimal) -> None:
+        self.count += count
+        self.amount += amount
+
+
+@dataclass
+class Summary:
+    """Totals per cashier and status, and overall per status."""
+
+    per_cashier: dict[int, dict[Status, Tally]] = field(default_factory=dict)
+    overall: dict[Status, Tally] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.overall
+
+
+def summarize(rows: Iterable[Totals]) -> Summary:
+    summary = Summary()
+    for row in rows:
+        summary.per_cashier.setdefault(row.cashier_id, {}).setdefault(row.status, Tally()).add(
+            row.count, row.amount
+        )
+        summary.overall.setdefault(row.status, Tally()).add(row.count, row.amount)
+    return summary
+
+
+# ---------------------------------------------------------------- CSV
+
+CSV_COLUMNS = (
+    "created_local",
+    "final_local",
+    "status",
+    "amount_kzt",
+    "client_login",
+    "client_name",
+    "cashier_id",
+    "cashier_name",
+    "guid",
+    "receipt_no",
+    "attempts",
+    "allpay_message",
+)
+
+
+def _local(moment: datetime | None, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _cell(value: str) -> str:
+    """Text Excel would run as a formula (=, +, -, @) is prefixed with an apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export_csv(payments: Iterable[Payment], names: Mapping[int, str], tz: tzinfo) -> bytes:
+    """UTF-8 with BOM (Excel then reads Cyrillic right), ``;``-separated as Excel expects in
+    ru/kk locales; amounts exact with two decimals; one header row, one row per payment."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in payments:
+        writer.writerow(
+            [
+                _local(p.created_at, tz),
+                _local(p.final_at, tz),
+                p.status.value,
+                f"{p.amount:.2f}",
+                p.login,
+                _cell(p.client_name),
+                str(p.cashier_id),
+                _cell(names.get(p.cashier_id, "")),
+                p.guid,
+                str(p.receipt_no or ""),
+                str(p.attempts),
+                _cell(p.user_message or ""),
+            ]
+        )
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")

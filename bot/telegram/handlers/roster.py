@@ -1,0 +1,184 @@
+"""Admins manage who may use the bot: /cashiers, /add_cashier, /add_supervisor, /remove, /audit.
+
+Every change is audited with who made it; the changed person's command menu follows.
+The bot never ends up without an admin, and ``ADMIN_IDS`` admins are changed only there.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.payments.journal import Journal, Role, RosterChange, StaffUser
+from bot.telegram import texts
+from bot.telegram.commands import refresh_user_commands
+from bot.telegram.filters import HasRole
+
+router = Router(name="roster")
+# Each handler carries its role filter (build_router copies handlers, not router filters).
+ADMINS = HasRole(Role.ADMIN)
+denied = Router(name="roster.denied")
+
+COMMANDS = ("cashiers", "add_cashier", "add_supervisor", "remove", "audit")
+AUDIT_DEFAULT = 20
+AUDIT_MAX = 100
+MAX_NAME = 64
+
+
+def _parse_target(args: str | None) -> tuple[int | None, str | None, str | None]:
+    """(user id, name, problem) from ``<id> [name]``."""
+    parts = (args or "").split(maxsplit=1)
+    if not parts:
+        return None, None, "missing"
+    raw = parts[0]
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**53:
+        return None, None, raw
+    name = parts[1].strip()[:MAX_NAME] if len(parts) > 1 else None
+    return int(raw), name or None, None
+
+
+def _target_problem(command: str, problem: str) -> str:
+    if problem == "missing":
+        return _(
+            "Usage: /{command} <Telegram id> [name]\n"
+            "The person sees their id when they write to the bot without access."
+        ).format(command=command)
+    return _("«{value}» is not a Telegram id: an id is a positive number, e.g. 123456789.").format(
+        value=escape(problem[:40])
+    )
+
+
+def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
+    if change is RosterChange.ADDED and role is not None:
+        return _("Added {user_id} as {role}.").format(user_id=user_id, role=texts.role_label(role))
+    if change is RosterChange.CHANGED and role is not None:
+        return _("{user_id} is now {role}.").format(user_id=user_id, role=texts.role_label(role))
+    if change is RosterChange.UNCHANGED and role is not None:
+        return _("{user_id} is already {role}; nothing changed.").format(
+            user_id=user_id, role=texts.role_label(role)
+        )
+    if change is RosterChange.REMOVED:
+        return _("Removed {user_id}: they can no longer use the bot.").format(user_id=user_id)
+    if change is RosterChange.NOT_FOUND:
+        return _("{user_id} is not on the roster; nothing changed.").format(user_id=user_id)
+    if change is RosterChange.LAST_ADMIN:
+        return _("{user_id} is the last admin: add another admin first. Nothing changed.").format(
+            user_id=user_id
+        )
+    return _(
+        "{user_id} is an admin from the ADMIN_IDS setting: change that setting instead. "
+        "Nothing changed."
+    ).format(user_id=user_id)
+
+
+@router.message(Command("cashiers"), ADMINS)
+async def roster(message: Message, journal: Journal) -> None:
+    people = await journal.roster()
+    lines = [_("The roster ({count}):").format(count=len(people)), ""]
+    lines += [texts.staff_line(user) for user in people]
+    lines += ["", _("/add_cashier id [name], /add_supervisor id [name], /remove id")]
+    for text in texts.chunks(lines):
+        await message.answer(text)
+
+
+async def _set_role(
+    message: Message,
+    command: CommandObject,
+    role: Role,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    user_id, name, problem = _parse_target(command.args)
+    if problem is not None or user_id is None:
+        await message.answer(_target_problem(command.command, problem or "missing"))
+        return
+    change = await journal.set_role(
+        staff.user_id, user_id, role, name, configured_admins=settings.admin_ids
+    )
+    if change in (RosterChange.ADDED, RosterChange.CHANGED):
+        await refresh_user_commands(bot, i18n, user_id, role)
+    await message.answer(_change_text(change, user_id, role))
+
+
+@router.message(Command("add_cashier"), ADMINS)
+async def add_cashier(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    await _set_role(message, command, Role.CASHIER, staff, journal, settings, bot, i18n)
+
+
+@router.message(Command("add_supervisor"), ADMINS)
+async def add_supervisor(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    await _set_role(message, command, Role.SUPERVISOR, staff, journal, settings, bot, i18n)
+
+
+@router.message(Command("remove"), ADMINS)
+async def remove(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    journal: Journal,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    user_id, _name, problem = _parse_target(command.args)
+    if problem is not None or user_id is None:
+        await message.answer(_target_problem(command.command, problem or "missing"))
+        return
+    change = await journal.remove_user(staff.user_id, user_id, configured_admins=settings.admin_ids)
+    if change is RosterChange.REMOVED:
+        await refresh_user_commands(bot, i18n, user_id, None)
+    await message.answer(_change_text(change, user_id, None))
+
+
+@router.message(Command("audit"), ADMINS)
+async def audit(
+    message: Message, command: CommandObject, journal: Journal, settings: Settings
+) -> None:
+    raw = (command.args or "").strip()
+    limit = AUDIT_DEFAULT
+    if raw:
+        if not raw.isdigit() or not 0 < int(raw) <= AUDIT_MAX:
+            await message.answer(
+                _("Usage: /audit [count], count from 1 to {max}.").format(max=AUDIT_MAX)
+            )
+            return
+        limit = int(raw)
+    entries = await journal.audit_log(limit)
+    if not entries:
+        await message.answer(_("The audit trail is empty."))
+        return
+    names = await journal.names()
+    lines = [_("Latest {count} audit entries, newest first:").format(count=len(entries)), ""]
+    lines += [texts.audit_line(entry, settings.tz, names) for entry in entries]
+    for text in texts.chunks(lines):
+        await message.answer(text)
+
+
+@denied.message(Command(*COMMANDS))
+async def not_an_admin(message: Message, command: CommandObject) -> None:
+    await message.answer(_("Only admins can use /{command}.").format(command=command.command))

@@ -1,0 +1,152 @@
+"""Admins' roster commands, the audit trail and per-role command menus, over real HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import announce
+from bot.devtools.telegram import FakeTelegram
+from tests.conftest import sandbox_folder
+from tests.harness import (
+    ADMIN,
+    CASHIER,
+    STRANGER,
+    SUPERVISOR,
+    SUPERVISOR_CHAT,
+    Harness,
+    running_bot,
+    settings_for,
+)
+
+NEWCOMER = 555
+CASHIER_MENU = ["cashin", "history", "find", "today", "lang", "help", "cancel"]
+SUPERVISOR_MENU = [
+    "cashin",
+    "history",
+    "find",
+    "today",
+    "report",
+    "export",
+    "pending",
+    "balance",
+    "lang",
+    "help",
+    "cancel",
+]
+
+
+async def _roles(h: Harness) -> dict[int, str]:
+    return {u.user_id: u.role.value for u in await h.app.journal.roster()}
+
+
+async def test_admin_adds_promotes_and_removes_with_audit_and_menus(harness: Harness) -> None:
+    admin = harness.user(ADMIN)
+    newcomer = harness.user(NEWCOMER)
+    refused = await harness.say(newcomer, "/start")
+    assert str(NEWCOMER) in refused.text and "only for the agent's cashiers" in refused.text
+
+    reply = await harness.say(admin, f"/add_cashier {NEWCOMER} Aigerim Sadykova")
+    assert reply.text == f"Added {NEWCOMER} as cashier."
+    assert (await _roles(harness))[NEWCOMER] == "cashier"
+    assert "Hello" in (await harness.say(newcomer, "/start")).text
+    assert harness.tg.menu(NEWCOMER, "en") == []  # cashiers use the default menu
+
+    reply = await harness.say(admin, f"/add_cashier {NEWCOMER}")
+    assert "already cashier; nothing changed" in reply.text
+
+    reply = await harness.say(admin, f"/add_supervisor {NEWCOMER}")
+    assert reply.text == f"{NEWCOMER} is now supervisor."
+    assert harness.tg.menu(NEWCOMER, "en") == SUPERVISOR_MENU
+    assert "Payments on" in (await harness.say(newcomer, "/report")).text
+
+    roster = await harness.say(admin, "/cashiers")
+    assert f"<code>{NEWCOMER}</code> Aigerim Sadykova · supervisor" in roster.text
+    assert f"<code>{ADMIN}</code>" in roster.text and "admin" in roster.text
+
+    reply = await harness.say(admin, f"/remove {NEWCOMER}")
+    assert reply.text == f"Removed {NEWCOMER}: they can no longer use the bot."
+    assert NEWCOMER not in await _roles(harness)
+    assert harness.tg.menu(NEWCOMER, "en") == []
+    assert "only for the agent's cashiers" in (await harness.say(newcomer, "/report")).text
+    assert "not on the roster" in (await harness.say(admin, f"/remove {NEWCOMER}")).text
+
+    audit = await harness.say(admin, "/audit 4")
+    lines = audit.text.split("\n")[2:]
+    assert len(lines) == 4
+    assert "removed from the roster" in lines[0] and f"<code>{NEWCOMER}</code>" in lines[0]
+    assert "role changed" in lines[1] and "cashier-&gt;supervisor" in lines[1]
+    assert "added to the roster" in lines[2]
+    assert all(f"({ADMIN})" in line for line in lines[:3])  # who did it
+
+
+async def test_roster_commands_refuse_bad_input_and_change_nothing(harness: Harness) -> None:
+    admin = harness.user(ADMIN)
+    before = await _roles(harness)
+    cases = {
+        "/add_cashier": "Usage: /add_cashier <Telegram id> [name]",
+        "/add_supervisor": "Usage: /add_supervisor <Telegram id> [name]",
+        "/add_cashier abc": "«abc» is not a Telegram id",
+        "/add_cashier -5": "«-5» is not a Telegram id",
+        "/add_cashier 12.5 Bob": "«12.5» is not a Telegram id",
+        "/remove": "Usage: /remove <Telegram id>",
+        "/remove x1": "«x1» is not a Telegram id",
+        f"/remove {ADMIN}": "admin from the ADMIN_IDS setting",
+        f"/add_cashier {ADMIN}": "admin from the ADMIN_IDS setting",
+        "/audit 0": "Usage: /audit [count]",
+        "/audit many": "Usage: /audit [count]",
+    }
+    for command, expected in cases.items():
+        reply = await harness.say(admin, command)
+        assert expected in reply.text, (command, reply.text)
+    assert await _roles(harness) == before
+    entries = await harness.app.journal.audit_log(100)
+    assert not [e for e in entries if e.actor_id == ADMIN]
+
+
+async def test_the_last_admin_cannot_be_removed_or_demoted(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    """The operator cleared ADMIN_IDS after the first start: the roster keeps its one admin."""
+    sandbox_folder(tmp_path, sandbox_keys)
+    async with running_bot(settings_for(tmp_path, telegram.base_url), telegram):
+        pass
+    settings = settings_for(tmp_path, telegram.base_url, admin_ids=[])
+    async with running_bot(settings, telegram) as h:
+        admin = h.user(ADMIN)
+        for command in (f"/remove {ADMIN}", f"/add_cashier {ADMIN}", f"/add_supervisor {ADMIN}"):
+            reply = await h.say(admin, command)
+            assert "last admin" in reply.text and "Nothing changed" in reply.text
+        assert (await _roles(h))[ADMIN] == "admin"
+
+
+async def test_cashiers_and_supervisors_cannot_manage_the_roster(harness: Harness) -> None:
+    before = await _roles(harness)
+    for user_id in (CASHIER, SUPERVISOR):
+        user = harness.user(user_id)
+        for command in ("cashiers", "add_cashier 777", "add_supervisor 777", "remove 200", "audit"):
+            reply = await harness.say(user, f"/{command}")
+            assert reply.text == f"Only admins can use /{command.split()[0]}."
+    assert await _roles(harness) == before
+    # A stranger is refused before any of that, with their id.
+    assert str(STRANGER) in (await harness.say(harness.user(STRANGER), "/cashiers")).text
+
+
+async def test_command_menus_per_language_and_role(harness: Harness) -> None:
+    await announce(harness.app)
+    tg = harness.tg
+    assert tg.menu(None, "en") == CASHIER_MENU
+    assert tg.menu(CASHIER, "en") == CASHIER_MENU  # no chat scope: the default menu
+    assert tg.menu(SUPERVISOR, "en") == SUPERVISOR_MENU
+    assert tg.menu(SUPERVISOR_CHAT, "en") == SUPERVISOR_MENU
+    admin_menu = tg.menu(ADMIN, "en")
+    assert admin_menu[:8] == SUPERVISOR_MENU[:8]
+    assert {"cashiers", "add_cashier", "add_supervisor", "remove", "audit"} <= set(admin_menu)
+    descriptions = {
+        lang: {c["command"]: c["description"] for c in tg.commands['{"type": "default"}|' + lang]}
+        for lang in ("ru", "kk", "en")
+    }
+    assert descriptions["en"]["find"] == "Find a payment by GUID or login"
+    assert descriptions["ru"]["find"] == "Найти платёж по GUID или логину"
+    assert descriptions["kk"]["find"] == "Төлемді GUID немесе логин бойынша табу"
+    # The menu without a language is the default language's (en in these tests).
+    assert tg.menu(None, "") == CASHIER_MENU
