@@ -25,6 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the bot (the default): polling, or webhook if set")
+    demo = commands.add_parser(
+        "demo", help="chat with the real bot in this terminal: no token or internet needed"
+    )
+    demo.add_argument(
+        "--lang", default="ru", help="ru, kk (kz) or en: the demo user's language (default ru)"
+    )
+    demo.add_argument(
+        "--data", type=Path, default=None, help="keep the demo's database here (default: temp)"
+    )
+    commands.add_parser(
+        "health", help="ask a running bot's /healthz (WEB_PORT); exit 0 if healthy, 1 if not"
+    )
     sandbox = commands.add_parser("sandbox", help="run the embedded Allpay sandbox alone")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument("--port", type=int, default=8089, help="port to listen on (0: free)")
@@ -59,11 +71,15 @@ async def _serve_sandbox(settings: Settings, host: str, port: int, data: Path | 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args.lang, args.data)
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if args.command == "health":
+        return _health(settings)
     setup_logging(settings.log_level, settings.log_format.value)
     command = args.command or "run"
     try:
@@ -79,6 +95,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _health(settings: Settings) -> int:
+    """For Docker's HEALTHCHECK: the image has no curl."""
+    import urllib.error
+    import urllib.request
+
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::", "") else settings.web_host  # noqa: S104
+    url = f"http://{host}:{settings.web_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(errors="replace"))
+    except OSError as exc:
+        print(f"{url}: {exc}")
+    return 1
+
+
+def _demo(language: str, data: Path | None) -> int:
+    """The demo ignores the environment's settings: it is always the sandbox and a stand-in."""
+    from bot.config import normalize_language
+    from bot.devtools.demo import run_demo
+
+    code = normalize_language(language)
+    if code is None:
+        print(f"--lang: ru, kk or en (got {language!r})", file=sys.stderr)
+        return 2
+    setup_logging("WARNING", "text")
+    try:
+        return asyncio.run(run_demo(code, data))
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":

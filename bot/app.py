@@ -18,25 +18,29 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.i18n import I18n
+from aiohttp import web
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.sandbox import RunningSandbox, start_sandbox
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
+from bot.metrics import Metrics, RetryAfterCounter
 from bot.payments.db import Database
 from bot.payments.digest import DigestScheduler
 from bot.payments.journal import Journal
 from bot.payments.service import PaymentService, Resolver, RetryPolicy
 from bot.telegram.access import AccessMiddleware
 from bot.telegram.commands import sync_commands
+from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.outbox import OutboxWorker
 from bot.telegram.storage import SQLiteStorage
+from bot.web import start_web
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 8.0  # seconds for in-flight sends to reach the journal on SIGTERM
+SHUTDOWN_GRACE = 5.0  # seconds for in-flight sends to reach the journal on SIGTERM
 
 
 @dataclass
@@ -53,9 +57,12 @@ class App:
     dispatcher: Dispatcher
     i18n: I18n
     sandbox: RunningSandbox | None
+    metrics: Metrics
 
 
-async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandbox | None]:
+async def _allpay_client(
+    settings: Settings, metrics: Metrics
+) -> tuple[AllpayClient, RunningSandbox | None]:
     if settings.uses_sandbox:
         sandbox = await start_sandbox(
             settings.data_dir / "sandbox", slow_delay=settings.allpay_timeout + 1
@@ -69,6 +76,7 @@ async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandb
             timeout=settings.allpay_timeout,
             tm_url=settings.allpay_tm_url or sandbox.tm_url,
             tz=settings.tz,
+            observer=metrics.observe_allpay,
         )
         return client, sandbox
     # Settings validated these together with ALLPAY_URL.
@@ -85,6 +93,7 @@ async def _allpay_client(settings: Settings) -> tuple[AllpayClient, RunningSandb
         token=settings.allpay_token.get_secret_value() if settings.allpay_token else None,
         tm_url=settings.allpay_tm_url,
         tz=settings.tz,
+        observer=metrics.observe_allpay,
     )
     return client, None
 
@@ -104,7 +113,9 @@ def make_bot(settings: Settings) -> Bot:
 async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator[App]:
     """Everything the bot needs, started; closed in reverse order on exit."""
     i18n = make_i18n(settings.default_language)
+    metrics = Metrics()
     bot = bot or make_bot(settings)
+    bot.session.middleware(RetryAfterCounter(metrics))
     db = Database(settings.database_path)
     await db.open()
     sandbox: RunningSandbox | None = None
@@ -112,7 +123,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     try:
         journal = Journal(db, settings.supervisor_chat_ids)
         await journal.seed_roles(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
-        allpay, sandbox = await _allpay_client(settings)
+        allpay, sandbox = await _allpay_client(settings, metrics)
         outbox = OutboxWorker(bot, journal, i18n, settings.tz)
         service = PaymentService(
             journal,
@@ -142,6 +153,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             allpay=allpay,
             settings=settings,
         )
+        dispatcher.update.outer_middleware(LogContextMiddleware())
         LocaleMiddleware(i18n, journal).setup(dispatcher)
         access = AccessMiddleware(journal)
         dispatcher.message.outer_middleware(access)
@@ -160,6 +172,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             dispatcher,
             i18n,
             sandbox,
+            metrics,
         )
         resolver.start()
         outbox.start()
@@ -191,23 +204,76 @@ async def announce(app: App) -> None:
     )
 
 
-async def run_bot(settings: Settings) -> int:
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``): take no new updates, let in-flight payment steps
+    reach the journal (the resolver resumes anything unfinished at the next start), close."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _run(settings, stop)
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+
+
+async def _run(settings: Settings, stop: asyncio.Event) -> int:
     async with build_app(settings) as app:
         await announce(app)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        polling = asyncio.create_task(
-            app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
-        )
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            log.info("stopping: no new updates; letting in-flight payments reach the journal")
-            await app.dispatcher.stop_polling()
-        await polling
-        stopper.cancel()
+        runner = await _start_web(app) if settings.web_enabled else None
+        try:
+            if settings.webhook_url is not None:
+                await _run_webhook(app, stop)
+            else:
+                await _run_polling(app, stop)
+        finally:
+            if runner is not None:
+                await runner.cleanup()  # waits for webhook requests being handled
+        log.info("stopping: no new updates; letting in-flight payments reach the journal")
     log.info("stopped")
     return 0
+
+
+async def _start_web(app: App) -> web.AppRunner | None:
+    host, port = app.settings.web_host, app.settings.web_port
+    try:
+        return await start_web(app, host, port)
+    except OSError as exc:
+        message = f"cannot listen on {host}:{port} (WEB_HOST, WEB_PORT): {exc.strerror or exc}"
+        if app.settings.webhook_url is not None:
+            raise ConfigError(f"configuration error: {message}") from None
+        # Polling still takes payments; only /healthz and /metrics are missing.
+        log.error("%s; running without /healthz and /metrics", message)
+        return None
+
+
+async def _run_polling(app: App, stop: asyncio.Event) -> None:
+    await app.bot.delete_webhook(drop_pending_updates=False)  # getUpdates refuses otherwise
+    polling = asyncio.create_task(
+        app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
+    )
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        await app.dispatcher.stop_polling()
+    await polling
+    stopper.cancel()
+
+
+async def _run_webhook(app: App, stop: asyncio.Event) -> None:
+    settings = app.settings
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    await app.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=app.dispatcher.resolve_used_update_types(),
+        drop_pending_updates=False,
+    )
+    log.info("webhook set; receiving updates at %s", settings.webhook_path)
+    # The webhook stays registered on exit: Telegram keeps updates until we are back.
+    await stop.wait()

@@ -6,11 +6,13 @@ start-up with one clear line naming the variable (see :func:`load_settings`).
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -90,6 +92,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
     @field_validator(
         "admin_ids", "supervisor_ids", "cashier_ids", "supervisor_chat_ids", mode="before"
     )
@@ -152,7 +160,16 @@ class Settings(BaseSettings):
             raise ValueError("a BIN is 12 digits")
         return value
 
-    @field_validator("telegram_api_url", "allpay_url", "allpay_tm_url")
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_api_url", "allpay_url", "allpay_tm_url", "webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":
@@ -199,6 +216,13 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"{', '.join(missing)} required when ALLPAY_URL is set")
+        if self.webhook_url is not None:
+            if self.webhook_secret is None:
+                raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+            if not self.web_enabled:
+                raise ValueError("WEB_ENABLED must be true when WEBHOOK_URL is set")
+            if not self.webhook_url.startswith("https://"):
+                raise ValueError("WEBHOOK_URL must be https:// (Telegram's requirement)")
         for name, path in (
             ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
             ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
@@ -224,6 +248,13 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.allpay_url is None
+
+    @property
+    def webhook_path(self) -> str | None:
+        """Where updates are received: the path of ``WEBHOOK_URL``."""
+        if self.webhook_url is None:
+            return None
+        return urlsplit(self.webhook_url).path or "/"
 
 
 class ConfigError(Exception):

@@ -11,13 +11,20 @@ import json
 import logging
 import re
 import sys
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from typing import TextIO
 
 from bot.allpay.protocol import mask_login
 
 #: Context that handlers and the payment service set; every record carries it.
 log_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
+
+
+def bind(**values: object) -> Token[dict[str, object] | None]:
+    """Add ``values`` to the log context of this task; ``log_context.reset(token)`` undoes it."""
+    return log_context.set({**(log_context.get() or {}), **values})
+
 
 _LOGIN = re.compile(r"(?<![\d\-{])(?:\+?7|8)(\d{10})(?!\d)")
 _IIN = re.compile(r"(?<![\d\-])\d{12}(?![\d\-])")
@@ -70,8 +77,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -53,6 +53,7 @@ async def test_sigkill_during_pay_then_restart(
         "DATABASE_URL": f"sqlite:///{database}",
         "CASHIER_IDS": str(CASHIER),
         "DEFAULT_LANGUAGE": "en",
+        "WEB_ENABLED": "false",
     }
     user = FakeTelegram.user(CASHIER, "Cashier", "en")
     bot = await _spawn(env, tmp_path)

@@ -245,6 +245,7 @@ class AllpayClient:
     async def _post(self, operation: str, body: bytes, url: str) -> _Raw:
         session = self._ensure_session()
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{operation}"'}
+        sent = time.monotonic()
         try:
             async with session.post(url, data=body, headers=headers) as response:
                 declared = response.content_length
@@ -257,6 +258,13 @@ class AllpayClient:
                     if size > self._max_answer_bytes:
                         raise _TooLarge
                     chunks.append(chunk)
+                log.debug(
+                    "%s: HTTP %d, %d bytes in %.0f ms",
+                    operation,
+                    response.status,
+                    size,
+                    (time.monotonic() - sent) * 1000,
+                )
                 return _Raw(response.status, b"".join(chunks))
         except _TooLarge:
             raise InvalidAnswer(f"answer larger than {self._max_answer_bytes} bytes") from None

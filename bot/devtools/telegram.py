@@ -72,6 +72,7 @@ class FakeTelegram:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self._changed = asyncio.Condition()
+        self.version = 0  # bumped on every change anyone might watch
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -158,7 +159,14 @@ class FakeTelegram:
 
     async def _notify(self) -> None:
         async with self._changed:
+            self.version += 1
             self._changed.notify_all()
+
+    async def wait_change(self, seen: int) -> int:
+        """Wait until something changed since ``version`` was ``seen``; return the new one."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.version != seen)
+            return self.version
 
     # ------------------------------------------------------------------ Bot API methods
 

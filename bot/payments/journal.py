@@ -807,6 +807,24 @@ class Journal:
             rows = await cur.fetchall()
         return [Totals(r[0], Status(r[1]), r[2], from_tiyn(r[3])) for r in rows]
 
+    async def status_counts(self) -> dict[Status, int]:
+        async with (
+            self.db.read() as conn,
+            conn.execute("SELECT status, COUNT(*) FROM payments GROUP BY status") as cur,
+        ):
+            rows = await cur.fetchall()
+        return {Status(r[0]): int(r[1]) for r in rows}
+
+    async def oldest_open(self) -> datetime | None:
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT MIN(created_at) FROM payments WHERE status IN (?, ?)", OPEN_STATUSES
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return parse_ts(row[0]) if row and row[0] else None
+
     # ------------------------------------------------------------------ daily digest
 
     async def enqueue_digest(self, day: date, now: datetime) -> bool:

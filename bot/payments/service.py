@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.allpay.protocol import PayResult, PayStatus, mask_login
-from bot.logs import log_context
+from bot.logs import bind, log_context
 from bot.loops import BackgroundLoop
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, Payment
@@ -108,20 +108,40 @@ class PaymentService:
             )
 
     async def drain(self, timeout: float) -> None:
-        """Let in-flight sends reach the journal (graceful shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+        """Let in-flight sends reach the journal (graceful shutdown); cancel what is left.
+
+        A cancelled send has written nothing: its payment stays NEW/PENDING in the journal and
+        the resolver resends the same GUID at the next start.
+        """
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        if pending:
+            log.warning(
+                "%d payment send(s) unfinished at shutdown; they resume at the next start",
+                len(pending),
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def send(self, guid: str) -> Payment | None:
         """One send of a journaled, non-final payment; returns the journal's row after it."""
         if guid in self._in_flight:
             return await self.journal.get_payment(guid)
         self._in_flight.add(guid)
-        token = log_context.set({"guid": guid})
+        token = bind(guid=guid)
         try:
             payment = await self.journal.get_payment(guid)
             if payment is None or payment.status.is_final:
                 return payment
+            bind(cashier_id=payment.cashier_id)  # reset with the token above
+            log.debug(
+                "sending %s to %s (attempt %d)",
+                payment.status.value,
+                mask_login(payment.login),
+                payment.attempts + 1,
+            )
             result = await self.gateway.pay(guid, payment.login, payment.amount, payment.lang)
             now = self._clock()
             next_at = now + timedelta(seconds=self.policy.delay(payment.attempts + 1))

@@ -49,4 +49,5 @@ class AccessMiddleware(BaseMiddleware):
         if staff.name is None and user.full_name:
             await self.journal.set_user_name(user.id, user.full_name)
         data["staff"] = staff
+        log.debug("%s from %s %d", type(event).__name__, staff.role.value, user.id)
         return await handler(event, data)

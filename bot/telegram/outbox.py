@@ -88,6 +88,7 @@ class OutboxWorker(BackgroundLoop):
             log.warning("outbox %d: delivery failed (%s); retrying in %.0f s", item.id, exc, delay)
             await self.journal.outbox_retry(item.id, f"{type(exc).__name__}: {exc}", delay)
         else:
+            log.debug("outbox %d: %s delivered to chat %d", item.id, item.kind.value, item.chat_id)
             await self.journal.outbox_done(item.id)
 
     async def _language(self, chat_id: int, fallback: str | None = None) -> str:

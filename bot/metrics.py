@@ -1,0 +1,99 @@
+"""Prometheus metrics of one bot: payments, Allpay calls, Telegram's rate limits.
+
+One registry per bot (not the global one), so several bots can run in one process (tests).
+Journal-derived gauges are refreshed when scraped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.payments.db import utcnow
+from bot.payments.journal import Journal, Status
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ALLPAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.payments = Gauge(
+            "cashin_payments",
+            "Payments in the journal by status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "cashin_pending_payments",
+            "Payments without Allpay's final answer (NEW or PENDING)",
+            registry=self.registry,
+        )
+        self.oldest_pending = Gauge(
+            "cashin_pending_oldest_age_seconds",
+            "Age of the oldest payment without Allpay's final answer (0: none)",
+            registry=self.registry,
+        )
+        self.allpay_seconds = Histogram(
+            "allpay_call_duration_seconds",
+            "Time of one Allpay call, answered or not",
+            ["operation"],
+            buckets=ALLPAY_BUCKETS,
+            registry=self.registry,
+        )
+        self.allpay_errors = Counter(
+            "allpay_call_errors",
+            "Allpay calls without a trustworthy answer, by kind",
+            ["operation", "kind"],
+            registry=self.registry,
+        )
+        self.telegram_retry_after = Counter(
+            "telegram_retry_after",
+            "Telegram answers 429 Too Many Requests (retry_after)",
+            registry=self.registry,
+        )
+
+    def observe_allpay(self, operation: str, seconds: float, error: str | None) -> None:
+        """The AllpayClient's observer."""
+        self.allpay_seconds.labels(operation).observe(seconds)
+        if error is not None:
+            self.allpay_errors.labels(operation, error).inc()
+
+    async def refresh(self, journal: Journal, now: datetime | None = None) -> None:
+        counts = await journal.status_counts()
+        for status in Status:
+            self.payments.labels(status.value).set(counts.get(status, 0))
+        self.pending.set(counts.get(Status.NEW, 0) + counts.get(Status.PENDING, 0))
+        oldest = await journal.oldest_open()
+        age = ((now or utcnow()) - oldest).total_seconds() if oldest else 0.0
+        self.oldest_pending.set(max(0.0, age))
+
+    async def render(self, journal: Journal) -> bytes:
+        await self.refresh(journal)
+        return generate_latest(self.registry)
+
+
+class RetryAfterCounter(BaseRequestMiddleware):
+    """Counts every 429 Telegram answers, whoever made the call (handlers or the outbox)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter:
+            self.metrics.telegram_retry_after.inc()
+            raise

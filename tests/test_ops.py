@@ -1,0 +1,292 @@
+"""Operating the bot: /healthz, /metrics, webhook mode, SIGTERM and logs that leak nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiosqlite
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.allpay.sandbox import SCRIPT, RunningSandbox
+from bot.app import run_bot
+from bot.devtools.telegram import FakeTelegram, Fault
+from bot.logs import setup_logging
+from bot.web import start_web
+from tests.conftest import sandbox_folder
+from tests.harness import CASHIER, TOKEN, Harness, running_bot, settings_for
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "s3cret-token_for-webhooks"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def wait_status(url: str, status: int, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll /healthz until it answers ``status`` (the loops notice changes within a pass)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            code, body = await get(url)
+            if code == status:
+                return dict(json.loads(body))
+            await asyncio.sleep(0.05)
+
+
+# ---------------------------------------------------------------- /healthz and /metrics
+
+
+async def test_healthz_flips_with_the_resolver_and_the_database(harness: Harness) -> None:
+    runner = await start_web(harness.app, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/healthz"
+    try:
+        body = await wait_status(url, 200)
+        assert body["status"] == "ok" and body["database"] == {"writable": True}
+        assert body["resolver"]["alive"] and body["resolver"]["last_run"]
+        assert "last_success" in body["allpay"]
+
+        # The resolver task dies: 503, and back to 200 once it runs again.
+        resolver = harness.app.resolver
+        assert resolver.task is not None
+        resolver.task.cancel()
+        body = await wait_status(url, 503)
+        assert body["status"] == "unhealthy" and body["resolver"]["alive"] is False
+        resolver.start()
+        await wait_status(url, 200)
+
+        # Another process holds the database: not writable, 503; released: 200.
+        async with harness.app.db.read() as conn:
+            await conn.execute("PRAGMA busy_timeout=200")
+        async with aiosqlite.connect(harness.app.settings.database_path) as other:
+            await other.execute("BEGIN EXCLUSIVE")
+            body = await wait_status(url, 503)
+            assert body["database"] == {"writable": False}
+            await other.rollback()
+        await wait_status(url, 200)
+    finally:
+        await runner.cleanup()
+
+
+async def test_metrics_parse_and_count_payments_calls_and_429s(harness: Harness) -> None:
+    runner = await start_web(harness.app, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+    try:
+        user = harness.user()
+        card = await harness.top_up_card(user, "77000000002", "3000")
+        harness.tg.faults.append(
+            Fault("editMessageText", 429, "Too Many Requests: retry after 1", retry_after=1)
+        )
+        await harness.press(user, card, "Confirm")
+        await harness.wait_status(CASHIER, card.message_id, "✅")
+        code, text = await get(url)
+    finally:
+        await runner.cleanup()
+    assert code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("cashin_payments", (("status", "COMPLETED"),))] == 1
+    assert samples[("cashin_pending_payments", ())] == 0
+    assert samples[("cashin_pending_oldest_age_seconds", ())] == 0
+    pay_calls = samples[
+        ("allpay_call_duration_seconds_count", (("operation", "createCashInPayment"),))
+    ]
+    assert pay_calls >= 1
+    assert samples[("telegram_retry_after_total", ())] >= 1
+    assert (
+        "allpay_call_errors_total",
+        (("kind", "timeout"), ("operation", "createCashInPayment")),
+    ) not in samples
+
+
+# ---------------------------------------------------------------- webhook mode
+
+
+async def test_webhook_needs_the_secret_and_then_handles_updates(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    port = free_port()
+    settings = settings_for(
+        tmp_path,
+        telegram.base_url,
+        webhook_url="https://bot.example.kz/tg/hook-path",
+        webhook_secret=SECRET,
+        web_port=port,
+    )
+    stop = asyncio.Event()
+    bot = asyncio.create_task(run_bot(settings, stop=stop))
+    try:
+        await telegram.wait_for(lambda: telegram.webhook is not None or bot.done())
+        assert telegram.webhook is not None
+        assert telegram.webhook["url"] == "https://bot.example.kz/tg/hook-path"
+        assert telegram.webhook["secret_token"] == SECRET
+        hook = f"http://127.0.0.1:{port}/tg/hook-path"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": {"id": CASHIER, "type": "private"},
+                "from": FakeTelegram.user(CASHIER, "Cashier", "en"),
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-000000"}):
+                async with session.post(hook, json=update, headers=headers) as response:
+                    assert response.status == 401
+            assert telegram.messages(CASHIER) == []  # no handler ran
+            async with session.post(
+                hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            ) as response:
+                assert response.status == 200
+        greeting = await telegram.wait_message(CASHIER)
+        assert greeting.text.startswith("Hello")
+        assert not any(m == "getUpdates" for m, _ in telegram.calls)  # no polling at all
+        status, _body = await get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(bot, 15) == 0
+
+
+# ---------------------------------------------------------------- SIGTERM
+
+
+async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    sandbox.sandbox.slow_delay = 60.0  # the first pay answer does not come in time
+    keys = sandbox.keys
+    database = tmp_path / "bot.sqlite3"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "ALLPAY_URL": sandbox.url,
+        "ALLPAY_REQUESTER": "agent-term",
+        "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
+        "ALLPAY_PRIVATE_KEY": str(keys.agent_private),
+        "ALLPAY_PUBLIC_KEY": str(keys.allpay_public),
+        "ALLPAY_TIMEOUT": "30",
+        "PENDING_RETRY_MIN": "0.2",
+        "PENDING_RETRY_MAX": "0.5",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CASHIER_IDS": str(CASHIER),
+        "DEFAULT_LANGUAGE": "en",
+        "WEB_PORT": str(free_port()),
+    }
+
+    async def spawn() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=open(tmp_path / "bot.log", "ab"),
+        )
+
+    user = FakeTelegram.user(CASHIER, "Cashier", "en")
+    bot = await spawn()
+    try:
+        telegram.send_text(user, "/cashin")
+        await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
+        telegram.send_text(user, "77000000004")
+        await telegram.wait_message(CASHIER, lambda m: "amount" in m.text)
+        mark = telegram.mark()
+        telegram.send_text(user, "1000")
+        card = await telegram.wait_message(CASHIER, lambda m: bool(m.buttons), after=mark)
+        telegram.press_button(user, card, "Confirm")
+        await sandbox.sandbox.wait_for(lambda s: sum(s.pay_guids.values()) == 1)
+        started = time.monotonic()
+        bot.send_signal(signal.SIGTERM)  # the pay request is in flight
+        assert await asyncio.wait_for(bot.wait(), 10) == 0
+        assert time.monotonic() - started < 10
+        async with (
+            aiosqlite.connect(database) as db,
+            db.execute("SELECT guid, status FROM payments") as cur,
+        ):
+            [(guid, status)] = await cur.fetchall()
+        assert status in ("NEW", "PENDING")
+
+        sandbox.sandbox.slow_delay = 0.0
+        bot = await spawn()
+        done = await telegram.wait_message(CASHIER, lambda m: m.text.startswith("✅"), timeout=30)
+        assert guid in done.text
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    log = (tmp_path / "bot.log").read_text()
+    assert "Traceback" not in log
+    assert [r.guid for r in await sandbox.sandbox.ledger.all()] == [guid]
+
+
+# ---------------------------------------------------------------- logs
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    buffer = io.StringIO()
+    setup_logging("DEBUG", "json", stream=buffer)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+async def test_logs_of_a_full_flow_leak_no_iin_login_token_or_key(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, captured_logs: io.StringIO
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    settings = settings_for(tmp_path, telegram.base_url, log_level="DEBUG")
+    async with running_bot(settings, telegram) as h:
+        user = h.user()
+        card = await h.top_up_card(user, "+7 700 000 00 01", "2500")
+        await h.press(user, card, "Confirm")
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        await h.say(user, "/history")
+    text = captured_logs.getvalue()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert any(line["level"] == "DEBUG" for line in lines)  # DEBUG really was on
+    iin = SCRIPT["77000000001"].iin
+    assert iin and iin not in text
+    assert "77000000001" not in text and "7700***0001" in text
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    key_files = [p for p in (tmp_path / "sandbox").glob("*.pem") if "PRIVATE" in p.read_text()]
+    assert key_files
+    for path in key_files:
+        body = [ln for ln in path.read_text().splitlines() if not ln.startswith("-----")]
+        assert not any(chunk in text for chunk in body)
+    assert any("guid" in line and "cashier_id" in line for line in lines)
+    assert any("update_id" in line and line.get("cashier_id") == CASHIER for line in lines)
