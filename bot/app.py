@@ -25,6 +25,7 @@ from bot.allpay.sandbox import RunningSandbox, start_sandbox
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
 from bot.metrics import Metrics, RetryAfterCounter
+from bot.payments.controls import ApprovalSweeper, Controls, Limits
 from bot.payments.db import Database
 from bot.payments.digest import DigestScheduler
 from bot.payments.journal import Journal
@@ -124,7 +125,17 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         journal = Journal(db, settings.supervisor_chat_ids)
         await journal.seed_roles(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
         allpay, sandbox = await _allpay_client(settings, metrics)
-        outbox = OutboxWorker(bot, journal, i18n, settings.tz)
+        controls = Controls(
+            journal,
+            Limits(
+                cashier_daily_sum=settings.cashier_daily_limit,
+                cashier_daily_count=settings.cashier_daily_count,
+                client_daily_sum=settings.client_daily_limit,
+                approval_threshold=settings.approval_threshold,
+                approval_timeout=settings.approval_timeout,
+            ),
+        )
+        outbox = OutboxWorker(bot, journal, i18n, settings.tz, controls=controls)
         service = PaymentService(
             journal,
             allpay,
@@ -135,8 +146,11 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
                 settings.pending_give_up_after,
             ),
             requester=allpay.requester,
+            controls=controls,
+            tz=settings.tz,
             on_change=outbox.wakeup.set,
         )
+        sweeper = ApprovalSweeper(controls, on_change=outbox.wakeup.set)
         resolver = Resolver(service, concurrency=settings.allpay_concurrency)
         digest = (
             DigestScheduler(
@@ -176,11 +190,13 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         )
         resolver.start()
         outbox.start()
+        sweeper.start()
         if digest is not None:
             digest.start()
         try:
             yield app
         finally:
+            await sweeper.stop()
             if digest is not None:
                 await digest.stop()
             await resolver.stop()

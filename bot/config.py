@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     amount_min: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(100)
     amount_max: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(500000)
     timezone: str = "Asia/Almaty"
+
+    # Money controls (0 = off): per local day, and supervisor approval from a threshold.
+    cashier_daily_limit: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)] = Decimal(
+        0
+    )
+    cashier_daily_count: Annotated[int, Field(ge=0)] = 0
+    client_daily_limit: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)] = Decimal(
+        0
+    )
+    approval_threshold: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)] = Decimal(
+        0
+    )
+    approval_timeout: PositiveFloat = 900.0
+
     digest_time: time | None = time(21, 0)
 
     agent_name: str = "Allpay agent"

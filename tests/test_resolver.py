@@ -46,7 +46,7 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
             amount=Decimal(100),
             lang="ru",
         )
-        payment = await service.confirm(draft.id, CASHIER, 1)
+        payment = (await service.confirm(draft.id, CASHIER, 1)).payment
         assert payment is not None
         resolver.start()
 

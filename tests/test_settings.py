@@ -28,6 +28,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "DIGEST_TIME",
             "AGENT_NAME",
             "AGENT_BIN",
+            "APPROVAL_THRESHOLD",
+            "APPROVAL_TIMEOUT",
+            "CASHIER_DAILY_LIMIT",
+            "CASHIER_DAILY_COUNT",
+            "CLIENT_DAILY_LIMIT",
+            "WEBHOOK_URL",
+            "WEBHOOK_SECRET",
+            "WEB_PORT",
+            "WEB_HOST",
+            "WEB_ENABLED",
         }:
             monkeypatch.delenv(name)
 
@@ -94,6 +104,14 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("DIGEST_TIME", "9pm", "DIGEST_TIME"),
         ("AGENT_BIN", "12345", "AGENT_BIN"),
         ("ALLPAY_TM_URL", "ftp://x", "ALLPAY_TM_URL"),
+        ("APPROVAL_THRESHOLD", "-1", "APPROVAL_THRESHOLD"),
+        ("APPROVAL_THRESHOLD", "lots", "APPROVAL_THRESHOLD"),
+        ("CASHIER_DAILY_LIMIT", "-500", "CASHIER_DAILY_LIMIT"),
+        ("CASHIER_DAILY_COUNT", "ten", "CASHIER_DAILY_COUNT"),
+        ("CLIENT_DAILY_LIMIT", "1e999", "CLIENT_DAILY_LIMIT"),
+        ("APPROVAL_TIMEOUT", "0", "APPROVAL_TIMEOUT"),
+        ("WEBHOOK_URL", "https://bot.example/hook", "WEBHOOK_SECRET"),
+        ("WEB_PORT", "70000", "WEB_PORT"),
     ],
 )
 def test_bad_values_name_the_variable(

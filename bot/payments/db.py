@@ -115,6 +115,35 @@ MIGRATIONS: list[str] = [
         created_at  TEXT NOT NULL
     );
     """,
+    # 3: supervisor approval above a threshold
+    """
+    CREATE TABLE approvals (
+        id           TEXT PRIMARY KEY,
+        draft_id     TEXT NOT NULL UNIQUE REFERENCES drafts (id),
+        cashier_id   INTEGER NOT NULL,
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER,
+        login        TEXT NOT NULL,
+        client_name  TEXT NOT NULL,
+        amount_tiyn  INTEGER NOT NULL CHECK (amount_tiyn > 0),
+        state        TEXT NOT NULL
+                     CHECK (state IN ('WAITING', 'APPROVED', 'REJECTED', 'EXPIRED', 'CANCELLED')),
+        decided_by   INTEGER,
+        decided_at   TEXT,
+        reason       TEXT,
+        guid         TEXT,
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
+    CREATE INDEX approvals_waiting ON approvals (expires_at) WHERE state = 'WAITING';
+    CREATE INDEX approvals_cashier ON approvals (cashier_id, created_at);
+    CREATE TABLE approval_cards (
+        approval_id  TEXT NOT NULL REFERENCES approvals (id),
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        PRIMARY KEY (approval_id, chat_id)
+    );
+    """,
 ]
 
 

@@ -80,11 +80,16 @@ class OutboxKind(StrEnum):
     FINAL = "final"  # a supervisor chat: a payment became final
     ALERT = "alert"  # a supervisor chat: a payment is stuck pending
     DIGEST = "digest"  # a supervisor chat: the day's totals (ref: the local day)
+    APPROVAL_REQUEST = "approval"  # a supervisor: approve/reject card (ref: approval id)
+    APPROVAL_CARD = "approval_card"  # a supervisor: edit the card to its decision
+    APPROVAL_NOTICE = "approval_notice"  # the cashier: waiting / rejected / expired / cancelled
 
 
 class RosterChange(StrEnum):
     ADDED = "added"
     CHANGED = "changed"
+    BLOCKED = "blocked"
+    UNBLOCKED = "unblocked"
     UNCHANGED = "unchanged"
     REMOVED = "removed"
     NOT_FOUND = "not_found"
@@ -237,7 +242,7 @@ class Journal:
     # ------------------------------------------------------------------ audit
 
     @staticmethod
-    async def _audit(
+    async def audit_in(
         conn: aiosqlite.Connection,
         actor_id: int | None,
         action: str,
@@ -289,7 +294,7 @@ class Journal:
                     (user_id, now, now),
                 )
                 if cur.rowcount:
-                    await self._audit(conn, None, "roster.seed", str(user_id), Role.ADMIN.value)
+                    await self.audit_in(conn, None, "roster.seed", str(user_id), Role.ADMIN.value)
             for user_id, role in seeds.items():
                 cur = await conn.execute(
                     "INSERT INTO users (user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?) "
@@ -297,7 +302,7 @@ class Journal:
                     (user_id, role.value, now, now),
                 )
                 if cur.rowcount:
-                    await self._audit(conn, None, "roster.seed", str(user_id), role.value)
+                    await self.audit_in(conn, None, "roster.seed", str(user_id), role.value)
 
     async def roster(self) -> list[StaffUser]:
         async with (
@@ -321,7 +326,7 @@ class Journal:
         return {int(r[0]): str(r[1]) for r in rows}
 
     @staticmethod
-    async def _would_orphan(conn: aiosqlite.Connection, user_id: int) -> bool:
+    async def would_orphan_in(conn: aiosqlite.Connection, user_id: int) -> bool:
         """True when ``user_id`` is the only admin left."""
         async with conn.execute(
             "SELECT COUNT(*), SUM(user_id = ?) FROM users "
@@ -358,7 +363,7 @@ class Journal:
             if present and row is not None and row[0] == Role.ADMIN.value:
                 if user_id in set(configured_admins):
                     return RosterChange.CONFIGURED_ADMIN
-                if await self._would_orphan(conn, user_id):
+                if await self.would_orphan_in(conn, user_id):
                     return RosterChange.LAST_ADMIN
             await conn.execute(
                 "INSERT INTO users (user_id, role, name, created_at, updated_at) "
@@ -368,7 +373,7 @@ class Journal:
                 (user_id, role.value, name or None, now, now),
             )
             change = RosterChange.CHANGED if present else RosterChange.ADDED
-            await self._audit(
+            await self.audit_in(
                 conn,
                 actor_id,
                 f"roster.{change.value}",
@@ -391,7 +396,7 @@ class Journal:
             if row[0] == Role.ADMIN.value:
                 if user_id in set(configured_admins):
                     return RosterChange.CONFIGURED_ADMIN
-                if await self._would_orphan(conn, user_id):
+                if await self.would_orphan_in(conn, user_id):
                     return RosterChange.LAST_ADMIN
             await conn.execute(
                 "UPDATE users SET removed_at = ?, updated_at = ? WHERE user_id = ?",
@@ -402,7 +407,7 @@ class Journal:
                 "WHERE cashier_id = ? AND state = 'OPEN'",
                 (now, user_id),
             )
-            await self._audit(conn, actor_id, "roster.removed", str(user_id), row[0])
+            await self.audit_in(conn, actor_id, "roster.removed", str(user_id), row[0])
             return RosterChange.REMOVED
 
     async def get_user(self, user_id: int) -> StaffUser | None:
@@ -514,27 +519,54 @@ class Journal:
         Returns None when the draft is not open (tapped before, cancelled, someone else's):
         exactly one tap of a confirm button ever creates a payment.
         """
-        guid = new_guid()
-        now = ts(utcnow())
         async with self.db.tx() as conn:
-            cur = await conn.execute(
-                "UPDATE drafts SET state = 'CONFIRMED', guid = ?, updated_at = ? "
-                "WHERE id = ? AND cashier_id = ? AND state = 'OPEN'",
-                (guid, now, draft_id, cashier_id),
-            )
-            if cur.rowcount != 1:
+            if not await self.take_draft_in(conn, draft_id, cashier_id):
                 return None
-            await conn.execute(
-                f"INSERT INTO payments ({_PAYMENT_COLUMNS}) "
-                "SELECT ?, id, ?, cashier_id, chat_id, ?, login, client_name, amount_tiyn, lang, "
-                "'NEW', 0, NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL "
-                "FROM drafts WHERE id = ?",
-                (guid, requester, message_id, now, now, ts(first_attempt_at), draft_id),
+            guid = await self.create_payment_in(
+                conn,
+                draft_id,
+                cashier_id,
+                requester=requester,
+                message_id=message_id,
+                first_attempt_at=first_attempt_at,
             )
-            await self._audit(conn, cashier_id, "payment.created", guid)
         payment = await self.get_payment(guid)
         assert payment is not None
         return payment
+
+    @staticmethod
+    async def take_draft_in(conn: aiosqlite.Connection, draft_id: str, cashier_id: int) -> bool:
+        """OPEN → CONFIRMED, in the caller's transaction; False if it was not open."""
+        cur = await conn.execute(
+            "UPDATE drafts SET state = 'CONFIRMED', updated_at = ? "
+            "WHERE id = ? AND cashier_id = ? AND state = 'OPEN'",
+            (ts(utcnow()), draft_id, cashier_id),
+        )
+        return cur.rowcount == 1
+
+    async def create_payment_in(
+        self,
+        conn: aiosqlite.Connection,
+        draft_id: str,
+        actor_id: int,
+        *,
+        requester: str,
+        message_id: int | None,
+        first_attempt_at: datetime,
+    ) -> str:
+        """A NEW payment with a fresh GUID from a confirmed draft, in the caller's transaction."""
+        guid = new_guid()
+        now = ts(utcnow())
+        await conn.execute("UPDATE drafts SET guid = ? WHERE id = ?", (guid, draft_id))
+        await conn.execute(
+            f"INSERT INTO payments ({_PAYMENT_COLUMNS}) "
+            "SELECT ?, id, ?, cashier_id, chat_id, ?, login, client_name, amount_tiyn, lang, "
+            "'NEW', 0, NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL "
+            "FROM drafts WHERE id = ?",
+            (guid, requester, message_id, now, now, ts(first_attempt_at), draft_id),
+        )
+        await self.audit_in(conn, actor_id, "payment.created", guid)
+        return guid
 
     # ------------------------------------------------------------------ payments
 
@@ -650,13 +682,13 @@ class Journal:
                     (guid,),
                 )
             if changed:
-                await self._audit(
+                await self.audit_in(
                     conn, None, "payment.status", guid, f"{before.status.value}->{new_status.value}"
                 )
-                await self._enqueue(conn, OutboxKind.STATUS, before.chat_id, guid, now)
+                await self.enqueue_in(conn, OutboxKind.STATUS, before.chat_id, guid, now)
                 if final:
                     for chat_id in self.supervisor_chat_ids:
-                        await self._enqueue(conn, OutboxKind.FINAL, chat_id, guid, now)
+                        await self.enqueue_in(conn, OutboxKind.FINAL, chat_id, guid, now)
             async with conn.execute(
                 f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE guid = ?", (guid,)
             ) as cur:
@@ -675,8 +707,8 @@ class Journal:
             if cur.rowcount != 1:
                 return False
             for chat_id in self.supervisor_chat_ids:
-                await self._enqueue(conn, OutboxKind.ALERT, chat_id, guid, now)
-            await self._audit(conn, None, "payment.alert", guid)
+                await self.enqueue_in(conn, OutboxKind.ALERT, chat_id, guid, now)
+            await self.audit_in(conn, None, "payment.alert", guid)
             return True
 
     async def give_up(self, guid: str, now: datetime) -> bool:
@@ -691,10 +723,10 @@ class Journal:
             )
             if cur2.rowcount != 1 or row is None:
                 return False
-            await self._audit(conn, None, "payment.status", guid, "->UNKNOWN (gave up)")
-            await self._enqueue(conn, OutboxKind.STATUS, row[0], guid, now)
+            await self.audit_in(conn, None, "payment.status", guid, "->UNKNOWN (gave up)")
+            await self.enqueue_in(conn, OutboxKind.STATUS, row[0], guid, now)
             for chat_id in self.supervisor_chat_ids:
-                await self._enqueue(conn, OutboxKind.FINAL, chat_id, guid, now)
+                await self.enqueue_in(conn, OutboxKind.FINAL, chat_id, guid, now)
             return True
 
     # ------------------------------------------------------------------ queries for people
@@ -837,7 +869,7 @@ class Journal:
             if cur.rowcount != 1:
                 return False
             for chat_id in self.supervisor_chat_ids:
-                await self._enqueue(
+                await self.enqueue_in(
                     conn, OutboxKind.DIGEST, chat_id, None, now, ref=day.isoformat()
                 )
             return True
@@ -853,7 +885,7 @@ class Journal:
     # ------------------------------------------------------------------ outbox
 
     @staticmethod
-    async def _enqueue(
+    async def enqueue_in(
         conn: aiosqlite.Connection,
         kind: OutboxKind,
         chat_id: int,

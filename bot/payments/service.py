@@ -10,13 +10,21 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Protocol
 
 from bot.allpay.protocol import PayResult, PayStatus, mask_login
 from bot.logs import bind, log_context
 from bot.loops import BackgroundLoop
+from bot.payments.controls import (
+    Confirmation,
+    ConfirmOutcome,
+    Controls,
+    Decision,
+    DecisionResult,
+    Limits,
+)
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, Payment
 
@@ -48,10 +56,14 @@ class PaymentService:
         policy: RetryPolicy,
         *,
         requester: str,
+        controls: Controls | None = None,
+        tz: tzinfo = UTC,
         on_change: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.journal = journal
+        self.controls = controls or Controls(journal, Limits())
+        self.tz = tz
         self.gateway = gateway
         self.policy = policy
         self.requester = requester
@@ -69,27 +81,61 @@ class PaymentService:
     def in_flight(self) -> frozenset[str]:
         return frozenset(self._in_flight)
 
-    async def confirm(
-        self, draft_id: str, cashier_id: int, message_id: int | None
-    ) -> Payment | None:
-        """Claim the draft and journal the payment durably; None if it was not open."""
-        payment = await self.journal.claim_draft(
+    def today(self) -> tuple[datetime, datetime]:
+        """[start, end) of the local day (``TIMEZONE``) that daily limits count."""
+        local = self._clock().astimezone(self.tz).date()
+        start = datetime.combine(local, time(0), tzinfo=self.tz)
+        return start, start + timedelta(days=1)
+
+    def _first_attempt_at(self) -> datetime:
+        # If this process dies mid-send, the resolver resends after the first backoff.
+        return self._clock() + timedelta(seconds=self.policy.retry_min)
+
+    async def confirm(self, draft_id: str, cashier_id: int, message_id: int | None) -> Confirmation:
+        """The confirm tap: limits, approval, or the payment journaled durably (not sent)."""
+        result = await self.controls.confirm(
             draft_id,
             cashier_id,
             requester=self.requester,
             message_id=message_id,
-            # If this process dies mid-send, the resolver resends after the first backoff.
-            first_attempt_at=self._clock() + timedelta(seconds=self.policy.retry_min),
+            first_attempt_at=self._first_attempt_at(),
+            day=self.today(),
         )
-        if payment is not None:
+        if result.payment is not None:
             log.info(
                 "payment %s journaled: %s to %s by %d",
-                payment.guid,
-                payment.amount,
-                mask_login(payment.login),
+                result.payment.guid,
+                result.payment.amount,
+                mask_login(result.payment.login),
                 cashier_id,
             )
-        return payment
+        elif result.outcome is ConfirmOutcome.AWAITING:
+            log.info("top-up by %d awaits a supervisor's approval", cashier_id)
+            self.notify_changed()
+        elif result.refusal is not None:
+            log.info("top-up by %d refused: %s", cashier_id, result.refusal.kind.value)
+        return result
+
+    async def decide(self, approval_id: str, actor_id: int, *, approve: bool) -> DecisionResult:
+        """A supervisor's decision; an approved payment is journaled and sent at once."""
+        result = await self.controls.decide(
+            approval_id,
+            actor_id,
+            approve=approve,
+            requester=self.requester,
+            first_attempt_at=self._first_attempt_at(),
+        )
+        if result.payment is not None:
+            log.info(
+                "approval %s: approved by %d, sending %s",
+                approval_id,
+                actor_id,
+                result.payment.guid,
+            )
+            self.send_soon(result.payment.guid)
+        if result.decision in (Decision.APPROVED, Decision.REJECTED, Decision.EXPIRED):
+            self.notify_changed()
+        return result
 
     def send_soon(self, guid: str) -> asyncio.Task[Payment | None]:
         """Send in the background (the handler returns at once); tracked for shutdown."""

@@ -37,3 +37,8 @@ class HistoryCb(CallbackData, prefix="h"):
 
 class ReceiptCb(CallbackData, prefix="r"):
     guid: str  # braced GUID: 38 characters
+
+
+class ApprovalCb(CallbackData, prefix="ap"):
+    action: str  # "y" approve, "n" reject
+    approval_id: str

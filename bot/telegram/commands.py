@@ -37,6 +37,8 @@ COMMANDS: tuple[tuple[str, str, Role], ...] = (
     ("add_cashier", N_("Add a cashier: /add_cashier id [name]"), Role.ADMIN),
     ("add_supervisor", N_("Add a supervisor: /add_supervisor id [name]"), Role.ADMIN),
     ("remove", N_("Remove someone: /remove id"), Role.ADMIN),
+    ("block", N_("Block someone at once: /block id"), Role.ADMIN),
+    ("unblock", N_("Unblock: /unblock id"), Role.ADMIN),
     ("audit", N_("Latest audit entries"), Role.ADMIN),
     ("lang", N_("Language"), Role.CASHIER),
     ("help", N_("How it works"), Role.CASHIER),

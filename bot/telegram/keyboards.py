@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.payments.parsing import format_tenge
 from bot.telegram.callbacks import (
     AmountCb,
+    ApprovalCb,
     DraftAction,
     DraftCb,
     LangCb,
@@ -81,6 +82,41 @@ def confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
                     callback_data=DraftCb(action=DraftAction.CANCEL, draft_id=draft_id).pack(),
                 ),
             ],
+        ]
+    )
+
+
+def change_or_cancel_keyboard(draft_id: str) -> InlineKeyboardMarkup:
+    """A card that may not be confirmed as it is (over a limit)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("✏️ Change amount"),
+                    callback_data=DraftCb(action=DraftAction.EDIT, draft_id=draft_id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("✖️ Cancel"),
+                    callback_data=DraftCb(action=DraftAction.CANCEL, draft_id=draft_id).pack(),
+                ),
+            ],
+        ]
+    )
+
+
+def approval_keyboard(approval_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("✅ Approve"),
+                    callback_data=ApprovalCb(action="y", approval_id=approval_id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("❌ Reject"),
+                    callback_data=ApprovalCb(action="n", approval_id=approval_id).pack(),
+                ),
+            ]
         ]
     )
 

@@ -18,14 +18,16 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.loops import BackgroundLoop
+from bot.payments.controls import ApprovalState, Controls, Limits
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment, Status
 from bot.payments.reports import day_bounds, summarize
 from bot.telegram import texts
-from bot.telegram.keyboards import receipt_keyboard
+from bot.telegram.keyboards import approval_keyboard, receipt_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,14 @@ class OutboxWorker(BackgroundLoop):
         i18n: I18n,
         tz: tzinfo,
         *,
+        controls: Controls | None = None,
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.bot = bot
         self.journal = journal
+        self.controls = controls or Controls(journal, Limits())
         self.i18n = i18n
         self.tz = tz
         self.retry_after_count = 0
@@ -66,12 +70,14 @@ class OutboxWorker(BackgroundLoop):
 
     async def _deliver(self, item: OutboxItem) -> None:
         payment = await self.journal.get_payment(item.guid) if item.guid else None
-        if payment is None and item.kind is not OutboxKind.DIGEST:
+        if payment is None and item.kind in (OutboxKind.STATUS, OutboxKind.FINAL, OutboxKind.ALERT):
             await self.journal.outbox_done(item.id, failed="payment not found")
             return
         try:
             if item.kind is OutboxKind.DIGEST:
                 await self._digest(item)
+            elif item.kind in _APPROVAL_KINDS:
+                await self._approval(item)
             elif payment is not None and item.kind is OutboxKind.STATUS:
                 await self._status(payment)
             elif payment is not None:
@@ -99,24 +105,9 @@ class OutboxWorker(BackgroundLoop):
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.status_text(payment, self.tz)
             markup = receipt_keyboard([payment.guid] if payment.status is Status.COMPLETED else [])
-        if payment.message_id is not None:
-            try:
-                await self.bot.edit_message_text(
-                    text=text,
-                    chat_id=payment.chat_id,
-                    message_id=payment.message_id,
-                    reply_markup=markup,
-                )
-                return
-            except TelegramBadRequest as exc:
-                if "not modified" in exc.message:
-                    return
-                if not _edit_impossible(exc.message):
-                    raise
-            except TelegramNotFound:
-                pass
-        sent = await self.bot.send_message(chat_id=payment.chat_id, text=text, reply_markup=markup)
-        await self.journal.set_message(payment.guid, payment.chat_id, sent.message_id)
+        sent = await self._edit_or_send(payment.chat_id, payment.message_id, text, markup)
+        if sent is not None:
+            await self.journal.set_message(payment.guid, payment.chat_id, sent)
 
     async def _supervisor(self, item: OutboxItem, payment: Payment) -> None:
         staff = await self.journal.get_user(payment.cashier_id)
@@ -128,6 +119,58 @@ class OutboxWorker(BackgroundLoop):
             else:
                 text = texts.supervisor_final(payment, cashier)
         await self.bot.send_message(chat_id=item.chat_id, text=text)
+
+    async def _approval(self, item: OutboxItem) -> None:
+        approval = await self.controls.get(item.ref or "")
+        if approval is None:
+            return
+        names = await self.journal.names()
+        lang = await self._language(item.chat_id)
+        if item.kind is OutboxKind.APPROVAL_NOTICE:
+            lang = await self._language(approval.cashier_id)
+        with self.i18n.context(), self.i18n.use_locale(lang):
+            if item.kind is OutboxKind.APPROVAL_NOTICE:
+                text = texts.approval_notice(approval, names, self.tz)
+                markup = None
+            else:
+                text = texts.approval_card(approval, names, self.tz)
+                waiting = approval.state is ApprovalState.WAITING
+                markup = approval_keyboard(approval.id) if waiting else None
+        if item.kind is OutboxKind.APPROVAL_NOTICE:
+            await self._edit_or_send(approval.chat_id, approval.message_id, text, None)
+        elif item.kind is OutboxKind.APPROVAL_CARD:
+            message_id = await self.controls.card_message(approval.id, item.chat_id)
+            if message_id is not None:
+                await self._edit_or_send(item.chat_id, message_id, text, markup)
+        else:
+            sent = await self.bot.send_message(chat_id=item.chat_id, text=text, reply_markup=markup)
+            await self.controls.record_card(approval.id, item.chat_id, sent.message_id)
+            # Decided while this card was on its way: show the decision, not live buttons.
+            now = await self.controls.get(approval.id)
+            if now is not None and now.state is not ApprovalState.WAITING and markup is not None:
+                with self.i18n.context(), self.i18n.use_locale(lang):
+                    decided = texts.approval_card(now, names, self.tz)
+                await self._edit_or_send(item.chat_id, sent.message_id, decided, None)
+
+    async def _edit_or_send(
+        self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int | None:
+        """Edit the message; a message that cannot be edited is sent anew (its id returned)."""
+        if message_id is not None:
+            try:
+                await self.bot.edit_message_text(
+                    text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+                return None
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return None
+                if not _edit_impossible(exc.message):
+                    raise
+            except TelegramNotFound:
+                pass
+        sent = await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+        return sent.message_id
 
     async def _digest(self, item: OutboxItem) -> None:
         day = date.fromisoformat(item.ref or "")
@@ -142,6 +185,13 @@ class OutboxWorker(BackgroundLoop):
                 text += "\n\n" + texts.unresolved_note(len(unresolved))
         for part in texts.chunks(text.split("\n")):
             await self.bot.send_message(chat_id=item.chat_id, text=part)
+
+
+_APPROVAL_KINDS = (
+    OutboxKind.APPROVAL_REQUEST,
+    OutboxKind.APPROVAL_CARD,
+    OutboxKind.APPROVAL_NOTICE,
+)
 
 
 def _edit_impossible(message: str) -> bool:

@@ -13,6 +13,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.allpay.protocol import ClientInfo, mask_login
+from bot.payments.controls import Approval, ApprovalState, LimitKind, LimitRefusal
 from bot.payments.journal import AuditEntry, Draft, Payment, Role, StaffUser, Status
 from bot.payments.parsing import format_tenge
 from bot.payments.reports import Summary, Tally
@@ -287,6 +288,18 @@ AUDIT_ACTIONS = {
     "roster.added": N_("added to the roster"),
     "roster.changed": N_("role changed"),
     "roster.removed": N_("removed from the roster"),
+    "roster.blocked": N_("blocked"),
+    "roster.unblocked": N_("unblocked"),
+    "limit.cashier_count": N_("refused: cashier's daily count"),
+    "limit.cashier_sum": N_("refused: cashier's daily limit"),
+    "limit.client_sum": N_("refused: client's daily limit"),
+    "approval.requested": N_("approval requested"),
+    "approval.approved": N_("approved"),
+    "approval.rejected": N_("rejected"),
+    "approval.expired": N_("approval expired"),
+    "approval.cancelled": N_("approval cancelled"),
+    "approval.self_refused": N_("refused: own payment"),
+    "approval.reason": N_("rejection reason given"),
 }
 
 
@@ -325,3 +338,99 @@ def chunks(lines: list[str], limit: int = TELEGRAM_TEXT_LIMIT - 96) -> list[str]
     if current:
         messages.append("\n".join(current))
     return messages
+
+
+# ---------------------------------------------------------------- money controls
+
+
+def limit_refusal(refusal: LimitRefusal) -> str:
+    if refusal.kind is LimitKind.CASHIER_COUNT:
+        return _("⛔ Your daily limit of {limit} top-ups is reached: {left} left today.").format(
+            limit=int(refusal.limit), left=int(refusal.left)
+        )
+    if refusal.kind is LimitKind.CASHIER_SUM:
+        return _("⛔ Over your daily limit of {limit}: {left} left today.").format(
+            limit=format_tenge(refusal.limit), left=format_tenge(refusal.left)
+        )
+    return _(
+        "⛔ Over this client's daily limit of {limit}: {left} left today for this wallet."
+    ).format(limit=format_tenge(refusal.limit), left=format_tenge(refusal.left))
+
+
+def _approval_lines(approval: Approval, tz: tzinfo) -> list[str]:
+    return [
+        _("Amount: <b>{amount}</b>").format(amount=format_tenge(approval.amount)),
+        _("Client: {name}").format(name=escape(approval.client_name)),
+    ]
+
+
+def approval_notice(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> str:
+    """The cashier's card while a supervisor decides, and after a decision without payment."""
+    state = approval.state
+    if state is ApprovalState.WAITING:
+        head = [
+            _(
+                "🛂 This amount needs a supervisor's approval. The request is sent; the "
+                "decision will appear here. Nothing has been sent to Allpay yet."
+            )
+        ]
+    elif state is ApprovalState.REJECTED:
+        head = [
+            _("🚫 {supervisor} rejected the top-up.").format(
+                supervisor=person(approval.decided_by, names)
+            )
+        ]
+        if approval.reason:
+            head.append(_("Reason: {reason}").format(reason=escape(approval.reason)))
+        head.append(_("Nothing was sent to Allpay: give the cash back."))
+    elif state is ApprovalState.EXPIRED:
+        head = [
+            _(
+                "⌛ No supervisor decided in time: the request expired. Nothing was sent to "
+                "Allpay: give the cash back."
+            )
+        ]
+    elif state is ApprovalState.CANCELLED:
+        head = [_("🚫 The request was cancelled. Nothing was sent to Allpay.")]
+    else:
+        head = [_("🛂 A supervisor approved the top-up; it is being sent.")]
+    lines = [*head, "", *_approval_lines(approval, tz)]
+    lines.append(_("Login: {login}").format(login=approval.login))
+    return "\n".join(lines)
+
+
+def approval_card(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> str:
+    """A supervisor's card: the request and, once decided, who decided."""
+    lines = [
+        _("🛂 Approval needed"),
+        "",
+        *_approval_lines(approval, tz),
+        _("Login: {login}").format(login=mask_login(approval.login)),
+        _("Cashier: {cashier}").format(cashier=person(approval.cashier_id, names)),
+        _("Requested: {time}").format(time=local_time(approval.created_at, tz)),
+    ]
+    state = approval.state
+    who = person(approval.decided_by, names)
+    when = local_time(approval.decided_at, tz) if approval.decided_at else ""
+    if state is ApprovalState.WAITING:
+        lines.append(_("Expires: {time}").format(time=local_time(approval.expires_at, tz)))
+    elif state is ApprovalState.APPROVED:
+        lines += ["", _("✔️ Approved by {who} at {time}").format(who=who, time=when)]
+    elif state is ApprovalState.REJECTED:
+        lines += ["", _("🚫 Rejected by {who} at {time}").format(who=who, time=when)]
+    elif state is ApprovalState.EXPIRED:
+        lines += ["", _("⌛ Expired without a decision at {time}").format(time=when)]
+    else:
+        lines += ["", _("🚫 Cancelled by {who} at {time}").format(who=who, time=when)]
+    return "\n".join(lines)
+
+
+def approval_state_label(approval: Approval, names: Mapping[int, str]) -> str:
+    who = person(approval.decided_by, names)
+    return {
+        ApprovalState.WAITING: _("waiting"),
+        ApprovalState.APPROVED: _("approved by {who}").format(who=who),
+        ApprovalState.REJECTED: _("rejected by {who}").format(who=who),
+        ApprovalState.EXPIRED: _("expired"),
+        ApprovalState.CANCELLED: _("cancelled"),
+    }[approval.state]

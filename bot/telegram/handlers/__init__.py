@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import cashin, common, history, language, reports, roster
+from bot.telegram.handlers import (
+    approvals,
+    cashin,
+    common,
+    history,
+    language,
+    reports,
+    roster,
+)
 
 
 def _fresh(template: Router) -> Router:
@@ -32,6 +40,7 @@ def build_router() -> Router:
         reports.denied,
         roster.router,
         roster.denied,
+        approvals.router,
         cashin.router,
         common.fallback,
     ):

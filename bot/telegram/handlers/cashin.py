@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, mask_login
 from bot.config import Settings
+from bot.payments.controls import ConfirmOutcome
 from bot.payments.journal import Draft, Journal, StaffUser
 from bot.payments.parsing import (
     AmountError,
@@ -31,6 +32,7 @@ from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, RetryCheckCb
 from bot.telegram.filters import MenuButton
 from bot.telegram.keyboards import (
     MENU_TOP_UP,
+    change_or_cancel_keyboard,
     confirm_keyboard,
     main_menu,
     quick_amounts,
@@ -185,6 +187,7 @@ async def amount_typed(
     state: FSMContext,
     staff: StaffUser,
     journal: Journal,
+    payments: PaymentService,
     settings: Settings,
     i18n: I18n,
 ) -> None:
@@ -193,7 +196,7 @@ async def amount_typed(
     except AmountError as exc:
         await message.answer(_amount_error(exc.problem, settings))
         return
-    await _show_card(message, state, staff, journal, amount, i18n.current_locale)
+    await _show_card(message, state, staff, journal, payments, amount, i18n.current_locale)
 
 
 @router.message(CashIn.amount)
@@ -208,6 +211,7 @@ async def amount_pressed(
     state: FSMContext,
     staff: StaffUser,
     journal: Journal,
+    payments: PaymentService,
     settings: Settings,
     i18n: I18n,
 ) -> None:
@@ -219,7 +223,7 @@ async def amount_pressed(
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_card(callback.message, state, staff, journal, amount, i18n.current_locale)
+    await _show_card(callback.message, state, staff, journal, payments, amount, i18n.current_locale)
 
 
 async def _show_card(
@@ -227,6 +231,7 @@ async def _show_card(
     state: FSMContext,
     staff: StaffUser,
     journal: Journal,
+    payments: PaymentService,
     amount: Decimal,
     lang: str,
 ) -> None:
@@ -235,6 +240,12 @@ async def _show_card(
     if not isinstance(login, str) or not isinstance(name, str):
         await state.clear()
         await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
+        return
+    refusal = await payments.controls.limit_refusal(staff.user_id, login, amount, payments.today())
+    if refusal is not None:
+        await message.answer(
+            texts.limit_refusal(refusal) + "\n" + _("Enter a smaller amount or /cancel.")
+        )
         return
     draft = await journal.create_draft(
         cashier_id=staff.user_id,
@@ -267,12 +278,30 @@ async def confirm(
         await callback.answer()
     message = callback.message
     message_id = message.message_id if message is not None else None
-    payment = await payments.confirm(callback_data.draft_id, staff.user_id, message_id)
+    result = await payments.confirm(callback_data.draft_id, staff.user_id, message_id)
+    if result.outcome is ConfirmOutcome.REFUSED and result.refusal is not None:
+        # Nothing journaled: the card stays, without its confirm button.
+        with contextlib.suppress(TelegramBadRequest):
+            if isinstance(message, Message):
+                await message.edit_text(
+                    texts.limit_refusal(result.refusal) + "\n" + _("Nothing was sent."),
+                    reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
+                )
+        return
+    if result.outcome is ConfirmOutcome.AWAITING and result.approval is not None:
+        # The card now shows the approval's fate; the outbox edits it when a supervisor decides.
+        await state.clear()
+        with contextlib.suppress(TelegramAPIError):
+            await _edit(message, texts.approval_notice(result.approval, {}, settings.tz))
+        return
+    payment = result.payment
     if payment is None:
         # A second tap, a replayed update, a cancelled card: nothing changes. Once a payment
         # exists its message belongs to the outbox, which keeps it at the journal's status;
         # re-rendering here could put an older status over a newer one.
-        if await journal.payment_for_draft(callback_data.draft_id) is None:
+        if await journal.payment_for_draft(callback_data.draft_id) is None and (
+            await payments.controls.approval_for_draft(callback_data.draft_id) is None
+        ):
             await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
         return
     # The payment is journaled: from here on nothing Telegram does may delay its send. The

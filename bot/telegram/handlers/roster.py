@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.payments.journal import Journal, Role, RosterChange, StaffUser
+from bot.payments.service import PaymentService
 from bot.telegram import texts
 from bot.telegram.commands import refresh_user_commands
 from bot.telegram.filters import HasRole
@@ -25,7 +26,7 @@ router = Router(name="roster")
 ADMINS = HasRole(Role.ADMIN)
 denied = Router(name="roster.denied")
 
-COMMANDS = ("cashiers", "add_cashier", "add_supervisor", "remove", "audit")
+COMMANDS = ("cashiers", "add_cashier", "add_supervisor", "remove", "block", "unblock", "audit")
 AUDIT_DEFAULT = 20
 AUDIT_MAX = 100
 MAX_NAME = 64
@@ -63,6 +64,15 @@ def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
         return _("{user_id} is already {role}; nothing changed.").format(
             user_id=user_id, role=texts.role_label(role)
         )
+    if change is RosterChange.UNCHANGED:
+        return _("{user_id} is already so; nothing changed.").format(user_id=user_id)
+    if change is RosterChange.BLOCKED:
+        return _(
+            "Blocked {user_id}: their next message is refused; their open cards and approval "
+            "requests are cancelled. Payments already sent still reach a final status."
+        ).format(user_id=user_id)
+    if change is RosterChange.UNBLOCKED:
+        return _("Unblocked {user_id}: they can use the bot again.").format(user_id=user_id)
     if change is RosterChange.REMOVED:
         return _("Removed {user_id}: they can no longer use the bot.").format(user_id=user_id)
     if change is RosterChange.NOT_FOUND:
@@ -152,6 +162,33 @@ async def remove(
     change = await journal.remove_user(staff.user_id, user_id, configured_admins=settings.admin_ids)
     if change is RosterChange.REMOVED:
         await refresh_user_commands(bot, i18n, user_id, None)
+    await message.answer(_change_text(change, user_id, None))
+
+
+@router.message(Command("block"), ADMINS)
+@router.message(Command("unblock"), ADMINS)
+async def block(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    payments: PaymentService,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    user_id, _name, problem = _parse_target(command.args)
+    if problem is not None or user_id is None:
+        await message.answer(_target_problem(command.command, problem or "missing"))
+        return
+    blocking = command.command == "block"
+    if blocking and user_id == staff.user_id:
+        await message.answer(_("You cannot block yourself. Nothing changed."))
+        return
+    change = await payments.controls.set_blocked(
+        staff.user_id, user_id, blocking, configured_admins=settings.admin_ids
+    )
+    if change is RosterChange.BLOCKED:
+        payments.notify_changed()  # cancelled approvals: cashier and cards are told
     await message.answer(_change_text(change, user_id, None))
 
 

@@ -1,0 +1,267 @@
+"""Money controls over real HTTP: daily limits, supervisor approval, blocking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.allpay.protocol import PayStatus
+from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.telegram.callbacks import ApprovalCb
+from tests.conftest import sandbox_folder
+from tests.harness import (
+    ADMIN,
+    CASHIER,
+    CASHIER_2,
+    SUPERVISOR,
+    SUPERVISOR_CHAT,
+    Harness,
+    running_bot,
+    seed_payment,
+    settings_for,
+)
+
+
+@pytest.fixture
+def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
+    """Start the bot with money-control settings: ``async with controlled(**settings) as h``."""
+    sandbox_folder(tmp_path, sandbox_keys)
+
+    def start(**overrides: Any) -> Any:
+        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
+
+    return start
+
+
+async def _audit_actions(h: Harness) -> list[str]:
+    return [e.action for e in await h.app.journal.audit_log(200)]
+
+
+async def _amount_reply(h: Harness, user: dict[str, Any], login: str, amount: str) -> ChatMessage:
+    """/cashin → login → amount; the bot's answer to the amount."""
+    chat = user["id"]
+    mark = h.tg.mark()
+    h.tg.send_text(user, "/cashin")
+    await h.tg.wait_message(chat, lambda m: "login" in m.text, after=mark)
+    mark = h.tg.mark()
+    h.tg.send_text(user, login)
+    await h.tg.wait_message(chat, lambda m: "Enter the amount" in m.text, after=mark)
+    mark = h.tg.mark()
+    h.tg.send_text(user, amount)
+    return await h.tg.wait_message(chat, after=mark)
+
+
+async def _pay_requests(h: Harness) -> int:
+    return sum(h.sandbox.stats.pay_guids.values())
+
+
+# ---------------------------------------------------------------- limits
+
+
+async def test_cashier_limits_are_checked_when_the_amount_is_typed(controlled: Any) -> None:
+    async with controlled(cashier_daily_limit=3000, cashier_daily_count=2) as h:
+        await seed_payment(h.app.journal, amount="2500")
+        await seed_payment(h.app.journal, amount="900", status=PayStatus.DECLINED)  # not counted
+        user = h.user()
+        reply = await _amount_reply(h, user, "77000000002", "1000")
+        assert reply.text.startswith("⛔ Over your daily limit of 3\u202f000 ₸: 500 ₸ left today.")
+        assert "smaller amount" in reply.text and not reply.buttons
+        card = await h.say(user, "500")  # fits: the card appears
+        assert card.text.startswith("Check and confirm")
+        await h.press(user, card, "Confirm")
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        # Count: 2 of 2 used (the declined one does not count).
+        reply = await _amount_reply(h, user, "77000000002", "100")
+        assert reply.text.startswith("⛔ Your daily limit of 2 top-ups is reached: 0 left today.")
+        assert await _pay_requests(h) == 1
+        assert "limit.cashier_count" not in await _audit_actions(h)  # typed, not confirmed
+
+
+async def test_concurrent_confirms_over_the_client_limit_send_exactly_one(
+    controlled: Any,
+) -> None:
+    async with controlled(client_daily_limit=5000) as h:
+        first, second = h.user(CASHIER), h.user(CASHIER_2)
+        card_1 = await h.top_up_card(first, "77000000002", "3000")
+        card_2 = await h.top_up_card(second, "77000000002", "3000")
+        answers = len(h.tg.callback_answers)
+        h.tg.press_button(first, card_1, "Confirm")  # both taps are in Telegram's queue
+        h.tg.press_button(second, card_2, "Confirm")  # before the bot sees either
+        await h.tg.wait_for(lambda: len(h.tg.callback_answers) >= answers + 2)
+        refused = await h.tg.wait_message(
+            CASHIER_2, lambda m: m.text.startswith("⛔"), after=card_2.message_id - 1
+        )
+        assert "client's daily limit of 5\u202f000 ₸: 2\u202f000 ₸ left" in refused.text
+        assert [label for label, _ in refused.callback_buttons] == [
+            "✏️ Change amount",
+            "✖️ Cancel",
+        ]
+        await h.wait_status(CASHIER, card_1.message_id, "✅")
+        assert await _pay_requests(h) == 1
+        assert len(await h.sandbox.ledger.all()) == 1
+        assert "limit.client_sum" in await _audit_actions(h)
+        # The refused card may still change its amount to one that fits.
+        mark = h.tg.mark()
+        await h.press(second, refused, "Change amount")
+        await h.tg.wait_message(CASHIER_2, lambda m: "Enter the amount" in m.text, after=mark)
+        card = await h.say(second, "2000")
+        await h.press(second, card, "Confirm")
+        await h.wait_status(CASHIER_2, card.message_id, "✅")
+
+
+# ---------------------------------------------------------------- approval
+
+
+async def _cards(h: Harness, chat_id: int) -> list[ChatMessage]:
+    return [m for m in h.tg.messages(chat_id) if m.text.startswith("🛂 Approval needed")]
+
+
+async def _request(h: Harness, user: dict[str, Any], amount: str = "150000") -> ChatMessage:
+    card = await h.top_up_card(user, "77000000001", amount)
+    await h.press(user, card, "Confirm")
+    await h.tg.wait_for(lambda: card.text.startswith("🛂"))
+    return card
+
+
+async def test_above_the_threshold_nothing_is_sent_until_approved_once(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000) as h:
+        cashier = h.user()
+        small = await h.top_up_card(cashier, "77000000002", "99999")  # below: as usual
+        await h.press(cashier, small, "Confirm")
+        await h.wait_status(CASHIER, small.message_id, "✅")
+        before = await _pay_requests(h)
+
+        card = await _request(h, cashier)
+        assert "supervisor's approval" in card.text and not card.buttons
+        await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
+        [private] = await _cards(h, SUPERVISOR)
+        await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR_CHAT)))
+        [group] = await _cards(h, SUPERVISOR_CHAT)
+        assert "7700***0001" in group.text and "77000000001" not in group.text
+        assert [label for label, _ in private.callback_buttons] == ["✅ Approve", "❌ Reject"]
+        assert await _pay_requests(h) == before  # nothing reached Allpay
+
+        # Two supervisors approve at once: the first wins, one payment.
+        answers = len(h.tg.callback_answers)
+        h.tg.press_button(h.user(SUPERVISOR), private, "Approve")
+        h.tg.press_button(h.user(ADMIN), group, "Approve")
+        await h.tg.wait_for(lambda: len(h.tg.callback_answers) >= answers + 2)
+        texts = sorted(a.get("text", "") for a in list(h.tg.callback_answers.values())[-2:])
+        assert texts[0].startswith("Already decided: approved by")
+        assert texts[1] == "Approved: sending to Allpay."
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        assert await _pay_requests(h) >= before + 1
+        ledger = await h.sandbox.ledger.all()
+        assert [r.amount for r in ledger].count(150000) == 1
+        await h.tg.wait_for(lambda: not private.buttons and not group.buttons)
+        assert "✔️ Approved by" in private.text and "✔️ Approved by" in group.text
+        actions = await _audit_actions(h)
+        assert actions.count("approval.approved") == 1 and "approval.requested" in actions
+
+
+async def test_reject_with_a_reason_sends_nothing(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000) as h:
+        cashier = h.user()
+        card = await _request(h, cashier)
+        await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
+        [private] = await _cards(h, SUPERVISOR)
+        boss = h.user(SUPERVISOR)
+        approve_data = private.callback_buttons[0][1]
+        mark = h.tg.mark()
+        await h.press(boss, private, "Reject")
+        ask = await h.tg.wait_message(SUPERVISOR, lambda m: "Reason" in m.text, after=mark)
+        assert "/skip" in ask.text
+        await h.tg.wait_for(lambda: card.text.startswith("🚫"))
+        assert "Nothing was sent to Allpay: give the cash back." in card.text
+        thanks = await h.say(boss, "ID does not match")
+        assert "cashier will see the reason" in thanks.text
+        await h.tg.wait_for(lambda: "Reason: ID does not match" in card.text)
+        assert await _pay_requests(h) == 0
+        # Pressing again, or approving after the rejection: nothing changes.
+        answers = len(h.tg.callback_answers)
+        h.tg.press(boss, private, approve_data)  # the old card's button, as a slow phone sends it
+        await h.tg.wait_for(lambda: len(h.tg.callback_answers) > answers)
+        last = list(h.tg.callback_answers.values())[-1]
+        assert last["text"].startswith("Already decided: rejected by")
+        assert await _pay_requests(h) == 0
+        assert "approval.rejected" in await _audit_actions(h)
+
+
+async def test_no_decision_in_time_expires_and_sends_nothing(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000, approval_timeout=0.3) as h:
+        card = await _request(h, h.user())
+        [requested] = [
+            e for e in await h.app.journal.audit_log() if e.action == "approval.requested"
+        ]
+        assert requested.subject is not None
+        late_tap = ApprovalCb(action="y", approval_id=requested.subject).pack()
+        await h.tg.wait_for(lambda: card.text.startswith("⌛"))
+        assert "expired" in card.text and "give the cash back" in card.text
+        await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
+        [private] = await _cards(h, SUPERVISOR)
+        await h.tg.wait_for(lambda: "⌛ Expired" in private.text and not private.buttons)
+        assert await h.app.service.controls.waiting() == []
+        answers = len(h.tg.callback_answers)
+        h.tg.press(h.user(SUPERVISOR), private, late_tap)  # a tap that arrives after expiry
+        await h.tg.wait_for(lambda: len(h.tg.callback_answers) > answers)
+        assert list(h.tg.callback_answers.values())[-1]["text"] == "Already decided: expired"
+        assert await _pay_requests(h) == 0
+        assert "approval.expired" in await _audit_actions(h)
+
+
+async def test_self_approval_and_non_supervisors_are_refused(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000) as h:
+        own = await _request(h, h.user(SUPERVISOR))  # a supervisor topping up themselves
+        await h.tg.wait_for(lambda: len(h.tg.messages(SUPERVISOR_CHAT)) >= 1)
+        [group] = await _cards(h, SUPERVISOR_CHAT)
+        await h.press(h.user(SUPERVISOR), group, "Approve")
+        answer = list(h.tg.callback_answers.values())[-1]
+        assert answer["text"] == "You cannot approve your own top-up." and answer["show_alert"]
+        await h.press(h.user(CASHIER), group, "Approve")
+        answer = list(h.tg.callback_answers.values())[-1]
+        assert answer["text"] == "Only supervisors and admins can decide."
+        assert own.text.startswith("🛂") and group.buttons  # still waiting
+        assert await _pay_requests(h) == 0
+        assert "approval.self_refused" in await _audit_actions(h)
+        await h.press(h.user(ADMIN), group, "Approve")  # an admin may
+        await h.wait_status(SUPERVISOR, own.message_id, "✅")
+
+
+# ---------------------------------------------------------------- blocking
+
+
+async def test_a_blocked_cashier_cannot_confirm_and_pending_payments_still_resolve(
+    controlled: Any,
+) -> None:
+    async with controlled(
+        approval_threshold=100000, pending_retry_min=0.5, pending_retry_max=1
+    ) as h:
+        cashier, admin = h.user(), h.user(ADMIN)
+        paid = await h.top_up_card(cashier, "77000000001", "1000")  # first answer: PENDING
+        await h.press(cashier, paid, "Confirm")
+        await h.wait_status(CASHIER, paid.message_id, "⏳")
+        waiting = await _request(h, cashier)
+        open_card = await h.top_up_card(cashier, "77000000002", "2000")
+
+        reply = await h.say(admin, f"/block {CASHIER}")
+        assert reply.text.startswith(f"Blocked {CASHIER}")
+        await h.press(cashier, open_card, "Confirm")
+        refusal = list(h.tg.callback_answers.values())[-1]
+        assert "blocked" in refusal["text"]
+        refused = await h.say(cashier, "/cashin")
+        assert "blocked" in refused.text
+        await h.tg.wait_for(lambda: waiting.text.startswith("🚫"))  # the approval is cancelled
+        # The payment already sent reaches its final status anyway.
+        await h.wait_status(CASHIER, paid.message_id, "✅")
+        statuses = [p.status.value for p in (await h.app.journal.payments_page(None, 0, 10))[0]]
+        assert statuses == ["COMPLETED"]
+        assert [r.amount for r in await h.sandbox.ledger.all()] == [1000]
+        actions = await _audit_actions(h)
+        assert "roster.blocked" in actions and "approval.cancelled" in actions
+
+        assert (await h.say(admin, f"/unblock {CASHIER}")).text.startswith("Unblocked")
+        assert "Hello" in (await h.say(cashier, "/start")).text
+        assert "yourself" in (await h.say(admin, f"/block {ADMIN}")).text
+        assert "Only admins" in (await h.say(cashier, f"/block {CASHIER_2}")).text
