@@ -1,4 +1,12 @@
-"""SIGKILL while a pay request is in flight, then start again: same GUID, final status shown."""
+"""SIGKILL the bot at every step of a payment, start it again, and check the invariants.
+
+The bot runs as a real process (``python -m bot``) against the Telegram stand-in and a signed
+sandbox in this process. Each crash point is reached by stopping the world from outside —
+a Telegram call that hangs, a pay answer that never comes, a database lock — never by hooks
+inside the bot. After the restart: the payment reaches its final status, exactly one GUID
+was ever sent, the sandbox ledger has one row, the journal agrees with it, and the cashier
+sees ✅ only for a payment the sandbox completed.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +14,64 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
-from bot.allpay.sandbox import RunningSandbox
-from bot.devtools.telegram import FakeTelegram
+from bot.allpay.sandbox import DEFAULT_BALANCE, RunningSandbox
+from bot.devtools.telegram import ChatMessage, FakeTelegram
 from tests.harness import CASHIER, TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
+POINTS = [
+    "after_draft",
+    "after_journal_commit",
+    "during_pay",
+    "after_answer_before_journal",
+    "during_status_edit",
+]
 
 
-async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=open(cwd / "bot.log", "ab"),
-    )
+class BotProcess:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env, self.cwd = env, cwd
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=open(self.cwd / "bot.log", "ab"),  # noqa: SIM115 - the child owns it
+        )
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def close(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
 
 
-async def test_sigkill_during_pay_then_restart(
+@pytest.fixture
+async def bot_env(
     tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
-) -> None:
-    """The sandbox runs in this process, playing real Allpay for a bot in another one."""
-    outside_sandbox = sandbox
-    outside_sandbox.sandbox.slow_delay = 60.0  # the first answer never comes in time
-    keys = outside_sandbox.keys
-    database = tmp_path / "bot.sqlite3"
+) -> AsyncIterator[BotProcess]:
+    keys = sandbox.keys
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
-        "ALLPAY_URL": outside_sandbox.url,
+        "ALLPAY_URL": sandbox.url,
         "ALLPAY_REQUESTER": "agent-crash",
         "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
         "ALLPAY_PRIVATE_KEY": str(keys.agent_private),
@@ -50,48 +79,115 @@ async def test_sigkill_during_pay_then_restart(
         "ALLPAY_TIMEOUT": "30",
         "PENDING_RETRY_MIN": "0.2",
         "PENDING_RETRY_MAX": "0.5",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
         "CASHIER_IDS": str(CASHIER),
         "DEFAULT_LANGUAGE": "en",
         "WEB_ENABLED": "false",
     }
-    user = FakeTelegram.user(CASHIER, "Cashier", "en")
-    bot = await _spawn(env, tmp_path)
+    process = BotProcess(env, tmp_path)
     try:
-        telegram.send_text(user, "/cashin")
-        await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
-        telegram.send_text(user, "77000000004")  # Allpay's first answer will not come in time
-        await telegram.wait_message(CASHIER, lambda m: "amount" in m.text)
-        mark = telegram.mark()
-        telegram.send_text(user, "1000")
-        card = await telegram.wait_message(CASHIER, lambda m: bool(m.buttons), after=mark)
-        telegram.press_button(user, card, "Confirm")
-        await outside_sandbox.sandbox.wait_for(lambda s: sum(s.pay_guids.values()) == 1)
-        bot.send_signal(signal.SIGKILL)  # the pay request is in flight right now
-        await bot.wait()
-
-        async with (
-            aiosqlite.connect(database) as db,
-            db.execute("SELECT guid, status FROM payments") as cur,
-        ):
-            rows = await cur.fetchall()
-        assert len(rows) == 1 and rows[0][1] in ("NEW", "PENDING")
-        guid = rows[0][0]
-        assert not card.text.startswith("✅")
-
-        bot = await _spawn(env, tmp_path)
-        done = await telegram.wait_message(CASHIER, lambda m: m.text.startswith("✅"), timeout=30)
-        assert guid in done.text
+        yield process
     finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
-    stats = outside_sandbox.sandbox.stats
-    assert list(stats.pay_guids) == [guid] and stats.pay_guids[guid] >= 2
-    ledger = await outside_sandbox.sandbox.ledger.all()
-    assert [(r.guid, r.status.value) for r in ledger] == [(guid, "COMPLETED")]
+        await process.close()
+
+
+async def _journal(tmp_path: Path) -> list[tuple[str, str]]:
     async with (
-        aiosqlite.connect(database) as db,
+        aiosqlite.connect(tmp_path / "bot.sqlite3") as db,
         db.execute("SELECT guid, status FROM payments") as cur,
     ):
-        assert await cur.fetchall() == [(guid, "COMPLETED")]
+        return [(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def _card(telegram: FakeTelegram, login: str) -> ChatMessage:
+    user = FakeTelegram.user(CASHIER, "Cashier", "en")
+    telegram.send_text(user, "/cashin")
+    await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
+    mark = telegram.mark()
+    telegram.send_text(user, login)
+    await telegram.wait_message(CASHIER, lambda m: "amount" in m.text, after=mark)
+    mark = telegram.mark()
+    telegram.send_text(user, "1000")
+    return await telegram.wait_message(CASHIER, lambda m: bool(m.buttons), after=mark)
+
+
+@pytest.mark.parametrize("point", POINTS)
+async def test_sigkill_at_each_step_then_restart(
+    point: str,
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    telegram: FakeTelegram,
+    bot_env: BotProcess,
+) -> None:
+    user = FakeTelegram.user(CASHIER, "Cashier", "en")
+    fake = sandbox.sandbox
+    # 77000000004: Allpay's first answer is slow (longer than any test waits for it).
+    login = "77000000004" if point == "during_pay" else "77000000002"
+    fake.slow_delay = 120.0
+    await bot_env.start()
+    card = await _card(telegram, login)
+
+    if point == "after_draft":
+        await bot_env.kill()
+        assert await _journal(tmp_path) == []
+        await bot_env.start()
+        telegram.press_button(user, card, "Confirm")  # the card outlived the process
+    elif point == "after_journal_commit":
+        telegram.hold("editMessageText")  # the "⏳ sending" edit comes before the send
+        telegram.press_button(user, card, "Confirm")
+        await telegram.wait_for(lambda: any(m == "editMessageText" for m, _ in telegram.calls))
+        await bot_env.kill()
+        assert [s for _, s in await _journal(tmp_path)] == ["NEW"]
+        assert sum(fake.stats.pay_guids.values()) == 0  # journaled, never sent
+        telegram.release("editMessageText")
+        await bot_env.start()
+    elif point == "during_pay":
+        telegram.press_button(user, card, "Confirm")
+        await fake.wait_for(lambda s: sum(s.pay_guids.values()) == 1)
+        await bot_env.kill()
+        fake.slow_delay = 0.0
+        await bot_env.start()
+    elif point == "after_answer_before_journal":
+        database = tmp_path / "bot.sqlite3"
+        locked = asyncio.Event()
+        lock = await aiosqlite.connect(database, isolation_level=None)
+
+        async def hold_the_journal(_guid: str) -> None:
+            await lock.execute("BEGIN EXCLUSIVE")  # the bot cannot write its answer down
+            locked.set()
+
+        fake.after_ledger = hold_the_journal
+        telegram.press_button(user, card, "Confirm")
+        await asyncio.wait_for(locked.wait(), 30)
+        await fake.wait_for(lambda s: sum(s.pay_guids.values()) == 1)
+        await asyncio.sleep(0.3)  # the answer is on loopback; earlier is "during_pay", also fine
+        await bot_env.kill()
+        fake.after_ledger = None
+        await lock.rollback()
+        await lock.close()
+        assert [s for _, s in await _journal(tmp_path)] == ["NEW"]  # the answer was never noted
+        assert [r.status.value for r in await fake.ledger.all()] == ["COMPLETED"]
+        await bot_env.start()
+    elif point == "during_status_edit":
+        telegram.press_button(user, card, "Confirm")
+        await telegram.wait_for(lambda: card.text.startswith("⏳"))
+        telegram.hold("editMessageText")  # the ✅ edit by the outbox hangs
+        await telegram.wait_for(
+            lambda: any(
+                m == "editMessageText" and str(p.get("text", "")).startswith("✅")
+                for m, p in telegram.calls
+            )
+        )
+        await bot_env.kill()
+        assert [s for _, s in await _journal(tmp_path)] == ["COMPLETED"]
+        assert not card.text.startswith("✅")
+        telegram.release("editMessageText")
+        await bot_env.start()
+
+    done = await telegram.wait_message(CASHIER, lambda m: m.text.startswith("✅"), timeout=30)
+    [(guid, status)] = await _journal(tmp_path)
+    assert status == "COMPLETED" and guid in done.text
+    assert list(fake.stats.pay_guids) == [guid]  # one GUID ever sent, however often
+    assert [(r.guid, r.status.value) for r in await fake.ledger.all()] == [(guid, "COMPLETED")]
+    balance = await fake.ledger.balance("agent-crash")
+    assert balance == DEFAULT_BALANCE - 1000  # debited once

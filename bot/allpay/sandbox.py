@@ -24,7 +24,7 @@ import copy
 import functools
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -348,6 +348,9 @@ class Sandbox:
         #: as when a real answer is lost on the way back).
         self.faults: deque[Fault] = deque()
         self._forger: Signer | None = None
+        #: Called with the GUID after the ledger has the payment and before the answer goes
+        #: out: lets a test stop the world at "Allpay decided, the agent does not know yet".
+        self.after_ledger: Callable[[str], Awaitable[None]] | None = None
         self._changed = asyncio.Condition()
 
     def app(self) -> web.Application:
@@ -510,6 +513,8 @@ class Sandbox:
             row.status,
             row.requests,
         )
+        if self.after_ledger is not None:
+            await self.after_ledger(guid)
         if created and client is not None and client.flow == "slow_first":
             await asyncio.sleep(self.slow_delay)
         if created and client is not None and client.flow == "http500_first":

@@ -68,6 +68,8 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: list[Fault] = []
         self.blocked_by: set[int] = set()
+        #: Methods whose calls hang until released (a stuck network, a process about to die).
+        self.holds: dict[str, asyncio.Event] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
@@ -102,6 +104,9 @@ class FakeTelegram:
         params = await self._params(request)
         self.calls.append((method, params))
         await self._notify()  # a long-polling getUpdates is seen at once, not when it returns
+        held = self.holds.get(method)
+        if held is not None:
+            await held.wait()
         fault = self._take_fault(method, params)
         if fault is not None:
             body: dict[str, Any] = {
@@ -141,6 +146,15 @@ class FakeTelegram:
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
+
+    def hold(self, method: str) -> asyncio.Event:
+        """From now on calls of ``method`` hang until the returned event is set."""
+        return self.holds.setdefault(method, asyncio.Event())
+
+    def release(self, method: str) -> None:
+        held = self.holds.pop(method, None)
+        if held is not None:
+            held.set()
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         chat_id = _int(params.get("chat_id"))
