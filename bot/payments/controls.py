@@ -492,6 +492,14 @@ class Controls:
     ) -> RosterChange:
         """Block: the next update is refused, open drafts and waiting approvals are cancelled
         at once. Payments already sent are not touched: they still reach a final status."""
+        try:
+            return await self._set_blocked(actor_id, user_id, blocked, configured_admins)
+        finally:
+            self.journal.roster_changed()
+
+    async def _set_blocked(
+        self, actor_id: int, user_id: int, blocked: bool, configured_admins: Iterable[int]
+    ) -> RosterChange:
         now = utcnow()
         async with self.db.tx() as conn:
             async with conn.execute(

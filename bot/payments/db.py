@@ -1,8 +1,12 @@
 """One SQLite database for journal, roster, outbox and conversation state.
 
-WAL with ``synchronous=FULL``: a committed payment survives a crash or power loss. The
-schema is versioned with ``PRAGMA user_version``; forward migrations run at start-up.
-One connection, one lock: statements of one transaction never interleave with another's.
+WAL with ``synchronous=FULL`` for everything about money: a committed payment survives a
+crash or a power loss. Conversation bookkeeping (FSM state, drafts, preferences, outbox
+progress) commits with ``synchronous=NORMAL``: in WAL mode that survives a process crash and
+is made durable by the next FULL commit; only a power cut may lose its last moments, which
+costs a cashier a re-typed step, never money. The schema is versioned with
+``PRAGMA user_version``; forward migrations run at start-up. One connection, one lock:
+statements of one transaction never interleave with another's.
 """
 
 from __future__ import annotations
@@ -167,6 +171,7 @@ class Database:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._synchronous = "FULL"
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,10 +209,15 @@ class Database:
         return self._conn
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed durably on success."""
+    async def tx(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed on success: fsynced when
+        ``durable`` (the default, and always for money), else as WAL's NORMAL allows."""
         async with self._lock:
             conn = self._require()
+            wanted = "FULL" if durable else "NORMAL"
+            if wanted != self._synchronous:  # only between transactions, never inside one
+                await conn.execute(f"PRAGMA synchronous={wanted}")
+                self._synchronous = wanted
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn

@@ -10,14 +10,15 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -25,6 +26,8 @@ from bot.allpay.protocol import PayResult
 from bot.payments.db import Database, parse_ts, ts, utcnow
 
 TIYN = 100
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def to_tiyn(amount: Decimal) -> int:
@@ -234,10 +237,33 @@ _DRAFT_COLUMNS = (
 )
 
 
+def _changes_roster(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Drop the roster cache after the call, whatever it did."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        finally:
+            journal = args[0]
+            assert isinstance(journal, Journal)
+            journal.roster_changed()
+
+    return wrapper
+
+
 class Journal:
     def __init__(self, db: Database, supervisor_chat_ids: Iterable[int] = ()) -> None:
         self.db = db
         self.supervisor_chat_ids = tuple(supervisor_chat_ids)
+        # Every update asks who the person is and which language they chose. This process is
+        # the only writer, so these are kept in memory and dropped on every roster change.
+        self._users: dict[int, StaffUser | None] = {}
+        self._languages: dict[int, str | None] = {}
+
+    def roster_changed(self) -> None:
+        """Forget cached roster entries (called after every write to ``users``)."""
+        self._users.clear()
 
     # ------------------------------------------------------------------ audit
 
@@ -268,6 +294,7 @@ class Journal:
 
     # ------------------------------------------------------------------ roster
 
+    @_changes_roster
     async def seed_roles(
         self, admins: Iterable[int], supervisors: Iterable[int], cashiers: Iterable[int]
     ) -> None:
@@ -337,6 +364,7 @@ class Journal:
         assert row is not None
         return bool(row[1]) and int(row[0]) <= 1
 
+    @_changes_roster
     async def set_role(
         self,
         actor_id: int,
@@ -382,6 +410,7 @@ class Journal:
             )
             return change
 
+    @_changes_roster
     async def remove_user(
         self, actor_id: int, user_id: int, *, configured_admins: Iterable[int] = ()
     ) -> RosterChange:
@@ -411,6 +440,8 @@ class Journal:
             return RosterChange.REMOVED
 
     async def get_user(self, user_id: int) -> StaffUser | None:
+        if user_id in self._users:
+            return self._users[user_id]
         async with (
             self.db.read() as conn,
             conn.execute(
@@ -420,31 +451,37 @@ class Journal:
             ) as cur,
         ):
             row = await cur.fetchone()
-        if row is None:
-            return None
-        return StaffUser(row[0], Role(row[1]), row[2], bool(row[3]))
+        user = StaffUser(row[0], Role(row[1]), row[2], bool(row[3])) if row else None
+        self._users[user_id] = user
+        return user
 
+    @_changes_roster
     async def set_user_name(self, user_id: int, name: str) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "UPDATE users SET name = ? WHERE user_id = ? AND name IS NULL", (name, user_id)
             )
 
     async def get_language(self, user_id: int) -> str | None:
+        if user_id in self._languages:
+            return self._languages[user_id]
         async with (
             self.db.read() as conn,
             conn.execute("SELECT language FROM user_prefs WHERE user_id = ?", (user_id,)) as cur,
         ):
             row = await cur.fetchone()
-        return str(row[0]) if row else None
+        language = str(row[0]) if row else None
+        self._languages[user_id] = language
+        return language
 
     async def set_language(self, user_id: int, language: str) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "INSERT INTO user_prefs (user_id, language) VALUES (?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
                 (user_id, language),
             )
+        self._languages[user_id] = language
 
     # ------------------------------------------------------------------ drafts
 
@@ -462,7 +499,7 @@ class Journal:
         """A new confirmation card; any other open draft of this cashier is cancelled."""
         draft_id = secrets.token_urlsafe(9)  # 12 characters: short callback_data
         now = ts(utcnow())
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
                 "WHERE cashier_id = ? AND state = 'OPEN'",
@@ -497,7 +534,7 @@ class Journal:
         return _draft(row) if row else None
 
     async def cancel_drafts(self, cashier_id: int) -> int:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             cur = await conn.execute(
                 "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
                 "WHERE cashier_id = ? AND state = 'OPEN'",
@@ -589,7 +626,7 @@ class Journal:
         return _payment(row) if row else None
 
     async def set_message(self, guid: str, chat_id: int, message_id: int) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "UPDATE payments SET chat_id = ?, message_id = ? WHERE guid = ?",
                 (chat_id, message_id, guid),
@@ -921,7 +958,7 @@ class Journal:
         return parse_ts(row[0]) if row and row[0] else None
 
     async def outbox_done(self, item_id: int, *, failed: str | None = None) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
                 "last_error = COALESCE(?, last_error) WHERE id = ?",
@@ -929,7 +966,7 @@ class Journal:
             )
 
     async def outbox_retry(self, item_id: int, error: str, delay: float) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.tx(durable=False) as conn:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
                 "WHERE id = ?",

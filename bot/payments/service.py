@@ -7,6 +7,7 @@ and requester every time. Within this process a GUID is never sent twice at once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -234,6 +235,9 @@ class Resolver(BackgroundLoop):
         self.journal = service.journal
         self.policy = service.policy
         self._semaphore = asyncio.Semaphore(concurrency)
+        # Rows are read (and parsed on the event loop) a batch at a time: a thousand pending
+        # payments at start-up must not become one long blocking slice (see bench/).
+        self._batch = max(16, concurrency * 4)
         # A send that leaves a payment pending wakes the resolver to schedule its resend.
         self.wakeup = service.resolver_wakeup
 
@@ -243,13 +247,15 @@ class Resolver(BackgroundLoop):
     async def run_once(self) -> int:
         """One pass over the due payments; returns how many were sent."""
         now = self._clock()
-        due = [
-            p
-            for p in await self.journal.due_payments(now, limit=500)
-            if p.guid not in self.service.in_flight
-        ]
+        batch = await self.journal.due_payments(now, limit=self._batch)
+        due = [p for p in batch if p.guid not in self.service.in_flight]
         if due:
             await asyncio.gather(*(self._resolve(p) for p in due))
+        elif batch:
+            # Everything due is being sent right now (by the confirm step): let those sends
+            # finish instead of polling for them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), self.policy.retry_min)
         return len(due)
 
     async def _resolve(self, payment: Payment) -> None:

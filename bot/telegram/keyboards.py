@@ -64,26 +64,12 @@ def quick_amounts(minimum: Decimal, maximum: Decimal) -> InlineKeyboardMarkup | 
 
 
 def confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("✅ Confirm"),
-                    callback_data=DraftCb(action=DraftAction.CONFIRM, draft_id=draft_id).pack(),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    text=_("✏️ Change amount"),
-                    callback_data=DraftCb(action=DraftAction.EDIT, draft_id=draft_id).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=_("✖️ Cancel"),
-                    callback_data=DraftCb(action=DraftAction.CANCEL, draft_id=draft_id).pack(),
-                ),
-            ],
-        ]
+    confirm = InlineKeyboardButton(
+        text=_("✅ Confirm"),
+        callback_data=DraftCb(action=DraftAction.CONFIRM, draft_id=draft_id).pack(),
     )
+    rest = change_or_cancel_keyboard(draft_id).inline_keyboard
+    return InlineKeyboardMarkup(inline_keyboard=[[confirm], *rest])
 
 
 def change_or_cancel_keyboard(draft_id: str) -> InlineKeyboardMarkup:

@@ -97,16 +97,18 @@ async def roster(message: Message, journal: Journal) -> None:
         await message.answer(text)
 
 
-async def _set_role(
+@router.message(Command("add_cashier"), ADMINS)
+@router.message(Command("add_supervisor"), ADMINS)
+async def add_person(
     message: Message,
     command: CommandObject,
-    role: Role,
     staff: StaffUser,
     journal: Journal,
     settings: Settings,
     bot: Bot,
     i18n: I18n,
 ) -> None:
+    role = Role.CASHIER if command.command == "add_cashier" else Role.SUPERVISOR
     user_id, name, problem = _parse_target(command.args)
     if problem is not None or user_id is None:
         await message.answer(_target_problem(command.command, problem or "missing"))
@@ -117,32 +119,6 @@ async def _set_role(
     if change in (RosterChange.ADDED, RosterChange.CHANGED):
         await refresh_user_commands(bot, i18n, user_id, role)
     await message.answer(_change_text(change, user_id, role))
-
-
-@router.message(Command("add_cashier"), ADMINS)
-async def add_cashier(
-    message: Message,
-    command: CommandObject,
-    staff: StaffUser,
-    journal: Journal,
-    settings: Settings,
-    bot: Bot,
-    i18n: I18n,
-) -> None:
-    await _set_role(message, command, Role.CASHIER, staff, journal, settings, bot, i18n)
-
-
-@router.message(Command("add_supervisor"), ADMINS)
-async def add_supervisor(
-    message: Message,
-    command: CommandObject,
-    staff: StaffUser,
-    journal: Journal,
-    settings: Settings,
-    bot: Bot,
-    i18n: I18n,
-) -> None:
-    await _set_role(message, command, Role.SUPERVISOR, staff, journal, settings, bot, i18n)
 
 
 @router.message(Command("remove"), ADMINS)

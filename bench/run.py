@@ -1,0 +1,51 @@
+"""Run every benchmark and print the four tables: ``python bench/run.py [--quick]``.
+
+Ratios are measured within one run on the same machine (machines here are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import allpay_client, resolver, scale, updates
+from bench.common import machine, sandbox_process
+
+
+async def main(quick: bool, only: set[int]) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    gc.collect()
+    gc.freeze()  # as bot.app does at start-up
+    print(f"# Benchmarks — {time.strftime('%Y-%m-%d %H:%M')} — {machine()}\n", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with sandbox_process(Path(tmp) / "sandbox") as sandbox:
+            keys = sandbox.folder
+            if 1 in only:
+                conversations, payments = (100, 20) if quick else (500, 100)
+                print(await updates.run(conversations, sandbox.url, keys, payments), flush=True)
+            if 2 in only:
+                repeat, calls = (50, 100) if quick else (300, 400)
+                print(await allpay_client.run(sandbox.url, keys, repeat, calls), flush=True)
+            if 3 in only:
+                print(await resolver.run(sandbox.url, keys, 200 if quick else 1000), flush=True)
+            if 4 in only:
+                cashiers, open_ = (50, 200) if quick else (200, 1000)
+                print(await scale.run(sandbox.url, keys, cashiers, open_), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument(
+        "--only", type=int, action="append", choices=[1, 2, 3, 4], help="run only these tables"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4])))
