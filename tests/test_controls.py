@@ -270,3 +270,28 @@ async def test_a_blocked_cashier_cannot_confirm_and_pending_payments_still_resol
         assert "Hello" in (await h.say(cashier, "/start")).text
         assert "yourself" in (await h.say(admin, f"/block {ADMIN}")).text
         assert "Only admins" in (await h.say(cashier, f"/block {CASHIER_2}")).text
+
+
+async def test_a_fast_decision_is_never_overwritten_by_the_waiting_notice(
+    controlled: Any,
+) -> None:
+    """Telegram is slow to edit the cashier's card while a supervisor approves at once: the
+    card ends at the payment's status, never at a late "waiting for approval". (The card is
+    written only by the outbox, in the order things happened.)"""
+    async with controlled(approval_threshold=100000) as h:
+        cashier = h.user()
+        card = await h.top_up_card(cashier, "77000000002", "100000")
+        h.tg.hold("editMessageText")
+        await h.press(cashier, card, "Confirm")
+        # The outbox is stuck on the cashier's "waiting" edit: the request is journaled.
+        await h.tg.wait_for(lambda: any(m == "editMessageText" for m, _ in h.tg.calls))
+        waiting = await h.app.service.controls.waiting()
+        result = await h.app.service.decide(waiting[0].id, SUPERVISOR, approve=True)
+        assert result.payment is not None
+        await h.sandbox.wait_for(lambda s: bool(s.pay_guids))
+        h.tg.release("editMessageText")
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        # The supervisors' ✅ notice is queued after the cashier's status: once it is out,
+        # everything before it has been delivered, in order.
+        await h.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
+        assert card.text.startswith("✅"), card.text

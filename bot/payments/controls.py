@@ -274,6 +274,12 @@ class Controls:
                 await self.journal.audit_in(
                     conn, cashier_id, "approval.requested", approval_id, f"amount {amount}"
                 )
+                # The cashier's card turns into the waiting notice through the outbox, in
+                # order before anything a supervisor's decision enqueues: a fast decision can
+                # never be overwritten by a late "waiting".
+                await self.journal.enqueue_in(
+                    conn, OutboxKind.APPROVAL_NOTICE, int(draft[2]), None, now, ref=approval_id
+                )
                 for chat_id in await self._approvers_in(conn):
                     await self.journal.enqueue_in(
                         conn, OutboxKind.APPROVAL_REQUEST, chat_id, None, now, ref=approval_id

@@ -288,11 +288,9 @@ async def confirm(
                     reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
                 )
         return
-    if result.outcome is ConfirmOutcome.AWAITING and result.approval is not None:
-        # The card now shows the approval's fate; the outbox edits it when a supervisor decides.
+    if result.outcome is ConfirmOutcome.AWAITING:
+        # The card belongs to the outbox now (waiting, then the decision, then the status).
         await state.clear()
-        with contextlib.suppress(TelegramAPIError):
-            await _edit(message, texts.approval_notice(result.approval, {}, settings.tz))
         return
     payment = result.payment
     if payment is None:

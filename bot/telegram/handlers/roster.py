@@ -44,6 +44,15 @@ def _parse_target(args: str | None) -> tuple[int | None, str | None, str | None]
     return int(raw), name or None, None
 
 
+async def _target(message: Message, command: CommandObject) -> tuple[int, str | None] | None:
+    """``<id> [name]`` from the command, or None after telling the admin what is wrong."""
+    user_id, name, problem = _parse_target(command.args)
+    if problem is not None or user_id is None:
+        await message.answer(_target_problem(command.command, problem or "missing"))
+        return None
+    return user_id, name
+
+
 def _target_problem(command: str, problem: str) -> str:
     if problem == "missing":
         return _(
@@ -109,10 +118,10 @@ async def add_person(
     i18n: I18n,
 ) -> None:
     role = Role.CASHIER if command.command == "add_cashier" else Role.SUPERVISOR
-    user_id, name, problem = _parse_target(command.args)
-    if problem is not None or user_id is None:
-        await message.answer(_target_problem(command.command, problem or "missing"))
+    target = await _target(message, command)
+    if target is None:
         return
+    user_id, name = target
     change = await journal.set_role(
         staff.user_id, user_id, role, name, configured_admins=settings.admin_ids
     )
@@ -131,10 +140,10 @@ async def remove(
     bot: Bot,
     i18n: I18n,
 ) -> None:
-    user_id, _name, problem = _parse_target(command.args)
-    if problem is not None or user_id is None:
-        await message.answer(_target_problem(command.command, problem or "missing"))
+    target = await _target(message, command)
+    if target is None:
         return
+    user_id = target[0]
     change = await journal.remove_user(staff.user_id, user_id, configured_admins=settings.admin_ids)
     if change is RosterChange.REMOVED:
         await refresh_user_commands(bot, i18n, user_id, None)
@@ -152,10 +161,10 @@ async def block(
     bot: Bot,
     i18n: I18n,
 ) -> None:
-    user_id, _name, problem = _parse_target(command.args)
-    if problem is not None or user_id is None:
-        await message.answer(_target_problem(command.command, problem or "missing"))
+    target = await _target(message, command)
+    if target is None:
         return
+    user_id = target[0]
     blocking = command.command == "block"
     if blocking and user_id == staff.user_id:
         await message.answer(_("You cannot block yourself. Nothing changed."))
