@@ -97,7 +97,7 @@ async def test_roster_commands_refuse_bad_input_and_change_nothing(harness: Harn
     }
     for command, expected in cases.items():
         reply = await harness.say(admin, command)
-        assert expected in reply.text, (command, reply.text)
+        assert expected in reply.plain, (command, reply.text)
     assert await _roles(harness) == before
     entries = await harness.app.journal.audit_log(100)
     assert not [e for e in entries if e.actor_id == ADMIN]

@@ -5,6 +5,22 @@ messages, callback answers, documents, commands, webhooks) with Telegram's JSON 
 error texts, keeps each chat's messages as a person would see them, and lets a caller act as
 users (type, share a contact, press a button) and inject Telegram's faults (429 with
 ``retry_after``, 5xx, a user who blocked the bot).
+
+Text sent with ``parse_mode=HTML`` is always parsed the way Telegram parses it (a port of
+TDLib's ``parse_html``): a malformed text is refused with ``400 Bad Request: can't parse
+entities: <reason>``, and lengths are counted after parsing. By default it also refuses an
+``&`` that starts no entity (``strict_entities``), which Telegram would show literally: the
+bot escapes every text from outside, so such an ``&`` is a bug the tests should see;
+``strict_entities=False`` is exactly Telegram's leniency.
+
+``FakeTelegram(realistic=True, seed=...)`` turns on what a real server adds (off by default,
+so tests stay fast): every call takes 60–160 ms (``latency=``; seeded), and sends and edits
+are rate limited like Telegram does (``limits=``: 30/s for the bot, 1/s with a burst of 8 in a
+private chat, 20 a minute in a group), answered with ``429 Too Many Requests: retry after N``.
+The stand-in remembers every announced window (``windows``), every call that came back too
+soon (``calls_inside_window``, refused again), the 429s it sent (``refusals``) and the counted
+calls it accepted per chat (``accepted``). ``clock=`` replaces ``time.monotonic`` for the
+buckets.
 """
 
 from __future__ import annotations
@@ -12,7 +28,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import random
+import re
+import string
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +63,12 @@ class ChatMessage:
     reply_keyboard: list[list[str]] | None = None
     document: tuple[str, bytes] | None = None
     edits: int = 0
+    parse_mode: str | None = None  # as sent: ``text`` keeps its tags and entities
+
+    @property
+    def plain(self) -> str:
+        """The text as a person reads it: tags gone, entities decoded."""
+        return parse_html(self.text) if _is_html(self.parse_mode) else self.text
 
     @property
     def callback_buttons(self) -> list[tuple[str, str]]:
@@ -58,8 +85,60 @@ class Fault:
     chat_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits as token buckets: a rate in tokens per second and a burst."""
+
+    bot_rate: float = 30.0
+    bot_burst: float = 30.0
+    private_rate: float = 1.0  # a chat with a person (chat_id > 0)
+    private_burst: float = 8.0
+    group_rate: float = 20 / 60  # a group or channel (chat_id < 0)
+    group_burst: float = 20.0
+
+
+#: Calls that spend a token of their chat's bucket and of the bot's (sends and edits alike).
+COUNTED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+    }
+)
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    burst: float
+    tokens: float
+    stamp: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait(self) -> float:
+        """Seconds until the next whole token (0 if there is one)."""
+        return max(0.0, (1 - self.tokens) / self.rate)
+
+
 class FakeTelegram:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        realistic: bool = False,
+        seed: int | None = None,
+        latency: tuple[float, float] = (0.060, 0.160),
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        strict_entities: bool = True,
+    ) -> None:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -77,6 +156,23 @@ class FakeTelegram:
         self.version = 0  # bumped on every change anyone might watch
         self.runner: web.AppRunner | None = None
         self.base_url = ""
+        #: Refuse an ``&`` that starts no entity (Telegram shows it as typed).
+        self.strict_entities = strict_entities
+        # Realistic mode: latency and flood limits (see the module docstring).
+        self.realistic = realistic
+        self.latency = latency
+        self.limits = limits or Limits()
+        self.clock = clock
+        self._rng = random.Random(seed)
+        self._buckets: dict[int | None, _Bucket] = {}  # None: the bot's own
+        self._windows_until: dict[int | None, float] = {}
+        #: Every announced 429 window: (chat_id, or None for the bot-wide one; its end).
+        self.windows: list[tuple[int | None, float]] = []
+        #: Counted calls that came while a window announced to them was open: (when, method, chat).
+        self.calls_inside_window: list[tuple[float, str, int | None]] = []
+        self.refusals = 0  # 429s the flood limits sent
+        #: Counted calls answered ``ok`` while realistic, per chat (messages sent and edited).
+        self.accepted: Counter[int] = Counter()
 
     # ------------------------------------------------------------------ server
 
@@ -100,6 +196,15 @@ class FakeTelegram:
             await self.runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        delay = self._rng.uniform(*self.latency) if self.realistic else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay / 2)  # the request's way to Telegram
+        response = await self._answer(request)
+        if delay > 0:
+            await asyncio.sleep(delay / 2)  # and the answer's way back
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))
@@ -117,6 +222,13 @@ class FakeTelegram:
             if fault.retry_after is not None:
                 body["parameters"] = {"retry_after": fault.retry_after}
             return web.json_response(body, status=fault.error_code)
+        counted = self.realistic and method in COUNTED_METHODS
+        chat_id = _int(params.get("chat_id"))
+        if counted:
+            retry_after = self._flood_check(method, chat_id)
+            if retry_after:
+                self.refusals += 1
+                return _retry_after(retry_after)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -126,7 +238,43 @@ class FakeTelegram:
             return _error(exc.code, exc.description)
         finally:
             await self._notify()
+        if counted and chat_id is not None:
+            self.accepted[chat_id] += 1
         return web.json_response({"ok": True, "result": result})
+
+    def _flood_check(self, method: str, chat_id: int | None) -> int:
+        """Take a token of the chat's bucket and the bot's, or say how long to wait (s)."""
+        now = self.clock()
+        keys: list[int | None] = [None] if chat_id is None else [chat_id, None]
+        open_until = max(self._windows_until.get(k, now) for k in keys)
+        if open_until > now:  # told to wait, yet here again: refused, and remembered
+            self.calls_inside_window.append((now, method, chat_id))
+            return _whole_seconds(open_until - now)
+        buckets = [self._bucket(k, now) for k in keys]
+        waits = [b.wait() for b in buckets]
+        if max(waits) > 0:
+            key = keys[waits.index(max(waits))]
+            seconds = _whole_seconds(max(waits))
+            self._windows_until[key] = now + seconds
+            self.windows.append((key, now + seconds))
+            return seconds
+        for bucket in buckets:
+            bucket.tokens -= 1
+        return 0
+
+    def _bucket(self, key: int | None, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            limits = self.limits
+            if key is None:
+                rate, burst = limits.bot_rate, limits.bot_burst
+            elif key > 0:
+                rate, burst = limits.private_rate, limits.private_burst
+            else:
+                rate, burst = limits.group_rate, limits.group_burst
+            bucket = self._buckets[key] = _Bucket(rate, burst, burst, now)
+        bucket.refill(now)
+        return bucket
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
@@ -251,14 +399,31 @@ class FakeTelegram:
         self.callback_answers[query_id] = params
         return True
 
+    def _parsed(self, params: dict[str, Any], key: str) -> str:
+        """What a person would read of ``params[key]``: Telegram parses it first."""
+        text = str(params.get(key, ""))
+        if not _is_html(params.get("parse_mode")):
+            return text
+        try:
+            return parse_html(text, strict_entities=self.strict_entities)
+        except HtmlError as exc:
+            raise _ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+
+    def _parsed_text(self, params: dict[str, Any]) -> str:
+        plain = self._parsed(params, "text")
+        if not plain.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        if len(plain) > 4096:  # counted after parsing, in characters
+            raise _ApiError(400, "Bad Request: message is too long")
+        return plain
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _require_int(params, "chat_id")
+        self._parsed_text(params)
         text = str(params.get("text", ""))
-        if not text.strip():
-            raise _ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
-            raise _ApiError(400, "Bad Request: message is too long")
-        message = ChatMessage(chat_id, next(self._message_ids), True, text)
+        message = ChatMessage(
+            chat_id, next(self._message_ids), True, text, parse_mode=params.get("parse_mode")
+        )
         self._apply_markup(message, params.get("reply_markup"))
         self.chats.setdefault(chat_id, []).append(message)
         return self._message_json(message)
@@ -268,8 +433,11 @@ class FakeTelegram:
         document = params.get("document")
         if not isinstance(document, tuple):
             raise _ApiError(400, "Bad Request: there is no document in the request")
+        if len(self._parsed(params, "caption")) > 1024:
+            raise _ApiError(400, "Bad Request: message caption is too long")
+        caption = str(params.get("caption", ""))
         message = ChatMessage(
-            chat_id, next(self._message_ids), True, str(params.get("caption", ""))
+            chat_id, next(self._message_ids), True, caption, parse_mode=params.get("parse_mode")
         )
         message.document = document
         self.chats.setdefault(chat_id, []).append(message)
@@ -284,9 +452,8 @@ class FakeTelegram:
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._find(params)
+        self._parsed_text(params)
         text = str(params.get("text", ""))
-        if not text.strip():
-            raise _ApiError(400, "Bad Request: message text is empty")
         markup = params.get("reply_markup")
         new_buttons = (markup or {}).get("inline_keyboard", [])
         if text == message.text and new_buttons == message.buttons:
@@ -297,6 +464,7 @@ class FakeTelegram:
                 "content and reply markup of the message",
             )
         message.text = text
+        message.parse_mode = params.get("parse_mode")
         message.buttons = new_buttons
         message.edits += 1
         return self._message_json(message)
@@ -343,7 +511,7 @@ class FakeTelegram:
             "date": int(time.time()),
             "chat": {"id": message.chat_id, "type": "private" if message.chat_id > 0 else "group"},
             "from": BOT_USER,
-            "text": message.text,
+            "text": message.plain,  # Telegram answers with the parsed text
         }
         if message.buttons:
             data["reply_markup"] = {"inline_keyboard": message.buttons}
@@ -484,6 +652,25 @@ def _error(code: int, description: str) -> web.Response:
     )
 
 
+def _retry_after(seconds: int) -> web.Response:
+    body = {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {seconds}",
+        "parameters": {"retry_after": seconds},
+    }
+    return web.json_response(body, status=429)
+
+
+def _whole_seconds(seconds: float) -> int:
+    """Telegram's ``retry_after``: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(seconds - 1e-9))
+
+
+def _is_html(parse_mode: object) -> bool:
+    return isinstance(parse_mode, str) and parse_mode.lower() == "html"
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -496,3 +683,160 @@ def _require_int(params: dict[str, Any], name: str) -> int:
     if value is None:
         raise _ApiError(400, f"Bad Request: {name} is required")
     return value
+
+
+# ---------------------------------------------------------------------- Telegram's HTML
+# A port of TDLib's ``parse_html`` (td/telegram/MessageEntity.cpp), which the Bot API runs
+# for ``parse_mode=HTML``. Like it, ``>`` outside a tag is plain text (only ``<`` opens a
+# tag), and an ``&`` that starts no known entity stays a literal ``&`` (Telegram shows
+# "a & b" and "&nbsp;" as typed); ``strict_entities`` refuses that ``&`` instead, since
+# user data with "&lt;" in it would be shown decoded. Offsets are in UTF-8 bytes.
+
+_TAGS = frozenset(
+    {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler"}
+    | {"tg-emoji", "tg-time", "code", "pre", "blockquote"}
+)
+_SPACE = " \t\r\n\v\0"  # TDLib's is_space; "\0" also marks the end of the text
+_NAME_TOKEN = frozenset(string.ascii_letters + string.digits + ".-")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_REFERENCE = re.compile(r"&(?:#x([0-9a-fA-F]*)|#([0-9]*)|([A-Za-z]*))(;?)")
+
+
+class HtmlError(ValueError):
+    """Why Telegram can't parse a text (the reason after "can't parse entities: ")."""
+
+
+def _reference(text: str, pos: int) -> tuple[str, int] | None:
+    """The character the reference at ``text[pos] == "&"`` stands for and where it ends."""
+    match = _REFERENCE.match(text, pos)
+    assert match is not None
+    hexa, decimal, name, _ = match.groups()
+    if name is not None:
+        char = _NAMED.get(name)
+        return None if char is None else (char, match.end())
+    digits = hexa if hexa is not None else decimal
+    code = int(digits, 16 if hexa is not None else 10) if digits else 0
+    if code == 0 or code >= 0x10FFFF or match.end(1 if hexa is not None else 2) - pos >= 10:
+        return None
+    return chr(code), match.end()
+
+
+def parse_html(text: str, *, strict_entities: bool = False) -> str:
+    """The text a person reads, or :class:`HtmlError` with Telegram's reason."""
+    n = len(text)
+
+    def at(k: int) -> str:
+        return text[k] if k < n else "\0"
+
+    def offset(k: int) -> str:
+        return f"at byte offset {len(text[:k].encode(errors='surrogatepass'))}"
+
+    def skip_spaces(k: int) -> int:
+        while at(k) != "\0" and at(k) in _SPACE:
+            k += 1
+        return k
+
+    def skip_name(k: int, stop: str) -> int:
+        while at(k) not in _SPACE and at(k) not in stop:
+            k += 1
+        return k
+
+    out: list[str] = []
+    stack: list[tuple[str, str, int]] = []  # tag, its argument, len(out) where it opened
+    i = 0
+    while i < n:
+        c = text[i]
+        ref = _reference(text, i) if c == "&" else None
+        if ref is not None:
+            out.append(ref[0])
+            i = ref[1]
+            continue
+        if c == "&" and strict_entities:
+            raise HtmlError(f"Unsupported HTML entity {offset(i)}")
+        if c != "<":
+            out.append(c)
+            i += 1
+            continue
+        begin, i = i, i + 1
+        if at(i) != "/":  # a start tag
+            i = skip_name(i, ">")
+            if at(i) == "\0":
+                raise HtmlError(f"Unclosed start tag {offset(begin)}")
+            tag = text[begin + 1 : i].lower()
+            if tag not in _TAGS:
+                raise HtmlError(f'Unsupported start tag "{tag}" {offset(begin)}')
+            argument = ""
+            while at(i) != ">":
+                i = skip_spaces(i)
+                if at(i) == ">":
+                    break
+                start, i = i, skip_name(i, "=>/\"'")
+                attribute = text[start:i]
+                if not attribute:
+                    raise HtmlError(f'Empty attribute name in the tag "{tag}" {offset(begin)}')
+                i = skip_spaces(i)
+                if at(i) == "\0":
+                    raise HtmlError(f'Unclosed start tag "{tag}" {offset(begin)}')
+                if at(i) != "=":  # a bare attribute: ignored, but "expandable"
+                    if (tag, attribute) == ("blockquote", "expandable"):
+                        argument = "1"
+                    continue
+                i = skip_spaces(i + 1)
+                if at(i) == "\0":
+                    raise HtmlError(f'Unclosed start tag "{tag}" {offset(begin)}')
+                if at(i) not in "'\"":  # a name token
+                    start = i
+                    while at(i) in _NAME_TOKEN:
+                        i += 1
+                    value = text[start:i].lower()
+                    if at(i) not in _SPACE and at(i) != ">":
+                        raise HtmlError(f"Unexpected end of name token {offset(start)}")
+                else:  # a quoted string, its references decoded
+                    quote, chars, i = at(i), [], i + 1
+                    while at(i) not in (quote, "\0"):
+                        ref = _reference(text, i) if at(i) == "&" else None
+                        chars.append(text[i] if ref is None else ref[0])
+                        i = i + 1 if ref is None else ref[1]
+                    if at(i) == quote:
+                        i += 1
+                    value = "".join(chars)
+                if at(i) == "\0":
+                    raise HtmlError(f"Unclosed start tag {offset(begin)}")
+                if (tag, attribute) in {("a", "href"), ("tg-emoji", "emoji-id")}:
+                    argument = value
+                elif attribute == "class" and tag == "code" and value.startswith("language-"):
+                    argument = value[9:]
+                elif attribute == "class" and tag == "span" and value.startswith("tg-"):
+                    argument = value[3:]
+            if tag == "span" and argument != "spoiler":
+                raise HtmlError(f'Tag "span" must have class "tg-spoiler" {offset(begin)}')
+            stack.append((tag, argument, len(out)))
+        else:  # an end tag
+            if not stack:
+                raise HtmlError(f"Unexpected end tag {offset(begin)}")
+            i = skip_name(i, ">")
+            name = text[begin + 2 : i].lower()
+            i = skip_spaces(i)
+            if at(i) != ">":
+                raise HtmlError(f"Unclosed end tag {offset(begin)}")
+            tag, argument, opened = stack.pop()
+            if name and name != tag:
+                raise HtmlError(
+                    f'Unmatched end tag {offset(begin)}, expected "</{tag}>", found "</{name}>"'
+                )
+            if tag == "tg-emoji" and len(out) > opened and not _emoji_id(argument):
+                raise HtmlError("Invalid custom emoji identifier specified")
+        i += 1  # past the ">"
+    if stack:
+        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    result = "".join(out)
+    if any("\ud800" <= ch <= "\udfff" for ch in result):
+        raise HtmlError(
+            "Text contains invalid Unicode characters after decoding HTML entities, "
+            "check for unmatched surrogate code units"
+        )
+    return result
+
+
+def _emoji_id(argument: str) -> bool:
+    return argument.isascii() and argument.isdigit() and 0 < int(argument) < 2**63
