@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+from bot.logs import one_line, setup_logging
+from bot.redaction import register_secret
 
 log = logging.getLogger("bot")
 
@@ -69,8 +71,14 @@ async def _serve_sandbox(settings: Settings, host: str, port: int, data: Path | 
         await running.close()
 
 
+#: Files the bot and the sandbox create (database, -wal/-shm, ledger, keys, exports) are
+#: readable by their owner only: 0600 files in 0700 folders.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)
     if args.command == "demo":
         return _demo(args.lang, args.data)
     try:
@@ -80,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "health":
         return _health(settings)
+    for secret in settings.secret_values():
+        register_secret(secret)
     setup_logging(settings.log_level, settings.log_format.value)
     command = args.command or "run"
     try:
@@ -94,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:
+        # One redacted line, never a traceback: it could carry the token inside a URL.
+        log.debug("start-up failure", exc_info=exc)
+        print(f"the bot stopped: {one_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -102,8 +117,9 @@ def _health(settings: Settings) -> int:
     import urllib.error
     import urllib.request
 
-    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::", "") else settings.web_host  # noqa: S104
-    url = f"http://{host}:{settings.web_port}/healthz"
+    host, port = settings.health_address
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    url = f"http://{host}:{port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             print(response.read().decode())

@@ -8,15 +8,17 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 from aiohttp import web
@@ -25,12 +27,14 @@ from bot.allpay.client import AllpayClient
 from bot.allpay.sandbox import RunningSandbox, start_sandbox
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
-from bot.metrics import Metrics, RetryAfterCounter
+from bot.logs import one_line
+from bot.metrics import Metrics, TelegramReach, TelegramWatch
 from bot.payments.controls import ApprovalSweeper, Controls, Limits
 from bot.payments.db import Database
 from bot.payments.digest import DigestScheduler
 from bot.payments.journal import Journal
 from bot.payments.service import PaymentService, Resolver, RetryPolicy
+from bot.redaction import register_secret
 from bot.telegram.access import AccessMiddleware
 from bot.telegram.commands import sync_commands
 from bot.telegram.context import LogContextMiddleware
@@ -38,9 +42,10 @@ from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.outbox import OutboxWorker
 from bot.telegram.storage import SQLiteStorage
-from bot.web import start_web
+from bot.web import start_status, start_web
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHUTDOWN_GRACE = 5.0  # seconds for in-flight sends to reach the journal on SIGTERM
 
@@ -60,6 +65,7 @@ class App:
     i18n: I18n
     sandbox: RunningSandbox | None
     metrics: Metrics
+    telegram: TelegramReach
 
 
 async def _allpay_client(
@@ -80,6 +86,7 @@ async def _allpay_client(
             tz=settings.tz,
             observer=metrics.observe_allpay,
         )
+        register_secret(keys.agent_private.read_text())
         return client, sandbox
     # Settings validated these together with ALLPAY_URL.
     assert settings.allpay_url is not None
@@ -114,10 +121,13 @@ def make_bot(settings: Settings) -> Bot:
 @asynccontextmanager
 async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator[App]:
     """Everything the bot needs, started; closed in reverse order on exit."""
+    for secret in settings.secret_values():
+        register_secret(secret)
     i18n = make_i18n(settings.default_language)
     metrics = Metrics()
+    reach = TelegramReach()
     bot = bot or make_bot(settings)
-    bot.session.middleware(RetryAfterCounter(metrics))
+    bot.session.middleware(TelegramWatch(metrics, reach))
     db = Database(settings.database_path)
     await db.open()
     sandbox: RunningSandbox | None = None
@@ -137,6 +147,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             ),
         )
         outbox = OutboxWorker(bot, journal, i18n, settings.tz, controls=controls)
+        controls.on_change = outbox.wakeup.set
         service = PaymentService(
             journal,
             allpay,
@@ -188,6 +199,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             i18n,
             sandbox,
             metrics,
+            reach,
         )
         resolver.start()
         outbox.start()
@@ -212,13 +224,52 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         await db.close()
 
 
+#: Start-up's waits between attempts to reach Telegram: doubling up to a minute.
+CONNECT_BACKOFF = (1.0, 60.0)
+
+
+async def until_answered(
+    call: Callable[[], Awaitable[T]], what: str, stop: asyncio.Event
+) -> T | None:
+    """``call`` Telegram until it answers, however long that takes: payments left pending are
+    resent meanwhile (the resolver runs already). One log line per failed attempt, waits
+    doubling up to a minute. None if ``stop`` came first.
+
+    A token Telegram refuses stops start-up with one line (``ConfigError``): waiting would
+    not fix it.
+    """
+    delay, attempt = CONNECT_BACKOFF[0], 0
+    while not stop.is_set():
+        attempt += 1
+        try:
+            return await call()
+        except (TelegramUnauthorizedError, TelegramNotFound):
+            raise ConfigError(
+                "configuration error: BOT_TOKEN: Telegram does not accept this token"
+            ) from None
+        except Exception as exc:
+            log.warning(
+                "Telegram did not answer %s (attempt %d): %s; trying again in %.0f s; "
+                "pending payments are being resent meanwhile",
+                what,
+                attempt,
+                one_line(exc),
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, CONNECT_BACKOFF[1])
+    return None
+
+
 async def announce(app: App) -> None:
-    """Before taking updates: who we are, and every person's command menu."""
-    me = await app.bot.get_me()
-    log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
-    await sync_commands(
-        app.bot, app.i18n, await app.journal.roster(), app.settings.supervisor_chat_ids
-    )
+    """Every person's command menu. A failure is logged: menus are a comfort, not a duty."""
+    try:
+        await sync_commands(
+            app.bot, app.i18n, await app.journal.roster(), app.settings.supervisor_chat_ids
+        )
+    except Exception as exc:
+        log.warning("could not set the command menus: %s", one_line(exc))
 
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
@@ -240,41 +291,65 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
 
 async def _run(settings: Settings, stop: asyncio.Event) -> int:
     async with build_app(settings) as app:
-        await announce(app)
-        # aiogram's ~200 000 start-up objects make one full garbage collection a ~200 ms
-        # pause of the event loop (bench/, table 3). They live as long as the process:
-        # move them out of the collector's sight.
-        gc.collect()
-        gc.freeze()
-        runner = await _start_web(app) if settings.web_enabled else None
+        # /healthz first: it must answer while Telegram does not (resends go on meanwhile).
+        runners = await _start_web(app) if settings.web_enabled else []
         try:
+            me = await until_answered(app.bot.get_me, "getMe", stop)
+            if me is None:
+                log.info("stopped before Telegram answered")
+                return 0
+            log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
+            await announce(app)
+            # aiogram's ~200 000 start-up objects make one full garbage collection a ~200 ms
+            # pause of the event loop (bench/, table 3). They live as long as the process:
+            # move them out of the collector's sight.
+            gc.collect()
+            gc.freeze()
             if settings.webhook_url is not None:
                 await _run_webhook(app, stop)
             else:
                 await _run_polling(app, stop)
         finally:
-            if runner is not None:
+            for runner in runners:
                 await runner.cleanup()  # waits for webhook requests being handled
         log.info("stopping: no new updates; letting in-flight payments reach the journal")
     log.info("stopped")
     return 0
 
 
-async def _start_web(app: App) -> web.AppRunner | None:
-    host, port = app.settings.web_host, app.settings.web_port
+async def _start_web(app: App) -> list[web.AppRunner]:
+    settings = app.settings
+    runners: list[web.AppRunner] = []
+    host, port = settings.web_host, settings.web_port
     try:
-        return await start_web(app, host, port)
+        runners.append(await start_web(app, host, port))
     except OSError as exc:
         message = f"cannot listen on {host}:{port} (WEB_HOST, WEB_PORT): {exc.strerror or exc}"
-        if app.settings.webhook_url is not None:
+        if settings.webhook_url is not None:
             raise ConfigError(f"configuration error: {message}") from None
         # Polling still takes payments; only /healthz and /metrics are missing.
         log.error("%s; running without /healthz and /metrics", message)
-        return None
+        return runners
+    if settings.webhook_url is not None:
+        host, port = settings.metrics_host, settings.metrics_port
+        try:
+            runners.append(await start_status(app, host, port))
+        except OSError as exc:
+            # Updates still arrive; only /healthz and /metrics are missing.
+            log.error(
+                "cannot listen on %s:%d (METRICS_HOST, METRICS_PORT): %s; running without "
+                "/healthz and /metrics",
+                host,
+                port,
+                exc.strerror or exc,
+            )
+    return runners
 
 
 async def _run_polling(app: App, stop: asyncio.Event) -> None:
-    await app.bot.delete_webhook(drop_pending_updates=False)  # getUpdates refuses otherwise
+    # getUpdates refuses to work while a webhook is set.
+    if not await until_answered(app.bot.delete_webhook, "deleteWebhook", stop):
+        return
     polling = asyncio.create_task(
         app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
     )
@@ -290,12 +365,18 @@ async def _run_webhook(app: App, stop: asyncio.Event) -> None:
     settings = app.settings
     assert settings.webhook_url is not None
     assert settings.webhook_secret is not None
-    await app.bot.set_webhook(
-        settings.webhook_url,
-        secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=app.dispatcher.resolve_used_update_types(),
-        drop_pending_updates=False,
-    )
+    webhook_url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
+
+    async def set_webhook() -> bool:
+        return await app.bot.set_webhook(
+            webhook_url,
+            secret_token=secret,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+
+    if not await until_answered(set_webhook, "setWebhook", stop):
+        return
     log.info("webhook set; receiving updates at %s", settings.webhook_path)
     # The webhook stays registered on exit: Telegram keeps updates until we are back.
     await stop.wait()

@@ -6,6 +6,7 @@ start-up with one clear line naming the variable (see :func:`load_settings`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import time
 from decimal import Decimal
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    #: Webhook mode only: /healthz and /metrics on their own listener, so the public port
+    #: carries nothing but the webhook path.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8081
 
     @field_validator(
         "admin_ids", "supervisor_ids", "cashier_ids", "supervisor_chat_ids", mode="before"
@@ -262,6 +267,25 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.allpay_url is None
+
+    @property
+    def health_address(self) -> tuple[str, int]:
+        """Where /healthz and /metrics listen: the web port, or in webhook mode their own."""
+        if self.webhook_url is not None:
+            return self.metrics_host, self.metrics_port
+        return self.web_host, self.web_port
+
+    def secret_values(self) -> list[str]:
+        """Everything no log line or stored error may ever show (see bot.redaction)."""
+        found = [
+            secret.get_secret_value()
+            for secret in (self.bot_token, self.allpay_token, self.webhook_secret)
+            if secret is not None
+        ]
+        if self.allpay_private_key is not None:
+            with contextlib.suppress(OSError):
+                found.append(self.allpay_private_key.read_text())
+        return found
 
     @property
     def webhook_path(self) -> str | None:

@@ -1,21 +1,23 @@
 """Logging set-up: text for people, JSON lines for machines, personal data scrubbed.
 
 Code masks logins itself and never logs IINs; :class:`RedactingFilter` is the backstop that
-catches what a library (or a mistake) lets through: 11-digit logins, 12-digit IINs, bot tokens
-and PEM blocks.
+catches what a library (or a mistake) lets through — registered secrets in any encoding, bot
+tokens (also inside URLs), PEM blocks, 12-digit IINs, 11-digit logins — in every record's
+message, exception text and stack. Uncaught exceptions (main thread, other threads) become
+one redacted line: a traceback can carry a URL with the bot token in it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
+import threading
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.allpay.protocol import mask_login
+from bot.redaction import redact
 
 #: Context that handlers and the payment service set; every record carries it.
 log_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
@@ -26,17 +28,7 @@ def bind(**values: object) -> Token[dict[str, object] | None]:
     return log_context.set({**(log_context.get() or {}), **values})
 
 
-_LOGIN = re.compile(r"(?<![\d\-{])(?:\+?7|8)(\d{10})(?!\d)")
-_IIN = re.compile(r"(?<![\d\-])\d{12}(?![\d\-])")
-_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
-_PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
-
-
-def redact(text: str) -> str:
-    text = _PEM.sub("<key redacted>", text)
-    text = _TOKEN.sub("<token redacted>", text)
-    text = _IIN.sub("<iin redacted>", text)
-    return _LOGIN.sub(lambda m: mask_login("7" + m.group(1)), text)
+__all__ = ["bind", "log_context", "redact", "setup_logging"]
 
 
 class RedactingFilter(logging.Filter):
@@ -46,6 +38,10 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         if clean != message or record.args:
             record.msg = clean
             record.args = None
@@ -88,3 +84,23 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one redacted line: what start-up failures print instead of a traceback."""
+    return " ".join(redact(f"{type(exc).__name__}: {exc}").split())
+
+
+def _uncaught(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+    logging.getLogger("bot").critical("stopped by an unexpected error: %s", one_line(exc))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        logging.getLogger("bot").error(
+            "thread %s failed: %s",
+            args.thread.name if args.thread else "?",
+            one_line(args.exc_value),
+        )

@@ -6,19 +6,26 @@ Journal-derived gauges are refreshed when scraped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, Status
+from bot.redaction import redact_error
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ALLPAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 
 
@@ -80,11 +87,22 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class RetryAfterCounter(BaseRequestMiddleware):
-    """Counts every 429 Telegram answers, whoever made the call (handlers or the outbox)."""
+@dataclass
+class TelegramReach:
+    """Whether Telegram answered lately: reported by /healthz, never a reason to restart."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    reachable: bool | None = None  # None: not asked yet
+    last_success: datetime | None = None
+    last_error: str | None = None  # redacted, one line
+
+
+class TelegramWatch(BaseRequestMiddleware):
+    """Sees every Bot API call, whoever made it (handlers, the outbox, start-up): counts 429s
+    and keeps :class:`TelegramReach` current."""
+
+    def __init__(self, metrics: Metrics, reach: TelegramReach) -> None:
         self.metrics = metrics
+        self.reach = reach
 
     async def __call__(
         self,
@@ -93,7 +111,21 @@ class RetryAfterCounter(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         try:
-            return await make_request(bot, method)
+            response = await make_request(bot, method)
         except TelegramRetryAfter:
             self.metrics.telegram_retry_after.inc()
+            self._answered()
             raise
+        except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
+            self.reach.reachable = False
+            self.reach.last_error = redact_error(exc)
+            raise
+        except TelegramAPIError:
+            self._answered()  # Telegram answered, if only to refuse
+            raise
+        self._answered()
+        return response
+
+    def _answered(self) -> None:
+        self.reach.reachable = True
+        self.reach.last_success = utcnow()

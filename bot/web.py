@@ -1,15 +1,26 @@
 """The bot's HTTP side: ``/healthz``, ``/metrics`` and, in webhook mode, Telegram's updates.
 
-Served on ``WEB_HOST:WEB_PORT`` in both polling and webhook modes (``WEB_ENABLED=false``
-turns it off in polling mode). A webhook request without the right
-``X-Telegram-Bot-Api-Secret-Token`` gets 401 and reaches no handler.
+Who may reach what:
+
+* **Polling mode**: ``WEB_HOST:WEB_PORT`` (loopback by default) serves ``/healthz`` and
+  ``/metrics`` for the container's health check and a Prometheus scraper on the same host or
+  network. ``WEB_ENABLED=false`` turns it off.
+* **Webhook mode**: the public listener ``WEB_HOST:WEB_PORT`` serves only the webhook path;
+  ``/healthz`` and ``/metrics`` move to their own listener ``METRICS_HOST:METRICS_PORT``
+  (loopback by default), so what faces the internet is the one path Telegram posts to. A
+  webhook request without the right ``X-Telegram-Bot-Api-Secret-Token`` (missing, wrong, or
+  not even ASCII) gets a plain 401 and reaches no handler.
+
+Neither endpoint shows personal data or secrets: counts, ages and timestamps only.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import TYPE_CHECKING, Any
 
+from aiogram import Bot
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -30,8 +41,9 @@ def _iso(moment: Any) -> str | None:
 async def health(app: App) -> tuple[bool, dict[str, Any]]:
     """Healthy when the database takes writes and the background loops run.
 
-    Allpay's reachability is reported but does not make the bot unhealthy: restarting the bot
-    would not bring Allpay back, and pending payments wait for it anyway.
+    Allpay's and Telegram's reachability are reported but do not make the bot unhealthy:
+    restarting the bot would bring neither back, and would stop the resends of pending
+    payments that go on without Telegram.
     """
     writable = await app.db.writable()
     loops = {
@@ -45,6 +57,11 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
         "database": {"writable": writable},
         **loops,
         "allpay": {"last_success": _iso(app.allpay.last_success)},
+        "telegram": {
+            "reachable": app.telegram.reachable,
+            "last_success": _iso(app.telegram.last_success),
+            "last_error": app.telegram.last_error,
+        },
     }
     return healthy, body
 
@@ -60,16 +77,29 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
-def build_web_app(app: App) -> web.Application:
+class _WebhookHandler(SimpleRequestHandler):
+    """aiogram's handler, with the secret compared as bytes: a header that is not ASCII is a
+    wrong secret (401), not a server error (``hmac.compare_digest`` refuses non-ASCII str)."""
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        if not self.secret_token:
+            return True
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, self.secret_token.encode())
+
+
+def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web.Application:
+    """``status``: /healthz and /metrics; ``webhook``: the webhook path, if one is set."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
-    web_app.router.add_get("/healthz", _healthz)
-    web_app.router.add_get("/metrics", _metrics)
+    if status:
+        web_app.router.add_get("/healthz", _healthz)
+        web_app.router.add_get("/metrics", _metrics)
     path = app.settings.webhook_path
-    if path is not None:
+    if webhook and path is not None:
         secret = app.settings.webhook_secret
         assert secret is not None  # settings require it with WEBHOOK_URL
-        SimpleRequestHandler(
+        _WebhookHandler(
             dispatcher=app.dispatcher,
             bot=app.bot,
             secret_token=secret.get_secret_value(),
@@ -78,18 +108,32 @@ def build_web_app(app: App) -> web.Application:
     return web_app
 
 
-async def start_web(app: App, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_web_app(app), access_log=None, shutdown_timeout=5.0)
+async def _listen(web_app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
     except BaseException:
         await runner.cleanup()
         raise
+    return runner
+
+
+async def start_web(app: App, host: str, port: int) -> web.AppRunner:
+    """The main listener: status pages in polling mode, only the webhook in webhook mode."""
+    webhook = app.settings.webhook_path
+    runner = await _listen(build_web_app(app, status=webhook is None), host, port)
     log.info(
-        "HTTP on %s:%d: /healthz, /metrics%s",
+        "HTTP on %s:%d: %s",
         host,
         runner.addresses[0][1],
-        f", webhook at {app.settings.webhook_path}" if app.settings.webhook_path else "",
+        f"webhook at {webhook}" if webhook else "/healthz, /metrics",
     )
+    return runner
+
+
+async def start_status(app: App, host: str, port: int) -> web.AppRunner:
+    """Webhook mode's second listener: /healthz and /metrics, off the public port."""
+    runner = await _listen(build_web_app(app, webhook=False), host, port)
+    log.info("HTTP on %s:%d: /healthz, /metrics", host, runner.addresses[0][1])
     return runner

@@ -75,8 +75,9 @@ async def _confirm_many(h: Harness, count: int) -> dict[str, tuple[str, Decimal]
             identified=True,
             amount=amount,
             lang="en",
+            card_message_id=i + 1,
         )
-        result = await h.app.service.confirm(draft.id, CASHIER, None)
+        result = await h.app.service.confirm(draft.id, CASHIER, i + 1, CASHIER)
         assert result.payment is not None
         h.app.service.send_soon(result.payment.guid)
         made[result.payment.guid] = (login, amount)

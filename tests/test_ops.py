@@ -128,13 +128,14 @@ async def test_webhook_needs_the_secret_and_then_handles_updates(
     tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
 ) -> None:
     sandbox_folder(tmp_path, sandbox_keys)
-    port = free_port()
+    port, status_port = free_port(), free_port()
     settings = settings_for(
         tmp_path,
         telegram.base_url,
         webhook_url="https://bot.example.kz/tg/hook-path",
         webhook_secret=SECRET,
         web_port=port,
+        metrics_port=status_port,
     )
     stop = asyncio.Event()
     bot = asyncio.create_task(run_bot(settings, stop=stop))
@@ -167,8 +168,11 @@ async def test_webhook_needs_the_secret_and_then_handles_updates(
         greeting = await telegram.wait_message(CASHIER)
         assert greeting.text.startswith("Hello")
         assert not any(m == "getUpdates" for m, _ in telegram.calls)  # no polling at all
-        status, _body = await get(f"http://127.0.0.1:{port}/healthz")
+        # /healthz lives on its own listener in webhook mode, not on the public port.
+        status, _body = await get(f"http://127.0.0.1:{status_port}/healthz")
         assert status == 200
+        status, _body = await get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 404
     finally:
         stop.set()
         assert await asyncio.wait_for(bot, 15) == 0

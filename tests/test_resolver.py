@@ -45,8 +45,9 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
             identified=True,
             amount=Decimal(100),
             lang="ru",
+            card_message_id=1,
         )
-        payment = (await service.confirm(draft.id, CASHIER, 1)).payment
+        payment = (await service.confirm(draft.id, CASHIER, 1, CASHIER)).payment
         assert payment is not None
         resolver.start()
 

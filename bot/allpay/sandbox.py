@@ -62,6 +62,7 @@ from bot.allpay.signing import (
     generate_key_pair,
     request_dsig_element,
 )
+from bot.files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class Ledger:
         self._initial_balance = initial_balance
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self._path)
         self._db = await aiosqlite.connect(self._path, isolation_level=None)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=FULL")
@@ -347,6 +348,9 @@ class Sandbox:
         #: Faults to apply to the next pay answers, in order (after the ledger is updated,
         #: as when a real answer is lost on the way back).
         self.faults: deque[Fault] = deque()
+        #: Allpay's own texts for SOAP Faults that answer the next client checks, in order
+        #: (Allpay words them; a test checks the bot treats them as text, never as markup).
+        self.check_faults: deque[str] = deque()
         self._forger: Signer | None = None
         #: Called with the GUID after the ledger has the payment and before the answer goes
         #: out: lets a test stop the world at "Allpay decided, the agent does not know yet".
@@ -406,6 +410,9 @@ class Sandbox:
         self.stats.requests[operation] += 1
         try:
             if operation in (OP_CHECK_USER, OP_CHECK_AND_VALIDATE):
+                if self.check_faults:
+                    text = self.check_faults.popleft()
+                    return self._fault("soap:Server", text, user_message=text)
                 return self._answer(*self._check_user(operation, payload), digest)
             if operation == OP_CASH_IN:
                 return await self._pay(payload, digest)
@@ -591,7 +598,9 @@ class Sandbox:
         body = self._document(OP_CASH_IN, ret, digest, self._signer)
         return web.Response(body=body[: len(body) // 2], content_type="text/xml")  # broken_xml
 
-    def _fault(self, code: str, string: str, status: int = 500) -> web.Response:
+    def _fault(
+        self, code: str, string: str, status: int = 500, *, user_message: str | None = None
+    ) -> web.Response:
         root = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS})
         etree.SubElement(root, f"{{{SOAP_NS}}}Header")
         body = etree.SubElement(root, f"{{{SOAP_NS}}}Body")
@@ -602,6 +611,10 @@ class Sandbox:
         etree.SubElement(
             detail, f"{{{SERVICE_NS}}}developerMessage", nsmap={"ns": SERVICE_NS}
         ).text = string
+        if user_message is not None:
+            etree.SubElement(
+                detail, f"{{{SERVICE_NS}}}userMessage", nsmap={"ns": SERVICE_NS}
+            ).text = user_message
         return web.Response(
             status=status, body=serialize(root), content_type="text/xml", charset="utf-8"
         )

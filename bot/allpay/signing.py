@@ -188,8 +188,9 @@ def generate_key_pair(private_path: Path, public_path: Path, bits: int = 2048) -
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from bot.files import write_private
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private_path.parent.mkdir(parents=True, exist_ok=True)
     private_bytes = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -198,8 +199,5 @@ def generate_key_pair(private_path: Path, public_path: Path, bits: int = 2048) -
     public_bytes = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    tmp = private_path.with_suffix(".tmp")
-    tmp.touch(mode=0o600)
-    tmp.write_bytes(private_bytes)
-    tmp.replace(private_path)
-    public_path.write_bytes(public_bytes)
+    write_private(private_path, private_bytes)
+    write_private(public_path, public_bytes)

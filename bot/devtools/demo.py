@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from bot.app import announce, build_app
 from bot.config import Settings
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.files import write_private
 
 DEMO_USER_ID = 1001
 SUPERVISORS_CHAT_ID = -1002
@@ -69,9 +70,8 @@ class Screen:
             self.write(plain(message.text))
         if message.document is not None:
             name, data = message.document
-            self.files.mkdir(parents=True, exist_ok=True)
             target = self.files / Path(name).name
-            target.write_bytes(data)
+            write_private(target, data)  # exports carry client logins
             self.write(f"📎 {name} ({len(data)} bytes) saved to {target}")
         if message.chat_id == DEMO_USER_ID and message.buttons:
             self.buttons = [(message, label) for label, _data in message.callback_buttons]

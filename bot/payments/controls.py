@@ -123,6 +123,7 @@ class ConfirmOutcome(StrEnum):
     REFUSED = "refused"  # over a limit: nothing journaled, the card stays open
     AWAITING = "awaiting"  # waits for a supervisor: nothing is sent yet
     STALE = "stale"  # the card was not open (tapped before, cancelled, someone else's)
+    NOT_THIS_CARD = "not_this_card"  # the button was pressed on a message that is not its card
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +151,14 @@ class DecisionResult:
 
 
 class Controls:
-    def __init__(self, journal: Journal, limits: Limits) -> None:
+    def __init__(
+        self, journal: Journal, limits: Limits, *, on_change: Callable[[], None] = lambda: None
+    ) -> None:
         self.journal = journal
         self.db = journal.db
         self.limits = limits
+        #: Called after a commit that queued messages (the outbox's wake-up).
+        self.on_change = on_change
         #: Set when a new approval request waits: the sweeper re-plans its next expiry.
         self.approval_added = asyncio.Event()
 
@@ -227,18 +232,23 @@ class Controls:
         message_id: int | None,
         first_attempt_at: datetime,
         day: tuple[datetime, datetime],
+        chat_id: int | None = None,
     ) -> Confirmation:
         """The cashier's confirm tap: limits, then approval or a journaled payment — atomically."""
         now = utcnow()
         async with self.db.tx() as conn:
             async with conn.execute(
-                "SELECT login, amount_tiyn, chat_id, client_name FROM drafts "
+                "SELECT login, amount_tiyn, chat_id, client_name, card_message_id FROM drafts "
                 "WHERE id = ? AND cashier_id = ? AND state = 'OPEN'",
                 (draft_id, cashier_id),
             ) as cur:
                 draft = await cur.fetchone()
             if draft is None:
                 return Confirmation(ConfirmOutcome.STALE)
+            # The card is recorded once shown (a crash may come first: then the button's
+            # presence on the pressed message, checked before any handler, is the proof).
+            if chat_id != draft[2] or (draft[4] is not None and draft[4] != message_id):
+                return Confirmation(ConfirmOutcome.NOT_THIS_CARD)
             login, amount = str(draft[0]), from_tiyn(draft[1])
             refusal = await self._refusal_in(conn, cashier_id, login, amount, day)
             if refusal is not None:
@@ -486,7 +496,48 @@ class Controls:
             row = await cur.fetchone()
         return parse_ts(row[0]) if row and row[0] else None
 
-    # ------------------------------------------------------------------ blocking
+    # ------------------------------------------------------------------ ending a person's work
+
+    async def end_work_in(
+        self, conn: aiosqlite.Connection, user_id: int, actor_id: int, now: datetime
+    ) -> int:
+        """The one rule for whatever ends a person's work — their /cancel, /remove, /block:
+        their open cards close and their approval requests still waiting are cancelled, so
+        no supervisor can approve them afterwards; the supervisors' cards and the person's
+        own card say so (through the outbox, in this transaction). Payments already sent are
+        not touched: they still reach Allpay's final word. Returns what was ended."""
+        ended = await self.journal.cancel_drafts_in(conn, user_id)
+        async with conn.execute(
+            f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE cashier_id = ? AND state = 'WAITING'",
+            (user_id,),
+        ) as cur:
+            waiting = [_approval(r) for r in await cur.fetchall()]
+        for approval in waiting:
+            ended += await self._close_in(conn, approval, ApprovalState.CANCELLED, actor_id, now)
+        return ended
+
+    async def end_work(self, user_id: int) -> int:
+        """The person's own /cancel."""
+        async with self.db.tx() as conn:
+            ended = await self.end_work_in(conn, user_id, user_id, utcnow())
+        self.on_change()
+        return ended
+
+    async def remove_user(
+        self, actor_id: int, user_id: int, *, configured_admins: Iterable[int] = ()
+    ) -> RosterChange:
+        """Remove from the roster and end everything the person had open, in one step."""
+        try:
+            async with self.db.tx() as conn:
+                change = await self.journal.remove_user_in(
+                    conn, actor_id, user_id, configured_admins=configured_admins
+                )
+                if change is RosterChange.REMOVED:
+                    await self.end_work_in(conn, user_id, actor_id, utcnow())
+            self.on_change()
+            return change
+        finally:
+            self.journal.roster_changed()
 
     async def set_blocked(
         self,
@@ -496,10 +547,12 @@ class Controls:
         *,
         configured_admins: Iterable[int] = (),
     ) -> RosterChange:
-        """Block: the next update is refused, open drafts and waiting approvals are cancelled
-        at once. Payments already sent are not touched: they still reach a final status."""
+        """Block: the next update is refused and the person's open work ends at once.
+        Payments already sent are not touched: they still reach a final status."""
         try:
-            return await self._set_blocked(actor_id, user_id, blocked, configured_admins)
+            change = await self._set_blocked(actor_id, user_id, blocked, configured_admins)
+            self.on_change()
+            return change
         finally:
             self.journal.roster_changed()
 
@@ -517,11 +570,12 @@ class Controls:
                 return RosterChange.NOT_FOUND
             if bool(row[1]) == blocked:
                 return RosterChange.UNCHANGED
-            if blocked and row[0] == Role.ADMIN.value:
-                if user_id in set(configured_admins):
-                    return RosterChange.CONFIGURED_ADMIN
-                if await self.journal.would_orphan_in(conn, user_id):
-                    return RosterChange.LAST_ADMIN
+            if blocked:
+                refusal = await self.journal.admin_guard_in(
+                    conn, user_id, Role(row[0]), configured_admins
+                )
+                if refusal is not None:
+                    return refusal
             await conn.execute(
                 "UPDATE users SET blocked = ?, updated_at = ? WHERE user_id = ?",
                 (int(blocked), ts(now), user_id),
@@ -529,19 +583,7 @@ class Controls:
             change = RosterChange.BLOCKED if blocked else RosterChange.UNBLOCKED
             await self.journal.audit_in(conn, actor_id, f"roster.{change.value}", str(user_id))
             if blocked:
-                await conn.execute(
-                    "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
-                    "WHERE cashier_id = ? AND state = 'OPEN'",
-                    (ts(now), user_id),
-                )
-                async with conn.execute(
-                    f"SELECT {_APPROVAL_COLUMNS} FROM approvals "
-                    "WHERE cashier_id = ? AND state = 'WAITING'",
-                    (user_id,),
-                ) as cur:
-                    waiting = [_approval(r) for r in await cur.fetchall()]
-                for approval in waiting:
-                    await self._close_in(conn, approval, ApprovalState.CANCELLED, actor_id, now)
+                await self.end_work_in(conn, user_id, actor_id, now)
             return change
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.files import private_file
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS: list[str] = [
@@ -148,6 +150,36 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (approval_id, chat_id)
     );
     """,
+    # 4: a draft from the first step (the typed login lives in the draft, never in the
+    # conversation state), and the card a draft's buttons belong to. SQLite cannot relax a
+    # CHECK in place: the table is rebuilt (foreign keys are off during migrations).
+    """
+    CREATE TABLE drafts_new (
+        id               TEXT PRIMARY KEY,
+        cashier_id       INTEGER NOT NULL,
+        chat_id          INTEGER NOT NULL,
+        login            TEXT NOT NULL,
+        client_name      TEXT NOT NULL DEFAULT '',
+        identified       INTEGER NOT NULL DEFAULT 0,
+        amount_tiyn      INTEGER CHECK (amount_tiyn IS NULL OR amount_tiyn > 0),
+        lang             TEXT NOT NULL,
+        state            TEXT NOT NULL
+                         CHECK (state IN ('LOGIN', 'CLIENT', 'OPEN', 'CONFIRMED', 'CANCELLED')),
+        guid             TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        card_message_id  INTEGER,
+        CHECK (state IN ('LOGIN', 'CLIENT', 'CANCELLED') OR amount_tiyn IS NOT NULL)
+    );
+    INSERT INTO drafts_new (id, cashier_id, chat_id, login, client_name, identified,
+                            amount_tiyn, lang, state, guid, created_at, updated_at)
+        SELECT id, cashier_id, chat_id, login, client_name, identified, amount_tiyn, lang,
+               state, guid, created_at, updated_at FROM drafts;
+    DROP TABLE drafts;
+    ALTER TABLE drafts_new RENAME TO drafts;
+    CREATE INDEX drafts_cashier_open ON drafts (cashier_id)
+        WHERE state IN ('LOGIN', 'CLIENT', 'OPEN');
+    """,
 ]
 
 
@@ -174,7 +206,7 @@ class Database:
         self._synchronous = "FULL"
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA synchronous=FULL")
@@ -197,11 +229,22 @@ class Database:
                 f"database {self.path} is at schema {version}, newer than this bot "
                 f"({len(MIGRATIONS)}); refusing to run an older bot on it"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("database: migrating to schema %d", number)
-            await conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
-            )
+        if version == len(MIGRATIONS):
+            return
+        # Rebuilding a table (drop, rename) needs foreign keys off; they are checked after.
+        await conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                log.info("database: migrating to schema %d", number)
+                await conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+                )
+            async with conn.execute("PRAGMA foreign_key_check") as cur:
+                broken = list(await cur.fetchall())
+            if broken:
+                raise RuntimeError(f"database {self.path}: foreign keys broken: {broken[:3]}")
+        finally:
+            await conn.execute("PRAGMA foreign_keys=ON")
 
     def _require(self) -> aiosqlite.Connection:
         if self._conn is None:

@@ -24,6 +24,7 @@ import aiosqlite
 
 from bot.allpay.protocol import PayResult
 from bot.payments.db import Database, parse_ts, ts, utcnow
+from bot.redaction import redact_error
 
 TIYN = 100
 P = ParamSpec("P")
@@ -116,10 +117,11 @@ class Draft:
     login: str
     client_name: str
     identified: bool
-    amount: Decimal
+    amount: Decimal | None  # None until the amount step (states LOGIN and CLIENT)
     lang: str
     state: str
     guid: str | None
+    card_message_id: int | None = None  # the confirmation card its buttons belong to
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,16 +227,20 @@ def _draft(row: Sequence[Any]) -> Draft:
         login=row[3],
         client_name=row[4],
         identified=bool(row[5]),
-        amount=from_tiyn(row[6]),
+        amount=from_tiyn(row[6]) if row[6] is not None else None,
         lang=row[7],
         state=row[8],
         guid=row[9],
+        card_message_id=row[10],
     )
 
 
 _DRAFT_COLUMNS = (
-    "id, cashier_id, chat_id, login, client_name, identified, amount_tiyn, lang, state, guid"
+    "id, cashier_id, chat_id, login, client_name, identified, amount_tiyn, lang, state, guid, "
+    "card_message_id"
 )
+#: A draft the cashier is still working on: typed login, known client, or an open card.
+_UNFINISHED = "('LOGIN', 'CLIENT', 'OPEN')"
 
 
 def _changes_roster(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -277,7 +283,7 @@ class Journal:
     ) -> None:
         await conn.execute(
             "INSERT INTO audit (at, actor_id, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            (ts(utcnow()), actor_id, action, subject, detail),
+            (ts(utcnow()), actor_id, action, subject, redact_error(detail)),
         )
 
     async def audit_log(self, limit: int = 20) -> list[AuditEntry]:
@@ -388,11 +394,10 @@ class Journal:
                         "UPDATE users SET name = ? WHERE user_id = ?", (name, user_id)
                     )
                 return RosterChange.UNCHANGED
-            if present and row is not None and row[0] == Role.ADMIN.value:
-                if user_id in set(configured_admins):
-                    return RosterChange.CONFIGURED_ADMIN
-                if await self.would_orphan_in(conn, user_id):
-                    return RosterChange.LAST_ADMIN
+            if present and row is not None:
+                refusal = await self.admin_guard_in(conn, user_id, Role(row[0]), configured_admins)
+                if refusal is not None:
+                    return refusal
             await conn.execute(
                 "INSERT INTO users (user_id, role, name, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, "
@@ -410,34 +415,48 @@ class Journal:
             )
             return change
 
-    @_changes_roster
-    async def remove_user(
-        self, actor_id: int, user_id: int, *, configured_admins: Iterable[int] = ()
+    async def remove_user_in(
+        self,
+        conn: aiosqlite.Connection,
+        actor_id: int,
+        user_id: int,
+        *,
+        configured_admins: Iterable[int] = (),
     ) -> RosterChange:
+        """Soft removal (old payments keep the name). Ending the person's open work is the
+        caller's part of the same transaction: see ``Controls.remove_user``."""
+        async with conn.execute(
+            "SELECT role FROM users WHERE user_id = ? AND removed_at IS NULL", (user_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return RosterChange.NOT_FOUND
+        refusal = await self.admin_guard_in(conn, user_id, Role(row[0]), configured_admins)
+        if refusal is not None:
+            return refusal
         now = ts(utcnow())
-        async with self.db.tx() as conn:
-            async with conn.execute(
-                "SELECT role FROM users WHERE user_id = ? AND removed_at IS NULL", (user_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return RosterChange.NOT_FOUND
-            if row[0] == Role.ADMIN.value:
-                if user_id in set(configured_admins):
-                    return RosterChange.CONFIGURED_ADMIN
-                if await self.would_orphan_in(conn, user_id):
-                    return RosterChange.LAST_ADMIN
-            await conn.execute(
-                "UPDATE users SET removed_at = ?, updated_at = ? WHERE user_id = ?",
-                (now, now, user_id),
-            )
-            await conn.execute(
-                "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
-                "WHERE cashier_id = ? AND state = 'OPEN'",
-                (now, user_id),
-            )
-            await self.audit_in(conn, actor_id, "roster.removed", str(user_id), row[0])
-            return RosterChange.REMOVED
+        await conn.execute(
+            "UPDATE users SET removed_at = ?, updated_at = ? WHERE user_id = ?",
+            (now, now, user_id),
+        )
+        await self.audit_in(conn, actor_id, "roster.removed", str(user_id), row[0])
+        return RosterChange.REMOVED
+
+    async def admin_guard_in(
+        self,
+        conn: aiosqlite.Connection,
+        user_id: int,
+        role: Role,
+        configured_admins: Iterable[int],
+    ) -> RosterChange | None:
+        """Why an admin may not lose access (removed, demoted, blocked), or None: one rule."""
+        if role is not Role.ADMIN:
+            return None
+        if user_id in set(configured_admins):
+            return RosterChange.CONFIGURED_ADMIN
+        if await self.would_orphan_in(conn, user_id):
+            return RosterChange.LAST_ADMIN
+        return None
 
     async def get_user(self, user_id: int) -> StaffUser | None:
         if user_id in self._users:
@@ -495,19 +514,16 @@ class Journal:
         identified: bool,
         amount: Decimal,
         lang: str,
+        card_message_id: int | None = None,
     ) -> Draft:
         """A new confirmation card; any other open draft of this cashier is cancelled."""
         draft_id = secrets.token_urlsafe(9)  # 12 characters: short callback_data
         now = ts(utcnow())
         async with self.db.tx(durable=False) as conn:
-            await conn.execute(
-                "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
-                "WHERE cashier_id = ? AND state = 'OPEN'",
-                (now, cashier_id),
-            )
+            await self.cancel_drafts_in(conn, cashier_id)
             await conn.execute(
                 f"INSERT INTO drafts ({_DRAFT_COLUMNS}, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', NULL, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', NULL, ?, ?, ?)",
                 (
                     draft_id,
                     cashier_id,
@@ -517,6 +533,7 @@ class Journal:
                     int(identified),
                     to_tiyn(amount),
                     lang,
+                    card_message_id,
                     now,
                     now,
                 ),
@@ -533,14 +550,105 @@ class Journal:
             row = await cur.fetchone()
         return _draft(row) if row else None
 
-    async def cancel_drafts(self, cashier_id: int) -> int:
+    async def start_draft(self, *, cashier_id: int, chat_id: int, login: str, lang: str) -> Draft:
+        """The first step of a top-up: the typed login, kept here (never in the conversation
+        state). Any other unfinished draft of this cashier is cancelled."""
+        draft_id = secrets.token_urlsafe(9)
+        now = ts(utcnow())
+        async with self.db.tx(durable=False) as conn:
+            await self.cancel_drafts_in(conn, cashier_id)
+            await conn.execute(
+                "INSERT INTO drafts (id, cashier_id, chat_id, login, lang, state, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, 'LOGIN', ?, ?)",
+                (draft_id, cashier_id, chat_id, login, lang, now, now),
+            )
+        draft = await self.get_draft(draft_id)
+        assert draft is not None
+        return draft
+
+    async def set_draft_client(
+        self, draft_id: str, cashier_id: int, *, client_name: str, identified: bool
+    ) -> Draft | None:
+        """Allpay found the client: LOGIN (or CLIENT again) → CLIENT."""
+        return await self._advance_draft(
+            draft_id,
+            cashier_id,
+            "client_name = ?, identified = ?, state = 'CLIENT'",
+            (client_name, int(identified)),
+            "('LOGIN', 'CLIENT')",
+        )
+
+    async def open_card(self, draft_id: str, cashier_id: int, amount: Decimal) -> Draft | None:
+        """The amount is typed: CLIENT → OPEN, the confirmation card's state (its card is
+        recorded by ``set_draft_card`` once shown)."""
+        return await self._advance_draft(
+            draft_id,
+            cashier_id,
+            "amount_tiyn = ?, state = 'OPEN', card_message_id = NULL",
+            (to_tiyn(amount),),
+            "('CLIENT', 'OPEN')",  # a new amount typed over an open card replaces that card
+        )
+
+    async def set_draft_card(self, draft_id: str, message_id: int) -> None:
+        """The card now shown for an open draft: its buttons act on no other message."""
+        async with self.db.tx(durable=False) as conn:
+            await conn.execute(
+                "UPDATE drafts SET card_message_id = ? WHERE id = ? AND state = 'OPEN'",
+                (message_id, draft_id),
+            )
+
+    async def reopen_draft(self, draft_id: str, cashier_id: int) -> Draft | None:
+        """ "Change the amount": the open card is cancelled (its buttons die with it) and a new
+        draft for the same client waits for the amount."""
+        new_id = secrets.token_urlsafe(9)
+        now = ts(utcnow())
         async with self.db.tx(durable=False) as conn:
             cur = await conn.execute(
                 "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
-                "WHERE cashier_id = ? AND state = 'OPEN'",
-                (ts(utcnow()), cashier_id),
+                "WHERE id = ? AND cashier_id = ? AND state = 'OPEN'",
+                (now, draft_id, cashier_id),
             )
-            return cur.rowcount
+            if cur.rowcount != 1:
+                return None
+            await conn.execute(
+                "INSERT INTO drafts (id, cashier_id, chat_id, login, client_name, identified, "
+                "lang, state, created_at, updated_at) SELECT ?, cashier_id, chat_id, login, "
+                "client_name, identified, lang, 'CLIENT', ?, ? FROM drafts WHERE id = ?",
+                (new_id, now, now, draft_id),
+            )
+        return await self.get_draft(new_id)
+
+    async def _advance_draft(
+        self,
+        draft_id: str,
+        cashier_id: int,
+        assignments: str,
+        values: tuple[object, ...],
+        from_states: str,
+    ) -> Draft | None:
+        async with self.db.tx(durable=False) as conn:
+            cur = await conn.execute(
+                f"UPDATE drafts SET {assignments}, updated_at = ? "
+                f"WHERE id = ? AND cashier_id = ? AND state IN {from_states}",
+                (*values, ts(utcnow()), draft_id, cashier_id),
+            )
+            if cur.rowcount != 1:
+                return None
+        return await self.get_draft(draft_id)
+
+    async def cancel_drafts(self, cashier_id: int) -> int:
+        """Close the cashier's unfinished drafts (a new top-up replaces them); approvals stay."""
+        async with self.db.tx(durable=False) as conn:
+            return await self.cancel_drafts_in(conn, cashier_id)
+
+    @staticmethod
+    async def cancel_drafts_in(conn: aiosqlite.Connection, cashier_id: int) -> int:
+        cur = await conn.execute(
+            "UPDATE drafts SET state = 'CANCELLED', updated_at = ? "
+            f"WHERE cashier_id = ? AND state IN {_UNFINISHED}",
+            (ts(utcnow()), cashier_id),
+        )
+        return cur.rowcount
 
     async def claim_draft(
         self,
@@ -701,7 +809,7 @@ class Journal:
                 "next_attempt_at = ?, final_at = ? WHERE guid = ?",
                 (
                     new_status.value,
-                    result.cause,
+                    redact_error(result.cause),
                     result.user_message,
                     result.developer_message,
                     result.reason,
@@ -962,7 +1070,7 @@ class Journal:
             await conn.execute(
                 "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
                 "last_error = COALESCE(?, last_error) WHERE id = ?",
-                (ts(utcnow()), int(failed is not None), failed, item_id),
+                (ts(utcnow()), int(failed is not None), redact_error(failed), item_id),
             )
 
     async def outbox_retry(self, item_id: int, error: str, delay: float) -> None:
@@ -970,7 +1078,7 @@ class Journal:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
                 "WHERE id = ?",
-                (error, ts(utcnow() + timedelta(seconds=delay)), item_id),
+                (redact_error(error), ts(utcnow() + timedelta(seconds=delay)), item_id),
             )
 
     async def pending_outbox(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -82,3 +83,22 @@ def format_tenge(amount: Decimal) -> str:
     if fraction:
         text += "," + f"{fraction:.2f}"[2:]
     return f"{text} ₸"
+
+
+#: Control and format characters (bidi overrides and isolates, zero-width joiners and spaces,
+#: the BOM, soft hyphens…) that would let one name pass for another in a list.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+NAME_MAX = 64
+
+
+def clean_name(text: str) -> str | None:
+    """A person's or a client's name as it may be shown in lists: control, format and bidi
+    characters removed, runs of spaces folded, at most :data:`NAME_MAX` characters; None if
+    nothing visible is left."""
+    visible = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+    )
+    folded = " ".join(visible.split())[:NAME_MAX].strip()
+    return folded or None

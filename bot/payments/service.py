@@ -92,13 +92,21 @@ class PaymentService:
         # If this process dies mid-send, the resolver resends after the first backoff.
         return self._clock() + timedelta(seconds=self.policy.retry_min)
 
-    async def confirm(self, draft_id: str, cashier_id: int, message_id: int | None) -> Confirmation:
-        """The confirm tap: limits, approval, or the payment journaled durably (not sent)."""
+    async def confirm(
+        self,
+        draft_id: str,
+        cashier_id: int,
+        message_id: int | None,
+        chat_id: int | None = None,
+    ) -> Confirmation:
+        """The confirm tap on the card (``chat_id``, ``message_id``): limits, approval, or the
+        payment journaled durably (not sent)."""
         result = await self.controls.confirm(
             draft_id,
             cashier_id,
             requester=self.requester,
             message_id=message_id,
+            chat_id=chat_id,
             first_attempt_at=self._first_attempt_at(),
             day=self.today(),
         )

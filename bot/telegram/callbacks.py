@@ -1,10 +1,26 @@
-"""Callback data factories. Short ids only: callback_data is at most 64 bytes."""
+"""Callback data factories. Short ids only: callback_data is at most 64 bytes.
+
+Every field is bounded by its type: callback data is typed by whoever sends the update, and a
+forged value must fail to unpack (the button is then "no longer active"), never reach a
+handler as an overflowing number or an unexpected word.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field, StringConstraints
+
+#: ``secrets.token_urlsafe(9)``: 12 URL-safe characters.
+ShortId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{12}$")]
+#: A braced GUID as the journal stores it.
+BracedGuid = Annotated[
+    str, StringConstraints(pattern=r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
+]
+#: Epoch milliseconds between 2020 and 2100.
+EpochMs = Annotated[int, Field(ge=1_577_836_800_000, le=4_102_444_800_000)]
 
 
 class DraftAction(StrEnum):
@@ -15,11 +31,11 @@ class DraftAction(StrEnum):
 
 class DraftCb(CallbackData, prefix="d"):
     action: DraftAction
-    draft_id: str
+    draft_id: ShortId
 
 
 class AmountCb(CallbackData, prefix="a"):
-    amount: int
+    amount: Annotated[int, Field(ge=1, le=1_000_000_000)]
 
 
 class RetryCheckCb(CallbackData, prefix="rc"):
@@ -27,18 +43,18 @@ class RetryCheckCb(CallbackData, prefix="rc"):
 
 
 class LangCb(CallbackData, prefix="l"):
-    code: str
+    code: Literal["ru", "kk", "en"]
 
 
 class HistoryCb(CallbackData, prefix="h"):
-    page: int
-    until: int  # epoch milliseconds: the listing as it was when /history was asked
+    page: Annotated[int, Field(ge=0, le=100_000)]
+    until: EpochMs  # the listing as it was when /history was asked
 
 
 class ReceiptCb(CallbackData, prefix="r"):
-    guid: str  # braced GUID: 38 characters
+    guid: BracedGuid  # 38 characters
 
 
 class ApprovalCb(CallbackData, prefix="ap"):
-    action: str  # "y" approve, "n" reject
-    approval_id: str
+    action: Literal["y", "n"]  # approve, reject
+    approval_id: ShortId

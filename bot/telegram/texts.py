@@ -47,6 +47,7 @@ def client_card(login: str, client: ClientInfo) -> str:
 
 
 def confirm_card(draft: Draft) -> str:
+    assert draft.amount is not None, "a card is shown for a draft with its amount"
     return "\n".join(
         [
             _("Check and confirm the top-up:"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from decimal import Decimal
+from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -67,17 +68,31 @@ async def ask_login(
 
 @router.message(CashIn.login, F.contact)
 async def login_from_contact(
-    message: Message, state: FSMContext, allpay: AllpayClient, settings: Settings, i18n: I18n
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    allpay: AllpayClient,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     assert message.contact is not None
-    await _take_login(message, state, message.contact.phone_number, allpay, settings, i18n)
+    typed = message.contact.phone_number
+    await _take_login(message, state, staff, journal, typed, allpay, settings, i18n)
 
 
 @router.message(CashIn.login, F.text)
 async def login_typed(
-    message: Message, state: FSMContext, allpay: AllpayClient, settings: Settings, i18n: I18n
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
+    allpay: AllpayClient,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
-    await _take_login(message, state, message.text or "", allpay, settings, i18n)
+    typed = message.text or ""
+    await _take_login(message, state, staff, journal, typed, allpay, settings, i18n)
 
 
 @router.message(CashIn.login)
@@ -94,6 +109,8 @@ def _login_error() -> str:
 async def _take_login(
     message: Message,
     state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
     typed: str,
     allpay: AllpayClient,
     settings: Settings,
@@ -103,24 +120,39 @@ async def _take_login(
     if login is None:
         await message.answer(_login_error())
         return
-    await state.update_data(login=login)
-    await _check_client(message, state, login, allpay, settings, i18n.current_locale)
+    # The login is kept in the draft; the conversation state holds only the draft's id.
+    draft = await journal.start_draft(
+        cashier_id=staff.user_id, chat_id=message.chat.id, login=login, lang=i18n.current_locale
+    )
+    await state.update_data(draft=draft.id)
+    await _check_client(message, state, draft, journal, allpay, settings)
+
+
+async def _current_draft(state: FSMContext, staff: StaffUser, journal: Journal) -> Draft | None:
+    """The draft this conversation works on, if it is still the cashier's and unfinished."""
+    draft_id = (await state.get_data()).get("draft")
+    draft = await journal.get_draft(draft_id) if isinstance(draft_id, str) else None
+    if draft is None or draft.cashier_id != staff.user_id:
+        return None
+    return draft if draft.state in ("LOGIN", "CLIENT", "OPEN") else None
 
 
 async def _check_client(
     message: Message,
     state: FSMContext,
-    login: str,
+    draft: Draft,
+    journal: Journal,
     allpay: AllpayClient,
     settings: Settings,
-    lang: str,
 ) -> None:
+    login = draft.login
     try:
-        result = await allpay.check_user(login, lang)
+        result = await allpay.check_user(login, draft.lang)
     except AllpayError as exc:
         log.warning("check %s failed: %s", mask_login(login), exc.kind)
         if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
-            text = _("Allpay refused the check: {message}").format(message=exc.user_message)
+            # Allpay's wording arrives before any signature check: text, never markup.
+            text = _("Allpay refused the check: {message}").format(message=escape(exc.user_message))
         else:
             text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
         await message.answer(text, reply_markup=retry_check_keyboard())
@@ -132,8 +164,11 @@ async def _check_client(
             ).format(login=login)
         )
         return
-    await state.update_data(
-        login=login, name=result.client.full_name, identified=result.client.identified
+    await journal.set_draft_client(
+        draft.id,
+        draft.cashier_id,
+        client_name=result.client.full_name,
+        identified=result.client.identified,
     )
     await state.set_state(CashIn.amount)
     await _ask_amount(message, settings, texts.client_card(login, result.client))
@@ -143,17 +178,18 @@ async def _check_client(
 async def retry_check(
     callback: CallbackQuery,
     state: FSMContext,
+    staff: StaffUser,
+    journal: Journal,
     allpay: AllpayClient,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     await callback.answer()
-    login = (await state.get_data()).get("login")
-    if not isinstance(login, str) or not isinstance(callback.message, Message):
+    draft = await _current_draft(state, staff, journal)
+    if draft is None or not isinstance(callback.message, Message):
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _check_client(callback.message, state, login, allpay, settings, i18n.current_locale)
+    await _check_client(callback.message, state, draft, journal, allpay, settings)
 
 
 # ---------------------------------------------------------------- step 2: the amount
@@ -196,7 +232,7 @@ async def amount_typed(
     except AmountError as exc:
         await message.answer(_amount_error(exc.problem, settings))
         return
-    await _show_card(message, state, staff, journal, payments, amount, i18n.current_locale)
+    await _show_card(message, state, staff, journal, payments, amount)
 
 
 @router.message(CashIn.amount)
@@ -223,7 +259,7 @@ async def amount_pressed(
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_card(callback.message, state, staff, journal, payments, amount, i18n.current_locale)
+    await _show_card(callback.message, state, staff, journal, payments, amount)
 
 
 async def _show_card(
@@ -233,31 +269,28 @@ async def _show_card(
     journal: Journal,
     payments: PaymentService,
     amount: Decimal,
-    lang: str,
 ) -> None:
-    data = await state.get_data()
-    login, name = data.get("login"), data.get("name")
-    if not isinstance(login, str) or not isinstance(name, str):
+    draft = await _current_draft(state, staff, journal)
+    if draft is None or draft.state == "LOGIN":
         await state.clear()
         await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
         return
-    refusal = await payments.controls.limit_refusal(staff.user_id, login, amount, payments.today())
+    refusal = await payments.controls.limit_refusal(
+        staff.user_id, draft.login, amount, payments.today()
+    )
     if refusal is not None:
         await message.answer(
             texts.limit_refusal(refusal) + "\n" + _("Enter a smaller amount or /cancel.")
         )
         return
-    draft = await journal.create_draft(
-        cashier_id=staff.user_id,
-        chat_id=message.chat.id,
-        login=login,
-        client_name=name,
-        identified=bool(data.get("identified")),
-        amount=amount,
-        lang=lang,
-    )
+    card = await journal.open_card(draft.id, staff.user_id, amount)
+    if card is None:  # ended meanwhile (/cancel, a block)
+        await state.clear()
+        await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
+        return
+    sent = await message.answer(texts.confirm_card(card), reply_markup=confirm_keyboard(card.id))
+    await journal.set_draft_card(card.id, sent.message_id)
     await state.set_state(CashIn.confirm)
-    await message.answer(texts.confirm_card(draft), reply_markup=confirm_keyboard(draft.id))
 
 
 # ---------------------------------------------------------------- step 3: the card
@@ -277,8 +310,12 @@ async def confirm(
     with contextlib.suppress(TelegramAPIError):
         await callback.answer()
     message = callback.message
+    draft = await journal.get_draft(callback_data.draft_id)
+    if draft is not None and draft.state == "OPEN" and not _on_card(draft, callback):
+        return  # pressed on a message that is not its card: nothing changes
     message_id = message.message_id if message is not None else None
-    result = await payments.confirm(callback_data.draft_id, staff.user_id, message_id)
+    chat_id = message.chat.id if message is not None else None
+    result = await payments.confirm(callback_data.draft_id, staff.user_id, message_id, chat_id)
     if result.outcome is ConfirmOutcome.REFUSED and result.refusal is not None:
         # Nothing journaled: the card stays, without its confirm button.
         with contextlib.suppress(TelegramBadRequest):
@@ -294,11 +331,15 @@ async def confirm(
         return
     payment = result.payment
     if payment is None:
-        # A second tap, a replayed update, a cancelled card: nothing changes. Once a payment
-        # exists its message belongs to the outbox, which keeps it at the journal's status;
-        # re-rendering here could put an older status over a newer one.
-        if await journal.payment_for_draft(callback_data.draft_id) is None and (
-            await payments.controls.approval_for_draft(callback_data.draft_id) is None
+        # A second tap, a replayed update, a cancelled card, a button pressed on a message
+        # that is not its card: nothing changes. Once a payment exists its message belongs
+        # to the outbox, which keeps it at the journal's status; re-rendering here could put
+        # an older status over a newer one.
+        if (
+            result.outcome is ConfirmOutcome.STALE
+            and await _is_its_card(callback, callback_data, journal)
+            and await journal.payment_for_draft(callback_data.draft_id) is None
+            and await payments.controls.approval_for_draft(callback_data.draft_id) is None
         ):
             await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
         return
@@ -326,9 +367,11 @@ async def change_amount(
     draft = await _open_draft(callback, callback_data, staff, journal)
     if draft is None:
         return
-    await journal.cancel_drafts(staff.user_id)
+    again = await journal.reopen_draft(draft.id, staff.user_id)
+    if again is None:
+        return
     await state.set_state(CashIn.amount)
-    await state.update_data(login=draft.login, name=draft.client_name, identified=draft.identified)
+    await state.set_data({"draft": again.id})
     await _edit(callback.message, _("✏️ Changing the amount…"))
     if isinstance(callback.message, Message):
         await _ask_amount(callback.message, settings)
@@ -357,14 +400,38 @@ async def cancel_card(
 async def _open_draft(
     callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, journal: Journal
 ) -> Draft | None:
-    """The cashier's own open draft behind a card button, or None (the card is then told)."""
+    """The cashier's own open draft behind a card button, or None (the card is then told).
+
+    A button acts only on its own card: pressed on any other message it changes nothing."""
     draft = await journal.get_draft(callback_data.draft_id)
-    if draft is not None and draft.cashier_id == staff.user_id and draft.state == "OPEN":
+    if draft is None or draft.cashier_id != staff.user_id:
+        return None
+    if not _on_card(draft, callback):
+        return None
+    if draft.state == "OPEN":
         return draft
     # Only a card with no payment is touched: a payment's message belongs to the outbox.
     if await journal.payment_for_draft(callback_data.draft_id) is None:
         await _edit(callback.message, _("This confirmation is no longer valid. Nothing was sent."))
     return None
+
+
+def _on_card(draft: Draft, callback: CallbackQuery) -> bool:
+    """Whether the button was pressed on the draft's own card: the card the draft recorded,
+    or — not recorded yet (a crash right after showing it) — a message that carries the
+    pressed button."""
+    message = callback.message
+    if not isinstance(message, Message) or message.chat.id != draft.chat_id:
+        return False
+    if draft.card_message_id is not None:
+        return message.message_id == draft.card_message_id
+    buttons = message.reply_markup.inline_keyboard if message.reply_markup else []
+    return any(button.callback_data == callback.data for row in buttons for button in row)
+
+
+async def _is_its_card(callback: CallbackQuery, callback_data: DraftCb, journal: Journal) -> bool:
+    draft = await journal.get_draft(callback_data.draft_id)
+    return draft is not None and _on_card(draft, callback)
 
 
 async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
@@ -10,7 +11,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.payments.journal import Journal, StaffUser
+from bot.payments.journal import StaffUser
+from bot.payments.service import PaymentService
 from bot.telegram.filters import MenuButton
 from bot.telegram.keyboards import MENU_HELP, main_menu
 
@@ -40,7 +42,9 @@ async def start(message: Message, state: FSMContext, staff: StaffUser) -> None:
     await state.clear()
     name = message.from_user.first_name if message.from_user else ""
     await message.answer(
-        _("Hello, {name}! This bot tops up clients' Allpay wallets with cash.").format(name=name)
+        _("Hello, {name}! This bot tops up clients' Allpay wallets with cash.").format(
+            name=escape(name)
+        )
         + "\n\n"
         + help_text(),
         reply_markup=main_menu(),
@@ -54,9 +58,12 @@ async def show_help(message: Message) -> None:
 
 
 @router.message(Command("cancel"))
-async def cancel(message: Message, state: FSMContext, staff: StaffUser, journal: Journal) -> None:
+async def cancel(
+    message: Message, state: FSMContext, staff: StaffUser, payments: PaymentService
+) -> None:
     await state.clear()
-    await journal.cancel_drafts(staff.user_id)
+    # All of it: the open card and any request still waiting for a supervisor.
+    await payments.controls.end_work(staff.user_id)
     await message.answer(_("Cancelled. Nothing was sent to Allpay."), reply_markup=main_menu())
 
 

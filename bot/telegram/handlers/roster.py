@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.payments.journal import Journal, Role, RosterChange, StaffUser
+from bot.payments.parsing import clean_name
 from bot.payments.service import PaymentService
 from bot.telegram import texts
 from bot.telegram.commands import refresh_user_commands
@@ -40,8 +41,9 @@ def _parse_target(args: str | None) -> tuple[int | None, str | None, str | None]
     raw = parts[0]
     if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**53:
         return None, None, raw
-    name = parts[1].strip()[:MAX_NAME] if len(parts) > 1 else None
-    return int(raw), name or None, None
+    # Bidi and zero-width characters are dropped: a name must not pass for another in lists.
+    name = clean_name(parts[1]) if len(parts) > 1 else None
+    return int(raw), name[:MAX_NAME] if name else None, None
 
 
 async def _target(message: Message, command: CommandObject) -> tuple[int, str | None] | None:
@@ -56,7 +58,7 @@ async def _target(message: Message, command: CommandObject) -> tuple[int, str | 
 def _target_problem(command: str, problem: str) -> str:
     if problem == "missing":
         return _(
-            "Usage: /{command} <Telegram id> [name]\n"
+            "Usage: /{command} &lt;Telegram id&gt; [name]\n"
             "The person sees their id when they write to the bot without access."
         ).format(command=command)
     return _("«{value}» is not a Telegram id: an id is a positive number, e.g. 123456789.").format(
@@ -135,7 +137,7 @@ async def remove(
     message: Message,
     command: CommandObject,
     staff: StaffUser,
-    journal: Journal,
+    payments: PaymentService,
     settings: Settings,
     bot: Bot,
     i18n: I18n,
@@ -144,7 +146,9 @@ async def remove(
     if target is None:
         return
     user_id = target[0]
-    change = await journal.remove_user(staff.user_id, user_id, configured_admins=settings.admin_ids)
+    change = await payments.controls.remove_user(
+        staff.user_id, user_id, configured_admins=settings.admin_ids
+    )
     if change is RosterChange.REMOVED:
         await refresh_user_commands(bot, i18n, user_id, None)
     await message.answer(_change_text(change, user_id, None))
@@ -172,8 +176,6 @@ async def block(
     change = await payments.controls.set_blocked(
         staff.user_id, user_id, blocking, configured_admins=settings.admin_ids
     )
-    if change is RosterChange.BLOCKED:
-        payments.notify_changed()  # cancelled approvals: cashier and cards are told
     await message.answer(_change_text(change, user_id, None))
 
 

@@ -1,0 +1,83 @@
+"""One redaction for everything the bot writes down: log records, tracebacks, stored errors.
+
+Two nets, applied together:
+
+* **Known secrets** (the bot token, Allpay's token, the agent's private key) are registered
+  once at start-up and removed in every form they travel in: as they are, URL-encoded
+  (``%3A`` for the token's colon), and — for the bot token — its secret half alone.
+* **Shapes** catch what was never registered (another bot's token, a key read by a library):
+  a Telegram token anywhere, also inside a URL path (``…/bot123456:AA…/getMe``) or encoded;
+  PEM blocks; 12-digit IINs; and client logins, which are masked rather than removed.
+
+This module imports nothing of the bot but the login mask, so the journal can use it for
+the error strings it stores.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import quote, quote_plus
+
+from bot.allpay.protocol import mask_login
+
+_LOGIN = re.compile(r"(?<![\d\-{])(?:\+?7|8)(\d{10})(?!\d)")
+_IIN = re.compile(r"(?<![\d\-])\d{12}(?![\d\-])")
+# No word boundary in front: in ".../bot123456:AA..." the digits follow a letter.
+_TOKEN = re.compile(r"(?<!\d)\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
+_PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(?:-----END [A-Z ]+-----|\Z)", re.S)
+
+TOKEN_MARK = "<token redacted>"  # noqa: S105 (a placeholder, not a secret)
+SECRET_MARK = "<secret redacted>"  # noqa: S105
+
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
+
+
+def _forms(value: str) -> set[str]:
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
+    return {form for form in forms if form}
+
+
+def register_secret(value: str | None) -> None:
+    """Never let ``value`` (in any of its usual encodings) reach a log or a stored error."""
+    global _secrets
+    if not value or len(value) < 6:  # shorter values would blank out ordinary text
+        return
+    found = _forms(value)
+    if ":" in value:  # a bot token: its secret half travels alone in some error texts
+        secret_half = value.split(":", 1)[1]
+        if len(secret_half) >= 16:
+            found |= _forms(secret_half)
+    for line in value.splitlines():  # a PEM key: each base64 line of it
+        line = line.strip()
+        if len(line) >= 32 and not line.startswith("-----"):
+            found.add(line)
+    with _lock:
+        _secrets = tuple(sorted(set(_secrets) | found, key=len, reverse=True))
+
+
+def forget_secrets() -> None:
+    """For tests: start again with no registered secret."""
+    global _secrets
+    with _lock:
+        _secrets = ()
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret removed, IINs removed and client logins masked."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, SECRET_MARK)
+    text = _PEM.sub("<key redacted>", text)
+    text = _TOKEN.sub(TOKEN_MARK, text)
+    text = _IIN.sub("<iin redacted>", text)
+    return _LOGIN.sub(lambda m: mask_login("7" + m.group(1)), text)
+
+
+def redact_error(error: BaseException | str | None, limit: int = 500) -> str | None:
+    """The form of an error the bot may store: redacted, one line, bounded."""
+    if error is None:
+        return None
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return " ".join(redact(text).split())[:limit]

@@ -1,0 +1,543 @@
+"""The holes found from outside, each kept closed by a test (issue 11).
+
+An intruder's view: tokens inside URLs, malformed Bot API answers, Allpay's texts and
+Telegram names carrying HTML, forged and overflowing callback data, non-ASCII webhook
+secrets, world-readable files, work that outlives the person who started it, a flood of
+strangers, names that spoof others, and a start-up without Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import aiosqlite
+import pytest
+
+from bot.allpay.sandbox import SCRIPT, RunningSandbox
+from bot.app import run_bot
+from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.logs import one_line
+from bot.payments.db import Database
+from bot.payments.journal import Journal
+from bot.payments.parsing import clean_name
+from bot.redaction import forget_secrets, redact, redact_error, register_secret
+from bot.telegram.access import RefusalBudget
+from tests.conftest import sandbox_folder
+from tests.harness import (
+    ADMIN,
+    CASHIER,
+    STRANGER,
+    SUPERVISOR,
+    SUPERVISOR_CHAT,
+    TOKEN,
+    Harness,
+    running_bot,
+    seed_payment,
+    settings_for,
+)
+from tests.tgproxy import MalformedProxy
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLPAY_TOKEN = "482915"
+LOGIN = "77000000001"
+IIN = SCRIPT[LOGIN].iin
+assert IIN is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_secrets() -> Iterator[None]:
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+@pytest.fixture
+def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
+    sandbox_folder(tmp_path, sandbox_keys)
+
+    def start(**overrides: Any) -> Any:
+        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
+
+    return start
+
+
+# ---------------------------------------------------------------- 1. the token, in any form
+
+
+def test_redaction_catches_the_token_in_a_url_encoded_and_bare() -> None:
+    secret_half = TOKEN.split(":")[1]
+    for text in (
+        f"https://api.telegram.org/bot{TOKEN}/getMe",
+        f"url='http://127.0.0.1:1/bot{TOKEN}/sendMessage'",
+        f"token={quote(TOKEN, safe='')}&x=1",
+        f"plain {TOKEN} here",
+    ):
+        clean = redact(text)
+        assert TOKEN not in clean and secret_half not in clean, clean
+        assert quote(TOKEN, safe="") not in clean
+    # A registered secret goes in every encoding, also when no shape would catch it.
+    register_secret(ALLPAY_TOKEN)
+    register_secret("s3cret/with:odd chars")
+    clean = redact(f"a={ALLPAY_TOKEN} b={quote('s3cret/with:odd chars', safe='')}")
+    assert ALLPAY_TOKEN not in clean and "s3cret" not in clean
+    assert redact_error(RuntimeError(f"bad bot{TOKEN}/x")) == (
+        "RuntimeError: bad bot<token redacted>/x"
+    )
+    assert "\n" not in one_line(RuntimeError(f"two\nlines {TOKEN}"))
+
+
+async def _spawn(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
+
+
+def _bot_env(tmp_path: Path, sandbox: RunningSandbox, telegram_url: str) -> dict[str, str]:
+    keys = sandbox.keys
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram_url,
+        "ALLPAY_URL": sandbox.url,
+        "ALLPAY_REQUESTER": "agent-sec",
+        "ALLPAY_TOKEN": ALLPAY_TOKEN,
+        "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
+        "ALLPAY_PRIVATE_KEY": str(keys.agent_private),
+        "ALLPAY_PUBLIC_KEY": str(keys.allpay_public),
+        "ALLPAY_TIMEOUT": "5",
+        "PENDING_RETRY_MIN": "0.2",
+        "PENDING_RETRY_MAX": "0.5",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}",
+        "CASHIER_IDS": str(CASHIER),
+        "SUPERVISOR_CHAT_IDS": str(SUPERVISOR_CHAT),
+        "DEFAULT_LANGUAGE": "en",
+        "WEB_PORT": str(free_port()),
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+    }
+
+
+def _secret_lines(path: Path) -> list[str]:
+    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("-----")]
+
+
+async def test_no_secret_or_personal_data_reaches_logs_stderr_or_the_database(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    """A whole top-up while Telegram answers malformed HTTP at start-up, to a handler's
+    reply and to the outbox's status edit, and Allpay answers a check with a Fault naming
+    the client's IIN and login."""
+    proxy = MalformedProxy(telegram.base_url)
+    await proxy.start()
+    # editMessageText: the confirm handler's "sending" edit, then the outbox's status edit.
+    proxy.breaks.update({"getMe": 2, "sendMessage": 1, "editMessageText": 2})
+    sandbox.sandbox.check_faults.append(f"Client {LOGIN} (IIN {IIN}) is under review")
+    env = _bot_env(tmp_path, sandbox, proxy.url)
+    log = tmp_path / "bot.log"
+    user = FakeTelegram.user(CASHIER, "Cashier", "en")
+    bot = await _spawn(env, tmp_path, log)
+    try:
+        # Start-up: getMe gets malformed answers twice; the bot waits and tries again.
+        await telegram.wait_for(lambda: any(m == "getUpdates" for m, _ in telegram.calls), 30)
+        assert proxy.broken["getMe"] == 2
+        telegram.send_text(user, "/start")  # its reply is lost to a malformed answer
+        await telegram.wait_for(lambda: proxy.broken["sendMessage"] == 1)
+        mark = telegram.mark()
+        telegram.send_text(user, "/cashin")
+        await telegram.wait_message(CASHIER, lambda m: "login" in m.text, after=mark)
+        mark = telegram.mark()
+        telegram.send_text(user, LOGIN)  # Allpay's Fault
+        refused = await telegram.wait_message(CASHIER, lambda m: bool(m.buttons), after=mark)
+        assert "under review" in refused.text
+        mark = telegram.mark()
+        telegram.press_button(user, refused, "Try again")
+        await telegram.wait_message(CASHIER, lambda m: "amount" in m.text, after=mark)
+        mark = telegram.mark()
+        telegram.send_text(user, "1000")
+        card = await telegram.wait_message(CASHIER, lambda m: bool(m.buttons), after=mark)
+        telegram.press_button(user, card, "Confirm")
+        await telegram.wait_message(
+            CASHIER, lambda m: m.text.startswith("✅"), after=card.message_id - 1, timeout=30
+        )
+        assert proxy.broken["editMessageText"] == 2
+        bot.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bot.wait(), 15) == 0
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+        await proxy.close()
+
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    retries = [ln for ln in lines if ln["message"].startswith("Telegram did not answer getMe")]
+    assert len(retries) == 2  # one line per attempt
+    assert "Traceback" not in "\n".join(ln["message"] for ln in lines)
+    assert "redacted>/getMe" in text and "redacted>/sendMessage" in text  # URLs, redacted
+    forbidden = [
+        TOKEN,
+        TOKEN.split(":")[1],
+        quote(TOKEN, safe=""),
+        ALLPAY_TOKEN,
+        IIN,
+        LOGIN,
+        *_secret_lines(sandbox.keys.agent_private),
+    ]
+    for secret in forbidden:
+        assert secret not in text, secret
+
+    # The database: the full login only where resends and look-ups need it.
+    allowed_login = {("drafts", "login"), ("payments", "login"), ("approvals", "login")}
+    database = tmp_path / "data" / "bot.sqlite3"
+    async with aiosqlite.connect(database) as db:
+        async with db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+            tables = [r[0] for r in await cur.fetchall()]
+        found: set[tuple[str, str]] = set()
+        for table in tables:
+            async with db.execute(f"SELECT * FROM {table}") as cur:
+                columns = [d[0] for d in cur.description]
+                for row in await cur.fetchall():
+                    for column, value in zip(columns, row, strict=True):
+                        cell = str(value)
+                        for secret in forbidden:
+                            if secret in cell:
+                                found.add((table, column))
+                                assert secret == LOGIN, (table, column, secret)
+        async with db.execute("SELECT last_error FROM outbox WHERE last_error IS NOT NULL") as c:
+            stored = [r[0] for r in await c.fetchall()]
+    assert found <= allowed_login, found
+    assert ("payments", "login") in found
+    assert stored and all("redacted>/editMessageText" in e for e in stored), stored
+    # Data files are private (the process umask covers SQLite's -wal and -shm too).
+    assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    for path in database.parent.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+async def test_a_refused_token_stops_start_up_with_one_line(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    from bot.devtools.telegram import Fault
+
+    telegram.faults.append(Fault("getMe", 401, "Unauthorized", times=100))
+    log = tmp_path / "bot.log"
+    bot = await _spawn(_bot_env(tmp_path, sandbox, telegram.base_url), tmp_path, log)
+    assert await asyncio.wait_for(bot.wait(), 30) == 2
+    text = log.read_text()
+    assert "configuration error: BOT_TOKEN: Telegram does not accept this token" in text
+    assert "Traceback" not in text and TOKEN not in text
+
+
+# ---------------------------------------------------------------- 10. no Telegram at start-up
+
+
+async def test_without_telegram_pending_payments_are_resent_and_health_stays_ok(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    port = free_port()
+    settings = settings_for(tmp_path, dead, web_port=port, log_level="INFO")
+    db = Database(settings.database_path)
+    await db.open()
+    payment = await seed_payment(Journal(db), login="77000000002", status=None)
+    await db.close()
+
+    stop = asyncio.Event()
+    bot = asyncio.create_task(run_bot(settings, stop=stop))
+    try:
+
+        async def status() -> str:
+            async with (
+                aiosqlite.connect(settings.database_path) as conn,
+                conn.execute("SELECT status FROM payments WHERE guid = ?", (payment.guid,)) as c,
+            ):
+                row = await c.fetchone()
+            return str(row[0]) if row else ""
+
+        async with asyncio.timeout(20):
+            while await status() != "COMPLETED":
+                assert not bot.done()
+                await asyncio.sleep(0.05)
+            while True:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(f"http://127.0.0.1:{port}/healthz") as response,
+                ):
+                    body = await response.json()
+                    code = response.status
+                if body["telegram"]["reachable"] is False:
+                    break
+                await asyncio.sleep(0.05)
+        assert code == 200 and body["status"] == "ok"
+        assert body["telegram"]["last_error"] and TOKEN not in json.dumps(body)
+        assert not bot.done()  # still waiting for Telegram, not dead
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(bot, 15) == 0
+
+
+# ---------------------------------------------------------------- 2 and 9: work ends with it
+
+
+async def _approval_request(h: Harness, user: dict[str, Any]) -> ChatMessage:
+    card = await h.top_up_card(user, "77000000002", "150000")
+    await h.press(user, card, "Confirm")
+    await h.tg.wait_for(lambda: card.text.startswith("🛂"))
+    await h.tg.wait_for(lambda: any(m.buttons for m in h.tg.messages(SUPERVISOR)))
+    return card
+
+
+async def _approve_fails(h: Harness, card: ChatMessage) -> None:
+    """A supervisor presses Approve on their (now stale) card: nothing is paid."""
+    [supervisor_card] = [m for m in h.tg.messages(SUPERVISOR) if m.text.startswith("🛂")]
+    await h.tg.wait_for(lambda: not supervisor_card.buttons)  # the card says it is over
+    assert "Cancelled by" in supervisor_card.text
+    approval = await h.app.service.controls.waiting()
+    assert approval == []
+    [row] = await _approvals(h)
+    h.tg.press(h.user(SUPERVISOR), supervisor_card, f"ap:y:{row[0]}")  # a forged, late approve
+    before = len(h.tg.callback_answers)
+    await h.tg.wait_for(lambda: len(h.tg.callback_answers) >= before)
+    await h.tg.wait_for(
+        lambda: any("Already decided" in str(a.get("text")) for a in h.tg.callback_answers.values())
+    )
+    assert await h.sandbox.ledger.all() == []
+    assert card.text.startswith("🚫")
+
+
+async def _approvals(h: Harness) -> list[tuple[Any, ...]]:
+    async with h.app.db.read() as conn, conn.execute("SELECT id, state FROM approvals") as cur:
+        return [tuple(r) for r in await cur.fetchall()]
+
+
+async def test_removing_a_cashier_cancels_their_waiting_approval(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000) as h:
+        card = await _approval_request(h, h.user())
+        reply = await h.say(h.user(ADMIN), f"/remove {CASHIER}")
+        assert reply.text.startswith(f"Removed {CASHIER}")
+        await h.tg.wait_for(lambda: card.text.startswith("🚫"))
+        assert [state for _id, state in await _approvals(h)] == ["CANCELLED"]
+        await _approve_fails(h, card)
+
+
+async def test_cancel_ends_a_request_waiting_for_approval(controlled: Any) -> None:
+    async with controlled(approval_threshold=100000) as h:
+        user = h.user()
+        card = await _approval_request(h, user)
+        reply = await h.say(user, "/cancel")
+        assert reply.text.startswith("Cancelled. Nothing was sent to Allpay.")
+        await h.tg.wait_for(lambda: card.text.startswith("🚫"))
+        assert [state for _id, state in await _approvals(h)] == ["CANCELLED"]
+        await _approve_fails(h, card)
+        group = [m for m in h.tg.messages(SUPERVISOR_CHAT) if m.text.startswith("🛂")]
+        await h.tg.wait_for(lambda: all("Cancelled by" in m.text for m in group))
+
+
+# ---------------------------------------------------------------- 3 and 4: text, not markup
+
+
+async def test_allpay_fault_text_reaches_the_cashier_as_text(harness: Harness) -> None:
+    hostile = '<a href="https://evil.example/verify">Verify here</a> & 1 < 2'
+    harness.sandbox.check_faults.append(hostile)
+    user = harness.user()
+    await harness.say(user, "/cashin")
+    reply = await harness.say(user, "77000000002")
+    assert "&lt;a href=" in reply.text and "<a " not in reply.text
+    assert "&amp; 1 &lt; 2" in reply.text
+    assert reply.buttons  # "try again", as for any refused check
+
+
+async def test_start_greets_a_user_whose_name_looks_like_html(harness: Harness) -> None:
+    user = harness.user()
+    user["first_name"] = "Tom <3 & <b>"
+    reply = await harness.say(user, "/start")
+    assert reply.text.startswith("Hello, Tom &lt;3 &amp; &lt;b&gt;!")
+
+
+# ---------------------------------------------------------------- 5. a button acts on its card
+
+
+async def test_a_confirm_pressed_on_another_message_changes_nothing(harness: Harness) -> None:
+    user = harness.user()
+    card = await harness.top_up_card(user, "77000000002", "1000")
+    draft_id = next(d for _t, d in card.callback_buttons if d.startswith("d:ok:")).split(":")[2]
+    other = await harness.say(user, "/help")
+    other_text = other.text
+    before = len(harness.tg.callback_answers)
+    harness.tg.press(user, other, f"d:ok:{draft_id}")
+    harness.tg.press(user, other, f"d:no:{draft_id}")
+    await harness.tg.wait_for(lambda: len(harness.tg.callback_answers) >= before + 2)
+    assert other.text == other_text and other.edits == 0
+    assert card.buttons and card.edits == 0
+    assert await harness.sandbox.ledger.all() == []
+    await harness.press(user, card, "Confirm")  # the real card still works
+    await harness.wait_status(CASHIER, card.message_id, "✅")
+
+
+# ---------------------------------------------------------------- 6. bounded callback data
+
+
+async def test_callback_fields_out_of_range_are_refused_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = harness.user()
+    message = await harness.say(user, "/help")
+    forged = [
+        "h:99999999999999999999:0",
+        "h:-1:0",
+        "h:0:99999999999999999999999",
+        "a:99999999999999999999",
+        "l:xx",
+        "ap:maybe:AAAAAAAAAAAA",
+        "d:ok:../../etc",
+    ]
+    before = len(harness.tg.callback_answers)
+    with caplog.at_level(logging.WARNING):
+        for data in forged:
+            harness.tg.press(user, message, data)
+        await harness.tg.wait_for(lambda: len(harness.tg.callback_answers) >= before + len(forged))
+    answers = list(harness.tg.callback_answers.values())[before:]
+    assert len(answers) == len(forged)
+    assert all(a.get("text") == "This button is no longer active." for a in answers), answers
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# ---------------------------------------------------------------- 7 and the status listener
+
+
+async def test_webhook_port_refuses_a_non_ascii_secret_and_shows_no_status_pages(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    port, status_port = free_port(), free_port()
+    settings = settings_for(
+        tmp_path,
+        telegram.base_url,
+        webhook_url="https://bot.example.kz/hook",
+        webhook_secret="s3cret-token_for-webhooks",
+        web_port=port,
+        metrics_port=status_port,
+    )
+    stop = asyncio.Event()
+    bot = asyncio.create_task(run_bot(settings, stop=stop))
+    try:
+        await telegram.wait_for(lambda: telegram.webhook is not None or bot.done())
+        body = b'{"update_id": 1}'
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Telegram-Bot-Api-Secret-Token: \xd1\x81\xd0\xb5\xd0\xba\xd1\x80\xd0\xb5\xd1\x82\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
+        async with aiohttp.ClientSession() as session:
+            for path in ("/healthz", "/metrics"):
+                async with session.get(f"http://127.0.0.1:{port}{path}") as response:
+                    assert response.status == 404  # not on the public port
+                async with session.get(f"http://127.0.0.1:{status_port}{path}") as response:
+                    assert response.status == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(bot, 15) == 0
+
+
+# ---------------------------------------------------------------- 8. private files
+
+
+async def test_data_files_and_keys_are_private(tmp_path: Path, telegram: FakeTelegram) -> None:
+    data = tmp_path / "fresh" / "data"
+    settings = settings_for(tmp_path, telegram.base_url, database_url=f"sqlite:///{data}/c.db")
+    async with running_bot(settings, telegram) as h:
+        user = h.user()
+        card = await h.top_up_card(user, "77000000002", "1000")
+        await h.press(user, card, "Confirm")
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        files = {p: stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*") if p.is_file()}
+        folders = [data, *(p for p in data.rglob("*") if p.is_dir())]
+    names = {p.name for p in files}
+    assert {"c.db", "c.db-wal", "c.db-shm", "ledger.sqlite3", "agent.key.pem"} <= names
+    assert {"allpay.key.pem", "ledger.sqlite3-wal"} <= names
+    for path, mode in files.items():
+        assert mode == 0o600, path
+    for folder in [*folders, tmp_path / "fresh"]:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+# ---------------------------------------------------------------- strangers and names
+
+
+async def test_strangers_are_answered_sparingly(harness: Harness) -> None:
+    stranger = harness.user(STRANGER)
+    for _ in range(8):
+        harness.tg.send_text(stranger, "/start")
+    await harness.tg.wait_for(lambda: len(harness.tg.messages(STRANGER)) >= 5)
+    # Everything of the flood is handled: a cashier's update sent after it is answered...
+    await harness.say(harness.user(), "/help")
+    # ...and the stranger got no more than the burst.
+    assert len(harness.tg.messages(STRANGER)) == 5
+
+
+def test_refusal_budget_refills_and_caps_everyone_together() -> None:
+    now = [0.0]
+    budget = RefusalBudget(burst=2, interval=60.0, per_minute=3, clock=lambda: now[0])
+    assert [budget.allow(1) for _ in range(3)] == [True, True, False]
+    assert budget.allow(2) and not budget.allow(3)  # 3 a minute for everyone
+    now[0] = 60.0
+    assert budget.allow(1) and not budget.allow(1)  # one more per interval
+    assert budget.allow(3)
+
+
+def test_names_lose_bidi_and_zero_width_characters() -> None:
+    assert clean_name("Ali\u202eecilA\u200b Ivanov") == "AliecilA Ivanov"
+    assert clean_name("\u2066Admin\u2069 \u200d") == "Admin"
+    assert clean_name("\u200b\u200c\u200d\ufeff") is None
+    assert clean_name("  Иванова   Анна  ") == "Иванова Анна"
+
+
+async def test_roster_names_are_cleaned_where_they_enter(harness: Harness) -> None:
+    admin = harness.user(ADMIN)
+    reply = await harness.say(admin, "/add_cashier 555 Ali\u202eecilA\u200b")
+    assert reply.text.startswith("Added 555")
+    names = await harness.app.journal.names()
+    assert names[555] == "AliecilA"
+    newcomer = harness.user(SUPERVISOR)
+    newcomer["first_name"] = "\u202eRoot\u200b"
+    await harness.say(newcomer, "/help")
+    assert (await harness.app.journal.names())[SUPERVISOR] == "Root"
+
+
+@pytest.fixture
+async def _unused() -> AsyncIterator[None]:  # keeps the imports honest for type checkers
+    yield
+    _ = time
