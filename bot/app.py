@@ -41,6 +41,7 @@ from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.outbox import OutboxWorker
+from bot.telegram.pacing import Pacer
 from bot.telegram.storage import SQLiteStorage
 from bot.web import start_status, start_web
 
@@ -66,6 +67,7 @@ class App:
     sandbox: RunningSandbox | None
     metrics: Metrics
     telegram: TelegramReach
+    pacer: Pacer
 
 
 async def _allpay_client(
@@ -127,6 +129,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     metrics = Metrics()
     reach = TelegramReach()
     bot = bot or make_bot(settings)
+    # Every Bot API call, whoever makes it, is paced; the watch inside sees each attempt.
+    pacer = Pacer(observer=metrics)
+    metrics.watch_queue(pacer.queue_depth)
+    bot.session.middleware(pacer)
     bot.session.middleware(TelegramWatch(metrics, reach))
     db = Database(settings.database_path)
     await db.open()
@@ -200,6 +206,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             sandbox,
             metrics,
             reach,
+            pacer,
         )
         resolver.start()
         outbox.start()

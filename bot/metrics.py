@@ -6,6 +6,7 @@ Journal-derived gauges are refreshed when scraped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +26,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, Status
 from bot.redaction import redact_error
+from bot.telegram.pacing import Lane
 
 ALLPAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+PACING_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
 
 class Metrics:
@@ -66,6 +69,37 @@ class Metrics:
             "Telegram answers 429 Too Many Requests (retry_after)",
             registry=self.registry,
         )
+        self.pacing_wait = Histogram(
+            "telegram_pacing_wait_seconds",
+            "Time a Bot API call waited for its budget, by lane",
+            ["lane"],
+            buckets=PACING_BUCKETS,
+            registry=self.registry,
+        )
+        self.pacing_queue = Gauge(
+            "telegram_pacing_queue",
+            "Bot API calls waiting for their budget now, by lane",
+            ["lane"],
+            registry=self.registry,
+        )
+        self.pacing_refused = Counter(
+            "telegram_pacing_refused",
+            "429s received, by lane of the refused call",
+            ["lane"],
+            registry=self.registry,
+        )
+        self._queue_depth: Callable[[], Mapping[Lane, int]] = dict
+
+    def watch_queue(self, depth: Callable[[], Mapping[Lane, int]]) -> None:
+        """Where the pacing queue's depth is read from when scraped."""
+        self._queue_depth = depth
+
+    def waited(self, lane: Lane, seconds: float) -> None:
+        """The pacer's observer: a call got its budget after ``seconds``."""
+        self.pacing_wait.labels(lane.label).observe(seconds)
+
+    def refused(self, lane: Lane) -> None:
+        self.pacing_refused.labels(lane.label).inc()
 
     def observe_allpay(self, operation: str, seconds: float, error: str | None) -> None:
         """The AllpayClient's observer."""
@@ -81,6 +115,9 @@ class Metrics:
         oldest = await journal.oldest_open()
         age = ((now or utcnow()) - oldest).total_seconds() if oldest else 0.0
         self.oldest_pending.set(max(0.0, age))
+        depth = self._queue_depth()
+        for lane in Lane:
+            self.pacing_queue.labels(lane.label).set(depth.get(lane, 0))
 
     async def render(self, journal: Journal) -> bytes:
         await self.refresh(journal)

@@ -103,7 +103,12 @@ def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web
             dispatcher=app.dispatcher,
             bot=app.bot,
             secret_token=secret.get_secret_value(),
-            handle_in_background=False,  # Telegram re-sends what we did not finish
+            # Acknowledge at once and handle in the background: a handler's paced wait for
+            # Telegram's budget must not hold Telegram's webhook request open (it would time
+            # out and re-send). Money is safe either way: a confirm commits to the journal
+            # before anything is sent; an update lost to a crash mid-handling is a tap the
+            # cashier repeats on a card that still shows its buttons.
+            handle_in_background=True,
         ).register(web_app, path=path)
     return web_app
 

@@ -41,6 +41,8 @@ def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Setting
         "pending_retry_max": 0.2,
         "allpay_timeout": 0.5,
         "default_language": "en",
+        # A digest at 21:00 Almaty would land in the middle of tests run in the evening.
+        "digest_time": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -131,8 +133,12 @@ async def seed_payment(
     status: PayStatus | None = PayStatus.COMPLETED,
     created_at: datetime | None = None,
     client_name: str = "Иванова Анна",
+    notified: bool = True,
 ) -> Payment:
-    """A payment journaled as the bot does (draft → claim → answer), optionally back-dated."""
+    """A payment journaled as the bot does (draft → claim → answer), optionally back-dated.
+
+    ``notified``: its messages (the cashier's status, the supervisors' feed) went out long
+    ago — they are not delivered again now, in the middle of what a test looks at."""
     draft = await journal.create_draft(
         cashier_id=cashier_id,
         chat_id=cashier_id,
@@ -155,11 +161,16 @@ async def seed_payment(
             now=now,
             next_attempt_at=now + timedelta(hours=1),
         )
-    if created_at is not None:
-        async with journal.db.tx() as conn:
+    async with journal.db.tx() as conn:
+        if created_at is not None:
             await conn.execute(
                 "UPDATE payments SET created_at = ? WHERE guid = ?",
                 (ts(created_at), payment.guid),
+            )
+        if notified:
+            await conn.execute(
+                "UPDATE outbox SET done_at = ? WHERE guid = ? AND done_at IS NULL",
+                (ts(utcnow()), payment.guid),
             )
     fresh = await journal.get_payment(payment.guid)
     assert fresh is not None

@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiosqlite
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from bot.allpay.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from tests.harness import CASHIER, TOKEN
+from tests.tcpproxy import HoldingProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 POINTS = [
@@ -99,6 +101,13 @@ async def _journal(tmp_path: Path) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in await cur.fetchall()]
 
 
+async def _journal_reaches(tmp_path: Path, status: str, timeout: float = 30.0) -> None:
+    """Poll the bot's journal (another process writes it) until its payment has ``status``."""
+    async with asyncio.timeout(timeout):
+        while [s for _, s in await _journal(tmp_path)] != [status]:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
 async def _card(telegram: FakeTelegram, login: str) -> ChatMessage:
     user = FakeTelegram.user(CASHIER, "Cashier", "en")
     telegram.send_text(user, "/cashin")
@@ -119,11 +128,35 @@ async def test_sigkill_at_each_step_then_restart(
     telegram: FakeTelegram,
     bot_env: BotProcess,
 ) -> None:
-    user = FakeTelegram.user(CASHIER, "Cashier", "en")
     fake = sandbox.sandbox
     # 77000000004: Allpay's first answer is slow (longer than any test waits for it).
     login = "77000000004" if point == "during_pay" else "77000000002"
     fake.slow_delay = 120.0
+    holding: HoldingProxy | None = None
+    if point == "after_journal_commit":
+        url = urlsplit(sandbox.url)
+        assert url.hostname is not None and url.port is not None
+        holding = HoldingProxy(url.hostname, url.port)
+        port = await holding.start()
+        bot_env.env["ALLPAY_URL"] = sandbox.url.replace(f":{url.port}/", f":{port}/")
+    try:
+        await _crash_and_restart(point, tmp_path, sandbox, telegram, bot_env, login, holding)
+    finally:
+        if holding is not None:
+            await holding.close()
+
+
+async def _crash_and_restart(
+    point: str,
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    telegram: FakeTelegram,
+    bot_env: BotProcess,
+    login: str,
+    holding: HoldingProxy | None,
+) -> None:
+    user = FakeTelegram.user(CASHIER, "Cashier", "en")
+    fake = sandbox.sandbox
     await bot_env.start()
     card = await _card(telegram, login)
 
@@ -133,13 +166,15 @@ async def test_sigkill_at_each_step_then_restart(
         await bot_env.start()
         telegram.press_button(user, card, "Confirm")  # the card outlived the process
     elif point == "after_journal_commit":
-        telegram.hold("editMessageText")  # the "⏳ sending" edit comes before the send
+        # The pay request leaves the bot right after the commit, but the network keeps it.
+        assert holding is not None
+        holding.armed.set()
         telegram.press_button(user, card, "Confirm")
-        await telegram.wait_for(lambda: any(m == "editMessageText" for m, _ in telegram.calls))
+        await asyncio.wait_for(holding.holding.wait(), 30)
         await bot_env.kill()
         assert [s for _, s in await _journal(tmp_path)] == ["NEW"]
-        assert sum(fake.stats.pay_guids.values()) == 0  # journaled, never sent
-        telegram.release("editMessageText")
+        assert sum(fake.stats.pay_guids.values()) == 0  # journaled, never reached Allpay
+        holding.armed.clear()
         await bot_env.start()
     elif point == "during_pay":
         telegram.press_button(user, card, "Confirm")
@@ -169,15 +204,10 @@ async def test_sigkill_at_each_step_then_restart(
         assert [r.status.value for r in await fake.ledger.all()] == ["COMPLETED"]
         await bot_env.start()
     elif point == "during_status_edit":
+        telegram.hold("editMessageText")  # the outbox's status edit hangs
         telegram.press_button(user, card, "Confirm")
-        await telegram.wait_for(lambda: card.text.startswith("⏳"))
-        telegram.hold("editMessageText")  # the ✅ edit by the outbox hangs
-        await telegram.wait_for(
-            lambda: any(
-                m == "editMessageText" and str(p.get("text", "")).startswith("✅")
-                for m, p in telegram.calls
-            )
-        )
+        await telegram.wait_for(lambda: any(m == "editMessageText" for m, _ in telegram.calls))
+        await _journal_reaches(tmp_path, "COMPLETED")  # Allpay's answer is noted meanwhile
         await bot_env.kill()
         assert [s for _, s in await _journal(tmp_path)] == ["COMPLETED"]
         assert not card.text.startswith("✅")

@@ -91,7 +91,7 @@ async def test_notifications_honour_retry_after(harness: Harness) -> None:
         if m == "sendMessage" and str(p.get("chat_id")) == str(SUPERVISOR_CHAT)
     ]
     assert len(sends) == 2  # refused once with 429, delivered after retry_after
-    assert harness.app.outbox.retry_after_count == 1
+    assert harness.app.pacer.refused == 1 and harness.app.pacer.retried == 1
 
 
 async def test_a_status_edit_that_fails_becomes_a_new_message(harness: Harness) -> None:

@@ -305,6 +305,9 @@ class Controls:
                 message_id=message_id,
                 first_attempt_at=first_attempt_at,
             )
+            # The card turns into the payment's status message through the outbox, its only
+            # writer: "⏳ sending" can never land over a ✅ that came first.
+            await self.journal.enqueue_in(conn, OutboxKind.STATUS, int(draft[2]), guid, now)
         payment = await self.journal.get_payment(guid)
         return Confirmation(ConfirmOutcome.PAID, payment=payment)
 

@@ -179,6 +179,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE drafts_new RENAME TO drafts;
     CREATE INDEX drafts_cashier_open ON drafts (cashier_id)
         WHERE state IN ('LOGIN', 'CLIENT', 'OPEN');
+    -- parts of a multi-part message already delivered (a digest resumes after them)
+    ALTER TABLE outbox ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_chat_due ON outbox (chat_id, next_at) WHERE done_at IS NULL;
     """,
 ]
 

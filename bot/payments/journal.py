@@ -159,6 +159,7 @@ class OutboxItem:
     guid: str | None
     attempts: int
     ref: str | None = None
+    progress: int = 0  # parts of a multi-part message already delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -1045,40 +1046,98 @@ class Journal:
             (kind.value, chat_id, guid, ref, ts(now), ts(now)),
         )
 
-    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
+    async def due_outbox(
+        self, now: datetime, limit: int = 50, *, chat_id: int | None = None
+    ) -> list[OutboxItem]:
+        """Due items in order, all chats or one."""
+        where = "done_at IS NULL AND next_at <= ?" + (" AND chat_id = ?" if chat_id else "")
+        params: tuple[object, ...] = (ts(now), chat_id) if chat_id else (ts(now),)
         async with (
             self.db.read() as conn,
             conn.execute(
-                "SELECT id, kind, chat_id, guid, attempts, ref FROM outbox "
-                "WHERE done_at IS NULL AND next_at <= ? ORDER BY id LIMIT ?",
-                (ts(now), limit),
+                f"SELECT id, kind, chat_id, guid, attempts, ref, progress FROM outbox "
+                f"WHERE {where} ORDER BY id LIMIT ?",
+                (*params, limit),
             ) as cur,
         ):
             rows = await cur.fetchall()
-        return [OutboxItem(r[0], OutboxKind(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+        return [OutboxItem(r[0], OutboxKind(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
-    async def next_outbox_at(self) -> datetime | None:
+    async def due_outbox_chats(self, now: datetime) -> dict[int, set[OutboxKind]]:
+        """The chats with something due, and the kinds they have waiting."""
         async with (
             self.db.read() as conn,
-            conn.execute("SELECT MIN(next_at) FROM outbox WHERE done_at IS NULL") as cur,
+            conn.execute(
+                "SELECT chat_id, kind FROM outbox WHERE done_at IS NULL AND next_at <= ? "
+                "GROUP BY chat_id, kind",
+                (ts(now),),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        chats: dict[int, set[OutboxKind]] = {}
+        for chat_id, kind in rows:
+            chats.setdefault(int(chat_id), set()).add(OutboxKind(kind))
+        return chats
+
+    async def outbox_progress(self, item_id: int, parts: int) -> None:
+        """``parts`` of a multi-part item are delivered: a retry resumes after them."""
+        async with self.db.tx(durable=False) as conn:
+            await conn.execute("UPDATE outbox SET progress = ? WHERE id = ?", (parts, item_id))
+
+    async def next_outbox_at(self, busy_chats: Iterable[int] = ()) -> datetime | None:
+        """When the next item is due, leaving out chats already being delivered to."""
+        busy = [int(chat) for chat in busy_chats]
+        marks = ", ".join("?" * len(busy))
+        where = f"done_at IS NULL AND chat_id NOT IN ({marks})" if busy else "done_at IS NULL"
+        async with (
+            self.db.read() as conn,
+            conn.execute(f"SELECT MIN(next_at) FROM outbox WHERE {where}", busy) as cur,
         ):
             row = await cur.fetchone()
         return parse_ts(row[0]) if row and row[0] else None
 
-    async def outbox_done(self, item_id: int, *, failed: str | None = None) -> None:
+    async def undelivered_status(self, guids: Iterable[str]) -> set[str]:
+        """Which of these payments still have their cashier's status message to deliver."""
+        wanted = list(dict.fromkeys(guids))
+        if not wanted:
+            return set()
+        marks = ", ".join("?" * len(wanted))
+        async with (
+            self.db.read() as conn,
+            conn.execute(
+                "SELECT DISTINCT guid FROM outbox WHERE kind = 'status' AND done_at IS NULL "
+                f"AND guid IN ({marks})",
+                wanted,
+            ) as cur,
+        ):
+            return {str(r[0]) for r in await cur.fetchall()}
+
+    async def outbox_later(self, delay: float, *item_ids: int) -> None:
+        """Not yet (no attempt made): due again in ``delay`` seconds."""
+        next_at = ts(utcnow() + timedelta(seconds=delay))
         async with self.db.tx(durable=False) as conn:
-            await conn.execute(
-                "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
-                "last_error = COALESCE(?, last_error) WHERE id = ?",
-                (ts(utcnow()), int(failed is not None), redact_error(failed), item_id),
+            await conn.executemany(
+                "UPDATE outbox SET next_at = ? WHERE id = ?", [(next_at, i) for i in item_ids]
             )
 
-    async def outbox_retry(self, item_id: int, error: str, delay: float) -> None:
+    async def outbox_done(self, *item_ids: int, failed: str | None = None) -> None:
         async with self.db.tx(durable=False) as conn:
-            await conn.execute(
+            await conn.executemany(
+                "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
+                "last_error = COALESCE(?, last_error) WHERE id = ?",
+                [
+                    (ts(utcnow()), int(failed is not None), redact_error(failed), item_id)
+                    for item_id in item_ids
+                ],
+            )
+
+    async def outbox_retry(self, error: str, delay: float, *item_ids: int) -> None:
+        next_at = ts(utcnow() + timedelta(seconds=delay))
+        async with self.db.tx(durable=False) as conn:
+            await conn.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
                 "WHERE id = ?",
-                (redact_error(error), ts(utcnow() + timedelta(seconds=delay)), item_id),
+                [(redact_error(error), next_at, item_id) for item_id in item_ids],
             )
 
     async def pending_outbox(self) -> int:

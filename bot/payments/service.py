@@ -118,6 +118,7 @@ class PaymentService:
                 mask_login(result.payment.login),
                 cashier_id,
             )
+            self.notify_changed()  # its status message is queued
         elif result.outcome is ConfirmOutcome.AWAITING:
             log.info("top-up by %d awaits a supervisor's approval", cashier_id)
             self.notify_changed()

@@ -1,14 +1,28 @@
 """Delivers the journal's outbox to Telegram: cashiers' status messages and supervisors' news.
 
-Telegram's 429 ``retry_after`` is honoured (aiogram does not retry by itself); 5xx and network
-errors are retried with backoff; an edit that cannot be made becomes a new message; a user who
-blocked the bot is recorded as a failed delivery and logged — nothing is dropped silently.
+Delivery runs in **lanes**, one per chat: concurrent across chats (at most ``concurrency`` at
+once), in order within a chat, so a chat waiting out a 429 never delays another. Within a
+chat the most urgent kind goes first (a cashier's status, then approval cards, stuck alerts,
+and the feed), and the Bot API calls carry that urgency to the pacing layer
+(:mod:`bot.telegram.pacing`), which serves the bot-wide budget by it.
+
+Several final payments due for one supervisor chat go out as **one** message listing them
+(split at Telegram's 4096 characters), so the feed fits a group's 20 messages a minute:
+every final payment appears in every supervisor chat exactly once. A multi-part message that
+fails halfway resumes at the part that failed. Status items of one payment are rendered
+once, from the journal's current status.
+
+The pacing layer waits out 429s and retries; 5xx and network errors are retried here with
+backoff; an edit that cannot be made becomes a new message; a user who blocked the bot is
+recorded as a failed delivery and logged — nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 
 from aiogram import Bot
@@ -22,16 +36,33 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.loops import BackgroundLoop
-from bot.payments.controls import ApprovalState, Controls, Limits
+from bot.payments.controls import ApprovalState, Controls
 from bot.payments.db import utcnow
 from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment, Status
 from bot.payments.reports import day_bounds, summarize
 from bot.telegram import texts
 from bot.telegram.keyboards import approval_keyboard, receipt_keyboard
+from bot.telegram.pacing import Lane, current_lane
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+FEED_HOLD = 0.5  # seconds a feed item waits for its payment's status message to go out
+LANE_OF = {
+    OutboxKind.STATUS: Lane.STATUS,
+    OutboxKind.APPROVAL_NOTICE: Lane.STATUS,
+    OutboxKind.APPROVAL_REQUEST: Lane.APPROVAL,
+    OutboxKind.APPROVAL_CARD: Lane.APPROVAL,
+    OutboxKind.ALERT: Lane.ALERT,
+    OutboxKind.FINAL: Lane.FEED,
+    OutboxKind.DIGEST: Lane.FEED,
+}
+_PAYMENT_KINDS = (OutboxKind.STATUS, OutboxKind.FINAL, OutboxKind.ALERT)
+_APPROVAL_KINDS = (
+    OutboxKind.APPROVAL_REQUEST,
+    OutboxKind.APPROVAL_CARD,
+    OutboxKind.APPROVAL_NOTICE,
+)
 
 
 class OutboxWorker(BackgroundLoop):
@@ -44,58 +75,132 @@ class OutboxWorker(BackgroundLoop):
         i18n: I18n,
         tz: tzinfo,
         *,
-        controls: Controls | None = None,
+        controls: Controls,
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
+        concurrency: int = 16,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.bot = bot
         self.journal = journal
-        self.controls = controls or Controls(journal, Limits())
+        self.controls = controls
         self.i18n = i18n
         self.tz = tz
-        self.retry_after_count = 0
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lanes: dict[int, asyncio.Task[None]] = {}
 
     async def next_due(self) -> datetime | None:
-        return await self.journal.next_outbox_at()
+        # Chats with a running lane are that lane's business (it wakes the loop as it ends).
+        return await self.journal.next_outbox_at(busy_chats=self._lanes)
 
     async def run_once(self) -> int:
-        return await self.deliver_due()
+        """Open a lane for every chat with something due that has none running."""
+        due = await self.journal.due_outbox_chats(self._clock())
+        # The most urgent chats first: they also get the free delivery slots first.
+        order = sorted(due, key=lambda chat: min(LANE_OF[kind] for kind in due[chat]))
+        opened = 0
+        for chat_id in order:
+            if chat_id not in self._lanes:
+                self._lanes[chat_id] = asyncio.create_task(
+                    self._lane(chat_id), name=f"outbox lane {chat_id}"
+                )
+                opened += 1
+        return opened
 
-    async def deliver_due(self) -> int:
-        items = await self.journal.due_outbox(self._clock())
-        for item in items:
-            await self._deliver(item)
-        return len(items)
+    async def stop(self) -> None:
+        await super().stop()
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        for lane in lanes:
+            with contextlib.suppress(asyncio.CancelledError):
+                await lane
+        self._lanes.clear()
 
-    async def _deliver(self, item: OutboxItem) -> None:
-        payment = await self.journal.get_payment(item.guid) if item.guid else None
-        if payment is None and item.kind in (OutboxKind.STATUS, OutboxKind.FINAL, OutboxKind.ALERT):
-            await self.journal.outbox_done(item.id, failed="payment not found")
-            return
+    async def _lane(self, chat_id: int) -> None:
+        """Deliver one chat's due items, most urgent first, until none is due or one must
+        wait for a retry (later items of the chat wait behind it)."""
         try:
+            async with self._slots:
+                while True:
+                    items = await self.journal.due_outbox(self._clock(), 500, chat_id=chat_id)
+                    items = await self._after_their_status(items)
+                    if not items:
+                        return
+                    first = min(items, key=lambda i: (LANE_OF[i.kind], i.id))
+                    batch = [first]
+                    if first.kind in (OutboxKind.FINAL, OutboxKind.STATUS):
+                        batch = [
+                            i
+                            for i in items
+                            if i.kind is first.kind
+                            and (first.kind is OutboxKind.FINAL or i.guid == first.guid)
+                        ]
+                    token = current_lane.set(LANE_OF[first.kind])
+                    try:
+                        delivered = await self._deliver(batch)
+                    finally:
+                        current_lane.reset(token)
+                    if not delivered:
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox lane for chat %d failed; it is retried", chat_id)
+        finally:
+            if self._lanes.get(chat_id) is asyncio.current_task():
+                del self._lanes[chat_id]
+            self.wakeup.set()  # items queued meanwhile get a lane
+
+    async def _after_their_status(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """A payment reaches the supervisors' feed only after its cashier's status message:
+        feed items whose status is still on its way wait a moment (they coalesce meanwhile)."""
+        finals = [i for i in items if i.kind is OutboxKind.FINAL and i.guid]
+        held = await self.journal.undelivered_status(i.guid or "" for i in finals)
+        if not held:
+            return items
+        waiting = [i.id for i in finals if i.guid in held]
+        await self.journal.outbox_later(FEED_HOLD, *waiting)
+        return [i for i in items if i.id not in set(waiting)]
+
+    async def _deliver(self, batch: Sequence[OutboxItem]) -> bool:
+        """Deliver ``batch`` (items of one kind for one chat); False if it must wait."""
+        item = batch[0]
+        ids = [i.id for i in batch]
+        try:
+            if item.kind is OutboxKind.FINAL:
+                await self._feed(batch)  # marks each part's items delivered as it goes
+                return True
             if item.kind is OutboxKind.DIGEST:
                 await self._digest(item)
             elif item.kind in _APPROVAL_KINDS:
                 await self._approval(item)
-            elif payment is not None and item.kind is OutboxKind.STATUS:
-                await self._status(payment)
-            elif payment is not None:
-                await self._supervisor(item, payment)
+            else:
+                payment = await self.journal.get_payment(item.guid or "")
+                if payment is None:
+                    await self.journal.outbox_done(*ids, failed="payment not found")
+                    return True
+                if item.kind is OutboxKind.STATUS:
+                    await self._status(payment)
+                else:
+                    await self._alert(item, payment)
         except TelegramRetryAfter as exc:
-            self.retry_after_count += 1
+            # The pacing layer gave up waiting for this one: the outbox waits instead.
             log.warning("outbox %d: Telegram asks to wait %d s", item.id, exc.retry_after)
-            await self.journal.outbox_retry(item.id, "429", float(exc.retry_after))
+            await self.journal.outbox_retry("429", float(exc.retry_after), *ids)
+            return False
         except TelegramForbiddenError as exc:
             log.warning("outbox %d: cannot reach chat %d: %s", item.id, item.chat_id, exc.message)
-            await self.journal.outbox_done(item.id, failed=exc.message)
+            await self.journal.outbox_done(*ids, failed=exc.message)
+            return True
         except Exception as exc:
             delay = min(MAX_BACKOFF, 2.0 ** min(item.attempts + 1, 10))
             log.warning("outbox %d: delivery failed (%s); retrying in %.0f s", item.id, exc, delay)
-            await self.journal.outbox_retry(item.id, f"{type(exc).__name__}: {exc}", delay)
-        else:
-            log.debug("outbox %d: %s delivered to chat %d", item.id, item.kind.value, item.chat_id)
-            await self.journal.outbox_done(item.id)
+            await self.journal.outbox_retry(f"{type(exc).__name__}: {exc}", delay, *ids)
+            return False
+        log.debug("outbox %s: %s delivered to chat %d", ids, item.kind.value, item.chat_id)
+        await self.journal.outbox_done(*ids)
+        return True
 
     async def _language(self, chat_id: int, fallback: str | None = None) -> str:
         return await self.journal.get_language(chat_id) or fallback or self.i18n.default_locale
@@ -109,16 +214,42 @@ class OutboxWorker(BackgroundLoop):
         if sent is not None:
             await self.journal.set_message(payment.guid, payment.chat_id, sent)
 
-    async def _supervisor(self, item: OutboxItem, payment: Payment) -> None:
+    async def _cashier_name(self, payment: Payment) -> str:
         staff = await self.journal.get_user(payment.cashier_id)
-        cashier = f"{staff.name or payment.cashier_id}" if staff else str(payment.cashier_id)
+        return f"{staff.name or payment.cashier_id}" if staff else str(payment.cashier_id)
+
+    async def _alert(self, item: OutboxItem, payment: Payment) -> None:
+        cashier = await self._cashier_name(payment)
         lang = await self._language(item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            if item.kind is OutboxKind.ALERT:
-                text = texts.supervisor_alert(payment, cashier, self._clock())
-            else:
-                text = texts.supervisor_final(payment, cashier)
+            text = texts.supervisor_alert(payment, cashier, self._clock())
         await self.bot.send_message(chat_id=item.chat_id, text=text)
+
+    async def _feed(self, batch: Sequence[OutboxItem]) -> None:
+        """Final payments for one supervisor chat: one message listing them all (in parts
+        of at most 4096 characters; each part's items are marked delivered as it goes)."""
+        lines: list[tuple[int, str]] = []
+        for item in batch:
+            payment = await self.journal.get_payment(item.guid or "")
+            if payment is None:
+                await self.journal.outbox_done(item.id, failed="payment not found")
+                continue
+            lines.append((item.id, texts.feed_line(payment, await self._cashier_name(payment))))
+        part: list[tuple[int, str]] = []
+        size = 0
+        for entry in lines:
+            if part and size + len(entry[1]) + 1 > texts.TELEGRAM_TEXT_LIMIT:
+                await self._send_feed_part(batch[0].chat_id, part)
+                part, size = [], 0
+            part.append(entry)
+            size += len(entry[1]) + 1
+        if part:
+            await self._send_feed_part(batch[0].chat_id, part)
+
+    async def _send_feed_part(self, chat_id: int, part: Sequence[tuple[int, str]]) -> None:
+        text = "\n".join(line for _id, line in part)
+        await self.bot.send_message(chat_id=chat_id, text=text[: texts.TELEGRAM_TEXT_LIMIT])
+        await self.journal.outbox_done(*(item_id for item_id, _line in part))
 
     async def _approval(self, item: OutboxItem) -> None:
         approval = await self.controls.get(item.ref or "")
@@ -173,6 +304,8 @@ class OutboxWorker(BackgroundLoop):
         return sent.message_id
 
     async def _digest(self, item: OutboxItem) -> None:
+        """The day's totals, in as many parts as it takes; a retry resumes at the part that
+        failed (``progress``), so no part is sent twice."""
         day = date.fromisoformat(item.ref or "")
         start, end = day_bounds(day, day, self.tz)
         summary = summarize(await self.journal.totals(start, end))
@@ -183,15 +316,11 @@ class OutboxWorker(BackgroundLoop):
             unresolved = await self.journal.unresolved()
             if unresolved:
                 text += "\n\n" + texts.unresolved_note(len(unresolved))
-        for part in texts.chunks(text.split("\n")):
+        parts = texts.chunks(text.split("\n"))
+        for number, part in enumerate(parts[item.progress :], start=item.progress + 1):
             await self.bot.send_message(chat_id=item.chat_id, text=part)
-
-
-_APPROVAL_KINDS = (
-    OutboxKind.APPROVAL_REQUEST,
-    OutboxKind.APPROVAL_CARD,
-    OutboxKind.APPROVAL_NOTICE,
-)
+            if number < len(parts):
+                await self.journal.outbox_progress(item.id, number)
 
 
 def _edit_impossible(message: str) -> bool:

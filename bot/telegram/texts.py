@@ -94,19 +94,15 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
     return "\n".join([*head, "", *_details(payment, tz)])
 
 
-def supervisor_final(payment: Payment, cashier: str) -> str:
-    labels = {
-        Status.COMPLETED: _("completed"),
-        Status.DECLINED: _("declined"),
-        Status.UNKNOWN: _("needs reconciliation"),
-    }
-    return _("{icon} {amount} · {login} · {status}\nCashier: {cashier} · {guid}").format(
-        icon=payment.status.icon,
-        amount=format_tenge(payment.amount),
-        login=mask_login(payment.login),
-        status=labels.get(payment.status, payment.status.value),
-        cashier=escape(cashier),
-        guid=short_guid(payment.guid),
+def feed_line(payment: Payment, cashier: str) -> str:
+    """One final payment in the supervisors' feed: icon, amount, cashier, masked login, GUID."""
+    return " · ".join(
+        [
+            f"{payment.status.icon} {format_tenge(payment.amount)}",
+            escape(cashier),
+            mask_login(payment.login),
+            short_guid(payment.guid),
+        ]
     )
 
 

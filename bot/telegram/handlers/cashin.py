@@ -343,13 +343,8 @@ async def confirm(
         ):
             await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
         return
-    # The payment is journaled: from here on nothing Telegram does may delay its send. The
-    # card is edited first (so the outbox's later status edit is never overwritten), but a
-    # failed edit only leaves the buttons — dead now — until the outbox edits the card.
-    try:
-        await _edit(message, texts.status_text(payment, settings.tz))  # ⏳ sending
-    except TelegramAPIError as exc:
-        log.warning("payment %s: could not mark the card as sending: %s", payment.guid, exc)
+    # The payment is journaled: it is sent now, before anything is said to Telegram, so no
+    # Telegram wait can delay money. The card becomes its status message through the outbox.
     payments.send_soon(payment.guid)
     await state.clear()
 

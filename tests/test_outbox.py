@@ -1,0 +1,112 @@
+"""The outbox's delivery rules, against a real journal and a Bot stand-in that fails on cue:
+a multi-part digest resumes where it failed; several final payments make one feed message
+(split at Telegram's 4096 characters), each payment in it exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiogram.exceptions import TelegramServerError
+from aiogram.methods import SendMessage
+from aiogram.types import Chat, Message
+
+from bot.payments.controls import Controls, Limits
+from bot.payments.db import Database, utcnow
+from bot.payments.journal import Journal, OutboxKind
+from bot.telegram.i18n import make_i18n
+from bot.telegram.outbox import OutboxWorker
+from tests.harness import SUPERVISOR_CHAT, seed_payment
+
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+class StubBot:
+    """Records what would be sent; ``fail_on`` makes chosen sends (1-based) fail once."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.fail_on: set[int] = set()
+        self._calls = 0
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> Message:
+        self._calls += 1
+        if self._calls in self.fail_on:
+            self.fail_on.discard(self._calls)
+            raise TelegramServerError(SendMessage(chat_id=chat_id, text=text), "Bad Gateway")
+        self.sent.append(text)
+        return Message(
+            message_id=self._calls,
+            date=datetime.now(ALMATY),
+            chat=Chat(id=chat_id, type="group"),
+            text=text,
+        )
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    db = Database(tmp_path / "outbox.sqlite3")
+    await db.open()
+    try:
+        yield Journal(db, [SUPERVISOR_CHAT])
+    finally:
+        await db.close()
+
+
+def _worker(journal: Journal, bot: StubBot) -> OutboxWorker:
+    return OutboxWorker(
+        bot,  # type: ignore[arg-type]
+        journal,
+        make_i18n("en"),
+        ALMATY,
+        controls=Controls(journal, Limits()),
+    )
+
+
+async def _drain(worker: OutboxWorker) -> None:
+    """Run lanes until nothing is due (failed items are made due again at once)."""
+    for _ in range(10):
+        await worker.run_once()
+        for lane in list(worker._lanes.values()):
+            await lane
+        async with worker.journal.db.tx() as conn:
+            await conn.execute("UPDATE outbox SET next_at = '0' WHERE done_at IS NULL")
+        if not await worker.journal.due_outbox(utcnow(), chat_id=SUPERVISOR_CHAT):
+            return
+
+
+async def test_a_multi_part_digest_resumes_at_the_part_that_failed(journal: Journal) -> None:
+    for cashier in range(1000, 1160):  # enough cashiers for a digest of several parts
+        await seed_payment(journal, cashier_id=cashier, amount="1000")
+    day = datetime.now(ALMATY).date()
+    assert await journal.enqueue_digest(day, utcnow())
+    bot = StubBot()
+    bot.fail_on = {2}  # the second part fails once
+    await _drain(_worker(journal, bot))
+    assert len(bot.sent) >= 2  # several parts: the first went out before the failure
+    assert bot.sent[0].startswith("<b>📊 Daily digest")
+    assert len(set(bot.sent)) == len(bot.sent)  # no part twice
+    joined = "\n".join(bot.sent)
+    for cashier in range(1000, 1160):
+        assert joined.count(f"\n{cashier}\n") == 1, cashier
+
+
+async def test_final_payments_for_a_chat_go_out_as_one_list_each_once(journal: Journal) -> None:
+    payments = [
+        await seed_payment(journal, amount=str(100 + i), notified=False) for i in range(120)
+    ]
+    async with journal.db.tx() as conn:  # the cashiers' own status messages went out
+        await conn.execute("UPDATE outbox SET done_at = '1' WHERE kind = ?", (OutboxKind.STATUS,))
+    bot = StubBot()
+    bot.fail_on = {2}  # a part fails once: it is sent again, the others are not
+    await _drain(_worker(journal, bot))
+    assert 2 <= len(bot.sent) <= 5  # a list, split at 4096 characters, not 120 messages
+    assert all(len(text) <= 4096 for text in bot.sent)
+    lines = [line for text in bot.sent for line in text.splitlines()]
+    for payment in payments:
+        short = payment.guid.strip("{}")[:8]
+        assert sum(short in line for line in lines) == 1, short
