@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -102,6 +103,17 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield tg
     finally:
         await tg.close()
+
+
+@pytest.fixture
+def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
+    """Start the bot with chosen settings: ``async with controlled(**settings) as h``."""
+    sandbox_folder(tmp_path, sandbox_keys)
+
+    def start(**overrides: Any) -> Any:
+        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
+
+    return start
 
 
 @pytest.fixture

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.allpay.protocol import PayStatus
-from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.devtools.telegram import ChatMessage
 from bot.telegram.callbacks import ApprovalCb
-from tests.conftest import sandbox_folder
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -18,21 +14,8 @@ from tests.harness import (
     SUPERVISOR,
     SUPERVISOR_CHAT,
     Harness,
-    running_bot,
     seed_payment,
-    settings_for,
 )
-
-
-@pytest.fixture
-def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
-    """Start the bot with money-control settings: ``async with controlled(**settings) as h``."""
-    sandbox_folder(tmp_path, sandbox_keys)
-
-    def start(**overrides: Any) -> Any:
-        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
-
-    return start
 
 
 async def _audit_actions(h: Harness) -> list[str]:

@@ -70,16 +70,6 @@ def _no_registered_secrets() -> Iterator[None]:
     forget_secrets()
 
 
-@pytest.fixture
-def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
-    sandbox_folder(tmp_path, sandbox_keys)
-
-    def start(**overrides: Any) -> Any:
-        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
-
-    return start
-
-
 # ---------------------------------------------------------------- 1. the token, in any form
 
 

@@ -66,8 +66,8 @@ async def ask_login(
     )
 
 
-@router.message(CashIn.login, F.contact)
-async def login_from_contact(
+@router.message(CashIn.login, F.contact | F.text)
+async def login_given(
     message: Message,
     state: FSMContext,
     staff: StaffUser,
@@ -76,22 +76,8 @@ async def login_from_contact(
     settings: Settings,
     i18n: I18n,
 ) -> None:
-    assert message.contact is not None
-    typed = message.contact.phone_number
-    await _take_login(message, state, staff, journal, typed, allpay, settings, i18n)
-
-
-@router.message(CashIn.login, F.text)
-async def login_typed(
-    message: Message,
-    state: FSMContext,
-    staff: StaffUser,
-    journal: Journal,
-    allpay: AllpayClient,
-    settings: Settings,
-    i18n: I18n,
-) -> None:
-    typed = message.text or ""
+    """The login, typed or shared as the client's contact."""
+    typed = message.contact.phone_number if message.contact else message.text or ""
     await _take_login(message, state, staff, journal, typed, allpay, settings, i18n)
 
 
