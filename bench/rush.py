@@ -21,7 +21,7 @@ from tests.harness import SUPERVISOR, SUPERVISOR_CHAT, running_bot, settings_for
 from tests.rush import cashier_ids, feed_guids, rush
 
 from bench.common import median, pct, table
-from bot.allpay.sandbox import ensure_sandbox_keys
+from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.devtools.telegram import FakeTelegram
 
 TELEGRAM_RATE = 30.0  # messages a second for one bot: the floor of any rush

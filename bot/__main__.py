@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve_sandbox(settings: Settings, host: str, port: int, data: Path | None) -> None:
-    from bot.allpay.sandbox import start_sandbox
+    from bot.devtools.sandbox import start_sandbox
 
     folder = data or settings.data_dir / "sandbox"
     running = await start_sandbox(

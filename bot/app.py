@@ -24,9 +24,9 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 
 from bot.allpay.client import AllpayClient
-from bot.allpay.sandbox import RunningSandbox, start_sandbox
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
+from bot.devtools.sandbox import RunningSandbox, start_sandbox
 from bot.logs import one_line
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
 from bot.payments.controls import ApprovalSweeper, Controls, Limits

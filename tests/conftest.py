@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from bot.allpay.client import AllpayClient
-from bot.allpay.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.allpay.signing import Signer, Verifier
+from bot.devtools.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.devtools.telegram import FakeTelegram
 from tests.harness import Harness, running_bot, settings_for
 

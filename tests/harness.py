@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
-from bot.allpay.sandbox import Sandbox
 from bot.app import App, build_app
 from bot.config import Settings
+from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.payments.db import ts, utcnow
 from bot.payments.journal import Journal, Payment

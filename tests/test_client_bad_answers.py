@@ -23,8 +23,8 @@ from bot.allpay.protocol import (
     parse_document,
     serialize,
 )
-from bot.allpay.sandbox import RunningSandbox
 from bot.allpay.signing import Signer, Verifier, request_dsig_element
+from bot.devtools.sandbox import RunningSandbox
 from tests.conftest import make_client
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 import pytest
 
-from bot.allpay.sandbox import DEFAULT_BALANCE, RunningSandbox
+from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from tests.harness import CASHIER, TOKEN
 from tests.tcpproxy import HoldingProxy

@@ -464,7 +464,7 @@ PROBE = """
 import json, sys, sysconfig
 from importlib import resources
 import bot
-from bot.allpay.sandbox import SANDBOX_PATH, TM_PATH, wsdl_text
+from bot.devtools.sandbox import SANDBOX_PATH, TM_PATH, wsdl_text
 from bot.telegram.i18n import locales_path, make_i18n
 
 wsdls = [wsdl_text("http://x/", path) for path in (SANDBOX_PATH, TM_PATH)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.allpay.sandbox import DEFAULT_BALANCE, RunningSandbox, Sandbox
+from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox, Sandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.payments.journal import Status
 from tests.faultproxy import FaultProxy

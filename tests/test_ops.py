@@ -20,8 +20,8 @@ import aiosqlite
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.allpay.sandbox import SCRIPT, RunningSandbox
 from bot.app import run_bot
+from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
 from bot.web import start_web

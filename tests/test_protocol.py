@@ -19,7 +19,7 @@ from bot.allpay.protocol import (
     format_amount,
     mask_login,
 )
-from bot.allpay.sandbox import TM_PATH, wsdl_schema
+from bot.devtools.sandbox import TM_PATH, wsdl_schema
 from tests.conftest import ALMATY
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"

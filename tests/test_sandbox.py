@@ -18,8 +18,8 @@ from bot.allpay.protocol import (
     build_cash_in,
     serialize,
 )
-from bot.allpay.sandbox import RunningSandbox, start_sandbox, wsdl_schema
 from bot.allpay.signing import Signer, Verifier, generate_key_pair
+from bot.devtools.sandbox import RunningSandbox, start_sandbox, wsdl_schema
 from tests.conftest import ALMATY, make_client, sandbox_folder
 
 

@@ -26,8 +26,8 @@ import aiohttp
 import aiosqlite
 import pytest
 
-from bot.allpay.sandbox import SCRIPT, RunningSandbox
 from bot.app import run_bot
+from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.logs import one_line
 from bot.payments.db import Database

@@ -98,10 +98,6 @@ class AllpayClient:
         self._session: aiohttp.ClientSession | None = None
         self.last_success: datetime | None = None
 
-    @property
-    def verifies(self) -> bool:
-        return self._verifier is not None
-
     async def __aenter__(self) -> AllpayClient:
         self._ensure_session()
         return self

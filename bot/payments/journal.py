@@ -71,10 +71,6 @@ class Role(StrEnum):
     CASHIER = "cashier"
 
     @property
-    def can_pay(self) -> bool:
-        return True  # every roster role may top up; supervisors and admins often do
-
-    @property
     def sees_everyone(self) -> bool:
         return self in (Role.ADMIN, Role.SUPERVISOR)
 
@@ -1139,11 +1135,3 @@ class Journal:
                 "WHERE id = ?",
                 [(redact_error(error), next_at, item_id) for item_id in item_ids],
             )
-
-    async def pending_outbox(self) -> int:
-        async with (
-            self.db.read() as conn,
-            conn.execute("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") as cur,
-        ):
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
