@@ -283,7 +283,7 @@ class Settings(BaseSettings):
             if secret is not None
         ]
         if self.allpay_private_key is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):  # unreadable, or not PEM text
                 found.append(self.allpay_private_key.read_text())
         return found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -35,7 +36,7 @@ def private_file(path: Path) -> Path:
     """Make sure ``path`` exists as 0600 before anyone writes it (SQLite then creates its
     -wal and -shm files with the same mode); files beside it of the same database too."""
     private_dir(path.parent)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_FILE)
     os.close(fd)
     for companion in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
         with contextlib.suppress(FileNotFoundError, PermissionError):
@@ -47,9 +48,15 @@ def private_file(path: Path) -> Path:
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` as a 0600 file, atomically."""
     private_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, PRIVATE_FILE)
-    tmp.replace(path)
+    # A fresh, unguessable name created exclusively (mkstemp: O_EXCL, 0600): nothing planted
+    # beside the target (a symlink to elsewhere) can receive the data.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), PRIVATE_FILE)
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -155,7 +155,11 @@ class TelegramWatch(BaseRequestMiddleware):
             raise
         except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
             self.reach.reachable = False
-            self.reach.last_error = redact_error(exc)
+            # A decode error carries Telegram's whole answer (people's messages): not kept.
+            what = exc.message if isinstance(exc, ClientDecodeError) else exc
+            self.reach.last_error = redact_error(
+                f"{type(exc).__name__}: {what}" if isinstance(what, str) else what
+            )
             raise
         except TelegramAPIError:
             self._answered()  # Telegram answered, if only to refuse

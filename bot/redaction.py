@@ -30,8 +30,17 @@ _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(?:-----END [A-Z ]+-----|\Z)", re.
 TOKEN_MARK = "<token redacted>"  # noqa: S105 (a placeholder, not a secret)
 SECRET_MARK = "<secret redacted>"  # noqa: S105
 
+#: aiogram's ClientDecodeError ends with "Content: <the whole Bot API answer>": users'
+#: messages, names and contacts. The answer is never worth keeping.
+_ANSWER = re.compile(r"\nContent: .*", re.S)
+#: Secrets shorter than this are removed only where they stand alone (a six-digit token
+#: must not blank out every id or amount that happens to contain its digits).
+_SHORT = 12
+
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
+_short_words: frozenset[str] = frozenset()
+_short: re.Pattern[str] | None = None
 
 
 def _forms(value: str) -> set[str]:
@@ -40,9 +49,11 @@ def _forms(value: str) -> set[str]:
 
 
 def register_secret(value: str | None) -> None:
-    """Never let ``value`` (in any of its usual encodings) reach a log or a stored error."""
+    """Never let ``value`` (in any of its usual encodings) reach a log or a stored error.
+    Values shorter than 12 characters are removed where they stand alone, not inside longer
+    words or numbers."""
     global _secrets
-    if not value or len(value) < 6:  # shorter values would blank out ordinary text
+    if not value or len(value) < 4:  # shorter ones cannot be told from ordinary text
         return
     found = _forms(value)
     if ":" in value:  # a bot token: its secret half travels alone in some error texts
@@ -53,15 +64,23 @@ def register_secret(value: str | None) -> None:
         line = line.strip()
         if len(line) >= 32 and not line.startswith("-----"):
             found.add(line)
+    global _short_words, _short
     with _lock:
-        _secrets = tuple(sorted(set(_secrets) | found, key=len, reverse=True))
+        every = set(_secrets) | {f for f in found if len(f) >= _SHORT}
+        _secrets = tuple(sorted(every, key=len, reverse=True))
+        _short_words = _short_words | {f for f in found if len(f) < _SHORT}
+        if _short_words:
+            words = "|".join(re.escape(w) for w in sorted(_short_words, key=len, reverse=True))
+            _short = re.compile(f"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
 
 
 def forget_secrets() -> None:
     """For tests: start again with no registered secret."""
-    global _secrets
+    global _secrets, _short_words, _short
     with _lock:
         _secrets = ()
+        _short_words = frozenset()
+        _short = None
 
 
 def redact(text: str) -> str:
@@ -69,6 +88,9 @@ def redact(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, SECRET_MARK)
+    if _short is not None:
+        text = _short.sub(SECRET_MARK, text)
+    text = _ANSWER.sub("\nContent: <answer omitted>", text)
     text = _PEM.sub("<key redacted>", text)
     text = _TOKEN.sub(TOKEN_MARK, text)
     text = _IIN.sub("<iin redacted>", text)

@@ -34,6 +34,9 @@ from bot.payments.journal import (
 
 log = logging.getLogger(__name__)
 
+#: How far back /cancel looks for top-ups already sent, to say they cannot be cancelled.
+RECENT = timedelta(minutes=15)
+
 #: Statuses that use up a day's limit: sent or possibly sent. DECLINED does not.
 _USING = ("NEW", "PENDING", "COMPLETED", "UNKNOWN")
 
@@ -519,12 +522,16 @@ class Controls:
             ended += await self._close_in(conn, approval, ApprovalState.CANCELLED, actor_id, now)
         return ended
 
-    async def end_work(self, user_id: int) -> int:
-        """The person's own /cancel."""
+    async def end_work(self, user_id: int) -> list[Payment]:
+        """The person's own /cancel: ends what can be ended, and returns what cannot — their
+        top-ups of the last :data:`RECENT` already sent to Allpay (or approved and sent), so
+        the cashier is never told "nothing was sent" while money moved."""
+        now = utcnow()
         async with self.db.tx() as conn:
-            ended = await self.end_work_in(conn, user_id, user_id, utcnow())
+            await self.end_work_in(conn, user_id, user_id, now)
+            sent = await self.journal.sent_since_in(conn, user_id, now - RECENT)
         self.on_change()
-        return ended
+        return sent
 
     async def remove_user(
         self, actor_id: int, user_id: int, *, configured_admins: Iterable[int] = ()

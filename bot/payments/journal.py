@@ -468,7 +468,8 @@ class Journal:
         ):
             row = await cur.fetchone()
         user = StaffUser(row[0], Role(row[1]), row[2], bool(row[3])) if row else None
-        self._users[user_id] = user
+        if user is not None:  # strangers are not remembered: a flood of ids costs no memory
+            self._users[user_id] = user
         return user
 
     @_changes_roster
@@ -581,9 +582,9 @@ class Journal:
         return await self._advance_draft(
             draft_id,
             cashier_id,
-            "amount_tiyn = ?, state = 'OPEN', card_message_id = NULL",
+            "amount_tiyn = ?, state = 'OPEN'",
             (to_tiyn(amount),),
-            "('CLIENT', 'OPEN')",  # a new amount typed over an open card replaces that card
+            "('CLIENT')",  # an open card is never changed: a new amount is a new draft
         )
 
     async def set_draft_card(self, draft_id: str, message_id: int) -> None:
@@ -933,6 +934,19 @@ class Journal:
         ):
             rows = await cur.fetchall()
         return [_payment(r) for r in rows]
+
+    @staticmethod
+    async def sent_since_in(
+        conn: aiosqlite.Connection, cashier_id: int, since: datetime
+    ) -> list[Payment]:
+        """The cashier's payments journaled since ``since`` that reached (or may have reached)
+        Allpay: everything but DECLINED, newest first."""
+        async with conn.execute(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE cashier_id = ? AND created_at >= ? "
+            "AND status != 'DECLINED' ORDER BY created_at DESC",
+            (cashier_id, ts(since)),
+        ) as cur:
+            return [_payment(r) for r in await cur.fetchall()]
 
     async def payments_between(self, start: datetime, end: datetime) -> list[Payment]:
         """Payments created in [start, end), oldest first (for exports)."""

@@ -88,6 +88,12 @@ def format_tenge(amount: Decimal) -> str:
 #: Control and format characters (bidi overrides and isolates, zero-width joiners and spaces,
 #: the BOM, soft hyphens…) that would let one name pass for another in a list.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: Unicode's Default_Ignorable_Code_Point outside those categories, and blank "letters"
+#: (Hangul fillers, the blank Braille pattern) that render as nothing.
+_INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
 NAME_MAX = 64
 
 
@@ -97,7 +103,7 @@ def clean_name(text: str) -> str | None:
     nothing visible is left."""
     visible = "".join(
         " " if ch.isspace() else ch
-        for ch in text
+        for ch in _INVISIBLE.sub("", text)
         if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
     )
     folded = " ".join(visible.split())[:NAME_MAX].strip()

@@ -94,6 +94,11 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
     return "\n".join([*head, "", *_details(payment, tz)])
 
 
+def sent_line(payment: Payment) -> str:
+    """A top-up already with Allpay, for its own cashier: icon, amount, status, time."""
+    return f"{payment.status.icon} {format_tenge(payment.amount)} · {status_label(payment.status)}"
+
+
 def feed_line(payment: Payment, cashier: str) -> str:
     """One final payment in the supervisors' feed: icon, amount, cashier, masked login, GUID."""
     return " · ".join(

@@ -30,14 +30,23 @@ router = Router(name="approvals")
 
 
 async def _show_decided(
-    callback: CallbackQuery, approval: Approval | None, journal: Journal, settings: Settings
+    callback: CallbackQuery,
+    approval: Approval | None,
+    journal: Journal,
+    settings: Settings,
+    payments: PaymentService,
 ) -> None:
-    """This card shows the decision at once (the outbox updates the other cards)."""
-    if approval is None or not isinstance(callback.message, Message):
+    """This card shows the decision at once (the outbox updates the other cards) — only if
+    the button was pressed on this approval's own card, never on another message."""
+    message = callback.message
+    if approval is None or not isinstance(message, Message):
+        return
+    card = await payments.controls.card_message(approval.id, message.chat.id)
+    if card != message.message_id:
         return
     text = texts.approval_card(approval, await journal.names(), settings.tz)
     with contextlib.suppress(TelegramAPIError):
-        await callback.message.edit_text(text, reply_markup=None)
+        await message.edit_text(text, reply_markup=None)
 
 
 @router.callback_query(ApprovalCb.filter())
@@ -73,14 +82,14 @@ async def decide(
             ),
             show_alert=True,
         )
-        await _show_decided(callback, approval, journal, settings)
+        await _show_decided(callback, approval, journal, settings, payments)
         return
     if result.decision is Decision.EXPIRED:
         await callback.answer(_("Too late: the request has expired."), show_alert=True)
-        await _show_decided(callback, approval, journal, settings)
+        await _show_decided(callback, approval, journal, settings, payments)
         return
     await callback.answer(_("Approved: sending to Allpay.") if approve else _("Rejected."))
-    await _show_decided(callback, approval, journal, settings)
+    await _show_decided(callback, approval, journal, settings, payments)
     if not approve and isinstance(callback.message, Message) and approval is not None:
         await state.set_state(RejectReason.text)
         await state.update_data(approval_id=approval.id)

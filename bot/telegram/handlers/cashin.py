@@ -269,6 +269,9 @@ async def _show_card(
             texts.limit_refusal(refusal) + "\n" + _("Enter a smaller amount or /cancel.")
         )
         return
+    if draft.state == "OPEN":  # a new amount over a card: that card dies, a new one comes
+        draft = await journal.reopen_draft(draft.id, staff.user_id) or draft
+        await state.set_data({"draft": draft.id})
     card = await journal.open_card(draft.id, staff.user_id, amount)
     if card is None:  # ended meanwhile (/cancel, a block)
         await state.clear()

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.payments.journal import StaffUser
 from bot.payments.service import PaymentService
+from bot.telegram import texts
 from bot.telegram.filters import MenuButton
 from bot.telegram.keyboards import MENU_HELP, main_menu
 
@@ -62,9 +63,21 @@ async def cancel(
     message: Message, state: FSMContext, staff: StaffUser, payments: PaymentService
 ) -> None:
     await state.clear()
-    # All of it: the open card and any request still waiting for a supervisor.
-    await payments.controls.end_work(staff.user_id)
-    await message.answer(_("Cancelled. Nothing was sent to Allpay."), reply_markup=main_menu())
+    # All of it: the open card and any request still waiting for a supervisor. What already
+    # went to Allpay cannot be called back: the cashier is told so, never "nothing was sent".
+    sent = await payments.controls.end_work(staff.user_id)
+    if not sent:
+        await message.answer(_("Cancelled. Nothing was sent to Allpay."), reply_markup=main_menu())
+        return
+    lines = [
+        _(
+            "⚠️ Already sent to Allpay — it cannot be cancelled. Keep the cash; the result "
+            "comes in the payment's own message:"
+        )
+    ]
+    lines += [texts.sent_line(payment) for payment in sent[:5]]
+    lines.append(_("Anything not yet sent is cancelled."))
+    await message.answer("\n".join(lines), reply_markup=main_menu())
 
 
 @fallback.message()
