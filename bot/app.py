@@ -28,6 +28,7 @@ from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
 from bot.devtools.sandbox import RunningSandbox, start_sandbox
 from bot.logs import one_line
+from bot.loops import wait_event
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
 from bot.payments.controls import ApprovalSweeper, Controls, Limits
 from bot.payments.db import Database
@@ -263,8 +264,7 @@ async def until_answered(
                 one_line(exc),
                 delay,
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_event(stop, delay)
             delay = min(delay * 2, CONNECT_BACKOFF[1])
     return None
 

@@ -17,6 +17,19 @@ from bot.payments.db import utcnow
 log = logging.getLogger(__name__)
 
 
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that arrives as
+    the event is set (gh-86296), and a loop being stopped would then run on for ever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+            return True
+    return False
+
+
 class BackgroundLoop(ABC):
     name = "loop"
 
@@ -44,10 +57,13 @@ class BackgroundLoop(ABC):
         return self.task is not None and not self.task.done()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        task = self.task
+        while task is not None and not task.done():
+            task.cancel()
+            # A cancellation that lands as the task finishes a wait can be lost: ask again.
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("%s ended with an error", self.name, exc_info=task.exception())
 
     async def run(self) -> None:
         while True:
@@ -66,6 +82,5 @@ class BackgroundLoop(ABC):
         if due is not None:
             delay = max(0.0, min(delay, (due - self._clock()).total_seconds()))
         if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
+            await wait_event(self.wakeup, delay)
         self.wakeup.clear()

@@ -17,6 +17,7 @@ import socket
 import stat
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +30,7 @@ from bot.app import run_bot
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, Fault
 from bot.logs import one_line
+from bot.payments.controls import ConfirmOutcome
 from bot.payments.db import Database
 from bot.payments.journal import Journal
 from bot.payments.parsing import clean_name
@@ -130,6 +132,7 @@ def _bot_env(tmp_path: Path, sandbox: RunningSandbox, telegram_url: str) -> dict
         "WEB_PORT": str(free_port()),
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": "json",
+        "DIGEST_TIME": "off",  # a 21:00 digest would take the send the proxy breaks
     }
 
 
@@ -392,6 +395,27 @@ async def test_a_confirm_pressed_on_another_message_changes_nothing(harness: Har
     await harness.wait_status(CASHIER, card.message_id, "✅")
 
 
+async def test_controls_refuse_a_confirm_for_another_message(harness: Harness) -> None:
+    """The money step itself checks the card, whatever the handler did before it."""
+    journal, service = harness.app.journal, harness.app.service
+    draft = await journal.create_draft(
+        cashier_id=CASHIER,
+        chat_id=CASHIER,
+        login="77000000002",
+        client_name="Ахметов Данияр",
+        identified=True,
+        amount=Decimal(1000),
+        lang="en",
+        card_message_id=7,
+    )
+    for message_id, chat_id in ((8, CASHIER), (7, CASHIER_2), (None, None)):
+        result = await service.confirm(draft.id, CASHIER, message_id, chat_id)
+        assert result.outcome is ConfirmOutcome.NOT_THIS_CARD, (message_id, chat_id)
+        assert result.payment is None
+    assert await journal.payment_for_draft(draft.id) is None
+    assert (await service.confirm(draft.id, CASHIER, 7, CASHIER)).payment is not None
+
+
 # ---------------------------------------------------------------- 6. bounded callback data
 
 
@@ -466,6 +490,17 @@ async def test_webhook_port_refuses_a_non_ascii_secret_and_shows_no_status_pages
 # ---------------------------------------------------------------- 8. private files
 
 
+@pytest.fixture
+def _permissive_umask() -> Iterator[None]:
+    """The bot's own modes must hold whatever umask it is started under: test under 022."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("_permissive_umask")
 async def test_data_files_and_keys_are_private(tmp_path: Path, telegram: FakeTelegram) -> None:
     data = tmp_path / "fresh" / "data"
     settings = settings_for(tmp_path, telegram.base_url, database_url=f"sqlite:///{data}/c.db")

@@ -7,7 +7,6 @@ and requester every time. Within this process a GUID is never sent twice at once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Protocol
 
 from bot.allpay.protocol import PayResult, PayStatus, mask_login
 from bot.logs import bind, log_context
-from bot.loops import BackgroundLoop
+from bot.loops import BackgroundLoop, wait_event
 from bot.payments.controls import (
     Confirmation,
     ConfirmOutcome,
@@ -263,8 +262,7 @@ class Resolver(BackgroundLoop):
         elif batch:
             # Everything due is being sent right now (by the confirm step): let those sends
             # finish instead of polling for them.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self.policy.retry_min)
+            await wait_event(self.wakeup, self.policy.retry_min)
         return len(due)
 
     async def _resolve(self, payment: Payment) -> None:

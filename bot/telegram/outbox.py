@@ -20,7 +20,6 @@ recorded as a failed delivery and logged — nothing is dropped silently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
@@ -108,14 +107,15 @@ class OutboxWorker(BackgroundLoop):
         return opened
 
     async def stop(self) -> None:
-        await super().stop()
-        lanes = list(self._lanes.values())
-        for lane in lanes:
-            lane.cancel()
-        for lane in lanes:
-            with contextlib.suppress(asyncio.CancelledError):
-                await lane
-        self._lanes.clear()
+        await super().stop()  # no new lanes from here on
+        while self._lanes:
+            lanes = list(self._lanes.values())
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.wait(lanes, timeout=1.0)
+            for chat_id, lane in list(self._lanes.items()):
+                if lane.done():
+                    del self._lanes[chat_id]
 
     async def _lane(self, chat_id: int) -> None:
         """Deliver one chat's due items, most urgent first, until none is due or one must
