@@ -293,7 +293,6 @@ async def confirm(
     staff: StaffUser,
     journal: Journal,
     payments: PaymentService,
-    settings: Settings,
 ) -> None:
     # Best effort: a late query ("query is too old") must not stop a confirm.
     with contextlib.suppress(TelegramAPIError):
@@ -326,7 +325,8 @@ async def confirm(
         # an older status over a newer one.
         if (
             result.outcome is ConfirmOutcome.STALE
-            and await _is_its_card(callback, callback_data, journal)
+            and draft is not None
+            and _on_card(draft, callback)
             and await journal.payment_for_draft(callback_data.draft_id) is None
             and await payments.controls.approval_for_draft(callback_data.draft_id) is None
         ):
@@ -411,11 +411,6 @@ def _on_card(draft: Draft, callback: CallbackQuery) -> bool:
         return message.message_id == draft.card_message_id
     buttons = message.reply_markup.inline_keyboard if message.reply_markup else []
     return any(button.callback_data == callback.data for row in buttons for button in row)
-
-
-async def _is_its_card(callback: CallbackQuery, callback_data: DraftCb, journal: Journal) -> bool:
-    draft = await journal.get_draft(callback_data.draft_id)
-    return draft is not None and _on_card(draft, callback)
 
 
 async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:
