@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,14 +13,38 @@ from pathlib import Path
 from bench.common import pct, table
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
-from bot.payments.db import Database, utcnow
-from bot.payments.journal import Journal, Status
-from bot.payments.service import PaymentService, Resolver, RetryPolicy
+from bot.domain.clock import utcnow
+from bot.domain.model import Status
+from bot.store.db import Database, Tx, ts
+from bot.store.drafts import Drafts
+from bot.store.payments import Payments
+from bot.usecases.notices import Notices
+from bot.usecases.sending import Resolver, RetryPolicy, Sender
 
 
-async def _open(journal: Journal) -> int:
-    counts = await journal.status_counts()
+async def _open(db: Database) -> int:
+    counts = await db.read(Payments.status_counts)
     return sum(counts.get(s, 0) for s in (Status.NEW, Status.PENDING))
+
+
+def _journal(sender: Sender, payments: int) -> Callable[[Tx], None]:
+    """``payments`` confirmed top-ups, journaled as the confirm tap does, all due now."""
+
+    def journal(tx: Tx) -> None:
+        now = utcnow()
+        for i in range(payments):
+            draft = Drafts.start(
+                tx, now, cashier_id=1, chat_id=1, login="77000000002", lang="ru",
+                client=("X", True),
+            )  # fmt: skip
+            Drafts.open_card(tx, now, draft.id, Decimal(100 + i))
+            Drafts.take(tx, now, draft.id, 1)
+            opened = Drafts.get(tx, draft.id)
+            assert opened is not None
+            sender.journal_in(tx, now, opened, 1, None)
+        tx.run("UPDATE payments SET next_attempt_at = ?", (ts(now - timedelta(seconds=1)),))
+
+    return journal
 
 
 class LagMonitor:
@@ -49,24 +74,6 @@ async def catch_up(url: str, keys: Path, payments: int, concurrency: int) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "r.sqlite3")
         await db.open()
-        journal = Journal(db)
-        for i in range(payments):
-            draft = await journal.create_draft(
-                cashier_id=1,
-                chat_id=1,
-                login="77000000002",
-                client_name="X",
-                identified=True,
-                amount=Decimal(100 + i),
-                lang="ru",
-            )
-            await journal.claim_draft(
-                draft.id,
-                1,
-                requester="bench-agent",
-                message_id=None,
-                first_attempt_at=utcnow() - timedelta(seconds=1),
-            )
         client = AllpayClient(
             url,
             requester="bench-agent",
@@ -89,19 +96,18 @@ async def catch_up(url: str, keys: Path, payments: int, concurrency: int) -> lis
 
         client.pay = counting_pay  # type: ignore[method-assign]
         changed = asyncio.Event()
-        service = PaymentService(
-            journal,
-            client,
-            RetryPolicy(2, 60, 600, 172800),
-            requester="bench-agent",
-            on_change=changed.set,
+        notices = Notices(())
+        notices.wake = changed.set  # by every status change
+        sender = Sender(
+            db, client, RetryPolicy(2, 60, 600, 172800), notices, requester="bench-agent"
         )
-        resolver = Resolver(service, concurrency=concurrency)
+        await db.write(_journal(sender, payments))
+        resolver = Resolver(sender, concurrency=concurrency)
         with LagMonitor() as lag:
             started = time.perf_counter()
             resolver.start()
-            while await _open(journal):
-                await changed.wait()  # set by every status change
+            while await _open(db):
+                await changed.wait()
                 changed.clear()
             elapsed = time.perf_counter() - started
         await resolver.stop()

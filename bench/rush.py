@@ -48,7 +48,7 @@ async def one(cashiers: int, keys: Path) -> list[object]:
             )
             async with running_bot(settings, tg) as h:
                 result = await rush(tg, cashiers, within=5.0, timeout=120.0)
-                payments = (await h.app.journal.payments_page(None, 0, 10_000))[0]
+                payments = (await h.journal.payments_page(None, 0, 10_000))[0]
                 expected = {p.guid.strip("{}")[:8] for p in payments}
                 in_group: float | None = None
                 with contextlib.suppress(AssertionError):

@@ -1,5 +1,5 @@
-"""Wiring: settings → database → Allpay client (or the embedded sandbox) → payment service,
-resolver and outbox → aiogram Dispatcher with dependencies passed in, not globals."""
+"""Wiring, done once: settings → database → Allpay client (or the embedded sandbox) → use
+cases, resolver and outbox → aiogram Dispatcher with dependencies passed in, not globals."""
 
 from __future__ import annotations
 
@@ -27,16 +27,14 @@ from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
 from bot.devtools.sandbox import RunningSandbox, start_sandbox
+from bot.domain.model import Limits
 from bot.logs import one_line
 from bot.loops import wait_event
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
-from bot.payments.controls import ApprovalSweeper, Controls, Limits
-from bot.payments.db import Database
-from bot.payments.digest import DigestScheduler
-from bot.payments.journal import Journal
-from bot.payments.service import PaymentService, Resolver, RetryPolicy
 from bot.redaction import register_secret
-from bot.telegram.access import AccessMiddleware
+from bot.store.db import Database
+from bot.store.roster import Roster
+from bot.telegram.access import AccessMiddleware, RefusalBudget
 from bot.telegram.commands import sync_commands
 from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
@@ -44,6 +42,14 @@ from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.outbox import OutboxWorker
 from bot.telegram.pacing import Pacer
 from bot.telegram.storage import SQLiteStorage
+from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
+from bot.usecases.cashin import CashIn
+from bot.usecases.deliveries import Deliveries
+from bot.usecases.digest import DigestScheduler
+from bot.usecases.notices import Notices
+from bot.usecases.people import People
+from bot.usecases.reports import Reports
+from bot.usecases.sending import Resolver, RetryPolicy, Sender
 from bot.web import start_status, start_web
 
 log = logging.getLogger(__name__)
@@ -56,9 +62,12 @@ SHUTDOWN_GRACE = 5.0  # seconds for in-flight sends to reach the journal on SIGT
 class App:
     settings: Settings
     db: Database
-    journal: Journal
     allpay: AllpayClient
-    service: PaymentService
+    people: People
+    cashin: CashIn
+    desk: ApprovalDesk
+    reports: Reports
+    sender: Sender
     resolver: Resolver
     outbox: OutboxWorker
     digest: DigestScheduler | None
@@ -140,23 +149,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     sandbox: RunningSandbox | None = None
     allpay: AllpayClient | None = None
     try:
-        journal = Journal(db, settings.supervisor_chat_ids)
-        await journal.seed_roles(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
         allpay, sandbox = await _allpay_client(settings, metrics)
-        controls = Controls(
-            journal,
-            Limits(
-                cashier_daily_sum=settings.cashier_daily_limit,
-                cashier_daily_count=settings.cashier_daily_count,
-                client_daily_sum=settings.client_daily_limit,
-                approval_threshold=settings.approval_threshold,
-                approval_timeout=settings.approval_timeout,
-            ),
-        )
-        outbox = OutboxWorker(bot, journal, i18n, settings.tz, controls=controls)
-        controls.on_change = outbox.wakeup.set
-        service = PaymentService(
-            journal,
+        notices = Notices(settings.supervisor_chat_ids)
+        sender = Sender(
+            db,
             allpay,
             RetryPolicy(
                 settings.pending_retry_min,
@@ -164,50 +160,72 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
                 settings.pending_alert_after,
                 settings.pending_give_up_after,
             ),
+            notices,
             requester=allpay.requester,
-            controls=controls,
-            tz=settings.tz,
-            on_change=outbox.wakeup.set,
         )
-        sweeper = ApprovalSweeper(controls, on_change=outbox.wakeup.set)
-        resolver = Resolver(service, concurrency=settings.allpay_concurrency)
+        desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
+        people = People(db, Roster(), desk, configured_admins=settings.admin_ids)
+        await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+        cashin = CashIn(
+            db,
+            allpay,
+            sender,
+            desk,
+            Limits(
+                cashier_daily_sum=settings.cashier_daily_limit,
+                cashier_daily_count=settings.cashier_daily_count,
+                client_daily_sum=settings.client_daily_limit,
+                approval_threshold=settings.approval_threshold,
+                approval_timeout=settings.approval_timeout,
+            ),
+            tz=settings.tz,
+        )
+        reports = Reports(db, settings.tz)
+        outbox = OutboxWorker(bot, Deliveries(db, settings.tz), people, desk, i18n, settings.tz)
+        notices.wake = outbox.wakeup.set
+        sweeper = ApprovalSweeper(desk)
+        resolver = Resolver(sender, concurrency=settings.allpay_concurrency)
         digest = (
-            DigestScheduler(
-                journal, settings.digest_time, settings.tz, on_enqueued=outbox.wakeup.set
-            )
+            DigestScheduler(db, notices, settings.digest_time, settings.tz)
             if settings.digest_time is not None and settings.supervisor_chat_ids
             else None
         )
+        storage = SQLiteStorage(db)
         dispatcher = Dispatcher(
-            storage=SQLiteStorage(db),
+            storage=storage,
             events_isolation=SimpleEventIsolation(),
-            journal=journal,
-            payments=service,
+            cashin=cashin,
+            people=people,
+            desk=desk,
+            reports=reports,
             allpay=allpay,
             settings=settings,
         )
         dispatcher.update.outer_middleware(LogContextMiddleware())
-        LocaleMiddleware(i18n, journal).setup(dispatcher)
-        access = AccessMiddleware(journal)
+        LocaleMiddleware(i18n, people).setup(dispatcher)
+        access = AccessMiddleware(people, RefusalBudget())
         dispatcher.message.outer_middleware(access)
         dispatcher.callback_query.outer_middleware(access)
         dispatcher.include_router(build_router())
         app = App(
-            settings,
-            db,
-            journal,
-            allpay,
-            service,
-            resolver,
-            outbox,
-            digest,
-            bot,
-            dispatcher,
-            i18n,
-            sandbox,
-            metrics,
-            reach,
-            pacer,
+            settings=settings,
+            db=db,
+            allpay=allpay,
+            people=people,
+            cashin=cashin,
+            desk=desk,
+            reports=reports,
+            sender=sender,
+            resolver=resolver,
+            outbox=outbox,
+            digest=digest,
+            bot=bot,
+            dispatcher=dispatcher,
+            i18n=i18n,
+            sandbox=sandbox,
+            metrics=metrics,
+            telegram=reach,
+            pacer=pacer,
         )
         resolver.start()
         outbox.start()
@@ -221,8 +239,9 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             if digest is not None:
                 await digest.stop()
             await resolver.stop()
-            await service.drain(SHUTDOWN_GRACE)
+            await sender.drain(SHUTDOWN_GRACE)
             await outbox.stop()
+            await storage.flush()
     finally:
         if allpay is not None:
             await allpay.close()
@@ -273,7 +292,7 @@ async def announce(app: App) -> None:
     """Every person's command menu. A failure is logged: menus are a comfort, not a duty."""
     try:
         await sync_commands(
-            app.bot, app.i18n, await app.journal.roster(), app.settings.supervisor_chat_ids
+            app.bot, app.i18n, await app.people.listing(), app.settings.supervisor_chat_ids
         )
     except Exception as exc:
         log.warning("could not set the command menus: %s", one_line(exc))

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.payments.db import utcnow
+from bot.domain.clock import utcnow
 
 log = logging.getLogger(__name__)
 

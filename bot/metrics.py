@@ -23,10 +23,11 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.payments.db import utcnow
-from bot.payments.journal import Journal, Status
+from bot.domain.clock import utcnow
+from bot.domain.model import Status
 from bot.redaction import redact_error
 from bot.telegram.pacing import Lane
+from bot.usecases.reports import Reports
 
 ALLPAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 PACING_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300)
@@ -107,20 +108,19 @@ class Metrics:
         if error is not None:
             self.allpay_errors.labels(operation, error).inc()
 
-    async def refresh(self, journal: Journal, now: datetime | None = None) -> None:
-        counts = await journal.status_counts()
+    async def refresh(self, reports: Reports, now: datetime | None = None) -> None:
+        counts, oldest = await reports.health()
         for status in Status:
             self.payments.labels(status.value).set(counts.get(status, 0))
         self.pending.set(counts.get(Status.NEW, 0) + counts.get(Status.PENDING, 0))
-        oldest = await journal.oldest_open()
         age = ((now or utcnow()) - oldest).total_seconds() if oldest else 0.0
         self.oldest_pending.set(max(0.0, age))
         depth = self._queue_depth()
         for lane in Lane:
             self.pacing_queue.labels(lane.label).set(depth.get(lane, 0))
 
-    async def render(self, journal: Journal) -> bytes:
-        await self.refresh(journal)
+    async def render(self, reports: Reports) -> bytes:
+        await self.refresh(reports)
         return generate_latest(self.registry)
 
 

@@ -19,7 +19,7 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
-from bot.allpay.protocol import mask_login
+from bot.domain.masking import mask_login
 
 _LOGIN = re.compile(r"(?<![\d\-{])(?:\+?7|8)(\d{10})(?!\d)")
 _IIN = re.compile(r"(?<![\d\-])\d{12}(?![\d\-])")

@@ -24,7 +24,7 @@ from aiogram import Bot
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.payments.db import utcnow
+from bot.domain.clock import utcnow
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -73,7 +73,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _metrics(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
-    body = await app.metrics.render(app.journal)
+    body = await app.metrics.render(app.reports)
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 

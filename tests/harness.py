@@ -16,8 +16,10 @@ from bot.app import App, build_app
 from bot.config import Settings
 from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
-from bot.payments.db import ts, utcnow
-from bot.payments.journal import Journal, Payment
+from bot.domain.clock import utcnow
+from bot.domain.model import Payment
+from bot.store.db import Tx, ts
+from tests.journal import Journal
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 ADMIN = 100
@@ -52,6 +54,11 @@ def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Setting
 class Harness:
     app: App
     tg: FakeTelegram
+
+    @property
+    def journal(self) -> Journal:
+        """The test's view of the bot's journal."""
+        return Journal(self.app.db, self.app.settings.supervisor_chat_ids)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -148,9 +155,7 @@ async def seed_payment(
         amount=Decimal(amount),
         lang="en",
     )
-    payment = await journal.claim_draft(
-        draft.id, cashier_id, requester="sandbox-agent", message_id=None, first_attempt_at=utcnow()
-    )
+    payment = await journal.claim_draft(draft.id, cashier_id)
     assert payment is not None
     if status is not None:
         now = utcnow()
@@ -161,17 +166,18 @@ async def seed_payment(
             now=now,
             next_attempt_at=now + timedelta(hours=1),
         )
-    async with journal.db.tx() as conn:
+    guid = payment.guid
+
+    def back_date(tx: Tx) -> None:
         if created_at is not None:
-            await conn.execute(
-                "UPDATE payments SET created_at = ? WHERE guid = ?",
-                (ts(created_at), payment.guid),
-            )
+            tx.run("UPDATE payments SET created_at = ? WHERE guid = ?", (ts(created_at), guid))
         if notified:
-            await conn.execute(
+            tx.run(
                 "UPDATE outbox SET done_at = ? WHERE guid = ? AND done_at IS NULL",
-                (ts(utcnow()), payment.guid),
+                (ts(utcnow()), guid),
             )
+
+    await journal.db.write(back_date)
     fresh = await journal.get_payment(payment.guid)
     assert fresh is not None
     return fresh

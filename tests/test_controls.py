@@ -19,7 +19,7 @@ from tests.harness import (
 
 
 async def _audit_actions(h: Harness) -> list[str]:
-    return [e.action for e in await h.app.journal.audit_log(200)]
+    return [e.action for e in await h.journal.audit_log(200)]
 
 
 async def _amount_reply(h: Harness, user: dict[str, Any], login: str, amount: str) -> ChatMessage:
@@ -45,8 +45,8 @@ async def _pay_requests(h: Harness) -> int:
 
 async def test_cashier_limits_are_checked_when_the_amount_is_typed(controlled: Any) -> None:
     async with controlled(cashier_daily_limit=3000, cashier_daily_count=2) as h:
-        await seed_payment(h.app.journal, amount="2500")
-        await seed_payment(h.app.journal, amount="900", status=PayStatus.DECLINED)  # not counted
+        await seed_payment(h.journal, amount="2500")
+        await seed_payment(h.journal, amount="900", status=PayStatus.DECLINED)  # not counted
         user = h.user()
         reply = await _amount_reply(h, user, "77000000002", "1000")
         assert reply.text.startswith("⛔ Over your daily limit of 3\u202f000 ₸: 500 ₸ left today.")
@@ -180,9 +180,7 @@ async def test_reject_with_a_reason_sends_nothing(controlled: Any) -> None:
 async def test_no_decision_in_time_expires_and_sends_nothing(controlled: Any) -> None:
     async with controlled(approval_threshold=100000, approval_timeout=0.3) as h:
         card = await _request(h, h.user())
-        [requested] = [
-            e for e in await h.app.journal.audit_log() if e.action == "approval.requested"
-        ]
+        [requested] = [e for e in await h.journal.audit_log() if e.action == "approval.requested"]
         assert requested.subject is not None
         late_tap = ApprovalCb(action="y", approval_id=requested.subject).pack()
         await h.tg.wait_for(lambda: card.text.startswith("⌛"))
@@ -190,7 +188,7 @@ async def test_no_decision_in_time_expires_and_sends_nothing(controlled: Any) ->
         await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
         [private] = await _cards(h, SUPERVISOR)
         await h.tg.wait_for(lambda: "⌛ Expired" in private.text and not private.buttons)
-        assert await h.app.service.controls.waiting() == []
+        assert await h.app.desk.waiting() == []
         answers = len(h.tg.callback_answers)
         h.tg.press(h.user(SUPERVISOR), private, late_tap)  # a tap that arrives after expiry
         await h.tg.wait_for(lambda: len(h.tg.callback_answers) > answers)
@@ -243,7 +241,7 @@ async def test_a_blocked_cashier_cannot_confirm_and_pending_payments_still_resol
         await h.tg.wait_for(lambda: waiting.text.startswith("🚫"))  # the approval is cancelled
         # The payment already sent reaches its final status anyway.
         await h.wait_status(CASHIER, paid.message_id, "✅")
-        statuses = [p.status.value for p in (await h.app.journal.payments_page(None, 0, 10))[0]]
+        statuses = [p.status.value for p in (await h.journal.payments_page(None, 0, 10))[0]]
         assert statuses == ["COMPLETED"]
         assert [r.amount for r in await h.sandbox.ledger.all()] == [1000]
         actions = await _audit_actions(h)
@@ -268,8 +266,8 @@ async def test_a_fast_decision_is_never_overwritten_by_the_waiting_notice(
         await h.press(cashier, card, "Confirm")
         # The outbox is stuck on the cashier's "waiting" edit: the request is journaled.
         await h.tg.wait_for(lambda: any(m == "editMessageText" for m, _ in h.tg.calls))
-        waiting = await h.app.service.controls.waiting()
-        result = await h.app.service.decide(waiting[0].id, SUPERVISOR, approve=True)
+        waiting = await h.app.desk.waiting()
+        result = await h.app.desk.decide(waiting[0].id, SUPERVISOR, approve=True)
         assert result.payment is not None
         await h.sandbox.wait_for(lambda s: bool(s.pay_guids))
         h.tg.release("editMessageText")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.payments.journal import Status
+from bot.domain.model import Status
 from tests.harness import CASHIER, STRANGER, SUPERVISOR_CHAT, Harness, running_bot
 
 
 async def _payments(h: Harness) -> list[tuple[str, str]]:
-    async with h.app.db.read() as conn, conn.execute("SELECT guid, status FROM payments") as cur:
-        return [(r[0], r[1]) for r in await cur.fetchall()]
+    rows = await h.app.db.query("SELECT guid, status FROM payments")
+    return [(r[0], r[1]) for r in rows]
 
 
 async def test_start_greets_in_telegram_language_with_menu(harness: Harness) -> None:
@@ -230,3 +230,20 @@ async def test_conversation_survives_a_restart(tmp_path: Path, harness: Harness)
 
 async def test_status_enum_icons() -> None:
     assert [s.icon for s in Status] == ["⏳", "⏳", "✅", "❌", "⚠️"]
+
+
+async def test_commands_and_menu_buttons_work_at_every_step_of_a_top_up(
+    harness: Harness,
+) -> None:
+    """The conversation's steps come early in the routers, but never take a command or a
+    main-menu button: those reach their own handlers at any step, and the step goes on."""
+    user = harness.user()
+    await harness.say(user, "/cashin")
+    assert (await harness.say(user, "/history")).text == "No payments yet."
+    assert (await harness.say(user, "📊 Today")).text == "No payments today."
+    reply = await harness.say(user, "+7 700 000 00 02")  # still at the login step
+    assert "amount" in reply.text.lower()
+    assert (await harness.say(user, "📜 History")).text == "No payments yet."
+    assert "How to top up" in (await harness.say(user, "❓ Help")).text
+    card = await harness.say(user, "5000")  # still at the amount step
+    assert card.buttons and "5\u202f000" in card.text

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from bot.payments.db import MIGRATIONS, Database
-from bot.payments.journal import Journal, Status
+from bot.domain.model import Status
+from bot.store.db import MIGRATIONS, Database, Tx
 from tests.harness import CASHIER, seed_payment
+from tests.journal import Journal
 
 
 async def test_a_schema_1_database_is_upgraded_with_its_payments(tmp_path: Path) -> None:
@@ -33,8 +35,8 @@ async def test_a_schema_1_database_is_upgraded_with_its_payments(tmp_path: Path)
         assert old.status is Status.PENDING and old.receipt_no is None
         fresh = await seed_payment(journal)  # the new columns work on the upgraded file
         assert fresh.receipt_no == 1
-        async with db.read() as conn, conn.execute("PRAGMA user_version") as cur:
-            assert (await cur.fetchone()) == (len(MIGRATIONS),)
+        [version] = await db.query("PRAGMA user_version")
+        assert tuple(version) == (len(MIGRATIONS),)
     finally:
         await db.close()
 
@@ -61,5 +63,44 @@ async def test_receipt_numbers_count_completed_payments_only(tmp_path: Path) -> 
         declined = await seed_payment(journal, status=PayStatus.DECLINED)
         second = await seed_payment(journal)
         assert (first.receipt_no, declined.receipt_no, second.receipt_no) == (1, None, 2)
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_is_one_trip_and_rolls_back_whole(tmp_path: Path) -> None:
+    """BEGIN, every statement and COMMIT run together on the database thread: one trip.
+    A transaction that fails leaves nothing behind; two never interleave."""
+    db = Database(tmp_path / "hops.sqlite3")
+    await db.open()
+    try:
+
+        def fill(tx: Tx) -> int:
+            tx.run("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+            for n in range(50):
+                tx.run("INSERT INTO t (n) VALUES (?)", (n,))
+            return int(tx.value("SELECT COUNT(*) FROM t"))
+
+        before = db.hops
+        assert await db.write(fill) == 50
+        assert db.hops == before + 1
+
+        def fail(tx: Tx) -> None:
+            tx.run("INSERT INTO t (n) VALUES (-1)")
+            raise ValueError("stop")
+
+        with pytest.raises(ValueError, match="stop"):
+            await db.write(fail)
+        assert [tuple(r) for r in await db.query("SELECT COUNT(*), MIN(n) FROM t")] == [(50, 0)]
+
+        def move(tx: Tx) -> tuple[int, int | None]:
+            low = int(tx.value("SELECT MIN(n) FROM t"))
+            tx.run("DELETE FROM t WHERE n = ?", (low,))
+            return low, tx.value("SELECT MIN(n) FROM t")  # None once the table is empty
+
+        # Fifty transactions asked for at once: each sees the one before it whole.
+        results = await asyncio.gather(*(db.write(move) for _ in range(50)))
+        assert sorted(low for low, _next in results) == list(range(50))
+        assert all(after == low + 1 for low, after in results[:-1])
+        assert results[-1] == (49, None)
     finally:
         await db.close()

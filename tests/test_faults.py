@@ -18,7 +18,7 @@ import pytest
 
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox, Sandbox
 from bot.devtools.telegram import FakeTelegram, Fault
-from bot.payments.journal import Status
+from bot.domain.model import Status
 from tests.faultproxy import FaultProxy
 from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness, running_bot, settings_for
 
@@ -71,7 +71,7 @@ async def _confirm_many(h: Harness, count: int) -> dict[str, tuple[str, Decimal]
         login = LOGINS[i % len(LOGINS)]
         amount = Decimal(100 + i)
         chat = CHATS[i % len(CHATS)]
-        draft = await h.app.journal.create_draft(
+        draft = await h.journal.create_draft(
             cashier_id=chat,
             chat_id=chat,
             login=login,
@@ -81,16 +81,16 @@ async def _confirm_many(h: Harness, count: int) -> dict[str, tuple[str, Decimal]
             lang="en",
             card_message_id=i + 1,
         )
-        result = await h.app.service.confirm(draft.id, chat, i + 1, chat)
+        # Journaled and sent at once, as the confirm tap does.
+        result = await h.app.cashin.confirm(draft.id, chat, chat_id=chat, message_id=i + 1)
         assert result.payment is not None
-        h.app.service.send_soon(result.payment.guid)
         made[result.payment.guid] = (login, amount)
     return made
 
 
 async def _all_final(h: Harness, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while await h.app.journal.open_payments():
+    while await h.journal.open_payments():
         assert time.monotonic() < deadline, "payments still open"
         await asyncio.sleep(0.05)
 
@@ -106,7 +106,7 @@ async def test_network_faults_over_many_payments_keep_every_invariant(
         proxy.counts
     )
 
-    journal = {p.guid: p for p in (await h.app.journal.payments_page(None, 0, 10 * PAYMENTS))[0]}
+    journal = {p.guid: p for p in (await h.journal.payments_page(None, 0, 10 * PAYMENTS))[0]}
     ledger = {r.guid: r for r in await allpay.ledger.all()}
     assert set(journal) == set(made)
     # Every payment is final, and final as Allpay has it.
@@ -157,9 +157,9 @@ async def test_telegram_faults_never_touch_the_payment(harness: Harness, fault: 
     started = time.monotonic()
     await harness.press(user, card, "Confirm")
     await harness.sandbox.wait_for(lambda s: bool(s.pay_guids))  # journaled, then sent
-    [payment] = (await harness.app.journal.payments_page(None, 0, 5))[0]
+    [payment] = (await harness.journal.payments_page(None, 0, 5))[0]
     await _all_final(harness, timeout=20)
-    final = await harness.app.journal.get_payment(payment.guid)
+    final = await harness.journal.get_payment(payment.guid)
     assert final is not None and final.status is Status.COMPLETED
     assert len(await harness.sandbox.ledger.all()) == 1
     note = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
@@ -201,6 +201,6 @@ async def test_every_update_delivered_twice_makes_one_payment_per_confirm(
     await _all_final(harness, timeout=30)
     # Every copy reached the bot: each of the 6 confirm taps was answered twice.
     await tg.wait_for(lambda: [m for m, _ in tg.calls].count("answerCallbackQuery") >= 12)
-    payments = (await harness.app.journal.payments_page(None, 0, 50))[0]
+    payments = (await harness.journal.payments_page(None, 0, 50))[0]
     assert sorted(int(p.amount) for p in payments) == [1000, 2000, 3000]
     assert len(await harness.sandbox.ledger.all()) == 3

@@ -20,7 +20,7 @@ from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import PayStatus, parse_document
 from bot.allpay.signing import SignatureError, Verifier
 from bot.devtools.sandbox import RunningSandbox
-from bot.payments.parsing import AmountError, normalize_login, parse_amount
+from bot.domain.parsing import AmountError, normalize_login, parse_amount
 from tests.conftest import make_client
 from tests.test_client_bad_answers import GUID, Start, signed_answer
 

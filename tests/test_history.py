@@ -32,7 +32,7 @@ async def _turn(harness: Harness, user: dict[str, Any], page: ChatMessage, label
 async def test_history_pages_over_25_payments_show_3_pages_and_no_payment_twice(
     harness: Harness,
 ) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     made = {(await seed_payment(journal, amount=str(1000 + i))).guid[1:9] for i in range(25)}
     await seed_payment(journal, cashier_id=CASHIER_2)  # someone else's: never listed
     user = harness.user()
@@ -54,7 +54,7 @@ async def test_history_pages_over_25_payments_show_3_pages_and_no_payment_twice(
 
 
 async def test_cashier_sees_own_history_supervisor_sees_everyone_named(harness: Harness) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     mine = await seed_payment(journal, amount="1111")
     theirs = await seed_payment(journal, cashier_id=CASHIER_2, amount="2222")
     await journal.set_user_name(CASHIER_2, "Aidos")
@@ -67,7 +67,7 @@ async def test_cashier_sees_own_history_supervisor_sees_everyone_named(harness: 
 
 
 async def test_find_by_guid_in_every_form_prefix_and_login(harness: Harness) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     payment = await seed_payment(journal, login="77000000002", amount="4321")
     await journal.set_user_name(CASHIER, "Dana")
     bare = payment.guid.strip("{}")
@@ -81,7 +81,7 @@ async def test_find_by_guid_in_every_form_prefix_and_login(harness: Harness) -> 
 
 
 async def test_a_cashier_cannot_find_another_cashiers_payment(harness: Harness) -> None:
-    theirs = await seed_payment(harness.app.journal, cashier_id=CASHIER_2)
+    theirs = await seed_payment(harness.journal, cashier_id=CASHIER_2)
     missing = "{0badc0de-0000-4000-8000-000000000000}"
     user = harness.user()
     answer_theirs = await harness.say(user, f"/find {theirs.guid}")
@@ -119,7 +119,7 @@ async def test_receipt_for_a_completed_top_up(
         mark = telegram.mark()
         await h.press(user, done, "Receipt")
         receipt = await telegram.wait_message(CASHIER, after=mark)
-        [payment] = (await h.app.journal.payments_page(None, 0, 10))[0]
+        [payment] = (await h.journal.payments_page(None, 0, 10))[0]
         assert receipt.text.startswith("🧾 Receipt No. 000001")
         for part in (
             "ТОО «Касса Плюс»",
@@ -131,8 +131,8 @@ async def test_receipt_for_a_completed_top_up(
         ):
             assert part in receipt.text, part
         # A receipt button for a payment that is not completed, or someone else's: refused.
-        declined = await seed_payment(h.app.journal, status=PayStatus.DECLINED)
-        theirs = await seed_payment(h.app.journal, cashier_id=CASHIER_2)
+        declined = await seed_payment(h.journal, status=PayStatus.DECLINED)
+        theirs = await seed_payment(h.journal, cashier_id=CASHIER_2)
         for guid in (declined.guid, theirs.guid):
             before = len(telegram.callback_answers)
             telegram.press(user, done, f"r:{guid}")
@@ -147,7 +147,7 @@ async def test_receipt_for_a_completed_top_up(
 
 
 async def test_today_for_cashier_and_per_cashier_for_supervisor(harness: Harness) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     await seed_payment(journal, amount="1000")
     await seed_payment(journal, amount="500", status=PayStatus.DECLINED)
     await seed_payment(journal, cashier_id=CASHIER_2, amount="3000")

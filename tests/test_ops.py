@@ -75,8 +75,7 @@ async def test_healthz_flips_with_the_resolver_and_the_database(harness: Harness
         await wait_status(url, 200)
 
         # Another process holds the database: not writable, 503; released: 200.
-        async with harness.app.db.read() as conn:
-            await conn.execute("PRAGMA busy_timeout=200")
+        await harness.app.db.query("PRAGMA busy_timeout=200")
         async with aiosqlite.connect(harness.app.settings.database_path) as other:
             await other.execute("BEGIN EXCLUSIVE")
             body = await wait_status(url, 503)

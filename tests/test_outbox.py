@@ -15,12 +15,17 @@ from aiogram.exceptions import TelegramServerError
 from aiogram.methods import SendMessage
 from aiogram.types import Chat, Message
 
-from bot.payments.controls import Controls, Limits
-from bot.payments.db import Database, utcnow
-from bot.payments.journal import Journal, OutboxKind
+from bot.domain.clock import utcnow
+from bot.domain.model import OutboxKind
+from bot.store.db import Database, Tx
+from bot.store.roster import Roster
 from bot.telegram.i18n import make_i18n
 from bot.telegram.outbox import OutboxWorker
+from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.deliveries import Deliveries
+from bot.usecases.people import People
 from tests.harness import SUPERVISOR_CHAT, seed_payment
+from tests.journal import Journal
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -58,24 +63,28 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 
 
 def _worker(journal: Journal, bot: StubBot) -> OutboxWorker:
+    db = journal.db
+    desk = ApprovalDesk(db, journal.sender, journal.notices, timeout=900)
     return OutboxWorker(
         bot,  # type: ignore[arg-type]
-        journal,
+        Deliveries(db, ALMATY),
+        People(db, Roster(), desk),
+        desk,
         make_i18n("en"),
         ALMATY,
-        controls=Controls(journal, Limits()),
     )
 
 
-async def _drain(worker: OutboxWorker) -> None:
+async def _drain(journal: Journal, worker: OutboxWorker) -> None:
     """Run lanes until nothing is due (failed items are made due again at once)."""
     for _ in range(10):
         await worker.run_once()
         for lane in list(worker._lanes.values()):
             await lane
-        async with worker.journal.db.tx() as conn:
-            await conn.execute("UPDATE outbox SET next_at = '0' WHERE done_at IS NULL")
-        if not await worker.journal.due_outbox(utcnow(), chat_id=SUPERVISOR_CHAT):
+        await journal.db.write(
+            lambda tx: tx.run("UPDATE outbox SET next_at = '0' WHERE done_at IS NULL")
+        )
+        if not await journal.due_outbox(utcnow(), chat_id=SUPERVISOR_CHAT):
             return
 
 
@@ -86,7 +95,7 @@ async def test_a_multi_part_digest_resumes_at_the_part_that_failed(journal: Jour
     assert await journal.enqueue_digest(day, utcnow())
     bot = StubBot()
     bot.fail_on = {2}  # the second part fails once
-    await _drain(_worker(journal, bot))
+    await _drain(journal, _worker(journal, bot))
     assert len(bot.sent) >= 2  # several parts: the first went out before the failure
     assert bot.sent[0].startswith("<b>📊 Daily digest")
     assert len(set(bot.sent)) == len(bot.sent)  # no part twice
@@ -99,11 +108,14 @@ async def test_final_payments_for_a_chat_go_out_as_one_list_each_once(journal: J
     payments = [
         await seed_payment(journal, amount=str(100 + i), notified=False) for i in range(120)
     ]
-    async with journal.db.tx() as conn:  # the cashiers' own status messages went out
-        await conn.execute("UPDATE outbox SET done_at = '1' WHERE kind = ?", (OutboxKind.STATUS,))
+
+    def statuses_out(tx: Tx) -> None:  # the cashiers' own status messages went out
+        tx.run("UPDATE outbox SET done_at = '1' WHERE kind = ?", (OutboxKind.STATUS.value,))
+
+    await journal.db.write(statuses_out)
     bot = StubBot()
     bot.fail_on = {2}  # a part fails once: it is sent again, the others are not
-    await _drain(_worker(journal, bot))
+    await _drain(journal, _worker(journal, bot))
     assert 2 <= len(bot.sent) <= 5  # a list, split at 4096 characters, not 120 messages
     assert all(len(text) <= 4096 for text in bot.sent)
     lines = [line for text in bot.sent for line in text.splitlines()]

@@ -17,9 +17,9 @@ from bot.allpay.protocol import (
     build_cash_in,
     build_check_user,
     format_amount,
-    mask_login,
 )
 from bot.devtools.sandbox import TM_PATH, wsdl_schema
+from bot.domain.masking import mask_login
 from tests.conftest import ALMATY
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"

@@ -13,15 +13,15 @@ import pytest
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram
-from bot.payments.db import utcnow
-from bot.payments.digest import DigestScheduler
-from bot.payments.reports import (
+from bot.domain.clock import utcnow
+from bot.domain.reports import (
     CSV_COLUMNS,
     PeriodError,
     PeriodProblem,
     parse_lookup,
     parse_period,
 )
+from bot.usecases.digest import DigestScheduler
 from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
@@ -89,7 +89,7 @@ def test_lookup_reads_guids_prefixes_and_logins() -> None:
 
 async def test_report_sums_equal_the_journal_rows_of_the_local_day(harness: Harness) -> None:
     """Rows on both sides of midnight in TIMEZONE (Asia/Almaty, UTC+5): only the day's count."""
-    journal = harness.app.journal
+    journal = harness.journal
     await journal.set_user_name(CASHIER, "Dana")
     await journal.set_user_name(CASHIER_2, "Aidos")
     day = date(2026, 11, 20)
@@ -106,11 +106,9 @@ async def test_report_sums_equal_the_journal_rows_of_the_local_day(harness: Harn
     await seed_payment(
         journal, amount="400", status=PayStatus.DECLINED, created_at=midnight + timedelta(hours=1)
     )
-    async with (
-        journal.db.read() as conn,
-        conn.execute("SELECT cashier_id, status, amount_tiyn, created_at FROM payments") as cur,
-    ):
-        rows = await cur.fetchall()
+    rows = await journal.db.query(
+        "SELECT cashier_id, status, amount_tiyn, created_at FROM payments"
+    )
     in_day = [r for r in rows if datetime.fromisoformat(r[3]).astimezone(ALMATY).date() == day]
     completed = {
         c: sum(Decimal(r[2]) / 100 for r in in_day if r[0] == c and r[1] == "COMPLETED")
@@ -156,7 +154,7 @@ async def test_report_and_export_refuse_bad_dates_and_change_nothing(harness: Ha
 async def test_export_is_utf8_bom_csv_with_one_row_per_payment_amounts_exact(
     harness: Harness,
 ) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     await journal.set_user_name(CASHIER, "Әлия Сәрсенова")
     inside = [
         await seed_payment(
@@ -196,11 +194,11 @@ async def test_export_is_utf8_bom_csv_with_one_row_per_payment_amounts_exact(
 
 
 async def test_pending_lists_unresolved_payments_with_age_and_attempts(harness: Harness) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     stuck = await seed_payment(
         journal, amount="1500", status=PayStatus.PENDING, created_at=utcnow() - timedelta(hours=3)
     )
-    await journal.give_up(stuck.guid, utcnow())
+    await journal.give_up(stuck.guid)
     waiting = await seed_payment(
         journal,
         cashier_id=CASHIER_2,
@@ -245,7 +243,7 @@ async def test_balance_without_a_tm_service_says_so(
 
 
 async def test_cashiers_cannot_use_supervisor_commands(harness: Harness) -> None:
-    await seed_payment(harness.app.journal, cashier_id=CASHIER_2)
+    await seed_payment(harness.journal, cashier_id=CASHIER_2)
     user = harness.user()
     for command in ("report", "export", "pending", "balance"):
         reply = await harness.say(user, f"/{command}")
@@ -258,7 +256,7 @@ async def test_cashiers_cannot_use_supervisor_commands(harness: Harness) -> None
 
 
 async def test_daily_digest_goes_to_supervisor_chats_once_per_day(harness: Harness) -> None:
-    journal = harness.app.journal
+    journal = harness.journal
     # Days in the past: the outbox delivers by the real clock, the scheduler runs on a fake one.
     day = utcnow().astimezone(ALMATY).date() - timedelta(days=10)
     next_day = day + timedelta(days=1)
@@ -266,13 +264,8 @@ async def test_daily_digest_goes_to_supervisor_chats_once_per_day(harness: Harne
     await seed_payment(journal, amount="1200", created_at=noon)
     await seed_payment(journal, amount="99", created_at=noon - timedelta(days=1))
     now = [datetime.combine(day, time(20, 59), tzinfo=ALMATY)]
-    scheduler = DigestScheduler(
-        journal,
-        time(21, 0),
-        ALMATY,
-        on_enqueued=harness.app.outbox.wakeup.set,
-        clock=lambda: now[0],
-    )
+    notices = harness.app.sender.notices  # the bot's own: they wake its outbox
+    scheduler = DigestScheduler(harness.app.db, notices, time(21, 0), ALMATY, clock=lambda: now[0])
     assert await scheduler.run_once() == 0  # before 21:00; and a fresh bot owes no yesterday
     assert await scheduler.next_due() == datetime.combine(day, time(21), tzinfo=ALMATY)
     now[0] = datetime.combine(day, time(21), tzinfo=ALMATY)
@@ -281,7 +274,7 @@ async def test_daily_digest_goes_to_supervisor_chats_once_per_day(harness: Harne
     assert f"{day:%d.%m.%Y}" in digest.text
     assert "✅ completed: 1 · 1\u202f200 ₸" in digest.text and "99 ₸" not in digest.text
     assert await scheduler.run_once() == 0  # once per day, also after a restart:
-    restarted = DigestScheduler(journal, time(21, 0), ALMATY, clock=lambda: now[0])
+    restarted = DigestScheduler(harness.app.db, notices, time(21, 0), ALMATY, clock=lambda: now[0])
     assert await restarted.run_once() == 0
     assert await scheduler.next_due() == datetime.combine(next_day, time(21), tzinfo=ALMATY)
     # Down at digest time the next day, back the morning after: the missed digest is sent.

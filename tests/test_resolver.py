@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.allpay.protocol import PayResult, PayStatus
+from bot.allpay.protocol import CheckResult, PayResult, PayStatus
 from bot.devtools.telegram import FakeTelegram, Fault
-from bot.payments.db import Database
-from bot.payments.journal import Journal, OutboxKind, Status
-from bot.payments.parsing import AmountError, AmountProblem, normalize_login, parse_amount
-from bot.payments.service import PaymentService, Resolver, RetryPolicy
+from bot.domain.model import Limits, OutboxKind, Status
+from bot.domain.parsing import AmountError, AmountProblem, normalize_login, parse_amount
+from bot.store.db import Database
+from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.cashin import CashIn
+from bot.usecases.notices import Notices
+from bot.usecases.sending import Resolver, RetryPolicy, Sender
 from tests.conftest import sandbox_folder
 from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness, running_bot, settings_for
+from tests.journal import Journal
+
+
+class NoDirectory:
+    async def check_user(self, login: str, lang: str) -> CheckResult:
+        raise AssertionError("not asked in this test")
 
 
 class AlwaysPending:
@@ -35,8 +45,12 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
         gateway = AlwaysPending()
         policy = RetryPolicy(0.01, 0.02, alert_after=0.05, give_up_after=0.3)
         changed = asyncio.Event()
-        service = PaymentService(journal, gateway, policy, requester="a", on_change=changed.set)
-        resolver = Resolver(service)
+        notices = Notices([SUPERVISOR_CHAT])
+        notices.wake = changed.set  # by every alert, status change and give-up
+        sender = Sender(db, gateway, policy, notices, requester="a")
+        desk = ApprovalDesk(db, sender, notices, timeout=900)
+        cashin = CashIn(db, NoDirectory(), sender, desk, Limits(), tz=UTC)
+        resolver = Resolver(sender)
         draft = await journal.create_draft(
             cashier_id=CASHIER,
             chat_id=CASHIER,
@@ -47,7 +61,7 @@ async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) ->
             lang="ru",
             card_message_id=1,
         )
-        payment = (await service.confirm(draft.id, CASHIER, 1, CASHIER)).payment
+        payment = (await cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=1)).payment
         assert payment is not None
         resolver.start()
 

@@ -36,7 +36,7 @@ SUPERVISOR_MENU = [
 
 
 async def _roles(h: Harness) -> dict[int, str]:
-    return {u.user_id: u.role.value for u in await h.app.journal.roster()}
+    return {u.user_id: u.role.value for u in await h.journal.roster()}
 
 
 async def test_admin_adds_promotes_and_removes_with_audit_and_menus(harness: Harness) -> None:
@@ -99,7 +99,7 @@ async def test_roster_commands_refuse_bad_input_and_change_nothing(harness: Harn
         reply = await harness.say(admin, command)
         assert expected in reply.plain, (command, reply.text)
     assert await _roles(harness) == before
-    entries = await harness.app.journal.audit_log(100)
+    entries = await harness.journal.audit_log(100)
     assert not [e for e in entries if e.actor_id == ADMIN]
 
 
@@ -150,3 +150,25 @@ async def test_command_menus_per_language_and_role(harness: Harness) -> None:
     assert descriptions["kk"]["find"] == "Төлемді GUID немесе логин бойынша табу"
     # The menu without a language is the default language's (en in these tests).
     assert tg.menu(None, "") == CASHIER_MENU
+
+
+async def test_help_lists_the_commands_of_each_role_from_the_one_registry(
+    harness: Harness,
+) -> None:
+    """/help, the menus and the refusals all come from one registry: an admin's /help lists
+    the admin's commands, a cashier's only the cashier's, each in the menu's order."""
+    listed: dict[int, list[str]] = {}
+    for user_id in (CASHIER, SUPERVISOR, ADMIN):
+        text = (await harness.say(harness.user(user_id), "/help")).text
+        assert text.startswith("How to top up a wallet:")
+        listed[user_id] = [
+            line.split(" — ")[0][1:] for line in text.splitlines() if line.startswith("/")
+        ]
+    assert listed[CASHIER] == CASHIER_MENU
+    assert listed[SUPERVISOR] == SUPERVISOR_MENU
+    assert listed[ADMIN][:8] == SUPERVISOR_MENU[:8]
+    assert {"cashiers", "add_cashier", "remove", "block", "unblock", "audit"} <= set(listed[ADMIN])
+    await announce(harness.app)
+    assert harness.tg.menu(ADMIN, "en") == listed[ADMIN]
+    reply = await harness.say(harness.user(SUPERVISOR), "/audit")
+    assert reply.text == "Only admins can use /audit."

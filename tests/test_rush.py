@@ -43,7 +43,7 @@ async def test_forty_cashiers_in_five_seconds_all_end_done_and_the_feed_is_whole
     async with running_bot(settings, realistic) as h:
         result = await rush(realistic, CASHIERS, within=5.0, timeout=90.0)
         assert result.lost == [], [(r.cashier_id, r.lost) for r in result.lost]
-        payments = (await h.app.journal.payments_page(None, 0, 1000))[0]
+        payments = (await h.journal.payments_page(None, 0, 1000))[0]
         assert len(payments) == CASHIERS
         assert all(p.status.value == "COMPLETED" for p in payments)
         expected = {p.guid.strip("{}")[:8] for p in payments}

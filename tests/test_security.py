@@ -29,12 +29,11 @@ import pytest
 from bot.app import run_bot
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, Fault
+from bot.domain.model import ConfirmOutcome
+from bot.domain.parsing import clean_name
 from bot.logs import one_line
-from bot.payments.controls import ConfirmOutcome
-from bot.payments.db import Database
-from bot.payments.journal import Journal
-from bot.payments.parsing import clean_name
 from bot.redaction import forget_secrets, redact, redact_error, register_secret
+from bot.store.db import Database
 from bot.telegram.access import RefusalBudget
 from tests.conftest import sandbox_folder
 from tests.harness import (
@@ -50,6 +49,7 @@ from tests.harness import (
     seed_payment,
     settings_for,
 )
+from tests.journal import Journal
 from tests.tgproxy import MalformedProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,7 +313,7 @@ async def _approve_fails(h: Harness, card: ChatMessage) -> None:
     [supervisor_card] = [m for m in h.tg.messages(SUPERVISOR) if m.text.startswith("🛂")]
     await h.tg.wait_for(lambda: not supervisor_card.buttons)  # the card says it is over
     assert "Cancelled by" in supervisor_card.text
-    approval = await h.app.service.controls.waiting()
+    approval = await h.app.desk.waiting()
     assert approval == []
     [row] = await _approvals(h)
     h.tg.press(h.user(SUPERVISOR), supervisor_card, f"ap:y:{row[0]}")  # a forged, late approve
@@ -327,8 +327,7 @@ async def _approve_fails(h: Harness, card: ChatMessage) -> None:
 
 
 async def _approvals(h: Harness) -> list[tuple[Any, ...]]:
-    async with h.app.db.read() as conn, conn.execute("SELECT id, state FROM approvals") as cur:
-        return [tuple(r) for r in await cur.fetchall()]
+    return [tuple(r) for r in await h.app.db.query("SELECT id, state FROM approvals")]
 
 
 async def test_removing_a_cashier_cancels_their_waiting_approval(controlled: Any) -> None:
@@ -397,7 +396,7 @@ async def test_a_confirm_pressed_on_another_message_changes_nothing(harness: Har
 
 async def test_controls_refuse_a_confirm_for_another_message(harness: Harness) -> None:
     """The money step itself checks the card, whatever the handler did before it."""
-    journal, service = harness.app.journal, harness.app.service
+    journal, cashin = harness.journal, harness.app.cashin
     draft = await journal.create_draft(
         cashier_id=CASHIER,
         chat_id=CASHIER,
@@ -409,11 +408,12 @@ async def test_controls_refuse_a_confirm_for_another_message(harness: Harness) -
         card_message_id=7,
     )
     for message_id, chat_id in ((8, CASHIER), (7, CASHIER_2), (None, None)):
-        result = await service.confirm(draft.id, CASHIER, message_id, chat_id)
+        result = await cashin.confirm(draft.id, CASHIER, chat_id=chat_id, message_id=message_id)
         assert result.outcome is ConfirmOutcome.NOT_THIS_CARD, (message_id, chat_id)
         assert result.payment is None
     assert await journal.payment_for_draft(draft.id) is None
-    assert (await service.confirm(draft.id, CASHIER, 7, CASHIER)).payment is not None
+    confirmed = await cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=7)
+    assert confirmed.payment is not None
 
 
 # ---------------------------------------------------------------- 6. bounded callback data
@@ -555,12 +555,12 @@ async def test_roster_names_are_cleaned_where_they_enter(harness: Harness) -> No
     admin = harness.user(ADMIN)
     reply = await harness.say(admin, "/add_cashier 555 Ali\u202eecilA\u200b")
     assert reply.text.startswith("Added 555")
-    names = await harness.app.journal.names()
+    names = await harness.journal.names()
     assert names[555] == "AliecilA"
     newcomer = harness.user(SUPERVISOR)
     newcomer["first_name"] = "\u202eRoot\u200b"
     await harness.say(newcomer, "/help")
-    assert (await harness.app.journal.names())[SUPERVISOR] == "Root"
+    assert (await harness.journal.names())[SUPERVISOR] == "Root"
 
 
 # ---------------------------------------------------------------- found in review
@@ -578,16 +578,24 @@ async def test_cancel_after_a_confirm_never_says_nothing_was_sent(harness: Harne
 
 
 async def test_an_old_card_never_pays_an_amount_typed_after_it(harness: Harness) -> None:
-    """The card for 1 000 ₸ is on screen; 50 000 is typed but its card is lost on the way.
-    The 1 000 ₸ card's Confirm must not pay 50 000 (nor anything: it was replaced)."""
+    """The card for 1 000 ₸ is on screen; «Change amount», 50 000 typed, but its card is lost
+    on the way. The 1 000 ₸ card's Confirm must not pay 50 000 (nor anything: it was
+    replaced)."""
     user = harness.user()
     old = await harness.top_up_card(user, "77000000002", "1000")
+    [confirm] = [data for label, data in old.callback_buttons if "Confirm" in label]
+    mark = harness.tg.mark()
+    await harness.press(user, old, "Change amount")
+    await harness.tg.wait_message(CASHIER, lambda m: "amount" in m.text.lower(), after=mark)
     harness.tg.faults.append(Fault("sendMessage", 502, "Bad Gateway", chat_id=CASHIER))
     harness.tg.send_text(user, "50000")
     await harness.tg.wait_for(lambda: not harness.tg.faults)
-    await harness.press(user, old, "Confirm")
+    answers = len(harness.tg.callback_answers)
+    harness.tg.press(user, old, confirm)  # the old card's button, pressed late
+    await harness.tg.wait_for(lambda: len(harness.tg.callback_answers) > answers)
+    await harness.tg.wait_for(lambda: "no longer valid" in old.text)  # the tap was handled
     assert await harness.sandbox.ledger.all() == []
-    assert [p for p in (await harness.app.journal.payments_page(None, 0, 5))[0]] == []
+    assert [p for p in (await harness.journal.payments_page(None, 0, 5))[0]] == []
 
 
 async def test_an_approval_button_never_rewrites_another_card(controlled: Any) -> None:

@@ -36,7 +36,6 @@ from bot.allpay.protocol import (
     build_available_balance,
     build_cash_in,
     build_check_user,
-    mask_login,
     parse_balance_answer,
     parse_check_answer,
     parse_document,
@@ -46,6 +45,7 @@ from bot.allpay.protocol import (
     soap_parts,
 )
 from bot.allpay.signing import SignatureError, Signer, Verifier
+from bot.domain.masking import mask_login
 
 log = logging.getLogger(__name__)
 

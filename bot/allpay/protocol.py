@@ -15,6 +15,8 @@ from enum import StrEnum
 
 from lxml import etree
 
+from bot.domain.masking import mask_iin
+
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICE_NS = "http://www.allpay.kz/mfs/soap/CashInTransactionManagement/1.1"
 TM_SERVICE_NS = "http://www.allpay.kz/mfs/soap/TransactionManagement/1.1"
@@ -143,17 +145,6 @@ class SoapFault(Exception):
         self.code = code
         self.string = string
         self.user_message = user_message
-
-
-def mask_iin(iin: str) -> str:
-    return "•" * 8 + iin[-4:]
-
-
-def mask_login(login: str) -> str:
-    """``77010000001`` → ``7701***0001``: enough to tell clients apart, not to reuse."""
-    if len(login) <= 8:
-        return "***"
-    return f"{login[:4]}***{login[-4:]}"
 
 
 def format_amount(amount: Decimal) -> str:

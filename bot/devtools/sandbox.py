@@ -49,7 +49,6 @@ from bot.allpay.protocol import (
     InvalidAnswer,
     PayStatus,
     format_amount,
-    mask_login,
     new_envelope,
     parse_document,
     serialize,
@@ -62,6 +61,7 @@ from bot.allpay.signing import (
     generate_key_pair,
     request_dsig_element,
 )
+from bot.domain.masking import mask_login
 from bot.files import private_file
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
 
-from bot.payments.journal import Journal
-from bot.payments.parsing import clean_name
+from bot.domain.parsing import clean_name
+from bot.usecases.people import People
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ class RefusalBudget:
 class AccessMiddleware(BaseMiddleware):
     """Puts ``staff`` (the roster entry) into handler data; refuses everyone else politely."""
 
-    def __init__(self, journal: Journal, refusals: RefusalBudget | None = None) -> None:
-        self.journal = journal
+    def __init__(self, people: People, refusals: RefusalBudget | None = None) -> None:
+        self.people = people
         self.refusals = refusals or RefusalBudget()
 
     async def __call__(
@@ -79,7 +79,7 @@ class AccessMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot:
             return None
-        staff = await self.journal.get_user(user.id)
+        staff = await self.people.who(user.id)
         if staff is None or staff.blocked:
             if not self.refusals.allow(user.id):
                 if isinstance(event, CallbackQuery):
@@ -100,7 +100,7 @@ class AccessMiddleware(BaseMiddleware):
                 await event.answer(text[:200], show_alert=True)
             return None
         if staff.name is None and user.full_name and (name := clean_name(user.full_name)):
-            await self.journal.set_user_name(user.id, name)
+            await self.people.name_unnamed(user.id, name)
         data["staff"] = staff
         log.debug("%s from %s %d", type(event).__name__, staff.role.value, user.id)
         return await handler(event, data)

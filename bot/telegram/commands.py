@@ -1,56 +1,141 @@
-"""The command menu each person sees: per language and per role (``setMyCommands`` scopes).
+"""The one command registry: who may use which command, and everything that follows from it —
+the menus (``setMyCommands`` per language and role), the refusals other roles get, and each
+role's ``/help``.
 
-Cashiers get the default scope; supervisors and admins get their own chat scope with the
-commands their role may use. Supervisor group chats get the supervisor menu. The handlers
-check roles themselves: the menu is a convenience, not the access control.
+Cashiers get the default menu scope; supervisors and admins get their own chat scope with
+the commands their role may use. Supervisor group chats get the supervisor menu. The menu is
+a convenience; access is the routers' role filters (see :mod:`bot.telegram.handlers`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from aiogram import Bot
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.filters import Command, CommandObject
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    Message,
+)
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
 from bot.config import SUPPORTED_LANGUAGES
-from bot.payments.journal import Role, StaffUser
+from bot.domain.model import Role, StaffUser
+from bot.telegram.callbacks import ApprovalCb
 from bot.telegram.keyboards import N_
 
 log = logging.getLogger(__name__)
 
-_RANK = {Role.CASHIER: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
 
-#: (command, description msgid, the least role that may use it), in menu order.
-COMMANDS: tuple[tuple[str, str, Role], ...] = (
-    ("cashin", N_("Top up a client's wallet"), Role.CASHIER),
-    ("history", N_("My payments"), Role.CASHIER),
-    ("find", N_("Find a payment by GUID or login"), Role.CASHIER),
-    ("today", N_("Today's totals"), Role.CASHIER),
-    ("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
-    ("export", N_("Payments as a CSV file"), Role.SUPERVISOR),
-    ("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
-    ("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
-    ("cashiers", N_("Who may use the bot"), Role.ADMIN),
-    ("add_cashier", N_("Add a cashier: /add_cashier id [name]"), Role.ADMIN),
-    ("add_supervisor", N_("Add a supervisor: /add_supervisor id [name]"), Role.ADMIN),
-    ("remove", N_("Remove someone: /remove id"), Role.ADMIN),
-    ("block", N_("Block someone at once: /block id"), Role.ADMIN),
-    ("unblock", N_("Unblock: /unblock id"), Role.ADMIN),
-    ("audit", N_("Latest audit entries"), Role.ADMIN),
-    ("lang", N_("Language"), Role.CASHIER),
-    ("help", N_("How it works"), Role.CASHIER),
-    ("cancel", N_("Cancel the current step"), Role.CASHIER),
+@dataclass(frozen=True, slots=True)
+class BotCommandSpec:
+    name: str
+    description: str  # msgid, translated where shown
+    least: Role  # the least role that may use it; every higher role may too
+
+
+#: In menu and /help order.
+COMMANDS: tuple[BotCommandSpec, ...] = (
+    BotCommandSpec("cashin", N_("Top up a client's wallet"), Role.CASHIER),
+    BotCommandSpec("history", N_("My payments"), Role.CASHIER),
+    BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER),
+    BotCommandSpec("today", N_("Today's totals"), Role.CASHIER),
+    BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
+    BotCommandSpec("export", N_("Payments as a CSV file"), Role.SUPERVISOR),
+    BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
+    BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
+    BotCommandSpec("cashiers", N_("Who may use the bot"), Role.ADMIN),
+    BotCommandSpec("add_cashier", N_("Add a cashier: /add_cashier id [name]"), Role.ADMIN),
+    BotCommandSpec("add_supervisor", N_("Add a supervisor: /add_supervisor id [name]"), Role.ADMIN),
+    BotCommandSpec("remove", N_("Remove someone: /remove id"), Role.ADMIN),
+    BotCommandSpec("block", N_("Block someone at once: /block id"), Role.ADMIN),
+    BotCommandSpec("unblock", N_("Unblock: /unblock id"), Role.ADMIN),
+    BotCommandSpec("audit", N_("Latest audit entries"), Role.ADMIN),
+    BotCommandSpec("lang", N_("Language"), Role.CASHIER),
+    BotCommandSpec("help", N_("How it works"), Role.CASHIER),
+    BotCommandSpec("cancel", N_("Cancel the current step"), Role.CASHIER),
 )
+
+
+def available(role: Role) -> list[BotCommandSpec]:
+    return [spec for spec in COMMANDS if role.rank >= spec.least.rank]
+
+
+def names_of(least: Role) -> tuple[str, ...]:
+    """The commands whose least role is exactly ``least`` (a feature router's commands)."""
+    return tuple(spec.name for spec in COMMANDS if spec.least is least)
+
+
+def Commands(least: Role) -> Command:
+    """The filter matching every command of one role: a router's commands, in one place."""
+    return Command(*names_of(least))
+
+
+# ---------------------------------------------------------------- /help
+
+
+def help_text(role: Role) -> str:
+    """How a top-up goes, then every command this role may use."""
+    lines = [
+        _(
+            "How to top up a wallet:\n"
+            "1. Tap «💵 Top up» (or /cashin).\n"
+            "2. Enter the client's login — their phone number, e.g. +7 701 000 00 01 — or send "
+            "the client's contact.\n"
+            "3. Check the client's name, enter the amount in whole tenge.\n"
+            "4. Check the card and tap «Confirm». Take the cash only after ✅.\n\n"
+            "✅ completed — the wallet is topped up.\n"
+            "❌ declined — give the cash back.\n"
+            "⏳ pending — Allpay is processing; the result will appear in the same message."
+        ),
+        "",
+        _("Commands:"),
+    ]
+    lines += [f"/{spec.name} — {_(spec.description)}" for spec in available(role)]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def _refusal(least: Role, command: str) -> str:
+    if least is Role.ADMIN:
+        return _("Only admins can use /{command}.").format(command=command)
+    return _("Only supervisors and admins can use /{command}.").format(command=command)
+
+
+def make_refusals_router() -> Router:
+    """Answers a command a person's role may not use. Included after the role routers: a
+    command reaches it only when the role filter of its own router did not match."""
+    router = Router(name="refusals")
+    for least in (Role.SUPERVISOR, Role.ADMIN):
+
+        async def refuse(message: Message, command: CommandObject, least: Role = least) -> None:
+            await message.answer(_refusal(least, command.command))
+
+        router.message.register(refuse, Commands(least))
+    router.callback_query.register(refuse_decision, ApprovalCb.filter())
+    return router
+
+
+async def refuse_decision(callback: CallbackQuery) -> None:
+    await callback.answer(_("Only supervisors and admins can decide."), show_alert=True)
+
+
+# ---------------------------------------------------------------- menus
 
 
 def commands_for(role: Role, i18n: I18n, locale: str) -> list[BotCommand]:
     return [
-        BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
-        for command, msgid, least in COMMANDS
-        if _RANK[role] >= _RANK[least]
+        BotCommand(command=spec.name, description=i18n.gettext(spec.description, locale=locale))
+        for spec in available(role)
     ]
 
 

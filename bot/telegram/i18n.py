@@ -10,7 +10,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
 
 from bot.config import SUPPORTED_LANGUAGES, normalize_language
-from bot.payments.journal import Journal
+from bot.usecases.people import People
 
 
 def locales_path() -> Path:
@@ -33,15 +33,15 @@ def make_i18n(default_language: str) -> I18n:
 class LocaleMiddleware(I18nMiddleware):
     """Stored choice, else Telegram's language if we speak it, else DEFAULT_LANGUAGE."""
 
-    def __init__(self, i18n: I18n, journal: Journal) -> None:
+    def __init__(self, i18n: I18n, people: People) -> None:
         super().__init__(i18n)
-        self.journal = journal
+        self.people = people
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
-        stored = await self.journal.get_language(user.id)
+        stored = await self.people.language(user.id)
         if stored:
             return stored
         guessed = normalize_language(user.language_code or "")

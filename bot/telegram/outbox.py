@@ -34,14 +34,15 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
+from bot.domain.clock import utcnow
+from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment, Status
 from bot.loops import BackgroundLoop
-from bot.payments.controls import ApprovalState, Controls
-from bot.payments.db import utcnow
-from bot.payments.journal import Journal, OutboxItem, OutboxKind, Payment, Status
-from bot.payments.reports import day_bounds, summarize
 from bot.telegram import texts
 from bot.telegram.keyboards import approval_keyboard, receipt_keyboard
 from bot.telegram.pacing import Lane, current_lane
+from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.deliveries import Deliveries, Due
+from bot.usecases.people import People
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ LANE_OF = {
     OutboxKind.FINAL: Lane.FEED,
     OutboxKind.DIGEST: Lane.FEED,
 }
-_PAYMENT_KINDS = (OutboxKind.STATUS, OutboxKind.FINAL, OutboxKind.ALERT)
 _APPROVAL_KINDS = (
     OutboxKind.APPROVAL_REQUEST,
     OutboxKind.APPROVAL_CARD,
@@ -70,19 +70,21 @@ class OutboxWorker(BackgroundLoop):
     def __init__(
         self,
         bot: Bot,
-        journal: Journal,
+        deliveries: Deliveries,
+        people: People,
+        desk: ApprovalDesk,
         i18n: I18n,
         tz: tzinfo,
         *,
-        controls: Controls,
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
         concurrency: int = 16,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.bot = bot
-        self.journal = journal
-        self.controls = controls
+        self.deliveries = deliveries
+        self.people = people
+        self.desk = desk
         self.i18n = i18n
         self.tz = tz
         self._slots = asyncio.Semaphore(concurrency)
@@ -90,11 +92,11 @@ class OutboxWorker(BackgroundLoop):
 
     async def next_due(self) -> datetime | None:
         # Chats with a running lane are that lane's business (it wakes the loop as it ends).
-        return await self.journal.next_outbox_at(busy_chats=self._lanes)
+        return await self.deliveries.next_at(self._lanes)
 
     async def run_once(self) -> int:
         """Open a lane for every chat with something due that has none running."""
-        due = await self.journal.due_outbox_chats(self._clock())
+        due = await self.deliveries.due_chats(self._clock())
         # The most urgent chats first: they also get the free delivery slots first.
         order = sorted(due, key=lambda chat: min(LANE_OF[kind] for kind in due[chat]))
         opened = 0
@@ -123,8 +125,8 @@ class OutboxWorker(BackgroundLoop):
         try:
             async with self._slots:
                 while True:
-                    items = await self.journal.due_outbox(self._clock(), 500, chat_id=chat_id)
-                    items = await self._after_their_status(items)
+                    due = await self.deliveries.due(chat_id, self._clock(), 500)
+                    items = await self._after_their_status(due)
                     if not items:
                         return
                     first = min(items, key=lambda i: (LANE_OF[i.kind], i.id))
@@ -138,7 +140,7 @@ class OutboxWorker(BackgroundLoop):
                         ]
                     token = current_lane.set(LANE_OF[first.kind])
                     try:
-                        delivered = await self._deliver(batch)
+                        delivered = await self._deliver(batch, due)
                     finally:
                         current_lane.reset(token)
                     if not delivered:
@@ -152,89 +154,92 @@ class OutboxWorker(BackgroundLoop):
                 del self._lanes[chat_id]
             self.wakeup.set()  # items queued meanwhile get a lane
 
-    async def _after_their_status(self, items: list[OutboxItem]) -> list[OutboxItem]:
+    async def _after_their_status(self, due: Due) -> list[OutboxItem]:
         """A payment reaches the supervisors' feed only after its cashier's status message:
         feed items whose status is still on its way wait a moment (they coalesce meanwhile)."""
-        finals = [i for i in items if i.kind is OutboxKind.FINAL and i.guid]
-        held = await self.journal.undelivered_status(i.guid or "" for i in finals)
-        if not held:
-            return items
-        waiting = [i.id for i in finals if i.guid in held]
-        await self.journal.outbox_later(FEED_HOLD, *waiting)
-        return [i for i in items if i.id not in set(waiting)]
+        if not due.held:
+            return due.items
+        waiting = {i.id for i in due.items if i.kind is OutboxKind.FINAL and i.guid in due.held}
+        await self.deliveries.later(FEED_HOLD, waiting)
+        return [i for i in due.items if i.id not in waiting]
 
-    async def _deliver(self, batch: Sequence[OutboxItem]) -> bool:
+    async def _deliver(self, batch: Sequence[OutboxItem], due: Due) -> bool:
         """Deliver ``batch`` (items of one kind for one chat); False if it must wait."""
         item = batch[0]
         ids = [i.id for i in batch]
         try:
             if item.kind is OutboxKind.FINAL:
-                await self._feed(batch)  # marks each part's items delivered as it goes
+                await self._feed(batch, due)  # marks each part's items delivered as it goes
                 return True
             if item.kind is OutboxKind.DIGEST:
                 await self._digest(item)
             elif item.kind in _APPROVAL_KINDS:
                 await self._approval(item)
             else:
-                payment = await self.journal.get_payment(item.guid or "")
+                payment = due.payments.get(item.guid or "")
                 if payment is None:
-                    await self.journal.outbox_done(*ids, failed="payment not found")
+                    await self.deliveries.done(ids, failed="payment not found")
                     return True
                 if item.kind is OutboxKind.STATUS:
-                    await self._status(payment)
-                else:
-                    await self._alert(item, payment)
+                    await self._status(ids, payment)
+                    return True
+                await self._alert(item, payment, due.names)
         except TelegramRetryAfter as exc:
             # The pacing layer gave up waiting for this one: the outbox waits instead.
             log.warning("outbox %d: Telegram asks to wait %d s", item.id, exc.retry_after)
-            await self.journal.outbox_retry("429", float(exc.retry_after), *ids)
+            await self.deliveries.retry("429", float(exc.retry_after), ids)
             return False
         except TelegramForbiddenError as exc:
             log.warning("outbox %d: cannot reach chat %d: %s", item.id, item.chat_id, exc.message)
-            await self.journal.outbox_done(*ids, failed=exc.message)
+            await self.deliveries.done(ids, failed=exc.message)
             return True
         except Exception as exc:
             delay = min(MAX_BACKOFF, 2.0 ** min(item.attempts + 1, 10))
             log.warning("outbox %d: delivery failed (%s); retrying in %.0f s", item.id, exc, delay)
-            await self.journal.outbox_retry(f"{type(exc).__name__}: {exc}", delay, *ids)
+            await self.deliveries.retry(f"{type(exc).__name__}: {exc}", delay, ids)
             return False
         log.debug("outbox %s: %s delivered to chat %d", ids, item.kind.value, item.chat_id)
-        await self.journal.outbox_done(*ids)
+        await self.deliveries.done(ids)
         return True
 
     async def _language(self, chat_id: int, fallback: str | None = None) -> str:
-        return await self.journal.get_language(chat_id) or fallback or self.i18n.default_locale
+        return await self.people.language(chat_id) or fallback or self.i18n.default_locale
 
-    async def _status(self, payment: Payment) -> None:
+    async def _status(self, ids: list[int], payment: Payment) -> None:
         lang = await self._language(payment.cashier_id, payment.lang)
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.status_text(payment, self.tz)
             markup = receipt_keyboard([payment.guid] if payment.status is Status.COMPLETED else [])
         sent = await self._edit_or_send(payment.chat_id, payment.message_id, text, markup)
-        if sent is not None:
-            await self.journal.set_message(payment.guid, payment.chat_id, sent)
+        log.debug("outbox %s: status delivered to chat %d", ids, payment.chat_id)
+        await self.deliveries.status_done(ids, payment, sent)
 
-    async def _cashier_name(self, payment: Payment) -> str:
-        staff = await self.journal.get_user(payment.cashier_id)
-        return f"{staff.name or payment.cashier_id}" if staff else str(payment.cashier_id)
+    @staticmethod
+    def _cashier_name(payment: Payment, names: dict[int, str]) -> str:
+        return names.get(payment.cashier_id) or str(payment.cashier_id)
 
-    async def _alert(self, item: OutboxItem, payment: Payment) -> None:
-        cashier = await self._cashier_name(payment)
+    async def _alert(self, item: OutboxItem, payment: Payment, names: dict[int, str]) -> None:
         lang = await self._language(item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            text = texts.supervisor_alert(payment, cashier, self._clock())
+            text = texts.supervisor_alert(
+                payment, self._cashier_name(payment, names), self._clock()
+            )
         await self.bot.send_message(chat_id=item.chat_id, text=text)
 
-    async def _feed(self, batch: Sequence[OutboxItem]) -> None:
+    async def _feed(self, batch: Sequence[OutboxItem], due: Due) -> None:
         """Final payments for one supervisor chat: one message listing them all (in parts
         of at most 4096 characters; each part's items are marked delivered as it goes)."""
         lines: list[tuple[int, str]] = []
+        missing: list[int] = []
         for item in batch:
-            payment = await self.journal.get_payment(item.guid or "")
+            payment = due.payments.get(item.guid or "")
             if payment is None:
-                await self.journal.outbox_done(item.id, failed="payment not found")
+                missing.append(item.id)
                 continue
-            lines.append((item.id, texts.feed_line(payment, await self._cashier_name(payment))))
+            name = self._cashier_name(payment, due.names)
+            lines.append((item.id, texts.feed_line(payment, name)))
+        if missing:
+            await self.deliveries.done(missing, failed="payment not found")
         part: list[tuple[int, str]] = []
         size = 0
         for entry in lines:
@@ -249,35 +254,31 @@ class OutboxWorker(BackgroundLoop):
     async def _send_feed_part(self, chat_id: int, part: Sequence[tuple[int, str]]) -> None:
         text = "\n".join(line for _id, line in part)
         await self.bot.send_message(chat_id=chat_id, text=text[: texts.TELEGRAM_TEXT_LIMIT])
-        await self.journal.outbox_done(*(item_id for item_id, _line in part))
+        await self.deliveries.done(item_id for item_id, _line in part)
 
     async def _approval(self, item: OutboxItem) -> None:
-        approval = await self.controls.get(item.ref or "")
+        approval, card, names = await self.desk.view(item.ref or "", item.chat_id)
         if approval is None:
             return
-        names = await self.journal.names()
-        lang = await self._language(item.chat_id)
-        if item.kind is OutboxKind.APPROVAL_NOTICE:
-            lang = await self._language(approval.cashier_id)
+        notice = item.kind is OutboxKind.APPROVAL_NOTICE
+        lang = await self._language(approval.cashier_id if notice else item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            if item.kind is OutboxKind.APPROVAL_NOTICE:
+            if notice:
                 text = texts.approval_notice(approval, names, self.tz)
                 markup = None
             else:
                 text = texts.approval_card(approval, names, self.tz)
                 waiting = approval.state is ApprovalState.WAITING
                 markup = approval_keyboard(approval.id) if waiting else None
-        if item.kind is OutboxKind.APPROVAL_NOTICE:
+        if notice:
             await self._edit_or_send(approval.chat_id, approval.message_id, text, None)
         elif item.kind is OutboxKind.APPROVAL_CARD:
-            message_id = await self.controls.card_message(approval.id, item.chat_id)
-            if message_id is not None:
-                await self._edit_or_send(item.chat_id, message_id, text, markup)
+            if card is not None:
+                await self._edit_or_send(item.chat_id, card, text, markup)
         else:
             sent = await self.bot.send_message(chat_id=item.chat_id, text=text, reply_markup=markup)
-            await self.controls.record_card(approval.id, item.chat_id, sent.message_id)
+            now = await self.desk.card_sent(approval.id, item.chat_id, sent.message_id)
             # Decided while this card was on its way: show the decision, not live buttons.
-            now = await self.controls.get(approval.id)
             if now is not None and now.state is not ApprovalState.WAITING and markup is not None:
                 with self.i18n.context(), self.i18n.use_locale(lang):
                     decided = texts.approval_card(now, names, self.tz)
@@ -307,20 +308,17 @@ class OutboxWorker(BackgroundLoop):
         """The day's totals, in as many parts as it takes; a retry resumes at the part that
         failed (``progress``), so no part is sent twice."""
         day = date.fromisoformat(item.ref or "")
-        start, end = day_bounds(day, day, self.tz)
-        summary = summarize(await self.journal.totals(start, end))
-        names = await self.journal.names()
+        summary, names, unresolved = await self.deliveries.digest(day)
         lang = await self._language(item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.summary_text(texts.digest_title(day), summary, names, per_cashier=True)
-            unresolved = await self.journal.unresolved()
             if unresolved:
-                text += "\n\n" + texts.unresolved_note(len(unresolved))
+                text += "\n\n" + texts.unresolved_note(unresolved)
         parts = texts.chunks(text.split("\n"))
         for number, part in enumerate(parts[item.progress :], start=item.progress + 1):
             await self.bot.send_message(chat_id=item.chat_id, text=part)
             if number < len(parts):
-                await self.journal.outbox_progress(item.id, number)
+                await self.deliveries.progress(item.id, number)
 
 
 def _edit_impossible(message: str) -> bool:

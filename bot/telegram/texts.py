@@ -12,11 +12,22 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.allpay.protocol import ClientInfo, mask_login
-from bot.payments.controls import Approval, ApprovalState, LimitKind, LimitRefusal
-from bot.payments.journal import AuditEntry, Draft, Payment, Role, StaffUser, Status
-from bot.payments.parsing import format_tenge
-from bot.payments.reports import Summary, Tally
+from bot.allpay.protocol import ClientInfo
+from bot.domain.masking import mask_login
+from bot.domain.model import (
+    Approval,
+    ApprovalState,
+    AuditEntry,
+    Draft,
+    LimitKind,
+    LimitRefusal,
+    Payment,
+    Role,
+    StaffUser,
+    Status,
+)
+from bot.domain.parsing import format_tenge
+from bot.domain.reports import Summary, Tally
 from bot.telegram.keyboards import N_
 
 

@@ -1,48 +1,34 @@
-"""One Router per feature; :func:`build_router` composes them in priority order.
+"""The routers, composed in priority order by :func:`build_router`.
 
-Each feature module declares its handlers on a module-level ``Router`` (aiogram's idiom).
-A router can be attached to one parent only, so every Dispatcher gets fresh routers carrying
-the same handlers: several bots (the tests, a restart in-process) can be built in one process.
+Each feature module exposes ``make_router()``, building a fresh ``Router`` with its role
+filter set at router level (aiogram's idiom: a router attaches to one parent only, so every
+Dispatcher gets its own). Commands a role may not use fall through their router's filter to
+the refusals built from the one command registry (:mod:`bot.telegram.commands`).
 """
 
 from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import (
-    approvals,
-    cashin,
-    common,
-    history,
-    language,
-    reports,
-    roster,
-)
-
-
-def _fresh(template: Router) -> Router:
-    router = Router(name=template.name)
-    for event, observer in template.observers.items():
-        router.observers[event].handlers.extend(observer.handlers)
-    return router
+from bot.telegram.commands import make_refusals_router
+from bot.telegram.handlers import approvals, cashin, common, history, language, reports, roster
 
 
 def build_router() -> Router:
     root = Router(name="root")
-    # common first: /start, /cancel and the error handlers apply at every step. Commands
-    # come before the conversation's steps, so /history or /find work in the middle of a
-    # top-up; a role's commands come before their refusals ("denied").
-    for template in (
-        common.router,
-        language.router,
-        history.router,
-        reports.router,
-        reports.denied,
-        roster.router,
-        roster.denied,
-        approvals.router,
-        cashin.router,
-        common.fallback,
-    ):
-        root.include_router(_fresh(template))
+    # common first: /start, /cancel and the error handlers apply at every step. The
+    # conversation's steps come next (found fast: most updates are steps); they never take
+    # a command or a menu button, so /history or /find work in the middle of a top-up. A
+    # role's commands come before the refusals for everyone else.
+    root.include_routers(
+        common.make_router(),
+        cashin.make_router(),
+        language.make_router(),
+        history.make_router(),
+        reports.make_router(),
+        roster.make_router(),
+        approvals.make_router(),
+        make_refusals_router(),
+        common.make_fallback_router(),
+    )
     return root

@@ -1,37 +1,37 @@
-"""The cash-in conversation: login → client → amount → confirmation card → Allpay."""
+"""The cash-in conversation: login → client → amount → confirmation card → Allpay.
+
+Each handler parses what came, calls one step of :class:`~bot.usecases.cashin.CashIn` and
+renders its outcome. The conversation state holds only the draft's id.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from decimal import Decimal
 from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.allpay.client import AllpayClient
-from bot.allpay.protocol import AllpayError, AllpayErrorKind, mask_login
 from bot.config import Settings
-from bot.payments.controls import ConfirmOutcome
-from bot.payments.journal import Draft, Journal, StaffUser
-from bot.payments.parsing import (
+from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser
+from bot.domain.parsing import (
     AmountError,
     AmountProblem,
     format_tenge,
     normalize_login,
     parse_amount,
 )
-from bot.payments.service import PaymentService
 from bot.telegram import texts
 from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, RetryCheckCb
-from bot.telegram.filters import MenuButton
+from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import (
+    MENU,
     MENU_TOP_UP,
     change_or_cancel_keyboard,
     confirm_keyboard,
@@ -40,22 +40,44 @@ from bot.telegram.keyboards import (
     retry_check_keyboard,
 )
 from bot.telegram.states import CashIn
-
-log = logging.getLogger(__name__)
-router = Router(name="cashin")
+from bot.usecases.cashin import AmountStep, Check, Found
+from bot.usecases.cashin import CashIn as CashInSteps
 
 LOGIN_EXAMPLE = "+7 701 000 00 01"
+
+
+def make_router() -> Router:
+    """Every role tops up (supervisors and admins may be cashiers too).
+
+    What is typed at a step never takes a command or a menu button (``Typed``): those reach
+    their own routers at any step, so this router may come early, where the conversation's
+    steps are found fast."""
+    router = Router(name="cashin")
+    router.message.register(ask_login, Command("cashin"))
+    router.message.register(ask_login, MenuButton(MENU_TOP_UP))
+    steps = Router(name="cashin.steps")
+    steps.message.filter(Typed(MENU))
+    login, amount = StateFilter(CashIn.login), StateFilter(CashIn.amount)
+    steps.message.register(login_given, login, Is(F.contact | F.text))
+    steps.message.register(login_other, login)
+    steps.message.register(amount_typed, amount, Is(F.text))
+    steps.message.register(amount_other, amount)
+    router.include_router(steps)
+    router.callback_query.register(retry_check, RetryCheckCb.filter(), login)
+    router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
+    router.callback_query.register(confirm, DraftCb.filter(F.action == DraftAction.CONFIRM))
+    router.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
+    router.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
+    return router
 
 
 # ---------------------------------------------------------------- step 1: the login
 
 
-@router.message(Command("cashin"))
-@router.message(MenuButton(MENU_TOP_UP))
 async def ask_login(
-    message: Message, state: FSMContext, staff: StaffUser, journal: Journal
+    message: Message, state: FSMContext, staff: StaffUser, cashin: CashInSteps
 ) -> None:
-    await journal.cancel_drafts(staff.user_id)
+    await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
     await message.answer(
@@ -66,22 +88,26 @@ async def ask_login(
     )
 
 
-@router.message(CashIn.login, F.contact | F.text)
 async def login_given(
     message: Message,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    allpay: AllpayClient,
+    cashin: CashInSteps,
     settings: Settings,
     i18n: I18n,
 ) -> None:
     """The login, typed or shared as the client's contact."""
     typed = message.contact.phone_number if message.contact else message.text or ""
-    await _take_login(message, state, staff, journal, typed, allpay, settings, i18n)
+    login = normalize_login(typed)
+    if login is None:
+        await message.answer(_login_error())
+        return
+    check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
+    if check.draft is not None:
+        await state.update_data(draft=check.draft.id)
+    await _show_check(message, state, check, login, settings)
 
 
-@router.message(CashIn.login)
 async def login_other(message: Message) -> None:
     await message.answer(_login_error())
 
@@ -92,90 +118,44 @@ def _login_error() -> str:
     ).format(example=LOGIN_EXAMPLE)
 
 
-async def _take_login(
-    message: Message,
-    state: FSMContext,
-    staff: StaffUser,
-    journal: Journal,
-    typed: str,
-    allpay: AllpayClient,
-    settings: Settings,
-    i18n: I18n,
+async def _show_check(
+    message: Message, state: FSMContext, check: Check, login: str, settings: Settings
 ) -> None:
-    login = normalize_login(typed)
-    if login is None:
-        await message.answer(_login_error())
-        return
-    # The login is kept in the draft; the conversation state holds only the draft's id.
-    draft = await journal.start_draft(
-        cashier_id=staff.user_id, chat_id=message.chat.id, login=login, lang=i18n.current_locale
-    )
-    await state.update_data(draft=draft.id)
-    await _check_client(message, state, draft, journal, allpay, settings)
-
-
-async def _current_draft(state: FSMContext, staff: StaffUser, journal: Journal) -> Draft | None:
-    """The draft this conversation works on, if it is still the cashier's and unfinished."""
-    draft_id = (await state.get_data()).get("draft")
-    draft = await journal.get_draft(draft_id) if isinstance(draft_id, str) else None
-    if draft is None or draft.cashier_id != staff.user_id:
-        return None
-    return draft if draft.state in ("LOGIN", "CLIENT", "OPEN") else None
-
-
-async def _check_client(
-    message: Message,
-    state: FSMContext,
-    draft: Draft,
-    journal: Journal,
-    allpay: AllpayClient,
-    settings: Settings,
-) -> None:
-    login = draft.login
-    try:
-        result = await allpay.check_user(login, draft.lang)
-    except AllpayError as exc:
-        log.warning("check %s failed: %s", mask_login(login), exc.kind)
-        if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
-            # Allpay's wording arrives before any signature check: text, never markup.
-            text = _("Allpay refused the check: {message}").format(message=escape(exc.user_message))
-        else:
-            text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
-        await message.answer(text, reply_markup=retry_check_keyboard())
-        return
-    if result.client is None:
+    if check.found is Found.NO_CLIENT:
         await message.answer(
             _(
                 "No Allpay client with the login {login}. Check the number and enter it again."
             ).format(login=login)
         )
-        return
-    await journal.set_draft_client(
-        draft.id,
-        draft.cashier_id,
-        client_name=result.client.full_name,
-        identified=result.client.identified,
-    )
-    await state.set_state(CashIn.amount)
-    await _ask_amount(message, settings, texts.client_card(login, result.client))
+    elif check.found is Found.REFUSED:
+        # Allpay's wording arrives before any signature check: text, never markup.
+        text = _("Allpay refused the check: {message}").format(message=escape(check.message or ""))
+        await message.answer(text, reply_markup=retry_check_keyboard())
+    elif check.found is Found.UNREACHABLE or check.client is None:
+        text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
+        await message.answer(text, reply_markup=retry_check_keyboard())
+    else:
+        await state.set_state(CashIn.amount)
+        await _ask_amount(message, settings, texts.client_card(login, check.client))
 
 
-@router.callback_query(RetryCheckCb.filter(), CashIn.login)
 async def retry_check(
     callback: CallbackQuery,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    allpay: AllpayClient,
+    cashin: CashInSteps,
     settings: Settings,
 ) -> None:
     await callback.answer()
-    draft = await _current_draft(state, staff, journal)
-    if draft is None or not isinstance(callback.message, Message):
+    if not isinstance(callback.message, Message):
+        return
+    draft = await cashin.current((await state.get_data()).get("draft"), staff.user_id)
+    if draft is None:
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _check_client(callback.message, state, draft, journal, allpay, settings)
+    check = await cashin.check_again(draft)
+    await _show_check(callback.message, state, check, draft.login, settings)
 
 
 # ---------------------------------------------------------------- step 2: the amount
@@ -203,39 +183,32 @@ def _amount_error(problem: AmountProblem, settings: Settings) -> str:
     return messages[problem]
 
 
-@router.message(CashIn.amount, F.text)
 async def amount_typed(
     message: Message,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    payments: PaymentService,
+    cashin: CashInSteps,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     try:
         amount = parse_amount(message.text or "", settings.amount_min, settings.amount_max)
     except AmountError as exc:
         await message.answer(_amount_error(exc.problem, settings))
         return
-    await _show_card(message, state, staff, journal, payments, amount)
+    await _show_card(message, state, staff, cashin, amount)
 
 
-@router.message(CashIn.amount)
 async def amount_other(message: Message, settings: Settings) -> None:
     await message.answer(_amount_error(AmountProblem.NOT_A_NUMBER, settings))
 
 
-@router.callback_query(AmountCb.filter(), CashIn.amount)
 async def amount_pressed(
     callback: CallbackQuery,
     callback_data: AmountCb,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    payments: PaymentService,
+    cashin: CashInSteps,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     await callback.answer()
     amount = Decimal(callback_data.amount)
@@ -245,65 +218,55 @@ async def amount_pressed(
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_card(callback.message, state, staff, journal, payments, amount)
+    await _show_card(callback.message, state, staff, cashin, amount)
 
 
 async def _show_card(
-    message: Message,
-    state: FSMContext,
-    staff: StaffUser,
-    journal: Journal,
-    payments: PaymentService,
-    amount: Decimal,
+    message: Message, state: FSMContext, staff: StaffUser, cashin: CashInSteps, amount: Decimal
 ) -> None:
-    draft = await _current_draft(state, staff, journal)
-    if draft is None or draft.state == "LOGIN":
-        await state.clear()
-        await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
-        return
-    refusal = await payments.controls.limit_refusal(
-        staff.user_id, draft.login, amount, payments.today()
-    )
-    if refusal is not None:
+    draft_id = (await state.get_data()).get("draft")
+    step = await cashin.enter_amount(draft_id, staff.user_id, amount)
+    if step.step is AmountStep.REFUSED and step.refusal is not None:
         await message.answer(
-            texts.limit_refusal(refusal) + "\n" + _("Enter a smaller amount or /cancel.")
+            texts.limit_refusal(step.refusal) + "\n" + _("Enter a smaller amount or /cancel.")
         )
         return
-    if draft.state == "OPEN":  # a new amount over a card: that card dies, a new one comes
-        draft = await journal.reopen_draft(draft.id, staff.user_id) or draft
-        await state.set_data({"draft": draft.id})
-    card = await journal.open_card(draft.id, staff.user_id, amount)
-    if card is None:  # ended meanwhile (/cancel, a block)
+    card = step.draft
+    if step.step is AmountStep.RESTART or card is None:  # ended meanwhile (/cancel, a block)
         await state.clear()
         await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
         return
+    if card.id != draft_id:
+        await state.set_data({"draft": card.id})
     sent = await message.answer(texts.confirm_card(card), reply_markup=confirm_keyboard(card.id))
-    await journal.set_draft_card(card.id, sent.message_id)
+    await cashin.card_shown(card.id, sent.message_id)
     await state.set_state(CashIn.confirm)
 
 
 # ---------------------------------------------------------------- step 3: the card
 
 
-@router.callback_query(DraftCb.filter(F.action == DraftAction.CONFIRM))
 async def confirm(
     callback: CallbackQuery,
     callback_data: DraftCb,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    payments: PaymentService,
+    cashin: CashInSteps,
 ) -> None:
     # Best effort: a late query ("query is too old") must not stop a confirm.
     with contextlib.suppress(TelegramAPIError):
         await callback.answer()
     message = callback.message
-    draft = await journal.get_draft(callback_data.draft_id)
-    if draft is not None and draft.state == "OPEN" and not _on_card(draft, callback):
+    button = await cashin.button(callback_data.draft_id)
+    draft = button.draft
+    if draft is not None and draft.state is DraftState.OPEN and not _on_card(draft, callback):
         return  # pressed on a message that is not its card: nothing changes
-    message_id = message.message_id if message is not None else None
-    chat_id = message.chat.id if message is not None else None
-    result = await payments.confirm(callback_data.draft_id, staff.user_id, message_id, chat_id)
+    result = await cashin.confirm(
+        callback_data.draft_id,
+        staff.user_id,
+        chat_id=message.chat.id if message is not None else None,
+        message_id=message.message_id if message is not None else None,
+    )
     if result.outcome is ConfirmOutcome.REFUSED and result.refusal is not None:
         # Nothing journaled: the card stays, without its confirm button.
         with contextlib.suppress(TelegramBadRequest):
@@ -313,68 +276,56 @@ async def confirm(
                     reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
                 )
         return
-    if result.outcome is ConfirmOutcome.AWAITING:
-        # The card belongs to the outbox now (waiting, then the decision, then the status).
+    if result.outcome in (ConfirmOutcome.AWAITING, ConfirmOutcome.PAID):
+        # The payment is being sent; the card belongs to the outbox now (waiting, the
+        # decision, the status): it is never re-rendered here.
         await state.clear()
         return
-    payment = result.payment
-    if payment is None:
-        # A second tap, a replayed update, a cancelled card, a button pressed on a message
-        # that is not its card: nothing changes. Once a payment exists its message belongs
-        # to the outbox, which keeps it at the journal's status; re-rendering here could put
-        # an older status over a newer one.
-        if (
-            result.outcome is ConfirmOutcome.STALE
-            and draft is not None
-            and _on_card(draft, callback)
-            and await journal.payment_for_draft(callback_data.draft_id) is None
-            and await payments.controls.approval_for_draft(callback_data.draft_id) is None
-        ):
-            await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
-        return
-    # The payment is journaled: it is sent now, before anything is said to Telegram, so no
-    # Telegram wait can delay money. The card becomes its status message through the outbox.
-    payments.send_soon(payment.guid)
-    await state.clear()
+    # A second tap, a replayed update, a cancelled card, a button pressed on a message that
+    # is not its card: nothing changes. Only a card no payment or request came from is told.
+    if (
+        result.outcome is ConfirmOutcome.STALE
+        and draft is not None
+        and not button.settled
+        and _on_card(draft, callback)
+    ):
+        await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
 
 
-@router.callback_query(DraftCb.filter(F.action == DraftAction.EDIT))
 async def change_amount(
     callback: CallbackQuery,
     callback_data: DraftCb,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
+    cashin: CashInSteps,
     settings: Settings,
 ) -> None:
     await callback.answer()
-    draft = await _open_draft(callback, callback_data, staff, journal)
+    draft = await _open_draft(callback, callback_data, staff, cashin)
     if draft is None:
         return
-    again = await journal.reopen_draft(draft.id, staff.user_id)
+    again = await cashin.change_amount(draft.id, staff.user_id)
     if again is None:
         return
     await state.set_state(CashIn.amount)
-    await state.set_data({"draft": again.id})
+    await state.set_data({"draft": again})
     await _edit(callback.message, _("✏️ Changing the amount…"))
     if isinstance(callback.message, Message):
         await _ask_amount(callback.message, settings)
 
 
-@router.callback_query(DraftCb.filter(F.action == DraftAction.CANCEL))
 async def cancel_card(
     callback: CallbackQuery,
     callback_data: DraftCb,
     state: FSMContext,
     staff: StaffUser,
-    journal: Journal,
-    settings: Settings,
+    cashin: CashInSteps,
 ) -> None:
     await callback.answer()
-    draft = await _open_draft(callback, callback_data, staff, journal)
+    draft = await _open_draft(callback, callback_data, staff, cashin)
     if draft is None:
         return
-    await journal.cancel_drafts(staff.user_id)
+    await cashin.cancel(staff.user_id)
     await state.clear()
     await _edit(callback.message, _("✖️ Top-up cancelled. Nothing was sent to Allpay."))
     if isinstance(callback.message, Message):
@@ -382,20 +333,19 @@ async def cancel_card(
 
 
 async def _open_draft(
-    callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, journal: Journal
+    callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, cashin: CashInSteps
 ) -> Draft | None:
     """The cashier's own open draft behind a card button, or None (the card is then told).
 
     A button acts only on its own card: pressed on any other message it changes nothing."""
-    draft = await journal.get_draft(callback_data.draft_id)
-    if draft is None or draft.cashier_id != staff.user_id:
+    button = await cashin.button(callback_data.draft_id)
+    draft = button.draft
+    if draft is None or draft.cashier_id != staff.user_id or not _on_card(draft, callback):
         return None
-    if not _on_card(draft, callback):
-        return None
-    if draft.state == "OPEN":
+    if draft.state is DraftState.OPEN:
         return draft
     # Only a card with no payment is touched: a payment's message belongs to the outbox.
-    if await journal.payment_for_draft(callback_data.draft_id) is None:
+    if not button.settled:
         await _edit(callback.message, _("This confirmation is no longer valid. Nothing was sent."))
     return None
 

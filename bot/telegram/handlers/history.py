@@ -18,17 +18,31 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
-from bot.payments.db import utcnow
-from bot.payments.journal import Journal, Payment, StaffUser, Status
-from bot.payments.reports import day_bounds, local_today, parse_lookup, summarize
+from bot.domain.clock import utcnow
+from bot.domain.model import StaffUser, Status
+from bot.domain.reports import local_today, parse_lookup
 from bot.telegram import texts
 from bot.telegram.callbacks import HistoryCb, ReceiptCb
-from bot.telegram.filters import MenuButton
+from bot.telegram.filters import Is, MenuButton
 from bot.telegram.keyboards import MENU_HISTORY, MENU_TODAY, receipt_keyboard
+from bot.usecases.reports import Reports
 
-router = Router(name="history")
 PAGE_SIZE = 10
 FIND_LIMIT = 10
+
+
+def make_router() -> Router:
+    """Every role: a cashier sees their own payments, supervisors and admins everyone's."""
+    router = Router(name="history")
+    router.message.register(history, Command("history"))
+    router.message.register(history, MenuButton(MENU_HISTORY))
+    router.callback_query.register(history_page, HistoryCb.filter())
+    router.message.register(find, Command("find"))
+    router.callback_query.register(send_receipt, ReceiptCb.filter())
+    router.message.register(today, Command("today"))
+    router.message.register(today, MenuButton(MENU_TODAY))
+    router.callback_query.register(bad_receipt, Is(F.data.startswith(f"{ReceiptCb.__prefix__}:")))
+    return router
 
 
 def _owner(staff: StaffUser) -> int | None:
@@ -36,28 +50,20 @@ def _owner(staff: StaffUser) -> int | None:
     return None if staff.role.sees_everyone else staff.user_id
 
 
-def _visible(payment: Payment | None, staff: StaffUser) -> Payment | None:
-    owner = _owner(staff)
-    if payment is None or (owner is not None and payment.cashier_id != owner):
-        return None
-    return payment
-
-
 # ---------------------------------------------------------------- /history
 
 
 async def _history_page(
-    journal: Journal, staff: StaffUser, settings: Settings, page: int, until: datetime
+    reports: Reports, staff: StaffUser, settings: Settings, page: int, until: datetime
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     owner = _owner(staff)
-    payments, total = await journal.payments_page(owner, page * PAGE_SIZE, PAGE_SIZE, until=until)
-    if total == 0:
+    found = await reports.history(owner, page * PAGE_SIZE, PAGE_SIZE, until)
+    if found.total == 0:
         return _("No payments yet."), None
-    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    names = await journal.names() if owner is None else {}
+    pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
     lines = [_("Payments, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
-    for p in payments:
-        cashier = texts.person(p.cashier_id, names) if owner is None else None
+    for p in found.payments:
+        cashier = texts.person(p.cashier_id, found.names) if owner is None else None
         lines.append(texts.history_line(p, settings.tz, cashier))
     lines += ["", _("Details: /find and the 8 characters after the amount.")]
     stamp = int(until.timestamp() * 1000)
@@ -70,24 +76,21 @@ async def _history_page(
     return "\n".join(lines), markup if markup.inline_keyboard else None
 
 
-@router.message(Command("history"))
-@router.message(MenuButton(MENU_HISTORY))
-async def history(message: Message, staff: StaffUser, journal: Journal, settings: Settings) -> None:
-    text, markup = await _history_page(journal, staff, settings, 0, utcnow())
+async def history(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
+    text, markup = await _history_page(reports, staff, settings, 0, utcnow())
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(HistoryCb.filter())
 async def history_page(
     callback: CallbackQuery,
     callback_data: HistoryCb,
     staff: StaffUser,
-    journal: Journal,
+    reports: Reports,
     settings: Settings,
 ) -> None:
     await callback.answer()
     until = datetime.fromtimestamp(max(0, callback_data.until) / 1000, UTC)
-    text, markup = await _history_page(journal, staff, settings, max(0, callback_data.page), until)
+    text, markup = await _history_page(reports, staff, settings, max(0, callback_data.page), until)
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_text(text, reply_markup=markup)
@@ -96,12 +99,11 @@ async def history_page(
 # ---------------------------------------------------------------- /find
 
 
-@router.message(Command("find"))
 async def find(
     message: Message,
     command: CommandObject,
     staff: StaffUser,
-    journal: Journal,
+    reports: Reports,
     settings: Settings,
 ) -> None:
     query = (command.args or "").strip()
@@ -122,28 +124,26 @@ async def find(
             ).format(query=escape(query[:60]))
         )
         return
-    found = await journal.find_payments(
-        guid_prefix=lookup.guid_prefix,
-        login=lookup.login,
-        cashier_id=_owner(staff),
-        limit=FIND_LIMIT + 1,
-    )
-    if not found:
+    found = await reports.find(lookup, _owner(staff), FIND_LIMIT + 1)
+    if not found.payments:
         await message.answer(_("Nothing found for «{query}».").format(query=escape(query)))
         return
-    names = await journal.names()
+    shown = found.payments[:FIND_LIMIT]
     cards = [
         texts.payment_card(
-            p, settings.tz, texts.person(p.cashier_id, names), staff_view=staff.role.sees_everyone
+            p,
+            settings.tz,
+            texts.person(p.cashier_id, found.names),
+            staff_view=staff.role.sees_everyone,
         )
-        for p in found[:FIND_LIMIT]
+        for p in shown
     ]
-    if len(found) > FIND_LIMIT:
+    if len(found.payments) > FIND_LIMIT:
         cards.append(
             _("Showing the latest {count}; make the query more precise.").format(count=FIND_LIMIT)
         )
     parts = texts.chunks("\n\n".join(cards).split("\n"))
-    completed = [p.guid for p in found[:FIND_LIMIT] if p.status is Status.COMPLETED]
+    completed = [p.guid for p in shown if p.status is Status.COMPLETED]
     for index, text in enumerate(parts):
         last = index == len(parts) - 1
         await message.answer(text, reply_markup=receipt_keyboard(completed) if last else None)
@@ -152,16 +152,15 @@ async def find(
 # ---------------------------------------------------------------- receipts
 
 
-@router.callback_query(ReceiptCb.filter())
 async def send_receipt(
     callback: CallbackQuery,
     callback_data: ReceiptCb,
     staff: StaffUser,
-    journal: Journal,
+    reports: Reports,
     settings: Settings,
 ) -> None:
-    payment = _visible(await journal.get_payment(callback_data.guid), staff)
-    if payment is None or payment.status is not Status.COMPLETED:
+    payment = await reports.receipt(callback_data.guid, _owner(staff))
+    if payment is None:
         await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
         return
     await callback.answer()
@@ -174,22 +173,17 @@ async def send_receipt(
 # ---------------------------------------------------------------- /today
 
 
-@router.message(Command("today"))
-@router.message(MenuButton(MENU_TODAY))
-async def today(message: Message, staff: StaffUser, journal: Journal, settings: Settings) -> None:
+async def today(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
     day = local_today(utcnow(), settings.tz)
-    start, end = day_bounds(day, day, settings.tz)
     owner = _owner(staff)
-    summary = summarize(await journal.totals(start, end, owner))
-    title = _("Today, {date}:").format(date=f"{day:%d.%m.%Y}")
+    summary, names = await reports.totals(day, day, owner)
     if summary.empty:
         await message.answer(_("No payments today."))
         return
-    names = await journal.names() if owner is None else {}
+    title = _("Today, {date}:").format(date=f"{day:%d.%m.%Y}")
     await message.answer(texts.summary_text(title, summary, names, per_cashier=owner is None))
 
 
-@router.callback_query(F.data.startswith(f"{ReceiptCb.__prefix__}:"))
 async def bad_receipt(callback: CallbackQuery) -> None:
     """A receipt button whose data does not parse (forged or from an old version)."""
     await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)

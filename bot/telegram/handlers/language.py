@@ -9,29 +9,33 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import normalize_language
-from bot.payments.journal import Journal, StaffUser
+from bot.domain.model import StaffUser
 from bot.telegram.callbacks import LangCb
 from bot.telegram.filters import MenuButton
 from bot.telegram.keyboards import LANGUAGE_NAMES, MENU_LANGUAGE, language_keyboard, main_menu
+from bot.usecases.people import People
 
-router = Router(name="language")
+
+def make_router() -> Router:
+    router = Router(name="language")
+    router.message.register(ask_language, Command("lang"))
+    router.message.register(ask_language, MenuButton(MENU_LANGUAGE))
+    router.callback_query.register(set_language, LangCb.filter())
+    return router
 
 
-@router.message(Command("lang"))
-@router.message(MenuButton(MENU_LANGUAGE))
 async def ask_language(message: Message) -> None:
     await message.answer(_("Choose the language:"), reply_markup=language_keyboard())
 
 
-@router.callback_query(LangCb.filter())
 async def set_language(
-    callback: CallbackQuery, callback_data: LangCb, staff: StaffUser, journal: Journal, i18n: I18n
+    callback: CallbackQuery, callback_data: LangCb, staff: StaffUser, people: People, i18n: I18n
 ) -> None:
     code = normalize_language(callback_data.code)
     if code is None:
         await callback.answer(_("This button is no longer active."))
         return
-    await journal.set_language(staff.user_id, code)
+    await people.set_language(staff.user_id, code)
     with i18n.use_locale(code):
         await callback.answer()
         if callback.message is not None:

@@ -1,6 +1,7 @@
 """Supervisors' commands: /report, /export, /pending and /balance.
 
-Admins may use them too. Anyone else gets a refusal naming the command (``denied``).
+Admins may use them too. Anyone else gets a refusal naming the command (see
+:func:`bot.telegram.commands.make_refusals_router`).
 """
 
 from __future__ import annotations
@@ -17,30 +18,33 @@ from aiogram.utils.i18n import gettext as _
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.config import Settings
-from bot.payments.db import utcnow
-from bot.payments.journal import Journal
-from bot.payments.parsing import format_tenge
-from bot.payments.reports import (
+from bot.domain.clock import utcnow
+from bot.domain.parsing import format_tenge
+from bot.domain.reports import (
     MAX_RANGE_DAYS,
     PeriodError,
     PeriodProblem,
-    day_bounds,
     export_csv,
     local_today,
     parse_period,
-    summarize,
 )
 from bot.telegram import texts
 from bot.telegram.filters import SUPERVISING, HasRole
+from bot.usecases.reports import Reports
 
 log = logging.getLogger(__name__)
-router = Router(name="reports")
-# Each handler carries its role filter (build_router copies handlers, not router filters).
-SUPERVISORS = HasRole(*SUPERVISING)
-denied = Router(name="reports.denied")
-
-COMMANDS = ("report", "export", "pending", "balance")
 PENDING_LIMIT = 30
+
+
+def make_router() -> Router:
+    """Supervisors and admins only: anyone else gets the registry's refusal."""
+    router = Router(name="reports")
+    router.message.filter(HasRole(*SUPERVISING))
+    router.message.register(report, Command("report"))
+    router.message.register(export, Command("export"))
+    router.message.register(pending, Command("pending"))
+    router.message.register(balance, Command("balance"))
+    return router
 
 
 def period_problem(error: PeriodError) -> str:
@@ -55,9 +59,8 @@ def period_problem(error: PeriodError) -> str:
     return _("Give at most two dates: from and to.")
 
 
-@router.message(Command("report"), SUPERVISORS)
 async def report(
-    message: Message, command: CommandObject, journal: Journal, settings: Settings
+    message: Message, command: CommandObject, reports: Reports, settings: Settings
 ) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
@@ -68,15 +71,12 @@ async def report(
     except PeriodError as error:
         await message.answer(period_problem(error))
         return
-    start, end = day_bounds(day, day, settings.tz)
-    summary = summarize(await journal.totals(start, end))
-    names = await journal.names()
+    summary, names = await reports.totals(day, day)
     await message.answer(texts.summary_text(texts.day_title(day), summary, names, per_cashier=True))
 
 
-@router.message(Command("export"), SUPERVISORS)
 async def export(
-    message: Message, command: CommandObject, journal: Journal, settings: Settings
+    message: Message, command: CommandObject, reports: Reports, settings: Settings
 ) -> None:
     args = (command.args or "").split()
     try:
@@ -84,10 +84,10 @@ async def export(
     except PeriodError as error:
         await message.answer(period_problem(error))
         return
-    start, end = day_bounds(first, last, settings.tz)
-    payments = await journal.payments_between(start, end)
+    listing = await reports.export(first, last)
+    payments = listing.payments
     name = f"payments_{first:%Y-%m-%d}" + (f"_{last:%Y-%m-%d}" if last != first else "")
-    data = export_csv(payments, await journal.names(), settings.tz)
+    data = export_csv(payments, listing.names, settings.tz)
     await message.answer_document(
         BufferedInputFile(data, filename=f"{name}.csv"),
         caption=_("{count} payments, {first} – {last}").format(
@@ -96,13 +96,12 @@ async def export(
     )
 
 
-@router.message(Command("pending"), SUPERVISORS)
-async def pending(message: Message, journal: Journal) -> None:
-    payments = await journal.unresolved()
+async def pending(message: Message, reports: Reports) -> None:
+    listing = await reports.unresolved()
+    payments, names = listing.payments, listing.names
     if not payments:
         await message.answer(_("No payments are waiting for Allpay's final answer."))
         return
-    names = await journal.names()
     now = utcnow()
     lines = [
         _("Payments without Allpay's final answer: {count}").format(count=len(payments)),
@@ -121,7 +120,6 @@ async def pending(message: Message, journal: Journal) -> None:
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("balance"), SUPERVISORS)
 async def balance(message: Message, allpay: AllpayClient, i18n: I18n, settings: Settings) -> None:
     try:
         result = await allpay.available_balance(i18n.current_locale)
@@ -141,11 +139,4 @@ async def balance(message: Message, allpay: AllpayClient, i18n: I18n, settings: 
         _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
             amount=escape(shown), time=texts.local_time(result.header.timestamp, settings.tz)
         )
-    )
-
-
-@denied.message(Command(*COMMANDS))
-async def not_a_supervisor(message: Message, command: CommandObject) -> None:
-    await message.answer(
-        _("Only supervisors and admins can use /{command}.").format(command=command.command)
     )

@@ -15,22 +15,29 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.payments.journal import Journal, Role, RosterChange, StaffUser
-from bot.payments.parsing import clean_name
-from bot.payments.service import PaymentService
+from bot.domain.model import Role, RosterChange, StaffUser
+from bot.domain.parsing import clean_name
 from bot.telegram import texts
 from bot.telegram.commands import refresh_user_commands
 from bot.telegram.filters import HasRole
+from bot.usecases.people import People
+from bot.usecases.reports import Reports
 
-router = Router(name="roster")
-# Each handler carries its role filter (build_router copies handlers, not router filters).
-ADMINS = HasRole(Role.ADMIN)
-denied = Router(name="roster.denied")
-
-COMMANDS = ("cashiers", "add_cashier", "add_supervisor", "remove", "block", "unblock", "audit")
 AUDIT_DEFAULT = 20
 AUDIT_MAX = 100
 MAX_NAME = 64
+
+
+def make_router() -> Router:
+    """Admins only: anyone else gets the registry's refusal."""
+    router = Router(name="roster")
+    router.message.filter(HasRole(Role.ADMIN))
+    router.message.register(roster, Command("cashiers"))
+    router.message.register(add_person, Command("add_cashier", "add_supervisor"))
+    router.message.register(remove, Command("remove"))
+    router.message.register(block, Command("block", "unblock"))
+    router.message.register(audit, Command("audit"))
+    return router
 
 
 def _parse_target(args: str | None) -> tuple[int | None, str | None, str | None]:
@@ -98,24 +105,20 @@ def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
     ).format(user_id=user_id)
 
 
-@router.message(Command("cashiers"), ADMINS)
-async def roster(message: Message, journal: Journal) -> None:
-    people = await journal.roster()
-    lines = [_("The roster ({count}):").format(count=len(people)), ""]
-    lines += [texts.staff_line(user) for user in people]
+async def roster(message: Message, people: People) -> None:
+    listing = await people.listing()
+    lines = [_("The roster ({count}):").format(count=len(listing)), ""]
+    lines += [texts.staff_line(user) for user in listing]
     lines += ["", _("/add_cashier id [name], /add_supervisor id [name], /remove id")]
     for text in texts.chunks(lines):
         await message.answer(text)
 
 
-@router.message(Command("add_cashier"), ADMINS)
-@router.message(Command("add_supervisor"), ADMINS)
 async def add_person(
     message: Message,
     command: CommandObject,
     staff: StaffUser,
-    journal: Journal,
-    settings: Settings,
+    people: People,
     bot: Bot,
     i18n: I18n,
 ) -> None:
@@ -124,21 +127,17 @@ async def add_person(
     if target is None:
         return
     user_id, name = target
-    change = await journal.set_role(
-        staff.user_id, user_id, role, name, configured_admins=settings.admin_ids
-    )
+    change = await people.set_role(staff.user_id, user_id, role, name)
     if change in (RosterChange.ADDED, RosterChange.CHANGED):
         await refresh_user_commands(bot, i18n, user_id, role)
     await message.answer(_change_text(change, user_id, role))
 
 
-@router.message(Command("remove"), ADMINS)
 async def remove(
     message: Message,
     command: CommandObject,
     staff: StaffUser,
-    payments: PaymentService,
-    settings: Settings,
+    people: People,
     bot: Bot,
     i18n: I18n,
 ) -> None:
@@ -146,25 +145,13 @@ async def remove(
     if target is None:
         return
     user_id = target[0]
-    change = await payments.controls.remove_user(
-        staff.user_id, user_id, configured_admins=settings.admin_ids
-    )
+    change = await people.remove(staff.user_id, user_id)
     if change is RosterChange.REMOVED:
         await refresh_user_commands(bot, i18n, user_id, None)
     await message.answer(_change_text(change, user_id, None))
 
 
-@router.message(Command("block"), ADMINS)
-@router.message(Command("unblock"), ADMINS)
-async def block(
-    message: Message,
-    command: CommandObject,
-    staff: StaffUser,
-    payments: PaymentService,
-    settings: Settings,
-    bot: Bot,
-    i18n: I18n,
-) -> None:
+async def block(message: Message, command: CommandObject, staff: StaffUser, people: People) -> None:
     target = await _target(message, command)
     if target is None:
         return
@@ -173,15 +160,12 @@ async def block(
     if blocking and user_id == staff.user_id:
         await message.answer(_("You cannot block yourself. Nothing changed."))
         return
-    change = await payments.controls.set_blocked(
-        staff.user_id, user_id, blocking, configured_admins=settings.admin_ids
-    )
+    change = await people.set_blocked(staff.user_id, user_id, blocking)
     await message.answer(_change_text(change, user_id, None))
 
 
-@router.message(Command("audit"), ADMINS)
 async def audit(
-    message: Message, command: CommandObject, journal: Journal, settings: Settings
+    message: Message, command: CommandObject, reports: Reports, settings: Settings
 ) -> None:
     raw = (command.args or "").strip()
     limit = AUDIT_DEFAULT
@@ -192,17 +176,11 @@ async def audit(
             )
             return
         limit = int(raw)
-    entries = await journal.audit_log(limit)
+    entries, names = await reports.audit(limit)
     if not entries:
         await message.answer(_("The audit trail is empty."))
         return
-    names = await journal.names()
     lines = [_("Latest {count} audit entries, newest first:").format(count=len(entries)), ""]
     lines += [texts.audit_line(entry, settings.tz, names) for entry in entries]
     for text in texts.chunks(lines):
         await message.answer(text)
-
-
-@denied.message(Command(*COMMANDS))
-async def not_an_admin(message: Message, command: CommandObject) -> None:
-    await message.answer(_("Only admins can use /{command}.").format(command=command.command))

@@ -1,28 +1,38 @@
-"""One SQLite database for journal, roster, outbox and conversation state.
+"""One SQLite database for the journal, the roster, the outbox and conversation state.
+
+**One hop per transaction.** A transaction is a plain function of a :class:`Tx`, run whole
+on the database's thread: BEGIN, its statements and COMMIT cost one trip from the event loop,
+not one per statement, and two transactions can never interleave (the thread runs one
+function at a time, in the order they were asked for). Repositories (:mod:`bot.store`) write
+those functions' parts; use cases compose them.
 
 WAL with ``synchronous=FULL`` for everything about money: a committed payment survives a
 crash or a power loss. Conversation bookkeeping (FSM state, drafts, preferences, outbox
 progress) commits with ``synchronous=NORMAL``: in WAL mode that survives a process crash and
 is made durable by the next FULL commit; only a power cut may lose its last moments, which
 costs a cashier a re-typed step, never money. The schema is versioned with
-``PRAGMA user_version``; forward migrations run at start-up. One connection, one lock:
-statements of one transaction never interleave with another's.
+``PRAGMA user_version``; forward migrations run at start-up.
+
+A caller cancelled while its transaction runs does not stop it: the function completes (and
+commits) on the thread. A confirm cancelled that way leaves a NEW payment the resolver sends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence, Sized
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.files import private_file
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Row = sqlite3.Row
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -186,10 +196,6 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def ts(moment: datetime) -> str:
     """Stored form of a moment: UTC ISO-8601, fixed width, so text order is time order."""
     if moment.tzinfo is None:
@@ -201,32 +207,84 @@ def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def opt_ts(value: str | None) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def marks(values: Sized) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` of these values."""
+    return ", ".join("?" * len(values))
+
+
+class Tx:
+    """The statements of one transaction (or one consistent read), on the database thread."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = self._conn.execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """A write; returns how many rows it changed."""
+        return self._conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        return self._conn.executemany(sql, rows).rowcount
+
+
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-        self._synchronous = "FULL"
+        self._synchronous = "FULL"  # read and set on the database thread only
+        #: Trips from the event loop to the database thread (bench/ reports it per step).
+        self.hops = 0
 
     async def open(self) -> None:
         private_file(self.path)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=FULL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self._migrate()
+        await self._on_thread(self._setup)
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
 
-    async def _migrate(self) -> None:
-        conn = self._require()
-        async with conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
+    async def _on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the connection on aiosqlite's thread: one trip, however many
+        statements. aiosqlite has no public call for this (omnilib/aiosqlite#19); its
+        ``_execute`` is what every one of its own calls goes through. The lock file pins
+        the version; ``tests/test_db.py`` fails if that changes under us."""
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("database is not open")
+        self.hops += 1
+        raw = conn._conn  # aiosqlite's own connection, used only on its thread (below)
+        result: T = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+        return result
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise RuntimeError(
                 f"database {self.path} is at schema {version}, newer than this bot "
@@ -235,54 +293,66 @@ class Database:
         if version == len(MIGRATIONS):
             return
         # Rebuilding a table (drop, rename) needs foreign keys off; they are checked after.
-        await conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA foreign_keys=OFF")
         try:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 log.info("database: migrating to schema %d", number)
-                await conn.executescript(
+                conn.executescript(
                     f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
                 )
-            async with conn.execute("PRAGMA foreign_key_check") as cur:
-                broken = list(await cur.fetchall())
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
-                raise RuntimeError(f"database {self.path}: foreign keys broken: {broken[:3]}")
+                found = [tuple(row) for row in broken[:3]]
+                raise RuntimeError(f"database {self.path}: foreign keys broken: {found}")
         finally:
-            await conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA foreign_keys=ON")
 
-    def _require(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        return self._conn
+    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+        """``work`` as one write transaction (BEGIN IMMEDIATE), committed if it returns:
+        fsynced when ``durable`` (the default, and always for money), else as WAL's NORMAL
+        allows. An exception rolls it back and reaches the caller."""
+        wanted = "FULL" if durable else "NORMAL"
 
-    @asynccontextmanager
-    async def tx(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed on success: fsynced when
-        ``durable`` (the default, and always for money), else as WAL's NORMAL allows."""
-        async with self._lock:
-            conn = self._require()
-            wanted = "FULL" if durable else "NORMAL"
+        def transaction(conn: sqlite3.Connection) -> T:
             if wanted != self._synchronous:  # only between transactions, never inside one
-                await conn.execute(f"PRAGMA synchronous={wanted}")
+                conn.execute(f"PRAGMA synchronous={wanted}")
                 self._synchronous = wanted
-            await conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                result = work(Tx(conn))
             except BaseException:
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            conn.execute("COMMIT")
+            return result
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            yield self._require()
+        return await self._on_thread(transaction)
+
+    async def read(self, work: Callable[[Tx], T]) -> T:
+        """``work``'s reads, from one snapshot of the database."""
+
+        def snapshot(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return work(Tx(conn))
+            finally:
+                conn.execute("COMMIT")
+
+        return await self._on_thread(snapshot)
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One ad-hoc read (tests, tools, benchmarks): the repositories are the bot's way."""
+        return await self.read(lambda tx: tx.all(sql, params))
 
     async def writable(self) -> bool:
         """For health checks: can we write a transaction right now?"""
+
+        def probe(tx: Tx) -> None:
+            tx.run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+            tx.run("DELETE FROM _probe")
+
         try:
-            async with self.tx() as conn:
-                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
-                await conn.execute("DELETE FROM _probe")
+            await self.write(probe)
             return True
         except Exception:
             log.exception("database is not writable")

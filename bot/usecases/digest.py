@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.domain.clock import utcnow
 from bot.loops import BackgroundLoop
-from bot.payments.db import utcnow
-from bot.payments.journal import Journal
+from bot.store.db import Database, Tx
+from bot.store.digests import Digests
+from bot.usecases.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +25,19 @@ class DigestScheduler(BackgroundLoop):
 
     def __init__(
         self,
-        journal: Journal,
+        db: Database,
+        notices: Notices,
         at: time,
         tz: tzinfo,
         *,
-        on_enqueued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         idle: float = 600.0,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
-        self.journal = journal
+        self.db = db
+        self.notices = notices
         self.at = at
         self.tz = tz
-        self._on_enqueued = on_enqueued
 
     def _moment(self, day: date) -> datetime:
         return datetime.combine(day, self.at, tzinfo=self.tz)
@@ -48,16 +50,29 @@ class DigestScheduler(BackgroundLoop):
     async def run_once(self) -> int:
         now = self._clock()
         day = self.latest_due_day(now)
-        last = await self.journal.last_digest_day()
+        last = await self.db.read(Digests.last_day)
         if last is None and day < now.astimezone(self.tz).date():
             return 0  # a fresh install does not owe yesterday's digest
         if last is not None and last >= day:
             return 0
-        if await self.journal.enqueue_digest(day, now):
+        if await self.enqueue(day, now):
             log.info("digest for %s queued for supervisor chats", day.isoformat())
-            self._on_enqueued()
             return 1
         return 0
+
+    async def enqueue(self, day: date, now: datetime) -> bool:
+        """Queue ``day``'s digest for every supervisor chat, once per day ever."""
+
+        def claim(tx: Tx) -> bool:
+            if not Digests.claim(tx, day, now):
+                return False
+            self.notices.digest(tx, now, day)
+            return True
+
+        queued = await self.db.write(claim)
+        if queued:
+            self.notices.wake()
+        return queued
 
     async def next_due(self) -> datetime | None:
         now = self._clock()

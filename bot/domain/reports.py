@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.payments.journal import Payment, Status, Totals
-from bot.payments.parsing import normalize_login
+from bot.domain.model import Payment, Status, Totals
+from bot.domain.parsing import normalize_login
 
 MAX_RANGE_DAYS = 93
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")

@@ -1,0 +1,277 @@
+"""People, drafts, payments, approvals and notices: the bot's vocabulary. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    NEW = "NEW"  # journaled; nothing known from Allpay yet
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    DECLINED = "DECLINED"
+    UNKNOWN = "UNKNOWN"  # gave up resending: needs manual reconciliation
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.COMPLETED, Status.DECLINED, Status.UNKNOWN)
+
+    @property
+    def icon(self) -> str:
+        return {"COMPLETED": "✅", "DECLINED": "❌", "UNKNOWN": "⚠️"}.get(self.value, "⏳")
+
+
+#: Without Allpay's final word yet: the resolver resends these.
+OPEN_STATUSES = (Status.NEW, Status.PENDING)
+#: Statuses that use up a day's limit: sent or possibly sent. DECLINED does not.
+USING_LIMITS = (Status.NEW, Status.PENDING, Status.COMPLETED, Status.UNKNOWN)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CASHIER = "cashier"
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self in (Role.ADMIN, Role.SUPERVISOR)
+
+    @property
+    def rank(self) -> int:
+        """Cashier < supervisor < admin: a role may do what every lower role may."""
+        return {Role.CASHIER: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}[self]
+
+
+class RosterChange(StrEnum):
+    ADDED = "added"
+    CHANGED = "changed"
+    BLOCKED = "blocked"
+    UNBLOCKED = "unblocked"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    NOT_FOUND = "not_found"
+    LAST_ADMIN = "last_admin"  # would leave the bot without an admin
+    CONFIGURED_ADMIN = "configured_admin"  # in ADMIN_IDS: it would come back at the next start
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUser:
+    user_id: int
+    role: Role
+    name: str | None
+    blocked: bool
+
+
+class DraftState(StrEnum):
+    LOGIN = "LOGIN"  # the typed login; the client is not known yet
+    CLIENT = "CLIENT"  # Allpay knows the client; the amount is next
+    OPEN = "OPEN"  # the confirmation card is shown
+    CONFIRMED = "CONFIRMED"  # a payment (or an approval request) was made from it
+    CANCELLED = "CANCELLED"
+
+    @property
+    def unfinished(self) -> bool:
+        return self in (DraftState.LOGIN, DraftState.CLIENT, DraftState.OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    id: str
+    cashier_id: int
+    chat_id: int
+    login: str
+    client_name: str
+    identified: bool
+    amount: Decimal | None  # None until the amount step (states LOGIN and CLIENT)
+    lang: str
+    state: DraftState
+    guid: str | None
+    card_message_id: int | None = None  # the confirmation card its buttons belong to
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    guid: str
+    draft_id: str | None
+    requester: str
+    cashier_id: int
+    chat_id: int
+    message_id: int | None
+    login: str
+    client_name: str
+    amount: Decimal
+    lang: str
+    status: Status
+    attempts: int
+    last_error: str | None
+    user_message: str | None
+    developer_message: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    final_at: datetime | None
+    alerted_at: datetime | None
+    receipt_no: int | None = None
+
+
+class OutboxKind(StrEnum):
+    STATUS = "status"  # the cashier's status message: edit it (or send anew)
+    FINAL = "final"  # a supervisor chat: a payment became final
+    ALERT = "alert"  # a supervisor chat: a payment is stuck pending
+    DIGEST = "digest"  # a supervisor chat: the day's totals (ref: the local day)
+    APPROVAL_REQUEST = "approval"  # a supervisor: approve/reject card (ref: approval id)
+    APPROVAL_CARD = "approval_card"  # a supervisor: edit the card to its decision
+    APPROVAL_NOTICE = "approval_notice"  # the cashier: waiting / rejected / expired / cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: OutboxKind
+    chat_id: int
+    guid: str | None
+    attempts: int
+    ref: str | None = None
+    progress: int = 0  # parts of a multi-part message already delivered
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor_id: int | None  # None: the bot itself
+    action: str
+    subject: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One cashier's payments of one status in a period."""
+
+    cashier_id: int
+    status: Status
+    count: int
+    amount: Decimal
+
+
+# ---------------------------------------------------------------- limits and approvals
+
+
+class LimitKind(StrEnum):
+    CASHIER_COUNT = "cashier_count"
+    CASHIER_SUM = "cashier_sum"
+    CLIENT_SUM = "client_sum"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRefusal:
+    kind: LimitKind
+    limit: Decimal  # tenge, or a count for CASHIER_COUNT
+    left: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a day has used so far: sent (or possibly sent) plus waiting for approval."""
+
+    amount: Decimal = Decimal(0)
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Zero switches a control off."""
+
+    cashier_daily_sum: Decimal = Decimal(0)
+    cashier_daily_count: int = 0
+    client_daily_sum: Decimal = Decimal(0)
+    approval_threshold: Decimal = Decimal(0)
+    approval_timeout: float = 900.0
+
+    def needs_approval(self, amount: Decimal) -> bool:
+        return self.approval_threshold > 0 and amount >= self.approval_threshold
+
+    @property
+    def counts_cashier(self) -> bool:
+        return bool(self.cashier_daily_count or self.cashier_daily_sum)
+
+    @property
+    def counts_client(self) -> bool:
+        return bool(self.client_daily_sum)
+
+    def refusal(self, amount: Decimal, cashier: Usage, client: Usage) -> LimitRefusal | None:
+        """Why ``amount`` may not be topped up today, given the day's usage; None if it may."""
+        if self.cashier_daily_count and cashier.count + 1 > self.cashier_daily_count:
+            left = Decimal(max(0, self.cashier_daily_count - cashier.count))
+            return LimitRefusal(LimitKind.CASHIER_COUNT, Decimal(self.cashier_daily_count), left)
+        if self.cashier_daily_sum and cashier.amount + amount > self.cashier_daily_sum:
+            left = max(Decimal(0), self.cashier_daily_sum - cashier.amount)
+            return LimitRefusal(LimitKind.CASHIER_SUM, self.cashier_daily_sum, left)
+        if self.client_daily_sum and client.amount + amount > self.client_daily_sum:
+            left = max(Decimal(0), self.client_daily_sum - client.amount)
+            return LimitRefusal(LimitKind.CLIENT_SUM, self.client_daily_sum, left)
+        return None
+
+
+class ApprovalState(StrEnum):
+    WAITING = "WAITING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    id: str
+    draft_id: str
+    cashier_id: int
+    chat_id: int
+    message_id: int | None
+    login: str
+    client_name: str
+    amount: Decimal
+    state: ApprovalState
+    decided_by: int | None
+    decided_at: datetime | None
+    reason: str | None
+    guid: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class ConfirmOutcome(StrEnum):
+    PAID = "paid"  # a NEW payment is journaled and being sent
+    REFUSED = "refused"  # over a limit: nothing journaled, the card stays open
+    AWAITING = "awaiting"  # waits for a supervisor: nothing is sent yet
+    STALE = "stale"  # the card was not open (tapped before, cancelled, someone else's)
+    NOT_THIS_CARD = "not_this_card"  # the button was pressed on a message that is not its card
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    outcome: ConfirmOutcome
+    payment: Payment | None = None
+    refusal: LimitRefusal | None = None
+    approval: Approval | None = None
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ALREADY = "already"  # someone decided first (or it was cancelled)
+    EXPIRED = "expired"
+    SELF = "self"  # a cashier cannot approve their own payment
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    decision: Decision
+    approval: Approval | None = None
+    payment: Payment | None = None

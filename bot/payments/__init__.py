@@ -1,1 +1,0 @@
-"""Payment logic: journal, service, resolver. Knows nothing of aiogram or Telegram."""

@@ -1,0 +1,307 @@
+"""The payment journal (table ``payments``): one row per GUID, committed before any send.
+
+COMPLETED and DECLINED are final and never change; receipt numbers are given in order of
+completion.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain.model import OPEN_STATUSES, USING_LIMITS, Draft, Payment, Status, Totals, Usage
+from bot.domain.money import from_tiyn, to_tiyn
+from bot.redaction import redact_error
+from bot.store.db import Tx, marks, parse_ts, ts
+from bot.store.rows import UsageColumn, build, columns, day_usage
+
+_COLUMNS = columns(Payment)
+_OPEN = tuple(s.value for s in OPEN_STATUSES)
+_USING = tuple(s.value for s in USING_LIMITS)
+
+
+class Payments:
+    # ------------------------------------------------------------------ writes
+
+    @staticmethod
+    def create(
+        tx: Tx,
+        now: datetime,
+        draft: Draft,
+        guid: str,
+        *,
+        requester: str,
+        message_id: int | None,
+        first_attempt_at: datetime,
+    ) -> Payment:
+        """A NEW payment from a confirmed draft (its amount set)."""
+        assert draft.amount is not None
+        stamp = ts(now)
+        tx.run(
+            f"INSERT INTO payments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 0, "
+            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL)",
+            (
+                guid,
+                draft.id,
+                requester,
+                draft.cashier_id,
+                draft.chat_id,
+                message_id,
+                draft.login,
+                draft.client_name,
+                to_tiyn(draft.amount),
+                draft.lang,
+                stamp,
+                stamp,
+                ts(first_attempt_at),
+            ),
+        )
+        payment = Payments.get(tx, guid)
+        assert payment is not None
+        return payment
+
+    @staticmethod
+    def set_message(tx: Tx, guid: str, chat_id: int, message_id: int) -> None:
+        tx.run(
+            "UPDATE payments SET chat_id = ?, message_id = ? WHERE guid = ?",
+            (chat_id, message_id, guid),
+        )
+
+    @staticmethod
+    def record(
+        tx: Tx,
+        now: datetime,
+        guid: str,
+        status: Status,
+        *,
+        cause: str | None,
+        user_message: str | None,
+        developer_message: str | None,
+        reason: str | None,
+        next_attempt_at: datetime,
+    ) -> None:
+        """One send's answer on a payment that is not final. Completion numbers the receipt."""
+        final = status.is_final
+        tx.run(
+            "UPDATE payments SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "user_message = COALESCE(?, user_message), "
+            "developer_message = COALESCE(?, developer_message), "
+            "reason = COALESCE(?, reason), updated_at = ?, last_attempt_at = ?, "
+            "next_attempt_at = ?, final_at = ? WHERE guid = ?",
+            (
+                status.value,
+                redact_error(cause),
+                user_message,
+                developer_message,
+                reason,
+                ts(now),
+                ts(now),
+                ts(next_attempt_at),
+                ts(now) if final else None,
+                guid,
+            ),
+        )
+        if status is Status.COMPLETED:
+            tx.run(
+                "UPDATE payments SET receipt_no = "
+                "(SELECT COALESCE(MAX(receipt_no), 0) + 1 FROM payments) WHERE guid = ?",
+                (guid,),
+            )
+
+    @staticmethod
+    def count_attempt(tx: Tx, now: datetime, guid: str) -> None:
+        """A send of a payment already final: counted, nothing else changes."""
+        tx.run(
+            "UPDATE payments SET attempts = attempts + 1, last_attempt_at = ? WHERE guid = ?",
+            (ts(now), guid),
+        )
+
+    @staticmethod
+    def mark_alerted(tx: Tx, now: datetime, guid: str) -> bool:
+        """The one 'stuck pending' mark; False if already marked or no longer open."""
+        return (
+            tx.run(
+                "UPDATE payments SET alerted_at = ? WHERE guid = ? AND alerted_at IS NULL "
+                f"AND status IN ({marks(_OPEN)})",
+                (ts(now), guid, *_OPEN),
+            )
+            == 1
+        )
+
+    @staticmethod
+    def give_up(tx: Tx, now: datetime, guid: str) -> bool:
+        """Open → UNKNOWN; False if it was not open."""
+        return (
+            tx.run(
+                "UPDATE payments SET status = 'UNKNOWN', updated_at = ?, final_at = ? "
+                f"WHERE guid = ? AND status IN ({marks(_OPEN)})",
+                (ts(now), ts(now), guid, *_OPEN),
+            )
+            == 1
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    @staticmethod
+    def get(tx: Tx, guid: str) -> Payment | None:
+        row = tx.one(f"SELECT {_COLUMNS} FROM payments WHERE guid = ?", (guid,))
+        return build(Payment, row) if row else None
+
+    @staticmethod
+    def many(tx: Tx, guids: list[str]) -> dict[str, Payment]:
+        if not guids:
+            return {}
+        rows = tx.all(f"SELECT {_COLUMNS} FROM payments WHERE guid IN ({marks(guids)})", guids)
+        return {r["guid"]: build(Payment, r) for r in rows}
+
+    @staticmethod
+    def for_draft(tx: Tx, draft_id: str) -> Payment | None:
+        row = tx.one(f"SELECT {_COLUMNS} FROM payments WHERE draft_id = ?", (draft_id,))
+        return build(Payment, row) if row else None
+
+    @staticmethod
+    def due(tx: Tx, now: datetime, limit: int) -> list[Payment]:
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(_OPEN)}) "
+            "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (*_OPEN, ts(now), limit),
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def next_due(tx: Tx) -> datetime | None:
+        value = tx.value(
+            f"SELECT MIN(next_attempt_at) FROM payments WHERE status IN ({marks(_OPEN)})", _OPEN
+        )
+        return parse_ts(value) if value else None
+
+    @staticmethod
+    def open(tx: Tx) -> list[Payment]:
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(_OPEN)}) ORDER BY created_at",
+            _OPEN,
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def unresolved(tx: Tx) -> list[Payment]:
+        """Every payment without Allpay's final word: open ones and those given up on."""
+        wanted = (*_OPEN, Status.UNKNOWN.value)
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(wanted)}) "
+            "ORDER BY created_at",
+            wanted,
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def page(
+        tx: Tx, cashier_id: int | None, offset: int, limit: int, until: datetime | None
+    ) -> tuple[list[Payment], int]:
+        """Newest first. ``until`` pins the listing: payments created later do not shift pages."""
+        clauses: list[str] = []
+        args: tuple[Any, ...] = ()
+        if cashier_id is not None:
+            clauses.append("cashier_id = ?")
+            args += (cashier_id,)
+        if until is not None:
+            clauses.append("created_at <= ?")
+            args += (ts(until),)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        total = int(tx.value(f"SELECT COUNT(*) FROM payments {where}", args) or 0)
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments {where} "
+            "ORDER BY created_at DESC, guid LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [build(Payment, r) for r in rows], total
+
+    @staticmethod
+    def find(
+        tx: Tx,
+        *,
+        guid_prefix: str | None,
+        login: str | None,
+        cashier_id: int | None,
+        limit: int,
+    ) -> list[Payment]:
+        """GUID starting with ``guid_prefix`` (lower-case hex, no brace) or client ``login``;
+        only ``cashier_id``'s when given. Newest first."""
+        matches: list[str] = []
+        args: list[Any] = []
+        if guid_prefix:
+            if any(c not in "0123456789abcdef-" for c in guid_prefix):
+                raise ValueError("a GUID prefix is hex digits and dashes")
+            matches.append("guid LIKE ?")
+            args.append("{" + guid_prefix + "%")
+        if login:
+            matches.append("login = ?")
+            args.append(login)
+        if not matches:
+            return []
+        where = f"({' OR '.join(matches)})"
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args.append(cashier_id)
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE {where} ORDER BY created_at DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def sent_since(tx: Tx, cashier_id: int, since: datetime) -> list[Payment]:
+        """The cashier's payments journaled since ``since`` that reached (or may have reached)
+        Allpay: everything but DECLINED, newest first."""
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE cashier_id = ? AND created_at >= ? "
+            "AND status != 'DECLINED' ORDER BY created_at DESC",
+            (cashier_id, ts(since)),
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def between(tx: Tx, start: datetime, end: datetime) -> list[Payment]:
+        """Payments created in [start, end), oldest first (for exports)."""
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE created_at >= ? AND created_at < ? "
+            "ORDER BY created_at, guid",
+            (ts(start), ts(end)),
+        )
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def totals(
+        tx: Tx, start: datetime, end: datetime, cashier_id: int | None = None
+    ) -> list[Totals]:
+        """Count and sum per (cashier, status) of payments created in [start, end)."""
+        where = "created_at >= ? AND created_at < ?"
+        args: tuple[Any, ...] = (ts(start), ts(end))
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args += (cashier_id,)
+        rows = tx.all(
+            "SELECT cashier_id, status, COUNT(*) AS n, SUM(amount_tiyn) AS tiyn FROM payments "
+            f"WHERE {where} GROUP BY cashier_id, status ORDER BY cashier_id, status",
+            args,
+        )
+        return [
+            Totals(r["cashier_id"], Status(r["status"]), r["n"], from_tiyn(r["tiyn"])) for r in rows
+        ]
+
+    @staticmethod
+    def status_counts(tx: Tx) -> dict[Status, int]:
+        rows = tx.all("SELECT status, COUNT(*) AS n FROM payments GROUP BY status")
+        return {Status(r["status"]): int(r["n"]) for r in rows}
+
+    @staticmethod
+    def oldest_open(tx: Tx) -> datetime | None:
+        value = tx.value(
+            f"SELECT MIN(created_at) FROM payments WHERE status IN ({marks(_OPEN)})", _OPEN
+        )
+        return parse_ts(value) if value else None
+
+    @staticmethod
+    def usage(tx: Tx, column: UsageColumn, value: object, day: tuple[datetime, datetime]) -> Usage:
+        """Sum and count of the day's payments by ``column = value`` that use up limits."""
+        return day_usage(tx, "payments", column, value, day, f"status IN ({marks(_USING)})", _USING)

@@ -1,0 +1,250 @@
+"""Supervisor approval of large top-ups: request, decide (first decision wins), expire.
+
+A request is made in the confirm tap's transaction (:meth:`ApprovalDesk.request_in`); an
+approval journals the payment through the same path as a direct confirm and sends it.
+Every decision, expiry and cancellation is audited; the cashier and every card are told
+through the outbox in that transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.domain.clock import utcnow
+from bot.domain.model import (
+    Approval,
+    ApprovalState,
+    Decision,
+    DecisionResult,
+    Draft,
+    Payment,
+)
+from bot.domain.money import new_id
+from bot.loops import BackgroundLoop
+from bot.store.approvals import Approvals
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.drafts import Drafts
+from bot.store.roster import Roster
+from bot.usecases.notices import Notices
+from bot.usecases.sending import Sender
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalDesk:
+    def __init__(
+        self,
+        db: Database,
+        sender: Sender,
+        notices: Notices,
+        *,
+        timeout: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.sender = sender
+        self.notices = notices
+        self.timeout = timeout
+        self._clock = clock
+        #: Set when a new request waits: the sweeper re-plans its next expiry.
+        self.added = asyncio.Event()
+
+    # ------------------------------------------------------------------ parts of transactions
+
+    def request_in(self, tx: Tx, now: datetime, draft: Draft, message_id: int | None) -> Approval:
+        """A request for a confirmed draft, in the confirm tap's transaction."""
+        assert draft.amount is not None
+        approval = Approval(
+            id=new_id(),
+            draft_id=draft.id,
+            cashier_id=draft.cashier_id,
+            chat_id=draft.chat_id,
+            message_id=message_id,
+            login=draft.login,
+            client_name=draft.client_name,
+            amount=draft.amount,
+            state=ApprovalState.WAITING,
+            decided_by=None,
+            decided_at=None,
+            reason=None,
+            guid=None,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.timeout),
+        )
+        Approvals.add(tx, approval)
+        AuditLog.add(
+            tx, now, draft.cashier_id, "approval.requested", approval.id, f"amount {draft.amount}"
+        )
+        self.notices.approval_requested(tx, now, approval)
+        return approval
+
+    def requested(self) -> None:
+        """After the request's commit: the sweeper plans its expiry, the outbox delivers."""
+        self.added.set()
+        self.notices.wake()
+
+    def close_in(
+        self,
+        tx: Tx,
+        now: datetime,
+        approval: Approval,
+        state: ApprovalState,
+        actor_id: int | None,
+    ) -> bool:
+        """WAITING → ``state`` (once); the cashier and every card are told."""
+        if not Approvals.close(tx, now, approval.id, state, actor_id):
+            return False
+        AuditLog.add(
+            tx,
+            now,
+            actor_id,
+            f"approval.{state.value.lower()}",
+            approval.id,
+            f"amount {approval.amount}",
+        )
+        self.notices.approval_closed(tx, now, approval, state)
+        return True
+
+    # ------------------------------------------------------------------ decisions
+
+    async def decide(self, approval_id: str, actor_id: int, *, approve: bool) -> DecisionResult:
+        """The first supervisor decision wins; approving journals the payment in that step
+        and sends it at once."""
+        now = self._clock()
+
+        def decide(tx: Tx) -> DecisionResult:
+            approval = Approvals.get(tx, approval_id)
+            if approval is None:
+                return DecisionResult(Decision.NOT_FOUND)
+            if approval.state is not ApprovalState.WAITING:
+                return DecisionResult(Decision.ALREADY, approval)
+            if now >= approval.expires_at:
+                self.close_in(tx, now, approval, ApprovalState.EXPIRED, None)
+                return DecisionResult(Decision.EXPIRED, Approvals.get(tx, approval_id))
+            if actor_id == approval.cashier_id:
+                AuditLog.add(tx, now, actor_id, "approval.self_refused", approval_id)
+                return DecisionResult(Decision.SELF, approval)
+            state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+            self.close_in(tx, now, approval, state, actor_id)
+            payment: Payment | None = None
+            if approve:
+                draft = Drafts.get(tx, approval.draft_id)
+                assert draft is not None
+                payment = self.sender.journal_in(tx, now, draft, actor_id, approval.message_id)
+                Approvals.set_guid(tx, approval_id, payment.guid)
+            decision = Decision.APPROVED if approve else Decision.REJECTED
+            return DecisionResult(decision, Approvals.get(tx, approval_id), payment)
+
+        result = await self.db.write(decide)
+        if result.payment is not None:
+            log.info(
+                "approval %s: approved by %d, sending %s",
+                approval_id,
+                actor_id,
+                result.payment.guid,
+            )
+            self.sender.send_soon(result.payment)
+        if result.decision in (Decision.APPROVED, Decision.REJECTED, Decision.EXPIRED):
+            self.notices.wake()
+        return result
+
+    async def set_reason(self, approval_id: str, actor_id: int, reason: str) -> bool:
+        """The rejecting supervisor's reason, told to the cashier (once)."""
+        now = self._clock()
+
+        def give_reason(tx: Tx) -> bool:
+            chat_id = Approvals.set_reason(tx, approval_id, actor_id, reason)
+            if chat_id is None:
+                return False
+            self.notices.approval_notice(tx, now, approval_id, chat_id)
+            AuditLog.add(tx, now, actor_id, "approval.reason", approval_id)
+            return True
+
+        told = await self.db.write(give_reason)
+        if told:
+            self.notices.wake()
+        return told
+
+    async def expire_due(self, now: datetime | None = None) -> int:
+        moment = now or self._clock()
+
+        def expire(tx: Tx) -> int:
+            due = Approvals.expired(tx, moment)
+            for approval in due:
+                self.close_in(tx, moment, approval, ApprovalState.EXPIRED, None)
+            return len(due)
+
+        expired = await self.db.write(expire)
+        if expired:
+            log.warning("%d approval request(s) expired without a decision", expired)
+            self.notices.wake()
+        return expired
+
+    # ------------------------------------------------------------------ reads
+
+    async def next_expiry(self) -> datetime | None:
+        return await self.db.read(Approvals.next_expiry)
+
+    async def get(self, approval_id: str) -> Approval | None:
+        return await self.db.read(lambda tx: Approvals.get(tx, approval_id))
+
+    async def waiting(self) -> list[Approval]:
+        return await self.db.read(Approvals.waiting)
+
+    async def card(self, approval_id: str, chat_id: int) -> tuple[Approval | None, int | None]:
+        """The request and the message that is its card in ``chat_id`` (None if none)."""
+        return await self.db.read(
+            lambda tx: (
+                Approvals.get(tx, approval_id),
+                Approvals.card_message(tx, approval_id, chat_id),
+            )
+        )
+
+    async def view(
+        self, approval_id: str, chat_id: int
+    ) -> tuple[Approval | None, int | None, dict[int, str]]:
+        """What a card needs: the request, its card in ``chat_id``, and people's names."""
+        return await self.db.read(
+            lambda tx: (
+                Approvals.get(tx, approval_id),
+                Approvals.card_message(tx, approval_id, chat_id),
+                Roster.names(tx),
+            )
+        )
+
+    async def card_sent(self, approval_id: str, chat_id: int, message_id: int) -> Approval | None:
+        """A card was sent: remember it, and return the request as it is now (it may have
+        been decided while the card was on its way)."""
+
+        def record(tx: Tx) -> Approval | None:
+            Approvals.record_card(tx, approval_id, chat_id, message_id)
+            return Approvals.get(tx, approval_id)
+
+        return await self.db.write(record)
+
+
+class ApprovalSweeper(BackgroundLoop):
+    """Expires approval requests nobody decided within APPROVAL_TIMEOUT."""
+
+    name = "approvals"
+
+    def __init__(
+        self,
+        desk: ApprovalDesk,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        idle: float = 60.0,
+    ) -> None:
+        super().__init__(clock=clock, idle=idle)
+        self.desk = desk
+        self.wakeup = desk.added
+
+    async def next_due(self) -> datetime | None:
+        return await self.desk.next_expiry()
+
+    async def run_once(self) -> int:
+        return await self.desk.expire_due(self._clock())

@@ -1,0 +1,298 @@
+"""The cash-in steps: the login, the client, the amount, the card and the confirm tap.
+
+A draft holds the conversation's facts (the login, the client, the amount and the card its
+buttons belong to); the conversation state holds only the draft's id. Limits are checked
+when the amount is typed and again, atomically, in the confirm tap's transaction — which
+either journals the payment (and sends it at once), asks a supervisor, or refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
+from bot.domain.clock import local_day_bounds, utcnow
+from bot.domain.masking import mask_login
+from bot.domain.model import (
+    Confirmation,
+    ConfirmOutcome,
+    Draft,
+    DraftState,
+    LimitRefusal,
+    Limits,
+    Usage,
+)
+from bot.store.approvals import Approvals
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.drafts import Drafts
+from bot.store.payments import Payments
+from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.sending import Sender
+
+log = logging.getLogger(__name__)
+
+
+class ClientDirectory(Protocol):
+    async def check_user(self, login: str, lang: str) -> CheckResult: ...
+
+
+class Found(StrEnum):
+    CLIENT = "client"  # Allpay knows the client: the amount is next
+    NO_CLIENT = "no_client"  # no such login: enter it again
+    REFUSED = "refused"  # Allpay refused the check with a message for people
+    UNREACHABLE = "unreachable"  # no answer: the check can be retried
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    found: Found
+    draft: Draft | None = None
+    client: ClientInfo | None = None
+    message: str | None = None  # Allpay's words when it refused (text, never markup)
+
+
+class AmountStep(StrEnum):
+    CARD = "card"  # the card is open: show it
+    REFUSED = "refused"  # over a limit: a smaller amount, or /cancel
+    RESTART = "restart"  # no draft to put it on (ended meanwhile): start again
+
+
+@dataclass(frozen=True, slots=True)
+class Amounted:
+    step: AmountStep
+    draft: Draft | None = None
+    refusal: LimitRefusal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """What a card's button points at: the draft, and whether a payment or an approval
+    request was made from it (then its message belongs to the outbox)."""
+
+    draft: Draft | None
+    settled: bool
+
+
+class CashIn:
+    def __init__(
+        self,
+        db: Database,
+        directory: ClientDirectory,
+        sender: Sender,
+        desk: ApprovalDesk,
+        limits: Limits,
+        *,
+        tz: tzinfo,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.sender = sender
+        self.desk = desk
+        self.limits = limits
+        self.tz = tz
+        self._clock = clock
+
+    def today(self) -> tuple[datetime, datetime]:
+        """[start, end) of the local day (``TIMEZONE``) that daily limits count."""
+        return local_day_bounds(self._clock(), self.tz)
+
+    # ------------------------------------------------------------------ the login
+
+    async def begin(self, cashier_id: int) -> None:
+        """A new top-up: whatever the cashier had unfinished is closed."""
+        now = self._clock()
+        await self.db.write(lambda tx: Drafts.cancel_unfinished(tx, now, cashier_id), durable=False)
+
+    async def check_login(self, cashier_id: int, chat_id: int, login: str, lang: str) -> Check:
+        """Ask Allpay who the client is; a draft keeps the login (and the client, if found)."""
+        check = await self._check(login, lang)
+        if check.found is Found.NO_CLIENT:
+            return check
+        client = check.client
+        now = self._clock()
+
+        def start(tx: Tx) -> Draft:
+            Drafts.cancel_unfinished(tx, now, cashier_id)
+            known = (client.full_name, client.identified) if client is not None else None
+            return Drafts.start(
+                tx, now, cashier_id=cashier_id, chat_id=chat_id, login=login, lang=lang,
+                client=known,
+            )  # fmt: skip
+
+        draft = await self.db.write(start, durable=False)
+        return Check(check.found, draft, client, check.message)
+
+    async def check_again(self, draft: Draft) -> Check:
+        """The retry button after Allpay did not answer (``draft``: see :meth:`current`)."""
+        check = await self._check(draft.login, draft.lang)
+        client = check.client
+        if client is None:
+            return Check(check.found, draft, None, check.message)
+        now = self._clock()
+        await self.db.write(
+            lambda tx: Drafts.set_client(tx, now, draft, client.full_name, client.identified),
+            durable=False,
+        )
+        return Check(Found.CLIENT, draft, client)
+
+    async def _check(self, login: str, lang: str) -> Check:
+        try:
+            result = await self.directory.check_user(login, lang)
+        except AllpayError as exc:
+            log.warning("check %s failed: %s", mask_login(login), exc.kind)
+            if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
+                return Check(Found.REFUSED, message=exc.user_message)
+            return Check(Found.UNREACHABLE)
+        if result.client is None:
+            return Check(Found.NO_CLIENT)
+        return Check(Found.CLIENT, client=result.client)
+
+    async def current(self, draft_id: object, cashier_id: int) -> Draft | None:
+        """The draft a conversation works on, if it is the cashier's and unfinished."""
+        if not isinstance(draft_id, str):
+            return None
+        draft = await self.db.read(lambda tx: Drafts.get(tx, draft_id))
+        if draft is None or draft.cashier_id != cashier_id or not draft.state.unfinished:
+            return None
+        return draft
+
+    # ------------------------------------------------------------------ the amount
+
+    def _refusal_in(
+        self, tx: Tx, cashier_id: int, login: str, amount: Decimal, day: tuple[datetime, datetime]
+    ) -> LimitRefusal | None:
+        """The day's limits for this amount: payments sent (or possibly sent) and requests
+        waiting for approval both count."""
+        cashier = client = Usage()
+        if self.limits.counts_cashier:
+            paid, asked = (
+                Payments.usage(tx, "cashier_id", cashier_id, day),
+                Approvals.usage(tx, "cashier_id", cashier_id, day),
+            )
+            cashier = Usage(paid.amount + asked.amount, paid.count + asked.count)
+        if self.limits.counts_client:
+            paid, asked = (
+                Payments.usage(tx, "login", login, day),
+                Approvals.usage(tx, "login", login, day),
+            )
+            client = Usage(paid.amount + asked.amount, paid.count + asked.count)
+        return self.limits.refusal(amount, cashier, client)
+
+    async def enter_amount(self, draft_id: object, cashier_id: int, amount: Decimal) -> Amounted:
+        """The amount for the draft's client: a new open card (an earlier card of this draft
+        dies with its buttons), or a refusal over a limit — in one transaction."""
+        now, day = self._clock(), self.today()
+
+        def enter(tx: Tx) -> Amounted:
+            draft = Drafts.get(tx, draft_id) if isinstance(draft_id, str) else None
+            if (
+                draft is None
+                or draft.cashier_id != cashier_id
+                or draft.state not in (DraftState.CLIENT, DraftState.OPEN)
+            ):
+                return Amounted(AmountStep.RESTART)
+            refusal = self._refusal_in(tx, cashier_id, draft.login, amount, day)
+            if refusal is not None:
+                return Amounted(AmountStep.REFUSED, refusal=refusal)
+            card_id = draft.id
+            if draft.state is DraftState.OPEN:
+                card_id = Drafts.reopen(tx, now, draft.id, cashier_id) or draft.id
+            if not Drafts.open_card(tx, now, card_id, amount):
+                return Amounted(AmountStep.RESTART)
+            return Amounted(AmountStep.CARD, Drafts.get(tx, card_id))
+
+        return await self.db.write(enter, durable=False)
+
+    async def card_shown(self, draft_id: str, message_id: int) -> None:
+        await self.db.write(lambda tx: Drafts.set_card(tx, draft_id, message_id), durable=False)
+
+    async def change_amount(self, draft_id: str, cashier_id: int) -> str | None:
+        """ "Change the amount": the open card is cancelled and a new draft for the same client
+        waits for the amount; its id."""
+        now = self._clock()
+        return await self.db.write(
+            lambda tx: Drafts.reopen(tx, now, draft_id, cashier_id), durable=False
+        )
+
+    async def cancel(self, cashier_id: int) -> None:
+        """The card's ✖️: the cashier's unfinished drafts close (approval requests stay)."""
+        await self.begin(cashier_id)
+
+    async def button(self, draft_id: str) -> Button:
+        """What a card's button points at, in one read."""
+
+        def look(tx: Tx) -> Button:
+            draft = Drafts.get(tx, draft_id)
+            settled = (
+                Payments.for_draft(tx, draft_id) is not None
+                or Approvals.for_draft(tx, draft_id) is not None
+            )
+            return Button(draft, settled)
+
+        return await self.db.read(look)
+
+    # ------------------------------------------------------------------ the confirm tap
+
+    async def confirm(
+        self, draft_id: str, cashier_id: int, *, chat_id: int | None, message_id: int | None
+    ) -> Confirmation:
+        """The confirm tap on the card (``chat_id``, ``message_id``): limits, then an approval
+        request or a journaled payment — atomically, durably. A payment is sent at once."""
+        now, day = self._clock(), self.today()
+
+        def confirm(tx: Tx) -> Confirmation:
+            draft = Drafts.get(tx, draft_id)
+            if draft is None or draft.cashier_id != cashier_id or draft.state != "OPEN":
+                return Confirmation(ConfirmOutcome.STALE)
+            # The card is recorded once shown (a crash may come first: then the button's
+            # presence on the pressed message, checked before any handler, is the proof).
+            if chat_id != draft.chat_id or (
+                draft.card_message_id is not None and draft.card_message_id != message_id
+            ):
+                return Confirmation(ConfirmOutcome.NOT_THIS_CARD)
+            assert draft.amount is not None
+            refusal = self._refusal_in(tx, cashier_id, draft.login, draft.amount, day)
+            if refusal is not None:
+                AuditLog.add(
+                    tx,
+                    now,
+                    cashier_id,
+                    f"limit.{refusal.kind.value}",
+                    draft_id,
+                    f"amount {draft.amount}, limit {refusal.limit}, left {refusal.left}",
+                )
+                return Confirmation(ConfirmOutcome.REFUSED, refusal=refusal)
+            if not Drafts.take(tx, now, draft_id, cashier_id):
+                return Confirmation(ConfirmOutcome.STALE)
+            if self.limits.needs_approval(draft.amount):
+                approval = self.desk.request_in(tx, now, draft, message_id)
+                return Confirmation(ConfirmOutcome.AWAITING, approval=approval)
+            payment = self.sender.journal_in(tx, now, draft, cashier_id, message_id)
+            return Confirmation(ConfirmOutcome.PAID, payment=payment)
+
+        result = await self.db.write(confirm)
+        if result.payment is not None:
+            log.info(
+                "payment %s journaled: %s to %s by %d",
+                result.payment.guid,
+                result.payment.amount,
+                mask_login(result.payment.login),
+                cashier_id,
+            )
+            # Sent now, before anything is said to Telegram: no Telegram wait delays money.
+            self.sender.send_soon(result.payment)
+            self.sender.notices.wake()  # its status message is queued
+        elif result.approval is not None:
+            log.info("top-up by %d awaits a supervisor's approval", cashier_id)
+            self.desk.requested()
+        elif result.refusal is not None:
+            log.info("top-up by %d refused: %s", cashier_id, result.refusal.kind.value)
+        return result

@@ -1,0 +1,87 @@
+"""What the outbox's delivery needs of the journal, each step one trip: the due items of a
+chat with the payments and names they show, and the marks of what was delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from bot.domain.clock import utcnow
+from bot.domain.model import OutboxItem, OutboxKind, Payment
+from bot.domain.reports import Summary, day_bounds, summarize
+from bot.store.db import Database, Tx
+from bot.store.outbox import Outbox
+from bot.store.payments import Payments
+from bot.store.roster import Roster
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    items: list[OutboxItem]
+    payments: dict[str, Payment]  # of the items' GUIDs
+    held: set[str]  # GUIDs whose cashier's status message is still on its way
+    names: dict[int, str]
+
+
+class Deliveries:
+    def __init__(self, db: Database, tz: tzinfo, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.tz = tz
+        self._clock = clock
+
+    async def due_chats(self, now: datetime) -> dict[int, set[OutboxKind]]:
+        return await self.db.read(lambda tx: Outbox.due_chats(tx, now))
+
+    async def next_at(self, busy_chats: Iterable[int]) -> datetime | None:
+        busy = list(busy_chats)
+        return await self.db.read(lambda tx: Outbox.next_at(tx, busy))
+
+    async def due(self, chat_id: int, now: datetime, limit: int) -> Due:
+        def due(tx: Tx) -> Due:
+            items = Outbox.due(tx, now, limit, chat_id=chat_id)
+            guids = list(dict.fromkeys(i.guid for i in items if i.guid))
+            finals = [i.guid for i in items if i.kind is OutboxKind.FINAL and i.guid]
+            payments = Payments.many(tx, guids)
+            names = Roster.names(tx) if payments else {}
+            return Due(items, payments, Outbox.undelivered_status(tx, finals), names)
+
+        return await self.db.read(due)
+
+    async def done(self, item_ids: Iterable[int], failed: str | None = None) -> None:
+        ids, now = list(item_ids), self._clock()
+        await self.db.write(lambda tx: Outbox.done(tx, now, ids, failed), durable=False)
+
+    async def status_done(
+        self, item_ids: Iterable[int], payment: Payment, message_id: int | None
+    ) -> None:
+        """The status message is delivered (as ``message_id`` when sent anew)."""
+        ids, now = list(item_ids), self._clock()
+
+        def done(tx: Tx) -> None:
+            if message_id is not None:
+                Payments.set_message(tx, payment.guid, payment.chat_id, message_id)
+            Outbox.done(tx, now, ids)
+
+        await self.db.write(done, durable=False)
+
+    async def retry(self, error: str, delay: float, item_ids: Iterable[int]) -> None:
+        ids, now = list(item_ids), self._clock()
+        await self.db.write(lambda tx: Outbox.retry(tx, now, error, delay, ids), durable=False)
+
+    async def later(self, delay: float, item_ids: Iterable[int]) -> None:
+        ids, now = list(item_ids), self._clock()
+        await self.db.write(lambda tx: Outbox.later(tx, now, delay, ids), durable=False)
+
+    async def progress(self, item_id: int, parts: int) -> None:
+        await self.db.write(lambda tx: Outbox.progress(tx, item_id, parts), durable=False)
+
+    async def digest(self, day: date) -> tuple[Summary, dict[int, str], int]:
+        """The day's totals per cashier, names, and how many payments lack a final answer."""
+        start, end = day_bounds(day, day, self.tz)
+
+        def digest(tx: Tx) -> tuple[Summary, dict[int, str], int]:
+            summary = summarize(Payments.totals(tx, start, end))
+            return summary, Roster.names(tx), len(Payments.unresolved(tx))
+
+        return await self.db.read(digest)

@@ -1,0 +1,61 @@
+"""Who must hear of what: the outbox rows a change queues, in the change's own transaction.
+
+A crash cannot lose a cashier's or a supervisor's message: the message is committed with the
+change. After the commit the use case calls :meth:`Notices.wake` so the outbox delivers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+
+from bot.domain.model import Approval, ApprovalState, OutboxKind
+from bot.store.approvals import Approvals
+from bot.store.db import Tx
+from bot.store.outbox import Outbox
+from bot.store.roster import Roster
+
+
+class Notices:
+    def __init__(self, supervisor_chats: Iterable[int]) -> None:
+        self.supervisor_chats = tuple(supervisor_chats)
+        #: Called after a commit that queued messages: the outbox's wake-up (set in app.py).
+        self.wake: Callable[[], None] = lambda: None
+
+    def payment_changed(self, tx: Tx, now: datetime, chat_id: int, guid: str, final: bool) -> None:
+        """The cashier's status message; every supervisor chat too once it is final."""
+        Outbox.enqueue(tx, now, OutboxKind.STATUS, chat_id, guid)
+        if final:
+            for chat in self.supervisor_chats:
+                Outbox.enqueue(tx, now, OutboxKind.FINAL, chat, guid)
+
+    def stuck(self, tx: Tx, now: datetime, guid: str) -> None:
+        for chat in self.supervisor_chats:
+            Outbox.enqueue(tx, now, OutboxKind.ALERT, chat, guid)
+
+    def approval_requested(self, tx: Tx, now: datetime, approval: Approval) -> None:
+        """The cashier's card turns into the waiting notice — in order before anything a
+        decision queues, so a fast decision is never overwritten by a late "waiting" — and
+        every supervisor chat and active supervisor gets a card with the buttons."""
+        Outbox.enqueue(tx, now, OutboxKind.APPROVAL_NOTICE, approval.chat_id, ref=approval.id)
+        approvers = dict.fromkeys([*self.supervisor_chats, *Roster.active_supervisors(tx)])
+        for chat in approvers:
+            Outbox.enqueue(tx, now, OutboxKind.APPROVAL_REQUEST, chat, ref=approval.id)
+
+    def approval_closed(
+        self, tx: Tx, now: datetime, approval: Approval, state: ApprovalState
+    ) -> None:
+        """Every card shows the outcome; the cashier hears it unless it was approved (then
+        the card becomes the payment's status message)."""
+        for chat in Approvals.card_chats(tx, approval.id):
+            Outbox.enqueue(tx, now, OutboxKind.APPROVAL_CARD, chat, ref=approval.id)
+        if state is not ApprovalState.APPROVED:
+            self.approval_notice(tx, now, approval.id, approval.chat_id)
+
+    @staticmethod
+    def approval_notice(tx: Tx, now: datetime, approval_id: str, chat_id: int) -> None:
+        Outbox.enqueue(tx, now, OutboxKind.APPROVAL_NOTICE, chat_id, ref=approval_id)
+
+    def digest(self, tx: Tx, now: datetime, day: date) -> None:
+        for chat in self.supervisor_chats:
+            Outbox.enqueue(tx, now, OutboxKind.DIGEST, chat, ref=day.isoformat())

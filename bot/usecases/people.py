@@ -1,0 +1,203 @@
+"""Who may use the bot, and the one rule that ends a person's work.
+
+Admins add, change, remove, block and unblock people; everyone chooses a language. The bot
+never ends up without an admin, and ``ADMIN_IDS`` admins are changed only there
+(:meth:`~bot.store.roster.Roster.guard`). Whatever ends a person's work — their /cancel,
+/remove, /block — ends all of it through :meth:`People.end_work_in`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from bot.domain.clock import utcnow
+from bot.domain.model import ApprovalState, Payment, Role, RosterChange, StaffUser
+from bot.store.approvals import Approvals
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.drafts import Drafts
+from bot.store.payments import Payments
+from bot.store.roster import Roster
+from bot.usecases.approvals import ApprovalDesk
+
+log = logging.getLogger(__name__)
+
+#: How far back /cancel looks for top-ups already sent, to say they cannot be cancelled.
+RECENT = timedelta(minutes=15)
+
+
+class People:
+    def __init__(
+        self,
+        db: Database,
+        roster: Roster,
+        desk: ApprovalDesk,
+        *,
+        configured_admins: Iterable[int] = (),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.roster = roster
+        self.desk = desk
+        self.configured_admins = frozenset(configured_admins)
+        self._clock = clock
+
+    # ------------------------------------------------------------------ every update
+
+    async def who(self, user_id: int) -> StaffUser | None:
+        cached = self.roster.cached_user(user_id)
+        if cached is not Roster.MISSING:
+            return cached if isinstance(cached, StaffUser) else None
+        return await self.db.read(lambda tx: self.roster.get(tx, user_id))
+
+    async def language(self, user_id: int) -> str | None:
+        cached = self.roster.cached_language(user_id)
+        if cached is not Roster.MISSING:
+            return cached if isinstance(cached, str) else None
+        return await self.db.read(lambda tx: self.roster.language(tx, user_id))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self.db.write(
+            lambda tx: self.roster.set_language(tx, user_id, language), durable=False
+        )
+
+    async def name_unnamed(self, user_id: int, name: str) -> None:
+        """Their Telegram name, if the admin gave them none."""
+        await self.db.write(
+            lambda tx: self.roster.rename(tx, user_id, name, only_if_unnamed=True), durable=False
+        )
+
+    # ------------------------------------------------------------------ the roster
+
+    async def seed(
+        self, admins: Iterable[int], supervisors: Iterable[int], cashiers: Iterable[int]
+    ) -> None:
+        """Apply the configured ids at start-up.
+
+        ``ADMIN_IDS`` are always admins (the way back in if the roster is ever broken).
+        ``SUPERVISOR_IDS`` and ``CASHIER_IDS`` only seed people the roster has never seen:
+        after that, the roster managed in chat (/add_cashier, /remove...) is the truth.
+        """
+        admin_ids = list(dict.fromkeys(admins))
+        others: dict[int, Role] = {}
+        for ids, role in ((cashiers, Role.CASHIER), (supervisors, Role.SUPERVISOR)):
+            for user_id in ids:
+                if user_id not in admin_ids:
+                    others[user_id] = role
+        now = self._clock()
+
+        def seed(tx: Tx) -> None:
+            for user_id, role in self.roster.seed(tx, now, admin_ids, others):
+                AuditLog.add(tx, now, None, "roster.seed", str(user_id), role.value)
+
+        await self.db.write(seed)
+
+    async def listing(self) -> list[StaffUser]:
+        return await self.db.read(Roster.listing)
+
+    async def names(self) -> dict[int, str]:
+        return await self.db.read(Roster.names)
+
+    async def set_role(
+        self, actor_id: int, user_id: int, role: Role, name: str | None = None
+    ) -> RosterChange:
+        """Add someone to the roster with ``role``, or change their role."""
+        now = self._clock()
+
+        def set_role(tx: Tx) -> RosterChange:
+            current = self.roster.get(tx, user_id)
+            before = current.role if current is not None else None
+            if before is role:
+                if name:
+                    self.roster.rename(tx, user_id, name)
+                return RosterChange.UNCHANGED
+            if before is not None:
+                refusal = Roster.guard(tx, user_id, before, self.configured_admins)
+                if refusal is not None:
+                    return refusal
+            self.roster.set_role(tx, now, user_id, role, name)
+            change = RosterChange.CHANGED if before is not None else RosterChange.ADDED
+            detail = f"{before.value}->{role.value}" if before is not None else role.value
+            AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id), detail)
+            return change
+
+        return await self.db.write(set_role)
+
+    async def remove(self, actor_id: int, user_id: int) -> RosterChange:
+        """Remove from the roster (soft: old payments keep the name) and end everything the
+        person had open, in one step."""
+        now = self._clock()
+
+        def remove(tx: Tx) -> tuple[RosterChange, int]:
+            user = self.roster.get(tx, user_id)
+            if user is None:
+                return RosterChange.NOT_FOUND, 0
+            refusal = Roster.guard(tx, user_id, user.role, self.configured_admins)
+            if refusal is not None:
+                return refusal, 0
+            self.roster.remove(tx, now, user_id)
+            AuditLog.add(tx, now, actor_id, "roster.removed", str(user_id), user.role.value)
+            return RosterChange.REMOVED, self.end_work_in(tx, now, user_id, actor_id)
+
+        change, cancelled = await self.db.write(remove)
+        if cancelled:
+            self.desk.notices.wake()
+        return change
+
+    async def set_blocked(self, actor_id: int, user_id: int, blocked: bool) -> RosterChange:
+        """Block: the next update is refused and the person's open work ends at once.
+        Payments already sent are not touched: they still reach a final status."""
+        now = self._clock()
+
+        def set_blocked(tx: Tx) -> tuple[RosterChange, int]:
+            user = self.roster.get(tx, user_id)
+            if user is None:
+                return RosterChange.NOT_FOUND, 0
+            if user.blocked == blocked:
+                return RosterChange.UNCHANGED, 0
+            if blocked:
+                refusal = Roster.guard(tx, user_id, user.role, self.configured_admins)
+                if refusal is not None:
+                    return refusal, 0
+            self.roster.set_blocked(tx, now, user_id, blocked)
+            change = RosterChange.BLOCKED if blocked else RosterChange.UNBLOCKED
+            AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id))
+            return change, self.end_work_in(tx, now, user_id, actor_id) if blocked else 0
+
+        change, cancelled = await self.db.write(set_blocked)
+        if cancelled:
+            self.desk.notices.wake()
+        return change
+
+    # ------------------------------------------------------------------ ending work
+
+    def end_work_in(self, tx: Tx, now: datetime, user_id: int, actor_id: int) -> int:
+        """The one rule for whatever ends a person's work — their /cancel, /remove, /block:
+        their unfinished drafts close and their approval requests still waiting are
+        cancelled, so no supervisor can approve them afterwards; the supervisors' cards and
+        the person's own card say so (through the outbox, in this transaction). Payments
+        already sent are not touched: they still reach Allpay's final word. Returns how
+        many requests were cancelled (each queued messages: wake the outbox after the
+        commit)."""
+        Drafts.cancel_unfinished(tx, now, user_id)
+        cancelled = 0
+        for approval in Approvals.waiting(tx, cashier_id=user_id):
+            cancelled += self.desk.close_in(tx, now, approval, ApprovalState.CANCELLED, actor_id)
+        return cancelled
+
+    async def end_work(self, user_id: int) -> list[Payment]:
+        """The person's own /cancel: ends what can be ended, and returns what cannot — their
+        top-ups of the last :data:`RECENT` already sent to Allpay (or approved and sent), so
+        the cashier is never told "nothing was sent" while money moved."""
+        now = self._clock()
+
+        def end(tx: Tx) -> tuple[list[Payment], int]:
+            cancelled = self.end_work_in(tx, now, user_id, user_id)
+            return Payments.sent_since(tx, user_id, now - RECENT), cancelled
+
+        sent, cancelled = await self.db.write(end)
+        if cancelled:
+            self.desk.notices.wake()
+        return sent

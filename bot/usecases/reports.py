@@ -1,0 +1,95 @@
+"""What people ask of the journal: history, look-ups, receipts, totals, exports, the audit
+trail — each answer read in one trip, with the names it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from bot.domain.model import AuditEntry, Payment, Status
+from bot.domain.reports import Lookup, Summary, day_bounds, summarize
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.payments import Payments
+from bot.store.roster import Roster
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    payments: list[Payment]
+    total: int
+    names: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Payments and the names of the people they mention."""
+
+    payments: list[Payment]
+    names: dict[int, str]
+
+
+class Reports:
+    def __init__(self, db: Database, tz: tzinfo) -> None:
+        self.db = db
+        self.tz = tz
+
+    async def history(self, owner: int | None, offset: int, limit: int, until: datetime) -> Page:
+        """``owner``'s payments (None: everyone's), newest first, as of ``until``."""
+
+        def page(tx: Tx) -> Page:
+            payments, total = Payments.page(tx, owner, offset, limit, until)
+            return Page(payments, total, Roster.names(tx) if owner is None else {})
+
+        return await self.db.read(page)
+
+    async def find(self, lookup: Lookup, owner: int | None, limit: int) -> Listing:
+        def find(tx: Tx) -> Listing:
+            found = Payments.find(
+                tx,
+                guid_prefix=lookup.guid_prefix,
+                login=lookup.login,
+                cashier_id=owner,
+                limit=limit,
+            )
+            return Listing(found, Roster.names(tx) if found else {})
+
+        return await self.db.read(find)
+
+    async def receipt(self, guid: str, owner: int | None) -> Payment | None:
+        """A completed payment ``owner`` may see (someone else's answers as a missing one)."""
+        payment = await self.db.read(lambda tx: Payments.get(tx, guid))
+        if payment is None or payment.status is not Status.COMPLETED:
+            return None
+        if owner is not None and payment.cashier_id != owner:
+            return None
+        return payment
+
+    async def totals(
+        self, first: date, last: date, owner: int | None = None
+    ) -> tuple[Summary, dict[int, str]]:
+        """Per cashier and status, the local days ``first``..``last``."""
+        start, end = day_bounds(first, last, self.tz)
+
+        def totals(tx: Tx) -> tuple[Summary, dict[int, str]]:
+            summary = summarize(Payments.totals(tx, start, end, owner))
+            return summary, Roster.names(tx) if owner is None else {}
+
+        return await self.db.read(totals)
+
+    async def export(self, first: date, last: date) -> Listing:
+        start, end = day_bounds(first, last, self.tz)
+        return await self.db.read(
+            lambda tx: Listing(Payments.between(tx, start, end), Roster.names(tx))
+        )
+
+    async def unresolved(self) -> Listing:
+        """Payments without Allpay's final word, oldest first: they need attention most."""
+        return await self.db.read(lambda tx: Listing(Payments.unresolved(tx), Roster.names(tx)))
+
+    async def audit(self, limit: int) -> tuple[list[AuditEntry], dict[int, str]]:
+        return await self.db.read(lambda tx: (AuditLog.latest(tx, limit), Roster.names(tx)))
+
+    async def health(self) -> tuple[dict[Status, int], datetime | None]:
+        """For /metrics: payments per status, and when the oldest open one was created."""
+        return await self.db.read(lambda tx: (Payments.status_counts(tx), Payments.oldest_open(tx)))

@@ -1,0 +1,314 @@
+"""Sending payments: every send is of a payment already committed to the journal.
+
+A payment is journaled by :meth:`Sender.journal_in` — the confirm tap's transaction and a
+supervisor's approval both go through it — and then sent by :meth:`Sender.send_soon`. The
+resolver resends what has no final answer, with the same GUID, login, amount and requester
+every time. Within this process a GUID is never sent twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from bot.allpay.protocol import PayResult, PayStatus
+from bot.domain.clock import utcnow
+from bot.domain.masking import mask_login
+from bot.domain.model import Draft, Payment, Status
+from bot.domain.money import new_guid
+from bot.logs import bind, log_context
+from bot.loops import BackgroundLoop, wait_event
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.drafts import Drafts
+from bot.store.payments import Payments
+from bot.usecases.notices import Notices
+
+log = logging.getLogger(__name__)
+
+
+class PaymentGateway(Protocol):
+    async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    retry_min: float
+    retry_max: float
+    alert_after: float
+    give_up_after: float
+
+    def delay(self, attempts: int) -> float:
+        """Backoff before the next resend after ``attempts`` sends: min·2^(n-1), capped."""
+        exponent = max(0, min(attempts - 1, 30))
+        return float(min(self.retry_max, self.retry_min * (2**exponent)))
+
+
+class Sender:
+    def __init__(
+        self,
+        db: Database,
+        gateway: PaymentGateway,
+        policy: RetryPolicy,
+        notices: Notices,
+        *,
+        requester: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.policy = policy
+        self.notices = notices
+        self.requester = requester
+        self._clock = clock
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[Payment | None]] = set()
+        #: Set when a send leaves a payment pending: the resolver plans its resend.
+        self.resolver_wakeup = asyncio.Event()
+
+    @property
+    def in_flight(self) -> frozenset[str]:
+        return frozenset(self._in_flight)
+
+    # ------------------------------------------------------------------ journaling
+
+    def journal_in(
+        self, tx: Tx, now: datetime, draft: Draft, actor_id: int, message_id: int | None
+    ) -> Payment:
+        """A NEW payment with a fresh GUID from a confirmed draft, in the caller's
+        transaction; its card becomes the payment's status message through the outbox (the
+        card's only writer from here on: "⏳ sending" can never land over a ✅)."""
+        guid = new_guid()
+        Drafts.set_guid(tx, draft.id, guid)
+        # If this process dies mid-send, the resolver resends after the first backoff.
+        first_attempt_at = now + timedelta(seconds=self.policy.retry_min)
+        payment = Payments.create(
+            tx,
+            now,
+            draft,
+            guid,
+            requester=self.requester,
+            message_id=message_id,
+            first_attempt_at=first_attempt_at,
+        )
+        AuditLog.add(tx, now, actor_id, "payment.created", guid)
+        self.notices.payment_changed(tx, now, draft.chat_id, guid, final=False)
+        return payment
+
+    # ------------------------------------------------------------------ sending
+
+    def send_soon(self, payment: Payment) -> asyncio.Task[Payment | None]:
+        """Send a payment just journaled, in the background (the caller returns at once);
+        tracked for shutdown."""
+        task = asyncio.create_task(self.send(payment.guid, payment), name=f"send {payment.guid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._log_failure)
+        return task
+
+    @staticmethod
+    def _log_failure(task: asyncio.Task[Payment | None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The payment stays NEW/PENDING in the journal: the resolver resends it.
+            log.error(
+                "%s failed; the resolver will resend", task.get_name(), exc_info=task.exception()
+            )
+
+    async def drain(self, timeout: float) -> None:
+        """Let in-flight sends reach the journal (graceful shutdown); cancel what is left.
+
+        A cancelled send has written nothing: its payment stays NEW/PENDING in the journal and
+        the resolver resends the same GUID at the next start.
+        """
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        if pending:
+            log.warning(
+                "%d payment send(s) unfinished at shutdown; they resume at the next start",
+                len(pending),
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def get(self, guid: str) -> Payment | None:
+        return await self.db.read(lambda tx: Payments.get(tx, guid))
+
+    async def send(self, guid: str, known: Payment | None = None) -> Payment | None:
+        """One send of a journaled, non-final payment; returns the journal's row after it.
+        ``known``: the row just journaled (saves reading it again)."""
+        if guid in self._in_flight:
+            return await self.get(guid)
+        self._in_flight.add(guid)
+        token = bind(guid=guid)
+        try:
+            payment = known if known is not None else await self.get(guid)
+            if payment is None or payment.status.is_final:
+                return payment
+            bind(cashier_id=payment.cashier_id)  # reset with the token above
+            log.debug(
+                "sending %s to %s (attempt %d)",
+                payment.status.value,
+                mask_login(payment.login),
+                payment.attempts + 1,
+            )
+            result = await self.gateway.pay(guid, payment.login, payment.amount, payment.lang)
+            now = self._clock()
+            next_at = now + timedelta(seconds=self.policy.delay(payment.attempts + 1))
+            after, changed = await self.db.write(
+                lambda tx: self.record_in(tx, now, guid, result, next_at)
+            )
+            if (
+                after.status.is_final
+                and result.status is not PayStatus.PENDING
+                and (after.status.value != result.status.value)
+            ):
+                log.error(
+                    "payment %s: Allpay answered %s after final %s; journal kept %s",
+                    guid,
+                    result.status,
+                    after.status,
+                    after.status,
+                )
+            if changed:
+                self.notices.wake()
+            if not after.status.is_final:
+                self.resolver_wakeup.set()
+            return after
+        finally:
+            log_context.reset(token)
+            self._in_flight.discard(guid)
+
+    def record_in(
+        self, tx: Tx, now: datetime, guid: str, result: PayResult, next_at: datetime
+    ) -> tuple[Payment, bool]:
+        """What one send established; (payment after, status changed). A final status is
+        never overwritten; a change is audited and told, in this transaction."""
+        before = Payments.get(tx, guid)
+        if before is None:
+            raise LookupError(guid)
+        if before.status.is_final:
+            # Allpay's final answers never change; a contradicting one is logged by the caller.
+            Payments.count_attempt(tx, now, guid)
+            return before, False
+        status = Status(result.status.value)
+        Payments.record(
+            tx,
+            now,
+            guid,
+            status,
+            cause=result.cause,
+            user_message=result.user_message,
+            developer_message=result.developer_message,
+            reason=result.reason,
+            next_attempt_at=next_at,
+        )
+        changed = status is not before.status
+        if changed:
+            AuditLog.add(tx, now, None, "payment.status", guid, f"{before.status}->{status}")
+            self.notices.payment_changed(tx, now, before.chat_id, guid, final=status.is_final)
+        after = Payments.get(tx, guid)
+        assert after is not None
+        return after, changed
+
+    # ------------------------------------------------------------------ no final answer
+
+    async def raise_alert(self, guid: str) -> bool:
+        """The one 'stuck pending' alert for a payment; False if already raised."""
+        now = self._clock()
+
+        def alert(tx: Tx) -> bool:
+            if not Payments.mark_alerted(tx, now, guid):
+                return False
+            self.notices.stuck(tx, now, guid)
+            AuditLog.add(tx, now, None, "payment.alert", guid)
+            return True
+
+        raised = await self.db.write(alert)
+        if raised:
+            self.notices.wake()
+        return raised
+
+    async def give_up(self, guid: str) -> bool:
+        """Stop resending: UNKNOWN, needs manual reconciliation. Cashier and supervisors told."""
+        now = self._clock()
+
+        def give_up(tx: Tx) -> bool:
+            payment = Payments.get(tx, guid)
+            if payment is None or not Payments.give_up(tx, now, guid):
+                return False
+            AuditLog.add(tx, now, None, "payment.status", guid, "->UNKNOWN (gave up)")
+            self.notices.payment_changed(tx, now, payment.chat_id, guid, final=True)
+            return True
+
+        given_up = await self.db.write(give_up)
+        if given_up:
+            self.notices.wake()
+        return given_up
+
+
+class Resolver(BackgroundLoop):
+    """Resends every non-final payment until Allpay gives a final answer, across restarts."""
+
+    name = "resolver"
+
+    def __init__(
+        self,
+        sender: Sender,
+        *,
+        concurrency: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+        idle: float = 30.0,
+    ) -> None:
+        super().__init__(clock=clock, idle=idle)
+        self.sender = sender
+        self.db = sender.db
+        self.policy = sender.policy
+        self._semaphore = asyncio.Semaphore(concurrency)
+        # Rows are read (and parsed on the event loop) a batch at a time: a thousand pending
+        # payments at start-up must not become one long blocking slice (see bench/).
+        self._batch = max(16, concurrency * 4)
+        # A send that leaves a payment pending wakes the resolver to schedule its resend.
+        self.wakeup = sender.resolver_wakeup
+
+    async def next_due(self) -> datetime | None:
+        return await self.db.read(Payments.next_due)
+
+    async def run_once(self) -> int:
+        """One pass over the due payments; returns how many were sent."""
+        now = self._clock()
+        batch = await self.db.read(lambda tx: Payments.due(tx, now, self._batch))
+        due = [p for p in batch if p.guid not in self.sender.in_flight]
+        if due:
+            await asyncio.gather(*(self._resolve(p) for p in due))
+        elif batch:
+            # Everything due is being sent right now (by the confirm step): let those sends
+            # finish instead of polling for them.
+            await wait_event(self.wakeup, self.policy.retry_min)
+        return len(due)
+
+    async def _resolve(self, payment: Payment) -> None:
+        async with self._semaphore:
+            after = await self.sender.send(payment.guid)
+        if after is None or after.status.is_final:
+            return
+        age = (self._clock() - after.created_at).total_seconds()
+        if age >= self.policy.give_up_after:
+            if await self.sender.give_up(after.guid):
+                log.error(
+                    "payment %s: no final answer after %.0f s: UNKNOWN, needs reconciliation",
+                    after.guid,
+                    age,
+                )
+        elif (
+            age >= self.policy.alert_after
+            and after.alerted_at is None
+            and await self.sender.raise_alert(after.guid)
+        ):
+            log.warning("payment %s: still pending after %.0f s: alert raised", after.guid, age)
