@@ -1,0 +1,112 @@
+"""The layering docs/architecture.md describes, checked on the source: each table is written
+by its owner module only; the domain model does no I/O; nothing below the Telegram layer
+imports aiogram; handlers reach the database only through use cases."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+OWNERS = {
+    "users": "store/roster.py",
+    "user_prefs": "store/roster.py",
+    "drafts": "store/drafts.py",
+    "payments": "store/payments.py",
+    "approvals": "store/approvals.py",
+    "approval_cards": "store/approvals.py",
+    "outbox": "store/outbox.py",
+    "audit": "store/audit.py",
+    "digests": "store/digests.py",
+    "fsm": "store/conversations.py",
+}
+# The sandbox keeps its own ledger in its own file; migrations create the schema.
+OUTSIDE = {"devtools/sandbox.py", "store/db.py"}
+
+
+def _sources() -> dict[str, str]:
+    return {
+        str(path.relative_to(BOT)): path.read_text(encoding="utf-8")
+        for path in sorted(BOT.rglob("*.py"))
+    }
+
+
+def _imports(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("table", sorted(OWNERS))
+def test_each_table_is_written_by_its_owner_only(table: str) -> None:
+    write = re.compile(rf"\b(INSERT INTO|UPDATE|DELETE FROM)\s+{table}\b", re.IGNORECASE)
+    writers = {name for name, text in _sources().items() if write.search(text)} - OUTSIDE
+    assert writers == {OWNERS[table]}
+
+
+def test_the_domain_model_does_no_io() -> None:
+    allowed_bot = ("bot.domain",)
+    for name, text in _sources().items():
+        if not name.startswith("domain/"):
+            continue
+        for module in _imports(text):
+            top = module.split(".")[0]
+            if top == "bot":
+                assert module.startswith(allowed_bot), (name, module)
+            else:
+                assert top in {
+                    "__future__", "collections", "csv", "dataclasses", "datetime",
+                    "decimal", "enum", "io", "re", "secrets", "unicodedata", "uuid", "typing",
+                }, (name, module)  # fmt: skip
+
+
+@pytest.mark.parametrize("layer", ["domain/", "store/", "usecases/", "allpay/"])
+def test_no_aiogram_below_the_telegram_layer(layer: str) -> None:
+    for name, text in _sources().items():
+        if name.startswith(layer):
+            assert not any(m.split(".")[0] == "aiogram" for m in _imports(text)), name
+
+
+def test_handlers_reach_the_database_only_through_use_cases() -> None:
+    for name, text in _sources().items():
+        if name.startswith("telegram/"):
+            assert not any(m.startswith("bot.store") for m in _imports(text)) or name in {
+                "telegram/storage.py"  # aiogram's FSM storage is a store adapter
+            }, name
+            assert "SELECT " not in text and "UPDATE " not in text, name
+
+
+def test_no_filter_or_handler_runs_in_a_worker_thread() -> None:
+    """aiogram runs a synchronous filter or handler (a bare ``F.text``, a ``State``) in a
+    worker thread: a thread hop on every update that reaches it. Every one here is async."""
+    from aiogram import Router
+
+    from bot.telegram.handlers import build_router
+
+    def walk(router: Router) -> list[str]:
+        sync: list[str] = []
+        for name, observer in router.observers.items():
+            for handler in observer.handlers:
+                where = f"{router.name}.{name}.{handler.callback.__name__}"
+                if not handler.awaitable:
+                    sync.append(where)
+                sync += [
+                    f"{where}: {f.callback!r}" for f in handler.filters or [] if not f.awaitable
+                ]
+            sync += [
+                f"{router.name}.{name}: {f.callback!r}"
+                for f in observer._handler.filters or []
+                if not f.awaitable
+            ]
+        for child in router.sub_routers:
+            sync += walk(child)
+        return sync
+
+    assert walk(build_router()) == []
