@@ -180,7 +180,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             ),
             tz=settings.tz,
         )
-        reports = Reports(db, settings.tz)
+        reports = Reports(db, settings.tz, allpay)
         outbox = OutboxWorker(bot, Deliveries(db, settings.tz), people, desk, i18n, settings.tz)
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)
@@ -198,7 +198,6 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             people=people,
             desk=desk,
             reports=reports,
-            allpay=allpay,
             settings=settings,
         )
         dispatcher.update.outer_middleware(LogContextMiddleware())

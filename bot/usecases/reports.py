@@ -3,15 +3,21 @@ trail — each answer read in one trip, with the names it shows."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from enum import StrEnum
+from typing import Protocol
 
+from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
 from bot.domain.model import AuditEntry, Payment, Status
 from bot.domain.reports import Lookup, Summary, day_bounds, summarize
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.payments import Payments
 from bot.store.roster import Roster
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +35,39 @@ class Listing:
     names: dict[int, str]
 
 
+class BalanceSource(Protocol):
+    tm_url: str | None
+
+    async def available_balance(self, lang: str) -> BalanceResult: ...
+
+
+class BalanceAnswer(StrEnum):
+    KNOWN = "known"
+    NOT_CONFIGURED = "not_configured"  # no TransactionManagement endpoint (ALLPAY_TM_URL)
+    NO_ANSWER = "no_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    answer: BalanceAnswer
+    result: BalanceResult | None = None
+
+
 class Reports:
-    def __init__(self, db: Database, tz: tzinfo) -> None:
+    def __init__(self, db: Database, tz: tzinfo, allpay: BalanceSource) -> None:
         self.db = db
         self.tz = tz
+        self.allpay = allpay
+
+    async def balance(self, lang: str) -> Balance:
+        """The agent's balance in Allpay (TransactionManagement ``availableBalance``)."""
+        try:
+            return Balance(BalanceAnswer.KNOWN, await self.allpay.available_balance(lang))
+        except AllpayError as error:
+            if error.kind is AllpayErrorKind.UNAVAILABLE and self.allpay.tm_url is None:
+                return Balance(BalanceAnswer.NOT_CONFIGURED)
+            log.warning("availableBalance failed: %s", error)
+            return Balance(BalanceAnswer.NO_ANSWER)
 
     async def history(self, owner: int | None, offset: int, limit: int, until: datetime) -> Page:
         """``owner``'s payments (None: everyone's), newest first, as of ``until``."""

@@ -15,8 +15,6 @@ from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.allpay.client import AllpayClient
-from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.config import Settings
 from bot.domain.clock import utcnow
 from bot.domain.parsing import format_tenge
@@ -30,7 +28,7 @@ from bot.domain.reports import (
 )
 from bot.telegram import texts
 from bot.telegram.filters import SUPERVISING, HasRole
-from bot.usecases.reports import Reports
+from bot.usecases.reports import BalanceAnswer, Reports
 
 log = logging.getLogger(__name__)
 PENDING_LIMIT = 30
@@ -120,19 +118,14 @@ async def pending(message: Message, reports: Reports) -> None:
     await message.answer("\n".join(lines))
 
 
-async def balance(message: Message, allpay: AllpayClient, i18n: I18n, settings: Settings) -> None:
-    try:
-        result = await allpay.available_balance(i18n.current_locale)
-    except AllpayError as error:
-        if error.kind is AllpayErrorKind.UNAVAILABLE and allpay.tm_url is None:
-            await message.answer(
-                _("The balance service is not configured (ALLPAY_TM_URL is not set).")
-            )
-        else:
-            log.warning("availableBalance failed: %s", error)
-            await message.answer(
-                _("Allpay did not answer the balance request. Try again in a minute.")
-            )
+async def balance(message: Message, reports: Reports, i18n: I18n, settings: Settings) -> None:
+    answer = await reports.balance(i18n.current_locale)
+    result = answer.result
+    if answer.answer is BalanceAnswer.NOT_CONFIGURED:
+        await message.answer(_("The balance service is not configured (ALLPAY_TM_URL is not set)."))
+        return
+    if result is None:
+        await message.answer(_("Allpay did not answer the balance request. Try again in a minute."))
         return
     shown = format_tenge(result.amount) if result.amount is not None else result.raw
     await message.answer(
