@@ -37,7 +37,7 @@ def _journal(sender: Sender, payments: int) -> Callable[[Tx], None]:
                 tx, now, cashier_id=1, chat_id=1, login="77000000002", lang="ru",
                 client=("X", True),
             )  # fmt: skip
-            Drafts.open_card(tx, now, draft.id, Decimal(100 + i))
+            Drafts.open_card(tx, now, draft.id, 1, Decimal(100 + i))
             Drafts.take(tx, now, draft.id, 1)
             opened = Drafts.get(tx, draft.id)
             assert opened is not None

@@ -70,7 +70,7 @@ class Journal:
                 lang=lang,
                 client=(client_name, identified),
             )
-            assert Drafts.open_card(tx, now, draft.id, amount)
+            assert Drafts.open_card(tx, now, draft.id, cashier_id, amount)
             if card_message_id is not None:
                 Drafts.set_card(tx, draft.id, card_message_id)
             opened = Drafts.get(tx, draft.id)

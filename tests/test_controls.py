@@ -122,7 +122,9 @@ async def test_above_the_threshold_nothing_is_sent_until_approved_once(controlle
         before = await _pay_requests(h)
 
         card = await _request(h, cashier)
-        assert "supervisor's approval" in card.text and not card.buttons
+        assert "supervisor's approval" in card.text
+        # Its one button takes the request back (no confirm, change or cancel any more).
+        assert [label for label, _data in card.callback_buttons] == ["↩️ Withdraw request"]
         await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
         [private] = await _cards(h, SUPERVISOR)
         await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR_CHAT)))
@@ -276,3 +278,34 @@ async def test_a_fast_decision_is_never_overwritten_by_the_waiting_notice(
         # everything before it has been delivered, in order.
         await h.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
         assert card.text.startswith("✅"), card.text
+
+
+async def test_a_cashier_withdraws_a_waiting_request_and_it_can_never_be_approved(
+    controlled: Any,
+) -> None:
+    """The waiting card offers "Withdraw request"; /pending lists the request with its age
+    until then; withdrawn, every supervisor card says who withdrew it, and a late approve
+    pays nothing."""
+    async with controlled(approval_threshold=100000) as h:
+        cashier = h.user()
+        card = await _request(h, cashier)
+        await h.tg.wait_for(lambda: "Withdraw request" in str(card.callback_buttons))
+        await h.tg.wait_for(lambda: any(m.buttons for m in h.tg.messages(SUPERVISOR)))
+        [supervisor_card] = await _cards(h, SUPERVISOR)
+        listed = await h.say(h.user(SUPERVISOR), "/pending")
+        assert listed.text.startswith("🛂 Approval requests waiting: 1")
+        assert "150\u202f000 ₸" in listed.text and "waiting 0 min" in listed.text
+        [approve] = [d for label, d in supervisor_card.callback_buttons if "Approve" in label]
+        await h.press(cashier, card, "Withdraw request")
+        answer = list(h.tg.callback_answers.values())[-1]
+        assert answer["text"] == "Request withdrawn. Nothing was sent to Allpay."
+        await h.tg.wait_for(lambda: card.text.startswith("🚫") and not card.buttons)
+        await h.tg.wait_for(lambda: "Cancelled by" in supervisor_card.text)
+        assert f"Cancelled by User{CASHIER}" in supervisor_card.text  # who withdrew it
+        answers = len(h.tg.callback_answers)
+        h.tg.press(h.user(SUPERVISOR), supervisor_card, approve)  # a late approve
+        await h.tg.wait_for(lambda: len(h.tg.callback_answers) > answers)
+        assert "Already decided" in str(list(h.tg.callback_answers.values())[-1]["text"])
+        assert await h.sandbox.ledger.all() == []
+        assert "approval.cancelled" in await _audit_actions(h)
+        assert "No payments are waiting" in (await h.say(h.user(SUPERVISOR), "/pending")).text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from bot.allpay.protocol import CheckResult
 from bot.app import announce
 from bot.devtools.telegram import FakeTelegram
 from tests.conftest import sandbox_folder
@@ -172,3 +174,35 @@ async def test_help_lists_the_commands_of_each_role_from_the_one_registry(
     assert harness.tg.menu(ADMIN, "en") == listed[ADMIN]
     reply = await harness.say(harness.user(SUPERVISOR), "/audit")
     assert reply.text == "Only admins can use /audit."
+
+
+async def test_a_cashier_blocked_during_the_client_check_gets_no_new_draft(
+    harness: Harness,
+) -> None:
+    """/block ends all of a person's work: also a top-up whose client check was on its way
+    to Allpay when the block came — no draft is made from Allpay's answer."""
+    user, admin = harness.user(), harness.user(ADMIN)
+    await harness.say(user, "/cashin")
+    asked, gate = asyncio.Event(), asyncio.Event()
+    directory = harness.app.cashin.directory
+
+    class Held:
+        async def check_user(self, login: str, lang: str) -> CheckResult:
+            asked.set()
+            await gate.wait()  # Allpay "thinks" until the block is done
+            return await directory.check_user(login, lang)
+
+    harness.app.cashin.directory = Held()
+    mark = harness.tg.mark()
+    harness.tg.send_text(user, "+7 700 000 00 02")
+    async with asyncio.timeout(10):
+        await asked.wait()
+    assert "Blocked" in (await harness.say(admin, f"/block {CASHIER}")).text
+    gate.set()
+    reply = await harness.tg.wait_message(CASHIER, lambda m: True, after=mark)
+    assert "start again" in reply.text
+    rows = await harness.app.db.query(
+        "SELECT id FROM drafts WHERE cashier_id = ? AND state IN ('LOGIN', 'CLIENT', 'OPEN')",
+        (CASHIER,),
+    )
+    assert rows == []

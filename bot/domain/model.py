@@ -270,6 +270,12 @@ class Decision(StrEnum):
     NOT_FOUND = "not_found"
 
 
+class Withdrawal(StrEnum):
+    WITHDRAWN = "withdrawn"  # the request is cancelled: nothing will be sent
+    TOO_LATE = "too_late"  # decided, expired or cancelled before
+    NOT_YOURS = "not_yours"  # only the cashier who asked may withdraw
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionResult:
     decision: Decision

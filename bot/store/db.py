@@ -320,10 +320,12 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = work(Tx(conn))
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # Also when COMMIT itself failed; SQLite may have rolled back already.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return result
 
         return await self._on_thread(transaction)
@@ -336,7 +338,8 @@ class Database:
             try:
                 return work(Tx(conn))
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")  # read only: nothing to keep
 
         return await self._on_thread(snapshot)
 

@@ -69,20 +69,20 @@ class Drafts:
         return (
             tx.run(
                 "UPDATE drafts SET client_name = ?, identified = ?, state = 'CLIENT', "
-                "updated_at = ? WHERE id = ? AND state IN ('LOGIN', 'CLIENT')",
-                (name, int(identified), ts(now), draft.id),
+                "updated_at = ? WHERE id = ? AND cashier_id = ? AND state IN ('LOGIN', 'CLIENT')",
+                (name, int(identified), ts(now), draft.id, draft.cashier_id),
             )
             == 1
         )
 
     @staticmethod
-    def open_card(tx: Tx, now: datetime, draft_id: str, amount: Decimal) -> bool:
+    def open_card(tx: Tx, now: datetime, draft_id: str, cashier_id: int, amount: Decimal) -> bool:
         """The amount is typed: CLIENT → OPEN, the confirmation card's state."""
         return (
             tx.run(
                 "UPDATE drafts SET amount_tiyn = ?, state = 'OPEN', updated_at = ? "
-                "WHERE id = ? AND state = 'CLIENT'",
-                (to_tiyn(amount), ts(now), draft_id),
+                "WHERE id = ? AND cashier_id = ? AND state = 'CLIENT'",
+                (to_tiyn(amount), ts(now), draft_id, cashier_id),
             )
             == 1
         )

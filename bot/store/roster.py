@@ -58,6 +58,17 @@ class Roster:
         return user
 
     @staticmethod
+    def active(tx: Tx, user_id: int) -> bool:
+        """On the roster and not blocked, as this transaction sees it."""
+        return (
+            tx.value(
+                "SELECT 1 FROM users WHERE user_id = ? AND removed_at IS NULL AND blocked = 0",
+                (user_id,),
+            )
+            is not None
+        )
+
+    @staticmethod
     def listing(tx: Tx) -> list[StaffUser]:
         rows = tx.all(
             f"SELECT {_COLUMNS} FROM users WHERE removed_at IS NULL "
@@ -177,4 +188,7 @@ class Roster:
             "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
             (user_id, language),
         )
+
+    def remember_language(self, user_id: int, language: str) -> None:
+        """After :meth:`set_language` committed."""
         self._languages[user_id] = language

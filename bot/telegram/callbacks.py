@@ -56,5 +56,5 @@ class ReceiptCb(CallbackData, prefix="r"):
 
 
 class ApprovalCb(CallbackData, prefix="ap"):
-    action: Literal["y", "n"]  # approve, reject
+    action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
     approval_id: ShortId

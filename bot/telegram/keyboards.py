@@ -118,6 +118,20 @@ def approval_keyboard(approval_id: str) -> InlineKeyboardMarkup:
     )
 
 
+def withdraw_keyboard(approval_id: str) -> InlineKeyboardMarkup:
+    """The cashier's waiting card: take the request back before anyone decides."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("↩️ Withdraw request"),
+                    callback_data=ApprovalCb(action="w", approval_id=approval_id).pack(),
+                )
+            ]
+        ]
+    )
+
+
 def retry_check_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[

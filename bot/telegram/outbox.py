@@ -38,7 +38,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment, Status
 from bot.loops import BackgroundLoop
 from bot.telegram import texts
-from bot.telegram.keyboards import approval_keyboard, receipt_keyboard
+from bot.telegram.keyboards import approval_keyboard, receipt_keyboard, withdraw_keyboard
 from bot.telegram.pacing import Lane, current_lane
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.deliveries import Deliveries, Due
@@ -263,15 +263,15 @@ class OutboxWorker(BackgroundLoop):
         notice = item.kind is OutboxKind.APPROVAL_NOTICE
         lang = await self._language(approval.cashier_id if notice else item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
+            waiting = approval.state is ApprovalState.WAITING
             if notice:
                 text = texts.approval_notice(approval, names, self.tz)
-                markup = None
+                markup = withdraw_keyboard(approval.id) if waiting else None
             else:
                 text = texts.approval_card(approval, names, self.tz)
-                waiting = approval.state is ApprovalState.WAITING
                 markup = approval_keyboard(approval.id) if waiting else None
         if notice:
-            await self._edit_or_send(approval.chat_id, approval.message_id, text, None)
+            await self._edit_or_send(approval.chat_id, approval.message_id, text, markup)
         elif item.kind is OutboxKind.APPROVAL_CARD:
             if card is not None:
                 await self._edit_or_send(item.chat_id, card, text, markup)

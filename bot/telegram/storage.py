@@ -22,6 +22,8 @@ from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx
 
 log = logging.getLogger(__name__)
+RETRY_MAX = 30.0  # seconds between attempts to write conversation state, at most
+KEPT = 20_000  # conversations kept in memory (the least recently used are read again)
 
 
 class SQLiteStorage(BaseStorage):
@@ -54,6 +56,10 @@ class SQLiteStorage(BaseStorage):
             return cached
         loaded = await self.db.read(lambda tx: Conversations.load(tx, key))
         self._cache[key] = loaded
+        writing = self._dirty or (self._writer is not None and not self._writer.done())
+        if len(self._cache) > KEPT and not writing:  # a flood of strangers stays bounded
+            for old in list(self._cache)[: KEPT // 10]:  # the oldest loaded first
+                del self._cache[old]
         return loaded
 
     async def _save(self, key: str, state: str | None, data: str) -> None:
@@ -67,15 +73,24 @@ class SQLiteStorage(BaseStorage):
         """Write every pending change, in one transaction per round, until none is left.
         Changes made within ``WINDOW`` of the first go in the same transaction."""
         await asyncio.sleep(self.WINDOW)
+        failures = 0
         while self._dirty:
             batch, self._dirty = self._dirty, {}
             try:
                 await self.db.write(functools.partial(_save_all, batch), durable=False)
+                failures = 0
             except Exception:
-                # Kept for the next round (a newer change of the same key wins).
+                # Kept for the next round (a newer change of the same key wins), retried
+                # with backoff; the memory copy serves meanwhile.
                 self._dirty = {**batch, **self._dirty}
-                log.exception("conversation state: %d change(s) not written yet", len(batch))
-                return
+                failures += 1
+                delay = min(RETRY_MAX, self.WINDOW * 2**failures)
+                log.exception(
+                    "conversation state: %d change(s) not written; retrying in %.1f s",
+                    len(batch),
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def flush(self) -> None:
         """Write what is pending (at shutdown, before the database closes)."""

@@ -272,6 +272,15 @@ def age(seconds: float) -> str:
     return _("{days} d {hours} h").format(days=hours // 24, hours=hours % 24)
 
 
+def approval_pending_line(approval: Approval, now: datetime, cashier: str) -> str:
+    return _("🛂 {amount} · {login} · {cashier} · waiting {age}").format(
+        amount=format_tenge(approval.amount),
+        login=mask_login(approval.login),
+        cashier=cashier,
+        age=age((now - approval.created_at).total_seconds()),
+    )
+
+
 def pending_line(payment: Payment, now: datetime, cashier: str) -> str:
     return _(
         "{icon} {amount} · {login} · {guid}\n   {age} · attempts: {attempts} · {cashier}"

@@ -21,6 +21,7 @@ from bot.domain.model import (
     DecisionResult,
     Draft,
     Payment,
+    Withdrawal,
 )
 from bot.domain.money import new_id
 from bot.loops import BackgroundLoop
@@ -151,6 +152,25 @@ class ApprovalDesk:
         if result.decision in (Decision.APPROVED, Decision.REJECTED, Decision.EXPIRED):
             self.notices.wake()
         return result
+
+    async def withdraw(self, approval_id: str, cashier_id: int) -> Withdrawal:
+        """The cashier takes a waiting request back: cancelled (audited as theirs), every
+        supervisor's card says who withdrew it, nothing is sent."""
+        now = self._clock()
+
+        def withdraw(tx: Tx) -> Withdrawal:
+            approval = Approvals.get(tx, approval_id)
+            if approval is None or approval.cashier_id != cashier_id:
+                return Withdrawal.NOT_YOURS
+            if not self.close_in(tx, now, approval, ApprovalState.CANCELLED, cashier_id):
+                return Withdrawal.TOO_LATE
+            return Withdrawal.WITHDRAWN
+
+        outcome = await self.db.write(withdraw)
+        if outcome is Withdrawal.WITHDRAWN:
+            log.info("approval %s withdrawn by the cashier %d", approval_id, cashier_id)
+            self.notices.wake()
+        return outcome
 
     async def set_reason(self, approval_id: str, actor_id: int, reason: str) -> bool:
         """The rejecting supervisor's reason, told to the cashier (once)."""

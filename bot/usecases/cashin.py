@@ -33,6 +33,7 @@ from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
 from bot.store.payments import Payments
+from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.sending import Sender
 
@@ -48,6 +49,7 @@ class Found(StrEnum):
     NO_CLIENT = "no_client"  # no such login: enter it again
     REFUSED = "refused"  # Allpay refused the check with a message for people
     UNREACHABLE = "unreachable"  # no answer: the check can be retried
+    ENDED = "ended"  # the person's work was ended meanwhile (/block, /remove): start again
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,10 @@ class CashIn:
         client = check.client
         now = self._clock()
 
-        def start(tx: Tx) -> Draft:
+        def start(tx: Tx) -> Draft | None:
+            # Blocked or removed while Allpay was asked: no new work for them.
+            if not Roster.active(tx, cashier_id):
+                return None
             Drafts.cancel_unfinished(tx, now, cashier_id)
             known = (client.full_name, client.identified) if client is not None else None
             return Drafts.start(
@@ -128,6 +133,8 @@ class CashIn:
             )  # fmt: skip
 
         draft = await self.db.write(start, durable=False)
+        if draft is None:
+            return Check(Found.ENDED)
         return Check(check.found, draft, client, check.message)
 
     async def check_again(self, draft: Draft) -> Check:
@@ -137,11 +144,11 @@ class CashIn:
         if client is None:
             return Check(check.found, draft, None, check.message)
         now = self._clock()
-        await self.db.write(
+        found = await self.db.write(
             lambda tx: Drafts.set_client(tx, now, draft, client.full_name, client.identified),
             durable=False,
         )
-        return Check(Found.CLIENT, draft, client)
+        return Check(Found.CLIENT, draft, client) if found else Check(Found.ENDED)
 
     async def _check(self, login: str, lang: str) -> Check:
         try:
@@ -205,7 +212,7 @@ class CashIn:
             card_id = draft.id
             if draft.state is DraftState.OPEN:
                 card_id = Drafts.reopen(tx, now, draft.id, cashier_id) or draft.id
-            if not Drafts.open_card(tx, now, card_id, amount):
+            if not Drafts.open_card(tx, now, card_id, cashier_id, amount):
                 return Amounted(AmountStep.RESTART)
             return Amounted(AmountStep.CARD, Drafts.get(tx, card_id))
 

@@ -62,6 +62,7 @@ class People:
         await self.db.write(
             lambda tx: self.roster.set_language(tx, user_id, language), durable=False
         )
+        self.roster.remember_language(user_id, language)
 
     async def name_unnamed(self, user_id: int, name: str) -> None:
         """Their Telegram name, if the admin gave them none."""

@@ -10,8 +10,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
-from bot.domain.model import AuditEntry, Payment, Status
+from bot.domain.model import Approval, AuditEntry, Payment, Status
 from bot.domain.reports import Lookup, Summary, day_bounds, summarize
+from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.payments import Payments
@@ -121,6 +122,16 @@ class Reports:
     async def unresolved(self) -> Listing:
         """Payments without Allpay's final word, oldest first: they need attention most."""
         return await self.db.read(lambda tx: Listing(Payments.unresolved(tx), Roster.names(tx)))
+
+    async def pending(self) -> tuple[Listing, list[Approval]]:
+        """What waits for someone: payments without Allpay's final word and approval
+        requests without a decision, oldest first."""
+        return await self.db.read(
+            lambda tx: (
+                Listing(Payments.unresolved(tx), Roster.names(tx)),
+                Approvals.waiting(tx),
+            )
+        )
 
     async def audit(self, limit: int) -> tuple[list[AuditEntry], dict[int, str]]:
         return await self.db.read(lambda tx: (AuditLog.latest(tx, limit), Roster.names(tx)))

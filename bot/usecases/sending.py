@@ -122,8 +122,9 @@ class Sender:
     async def drain(self, timeout: float) -> None:
         """Let in-flight sends reach the journal (graceful shutdown); cancel what is left.
 
-        A cancelled send has written nothing: its payment stays NEW/PENDING in the journal and
-        the resolver resends the same GUID at the next start.
+        A send cancelled before its answer was recorded leaves the payment NEW/PENDING in the
+        journal, and the resolver resends the same GUID at the next start (a recording already
+        on the database thread completes: see :mod:`bot.store.db`).
         """
         if not self._tasks:
             return

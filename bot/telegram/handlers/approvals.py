@@ -34,7 +34,7 @@ def make_router() -> Router:
     router = Router(name="approvals")
     router.callback_query.filter(HasRole(*SUPERVISING))
     router.message.filter(HasRole(*SUPERVISING))
-    router.callback_query.register(decide, ApprovalCb.filter())
+    router.callback_query.register(decide, ApprovalCb.filter(F.action.in_({"y", "n"})))
     reasoning = StateFilter(RejectReason.text)
     router.message.register(skip_reason, reasoning, Command("skip"))
     router.message.register(reason, reasoning, Is(F.text & ~F.text.startswith("/")))

@@ -19,7 +19,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser
+from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser, Withdrawal
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
@@ -28,7 +28,7 @@ from bot.domain.parsing import (
     parse_amount,
 )
 from bot.telegram import texts
-from bot.telegram.callbacks import AmountCb, DraftAction, DraftCb, RetryCheckCb
+from bot.telegram.callbacks import AmountCb, ApprovalCb, DraftAction, DraftCb, RetryCheckCb
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import (
     MENU,
@@ -40,6 +40,7 @@ from bot.telegram.keyboards import (
     retry_check_keyboard,
 )
 from bot.telegram.states import CashIn
+from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import AmountStep, Check, Found
 from bot.usecases.cashin import CashIn as CashInSteps
 
@@ -65,6 +66,7 @@ def make_router() -> Router:
     router.include_router(steps)
     router.callback_query.register(retry_check, RetryCheckCb.filter(), login)
     router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
+    router.callback_query.register(withdraw, ApprovalCb.filter(F.action == "w"))
     router.callback_query.register(confirm, DraftCb.filter(F.action == DraftAction.CONFIRM))
     router.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
     router.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
@@ -121,7 +123,10 @@ def _login_error() -> str:
 async def _show_check(
     message: Message, state: FSMContext, check: Check, login: str, settings: Settings
 ) -> None:
-    if check.found is Found.NO_CLIENT:
+    if check.found is Found.ENDED:
+        await state.clear()
+        await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
+    elif check.found is Found.NO_CLIENT:
         await message.answer(
             _(
                 "No Allpay client with the login {login}. Check the number and enter it again."
@@ -290,6 +295,20 @@ async def confirm(
         and _on_card(draft, callback)
     ):
         await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
+
+
+async def withdraw(
+    callback: CallbackQuery, callback_data: ApprovalCb, staff: StaffUser, desk: ApprovalDesk
+) -> None:
+    """The waiting card's "Withdraw request": the card turns into the cancellation through
+    the outbox (its only writer once the request exists)."""
+    outcome = await desk.withdraw(callback_data.approval_id, staff.user_id)
+    if outcome is Withdrawal.WITHDRAWN:
+        await callback.answer(_("Request withdrawn. Nothing was sent to Allpay."))
+    elif outcome is Withdrawal.TOO_LATE:
+        await callback.answer(_("This request is no longer waiting."), show_alert=True)
+    else:
+        await callback.answer(_("This button is no longer active."), show_alert=True)
 
 
 async def change_amount(

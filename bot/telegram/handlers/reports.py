@@ -95,13 +95,20 @@ async def export(
 
 
 async def pending(message: Message, reports: Reports) -> None:
-    listing = await reports.unresolved()
+    listing, approvals = await reports.pending()
     payments, names = listing.payments, listing.names
-    if not payments:
-        await message.answer(_("No payments are waiting for Allpay's final answer."))
-        return
     now = utcnow()
-    lines = [
+    lines: list[str] = []
+    if approvals:  # people wait at these: first
+        lines += [_("🛂 Approval requests waiting: {count}").format(count=len(approvals)), ""]
+        for a in approvals[:PENDING_LIMIT]:
+            lines.append(texts.approval_pending_line(a, now, texts.person(a.cashier_id, names)))
+        lines.append("")
+    if not payments:
+        lines.append(_("No payments are waiting for Allpay's final answer."))
+        await message.answer("\n".join(lines))
+        return
+    lines += [
         _("Payments without Allpay's final answer: {count}").format(count=len(payments)),
         _("⚠️ — the bot stopped resending: reconcile with Allpay by GUID."),
         "",
@@ -115,7 +122,8 @@ async def pending(message: Message, reports: Reports) -> None:
                 count=len(payments) - PENDING_LIMIT
             ),
         ]
-    await message.answer("\n".join(lines))
+    for text in texts.chunks(lines):
+        await message.answer(text)
 
 
 async def balance(message: Message, reports: Reports, i18n: I18n, settings: Settings) -> None:
