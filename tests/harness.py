@@ -85,7 +85,8 @@ class Harness:
         await self.say(user, "/cashin")
         mark = self.tg.mark()
         self.tg.send_text(user, login)
-        await self.tg.wait_message(user["id"], lambda m: "amount" in m.text.lower(), after=mark)
+        # The amount prompt, in any language: it carries the preset amounts.
+        await self.tg.wait_message(user["id"], lambda m: bool(m.buttons), after=mark)
         mark = self.tg.mark()
         self.tg.send_text(user, amount)
         return await self.tg.wait_message(user["id"], lambda m: bool(m.buttons), after=mark)

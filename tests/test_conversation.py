@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.domain.model import Status
 from tests.harness import CASHIER, STRANGER, SUPERVISOR_CHAT, Harness, running_bot
 
@@ -247,3 +249,41 @@ async def test_commands_and_menu_buttons_work_at_every_step_of_a_top_up(
     assert "How to top up" in (await harness.say(user, "❓ Help")).text
     card = await harness.say(user, "5000")  # still at the amount step
     assert card.buttons and "5\u202f000" in card.text
+
+
+CASH_RULE = {
+    # the card, ✅, ❌, ⏳: each step says what to do with the cash
+    "ru": (
+        "Примите у клиента",
+        "наличные остаются у вас",
+        "Верните клиенту наличные",
+        "не повторяйте",
+    ),
+    "kk": ("Клиенттен", "ақша сізде қалады", "клиентке қайтарыңыз", "қайталамаңыз"),
+    "en": ("Take", "the cash stays with you", "Give the cash back", "do not repeat"),
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+async def test_one_cash_rule_at_every_step_in_every_language(harness: Harness, lang: str) -> None:
+    """The card says how much cash to take; ✅ that it stays; ❌ to give it back (the
+    amount); ⏳ to keep it and not repeat the top-up. Help says the same."""
+    take, stays, give_back, keep = CASH_RULE[lang]
+    user = harness.user(language_code=lang)
+    for login, amount, icon in (
+        ("77000000002", "1000", "✅"),
+        ("77000000003", "3000", "❌"),
+        ("77000000001", "2000", "✅"),  # ⏳ first, then ✅
+    ):
+        card = await harness.top_up_card(user, login, amount)
+        assert take in card.text and f"{amount[0]}\u202f000 ₸" in card.text.split("\n")[-1]
+        await harness.press(user, card, "Confirm" if lang == "en" else card.callback_buttons[0][0])
+        final = await harness.wait_status(CASHIER, card.message_id, icon)
+        if icon == "✅":
+            assert stays in final.text
+        else:
+            assert give_back in final.text and f"{amount[0]}\u202f000 ₸" in final.text
+    pending = [t for t in harness.texts_ever(CASHIER) if t.startswith("⏳")]
+    assert pending and all(keep in t for t in pending)
+    help_text = (await harness.say(user, "/help")).text
+    assert all(word in help_text for word in (stays.split()[-1], keep))

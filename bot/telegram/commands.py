@@ -90,10 +90,11 @@ def help_text(role: Role) -> str:
             "2. Enter the client's login — their phone number, e.g. +7 701 000 00 01 — or send "
             "the client's contact.\n"
             "3. Check the client's name, enter the amount in whole tenge.\n"
-            "4. Check the card and tap «Confirm». Take the cash only after ✅.\n\n"
-            "✅ completed — the wallet is topped up.\n"
-            "❌ declined — give the cash back.\n"
-            "⏳ pending — Allpay is processing; the result will appear in the same message."
+            "4. Take the cash from the client, check the card and tap «Confirm».\n\n"
+            "✅ completed — the wallet is topped up; the cash stays with you.\n"
+            "❌ declined — give the cash back to the client.\n"
+            "⏳ pending — keep the cash and do not repeat the top-up; the answer will come in "
+            "the same message."
         ),
         "",
         _("Commands:"),

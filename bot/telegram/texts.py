@@ -66,6 +66,10 @@ def confirm_card(draft: Draft) -> str:
             _("Client: <b>{name}</b>").format(name=escape(draft.client_name)),
             _("Login: {login}").format(login=draft.login),
             _("Amount: <b>{amount}</b>").format(amount=format_tenge(draft.amount)),
+            "",
+            _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(
+                amount=format_tenge(draft.amount)
+            ),
         ]
     )
 
@@ -84,12 +88,16 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
     """The cashier's status message for a payment, as the journal has it now."""
     status = payment.status
     if status is Status.COMPLETED:
-        head = [_("✅ Top-up completed")]
+        head = [_("✅ Top-up completed"), _("The wallet is topped up; the cash stays with you.")]
     elif status is Status.DECLINED:
         head = [_("❌ Top-up declined")]
         if payment.user_message:
             head.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
-        head.append(_("Give the cash back to the client."))
+        head.append(
+            _("Give the cash back to the client: {amount}.").format(
+                amount=format_tenge(payment.amount)
+            )
+        )
     elif status is Status.UNKNOWN:
         head = [
             _(
@@ -98,11 +106,19 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
                 "supervisor has checked it."
             )
         ]
-    elif status is Status.NEW:
-        head = [_("⏳ Sending to Allpay…")]
     else:
-        head = [_("⏳ Allpay is processing the top-up; the result will appear here.")]
+        head = [
+            _("⏳ Sending to Allpay…")
+            if status is Status.NEW
+            else _("⏳ Allpay is processing the top-up; the result will appear here."),
+            keep_the_cash(),
+        ]
     return "\n".join([*head, "", *_details(payment, tz)])
+
+
+def keep_the_cash() -> str:
+    """The cash rule while a top-up has no final answer (said wherever one is pending)."""
+    return _("Keep the cash and do not repeat the top-up: the answer will come here.")
 
 
 def sent_line(payment: Payment) -> str:
