@@ -31,7 +31,8 @@ async def test_happy_path_unidentified_client_completes(harness: Harness) -> Non
     assert "100 ₸" in card_intro.text and card_intro.callback_buttons  # range, quick amounts
     card = await harness.say(user, "5 000")
     assert card.text.startswith("Check and confirm")
-    assert "5\u202f000 ₸" in card.text and "77000000002" in card.text
+    # The login as people write a phone number, not as the digits Allpay wants.
+    assert "5\u202f000 ₸" in card.text and "+7 700 000 00 02" in card.text
     for _, data in card.callback_buttons:
         assert len(data.encode()) <= 64 and "{" not in data
     await harness.press(user, card, "Confirm")
@@ -61,7 +62,7 @@ async def test_not_found_then_found(harness: Harness) -> None:
     user = harness.user()
     await harness.say(user, "/cashin")
     reply = await harness.say(user, "8 (701) 999-99-99")
-    assert "No Allpay client with the login 77019999999" in reply.text
+    assert "No Allpay client with the login +7 701 999 99 99" in reply.text
     reply = await harness.say(user, "77000000002")  # same step: try again
     assert "Ахметов" in reply.text
 

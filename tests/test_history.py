@@ -126,7 +126,7 @@ async def test_receipt_for_a_completed_top_up(
             "BIN: 123456789012",
             "Cash accepted: 2\u202f500 ₸",
             "E-money credited: 2\u202f500 ₸",
-            "Wallet: 77000000001",
+            "Wallet: +7 700 000 00 01",
             payment.guid,
         ):
             assert part in receipt.text, part

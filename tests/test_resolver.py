@@ -12,7 +12,13 @@ import pytest
 from bot.allpay.protocol import CheckResult, PayResult, PayStatus
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.domain.model import Limits, OutboxKind, Status
-from bot.domain.parsing import AmountError, AmountProblem, normalize_login, parse_amount
+from bot.domain.parsing import (
+    AmountError,
+    AmountProblem,
+    format_login,
+    normalize_login,
+    parse_amount,
+)
 from bot.store.db import Database
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
@@ -185,3 +191,17 @@ async def test_telegram_failing_right_after_confirm_does_not_delay_the_send(
         assert done.message_id == card.message_id
         assert [label for label, _ in done.callback_buttons] == ["🧾 Receipt"]
         assert len(await h.sandbox.ledger.all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("login", "shown"),
+    [
+        ("77010000001", "+7 701 000 00 01"),
+        ("77000000002", "+7 700 000 00 02"),
+        ("87010000001", "87010000001"),  # not how the bot stores a Kazakh number: as typed
+        ("12345678", "12345678"),
+    ],
+)
+def test_a_login_is_shown_as_people_write_a_phone_number(login: str, shown: str) -> None:
+    assert format_login(login) == shown
+    assert normalize_login(format_login(login)) == normalize_login(login)

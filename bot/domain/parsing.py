@@ -35,6 +35,14 @@ def normalize_login(text: str) -> str | None:
     return None
 
 
+def format_login(login: str) -> str:
+    """``77010000001`` → ``+7 701 000 00 01``, as people write a Kazakh phone number;
+    anything else (8 to 11 digits that are not one) as it is."""
+    if len(login) == 11 and login.startswith("7") and login.isascii() and login.isdigit():
+        return f"+7 {login[1:4]} {login[4:7]} {login[7:9]} {login[9:]}"
+    return login
+
+
 class AmountProblem(StrEnum):
     NOT_A_NUMBER = "not_a_number"
     NOT_WHOLE = "not_whole"

@@ -26,7 +26,7 @@ from bot.domain.model import (
     StaffUser,
     Status,
 )
-from bot.domain.parsing import format_tenge
+from bot.domain.parsing import format_login, format_tenge
 from bot.domain.reports import Summary, Tally
 from bot.telegram.keyboards import N_
 
@@ -42,7 +42,7 @@ def short_guid(guid: str) -> str:
 def client_card(login: str, client: ClientInfo) -> str:
     lines = [
         _("Client: <b>{name}</b>").format(name=escape(client.full_name)),
-        _("Login: {login}").format(login=login),
+        _("Login: {login}").format(login=format_login(login)),
         _("Identified: yes") if client.identified else _("Identified: no"),
     ]
     if client.masked_iin:
@@ -64,7 +64,7 @@ def confirm_card(draft: Draft) -> str:
             _("Check and confirm the top-up:"),
             "",
             _("Client: <b>{name}</b>").format(name=escape(draft.client_name)),
-            _("Login: {login}").format(login=draft.login),
+            _("Login: {login}").format(login=format_login(draft.login)),
             _("Amount: <b>{amount}</b>").format(amount=format_tenge(draft.amount)),
             "",
             _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(
@@ -78,7 +78,7 @@ def _details(payment: Payment, tz: tzinfo) -> list[str]:
     return [
         _("Amount: <b>{amount}</b>").format(amount=format_tenge(payment.amount)),
         _("Client: {name}").format(name=escape(payment.client_name)),
-        _("Login: {login}").format(login=payment.login),
+        _("Login: {login}").format(login=format_login(payment.login)),
         _("GUID: <code>{guid}</code>").format(guid=payment.guid),
         _("Time: {time}").format(time=local_time(payment.final_at or payment.created_at, tz)),
     ]
@@ -195,7 +195,7 @@ def payment_card(payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool
         f"{payment.status.icon} <b>{status_label(payment.status)}</b> · "
         f"<b>{format_tenge(payment.amount)}</b>",
         _("Client: {name}").format(name=escape(payment.client_name)),
-        _("Login: {login}").format(login=payment.login),
+        _("Login: {login}").format(login=format_login(payment.login)),
         _("Cashier: {cashier}").format(cashier=cashier),
         _("GUID: <code>{guid}</code>").format(guid=payment.guid),
         _("Created: {time}").format(time=local_time(payment.created_at, tz)),
@@ -232,7 +232,7 @@ def receipt(payment: Payment, tz: tzinfo, agent_name: str, agent_bin: str | None
         _("Date and time: {time}").format(time=local_time(when, tz)),
         _("Cash accepted: {amount}").format(amount=amount),
         _("E-money credited: {amount}").format(amount=amount),
-        _("Wallet: {login}").format(login=payment.login),
+        _("Wallet: {login}").format(login=format_login(payment.login)),
         _("Transaction: <code>{guid}</code>").format(guid=payment.guid),
         "",
         _("Status: completed. Thank you!"),
@@ -433,7 +433,7 @@ def approval_notice(approval: Approval, names: Mapping[int, str], tz: tzinfo) ->
     else:
         head = [_("🛂 A supervisor approved the top-up; it is being sent.")]
     lines = [*head, "", *_approval_lines(approval, tz)]
-    lines.append(_("Login: {login}").format(login=approval.login))
+    lines.append(_("Login: {login}").format(login=format_login(approval.login)))
     return "\n".join(lines)
 
 

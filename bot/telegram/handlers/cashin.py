@@ -23,6 +23,7 @@ from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser, Withd
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
+    format_login,
     format_tenge,
     normalize_login,
     parse_amount,
@@ -130,7 +131,7 @@ async def _show_check(
         await message.answer(
             _(
                 "No Allpay client with the login {login}. Check the number and enter it again."
-            ).format(login=login)
+            ).format(login=format_login(login))
         )
     elif check.found is Found.REFUSED:
         # Allpay's wording arrives before any signature check: text, never markup.
