@@ -182,6 +182,9 @@ class Usage:
     amount: Decimal = Decimal(0)
     count: int = 0
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.amount + other.amount, self.count + other.count)
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
-from bot.domain.clock import local_day_bounds, utcnow
+from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import (
     Confirmation,
@@ -28,6 +28,7 @@ from bot.domain.model import (
     Limits,
     Usage,
 )
+from bot.domain.reports import day_bounds, local_today
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
@@ -104,7 +105,8 @@ class CashIn:
 
     def today(self) -> tuple[datetime, datetime]:
         """[start, end) of the local day (``TIMEZONE``) that daily limits count."""
-        return local_day_bounds(self._clock(), self.tz)
+        today = local_today(self._clock(), self.tz)
+        return day_bounds(today, today, self.tz)
 
     # ------------------------------------------------------------------ the login
 
@@ -180,17 +182,13 @@ class CashIn:
         waiting for approval both count."""
         cashier = client = Usage()
         if self.limits.counts_cashier:
-            paid, asked = (
-                Payments.usage(tx, "cashier_id", cashier_id, day),
-                Approvals.usage(tx, "cashier_id", cashier_id, day),
+            cashier = Payments.usage(tx, "cashier_id", cashier_id, day) + Approvals.usage(
+                tx, "cashier_id", cashier_id, day
             )
-            cashier = Usage(paid.amount + asked.amount, paid.count + asked.count)
         if self.limits.counts_client:
-            paid, asked = (
-                Payments.usage(tx, "login", login, day),
-                Approvals.usage(tx, "login", login, day),
+            client = Payments.usage(tx, "login", login, day) + Approvals.usage(
+                tx, "login", login, day
             )
-            client = Usage(paid.amount + asked.amount, paid.count + asked.count)
         return self.limits.refusal(amount, cashier, client)
 
     async def enter_amount(self, draft_id: object, cashier_id: int, amount: Decimal) -> Amounted:
