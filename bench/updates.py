@@ -145,6 +145,10 @@ async def full_flow_per_payment(
         settings = settings_for(
             Path(tmp),
             allpay_url=sandbox_url,
+            issuer_name="Allpay (bench)",
+            issuer_bin="111111111111",
+            agent_name="Agent (bench)",
+            agent_bin="222222222222",
             allpay_requester="bench-agent",
             allpay_certificate_number="SANDBOX-0001",
             allpay_private_key=keys / "agent.key.pem",

@@ -162,6 +162,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             ),
             notices,
             requester=allpay.requester,
+            fee=settings.cashin_fee,
         )
         desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
         people = People(db, Roster(), desk, configured_admins=settings.admin_ids)
@@ -180,7 +181,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             ),
             tz=settings.tz,
         )
-        reports = Reports(db, settings.tz, allpay)
+        reports = Reports(db, settings.tz, allpay, settings.parties)
         outbox = OutboxWorker(bot, Deliveries(db, settings.tz), people, desk, i18n, settings.tz)
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)

@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.receipts import Parties
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
 # People type "kz" for Kazakh; the ISO 639-1 code Telegram and Allpay use is "kk".
@@ -101,8 +103,14 @@ class Settings(BaseSettings):
 
     digest_time: time | None = time(21, 0)
 
-    agent_name: str = "Allpay agent"
+    # Who the receipt names: the e-money issuer (Allpay) and the agent taking the cash. All four
+    # are required when ALLPAY_URL is set; the sandbox prints example values, marked as such.
+    issuer_name: str | None = None
+    issuer_bin: str | None = None
+    agent_name: str | None = None
     agent_bin: str | None = None
+    #: A fixed fee per top-up the client pays on top of the amount (Allpay's answer has none).
+    cashin_fee: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] = Decimal(0)
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
@@ -169,9 +177,16 @@ class Settings(BaseSettings):
             return time(int(hours), int(minutes))
         return value
 
-    @field_validator("agent_bin")
+    @field_validator("issuer_name", "agent_name")
     @classmethod
-    def _agent_bin(cls, value: str | None) -> str | None:
+    def _legal_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return " ".join(value.split())[:120]
+
+    @field_validator("issuer_bin", "agent_bin")
+    @classmethod
+    def _bin(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         value = value.strip()
@@ -230,6 +245,10 @@ class Settings(BaseSettings):
                     ("ALLPAY_CERTIFICATE_NUMBER", self.allpay_certificate_number),
                     ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
                     ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
+                    ("ISSUER_NAME", self.issuer_name),
+                    ("ISSUER_BIN", self.issuer_bin),
+                    ("AGENT_NAME", self.agent_name),
+                    ("AGENT_BIN", self.agent_bin),
                 )
                 if not val
             ]
@@ -263,6 +282,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def parties(self) -> Parties:
+        """Who the receipt names (``ISSUER_*``, ``AGENT_*``)."""
+        return Parties(self.issuer_name, self.issuer_bin, self.agent_name, self.agent_bin)
 
     @property
     def uses_sandbox(self) -> bool:

@@ -30,6 +30,16 @@ SUPERVISOR_CHAT = -1000500
 STRANGER = 999
 
 
+#: Who receipts name: required with a real Allpay (``ALLPAY_URL``); test values.
+PARTIES: dict[str, str] = {
+    "issuer_name": "АО «Эмитент Тест»",
+    "issuer_bin": "111111111111",
+    "agent_name": "ТОО «Агент Тест»",
+    "agent_bin": "222222222222",
+}
+PARTIES_ENV = {name.upper(): value for name, value in PARTIES.items()}
+
+
 def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "bot_token": TOKEN,

@@ -68,7 +68,7 @@ class Journal:
                 chat_id=chat_id,
                 login=login,
                 lang=lang,
-                client=(client_name, identified),
+                client=(client_name, identified, None),
             )
             assert Drafts.open_card(tx, now, draft.id, cashier_id, amount)
             if card_message_id is not None:

@@ -67,11 +67,20 @@ def test_the_domain_model_does_no_io() -> None:
                 }, (name, module)  # fmt: skip
 
 
-@pytest.mark.parametrize("layer", ["domain/", "store/", "usecases/", "allpay/"])
+@pytest.mark.parametrize("layer", ["domain/", "store/", "usecases/", "allpay/", "documents/"])
 def test_no_aiogram_below_the_telegram_layer(layer: str) -> None:
     for name, text in _sources().items():
         if name.startswith(layer):
             assert not any(m.split(".")[0] == "aiogram" for m in _imports(text)), name
+
+
+def test_documents_know_the_domain_and_their_formats_only() -> None:
+    """The PDF receipt and the XLSX export: no database, no Allpay, no Telegram."""
+    for name, text in _sources().items():
+        if name.startswith("documents/"):
+            for module in _imports(text):
+                if module.startswith("bot."):
+                    assert module.startswith(("bot.domain", "bot.documents")), (name, module)
 
 
 def test_handlers_reach_the_database_only_through_use_cases() -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
-from tests.harness import CASHIER, TOKEN
+from tests.harness import CASHIER, PARTIES_ENV, TOKEN
 from tests.tcpproxy import HoldingProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +74,7 @@ async def bot_env(
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
         "ALLPAY_URL": sandbox.url,
+        **PARTIES_ENV,
         "ALLPAY_REQUESTER": "agent-crash",
         "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
         "ALLPAY_PRIVATE_KEY": str(keys.agent_private),

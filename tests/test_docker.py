@@ -115,6 +115,18 @@ def test_compose_example_uses_an_env_file_and_the_data_volume() -> None:
     assert "bot.env" in (ROOT / ".gitignore").read_text().split()
 
 
+def test_every_setting_is_in_the_env_example_and_the_readme() -> None:
+    """A deployment is configured from bot.env.example and README's table: nothing missing."""
+    from bot.config import Settings
+
+    example = (ROOT / "bot.env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in Settings.model_fields:
+        variable = name.upper()
+        assert re.search(rf"^#? ?{variable}=", example, re.MULTILINE), variable
+        assert f"`{variable}`" in readme, variable
+
+
 async def test_health_command_reports_the_running_bot(harness: Harness) -> None:
     """What the HEALTHCHECK runs: 0 while healthy, 1 when the resolver died."""
     runner = await start_web(harness.app, "127.0.0.1", 0)
@@ -466,6 +478,7 @@ from importlib import resources
 import bot
 from bot.devtools.sandbox import SANDBOX_PATH, TM_PATH, wsdl_text
 from bot.telegram.i18n import locales_path, make_i18n
+from bot.documents.receipt import FONTS
 
 wsdls = [wsdl_text("http://x/", path) for path in (SANDBOX_PATH, TM_PATH)]
 print(json.dumps({
@@ -476,6 +489,7 @@ print(json.dumps({
     "mo": sorted(str(p) for p in locales_path().glob("*/LC_MESSAGES/messages.mo")),
     "wsdl": [str(resources.files("bot.allpay") / n) for n in ("cashin.wsdl", "tm.wsdl")],
     "wsdl_filled": all("http://x/" in w and "SANDBOX_ADDRESS" not in w for w in wsdls),
+    "fonts": sorted(str(p) for p in FONTS.iterdir()),
     "path": sys.path,
 }))
 """
@@ -567,5 +581,12 @@ def test_the_installed_wheel_runs_from_site_packages(tmp_path: Path) -> None:
     ]
     assert all(Path(p).resolve().is_relative_to(site) for p in found["wsdl"])
     assert found["wsdl_filled"]
+    # The receipt's font and its licence travel with it.
+    assert [Path(p).name for p in found["fonts"]] == [
+        "DejaVuSans-Bold.ttf",
+        "DejaVuSans.ttf",
+        "LICENSE",
+    ]
+    assert all(Path(p).resolve().is_relative_to(site) for p in found["fonts"])
     assert "health" in run(python, "-m", "bot", "--help", cwd=empty)
     assert "health" in run(venv / "bin" / "allpay-cashin-bot", "--help", cwd=empty)

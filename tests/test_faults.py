@@ -20,7 +20,14 @@ from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox, Sandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.domain.model import Status
 from tests.faultproxy import FaultProxy
-from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness, running_bot, settings_for
+from tests.harness import (
+    CASHIER,
+    PARTIES,
+    SUPERVISOR_CHAT,
+    Harness,
+    running_bot,
+    settings_for,
+)
 
 SOAK = os.environ.get("CASHIN_SOAK") == "1"
 PAYMENTS = 1000 if SOAK else 200
@@ -48,6 +55,7 @@ async def proxied(
         tmp_path,
         telegram.base_url,
         allpay_url=proxy.url,
+        **PARTIES,
         allpay_requester="agent-faults",
         allpay_certificate_number=keys.certificate_number,
         allpay_private_key=keys.agent_private,

@@ -26,7 +26,7 @@ from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
 from bot.web import start_web
 from tests.conftest import sandbox_folder
-from tests.harness import CASHIER, TOKEN, Harness, running_bot, settings_for
+from tests.harness import CASHIER, PARTIES_ENV, TOKEN, Harness, running_bot, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-token_for-webhooks"
@@ -192,6 +192,7 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
         "ALLPAY_URL": sandbox.url,
+        **PARTIES_ENV,
         "ALLPAY_REQUESTER": "agent-term",
         "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
         "ALLPAY_PRIVATE_KEY": str(keys.agent_private),

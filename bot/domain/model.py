@@ -90,6 +90,7 @@ class Draft:
     state: DraftState
     guid: str | None
     card_message_id: int | None = None  # the confirmation card its buttons belong to
+    masked_iin: str | None = None  # as Allpay's answer masks it; the IIN itself is never kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,14 @@ class Payment:
     final_at: datetime | None
     alerted_at: datetime | None
     receipt_no: int | None = None
+    #: The agent's fee, fixed when the payment was journaled (``CASHIN_FEE``): the client
+    #: hands over ``amount + fee``; the wallet gets ``amount``.
+    fee: Decimal = Decimal(0)
+
+    @property
+    def cash(self) -> Decimal:
+        """The cash the cashier takes from the client for this top-up."""
+        return self.amount + self.fee
 
 
 class OutboxKind(StrEnum):

@@ -193,6 +193,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX outbox_chat_due ON outbox (chat_id, next_at) WHERE done_at IS NULL;
     """,
+    # 5: the agent's fee, fixed per payment when it is journaled (the receipt's "cash
+    # accepted"); the client's masked IIN on the draft
+    """
+    ALTER TABLE payments ADD COLUMN fee_tiyn INTEGER NOT NULL DEFAULT 0 CHECK (fee_tiyn >= 0);
+    -- the confirm card repeats what the client card showed (Allpay's masked IIN, never the IIN)
+    ALTER TABLE drafts ADD COLUMN masked_iin TEXT;
+    """,
 ]
 
 

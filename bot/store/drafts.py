@@ -35,17 +35,18 @@ class Drafts:
         chat_id: int,
         login: str,
         lang: str,
-        client: tuple[str, bool] | None = None,
+        client: tuple[str, bool, str | None] | None = None,
     ) -> Draft:
-        """A new draft: LOGIN, or CLIENT when the client (name, identified) is known. The
-        caller cancels the cashier's other unfinished drafts in the same transaction."""
+        """A new draft: LOGIN, or CLIENT when the client (name, identified, masked IIN) is
+        known. The caller cancels the cashier's other unfinished drafts in the same
+        transaction."""
         draft_id = new_id()
-        name, identified = client or ("", False)
+        name, identified, masked_iin = client or ("", False, None)
         state = DraftState.CLIENT if client else DraftState.LOGIN
         stamp = ts(now)
         tx.run(
             "INSERT INTO drafts (id, cashier_id, chat_id, login, client_name, identified, lang, "
-            "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "state, created_at, updated_at, masked_iin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft_id,
                 cashier_id,
@@ -57,20 +58,34 @@ class Drafts:
                 state,
                 stamp,
                 stamp,
+                masked_iin,
             ),
         )
         return Draft(
-            draft_id, cashier_id, chat_id, login, name, identified, None, lang, state, None
+            draft_id,
+            cashier_id,
+            chat_id,
+            login,
+            name,
+            identified,
+            None,
+            lang,
+            state,
+            None,
+            masked_iin=masked_iin,
         )
 
     @staticmethod
-    def set_client(tx: Tx, now: datetime, draft: Draft, name: str, identified: bool) -> bool:
+    def set_client(
+        tx: Tx, now: datetime, draft: Draft, name: str, identified: bool, masked_iin: str | None
+    ) -> bool:
         """Allpay found the client: LOGIN (or CLIENT again) → CLIENT."""
         return (
             tx.run(
-                "UPDATE drafts SET client_name = ?, identified = ?, state = 'CLIENT', "
-                "updated_at = ? WHERE id = ? AND cashier_id = ? AND state IN ('LOGIN', 'CLIENT')",
-                (name, int(identified), ts(now), draft.id, draft.cashier_id),
+                "UPDATE drafts SET client_name = ?, identified = ?, masked_iin = ?, "
+                "state = 'CLIENT', updated_at = ? "
+                "WHERE id = ? AND cashier_id = ? AND state IN ('LOGIN', 'CLIENT')",
+                (name, int(identified), masked_iin, ts(now), draft.id, draft.cashier_id),
             )
             == 1
         )
@@ -112,8 +127,9 @@ class Drafts:
         new = new_id()
         tx.run(
             "INSERT INTO drafts (id, cashier_id, chat_id, login, client_name, identified, "
-            "lang, state, created_at, updated_at) SELECT ?, cashier_id, chat_id, login, "
-            "client_name, identified, lang, 'CLIENT', ?, ? FROM drafts WHERE id = ?",
+            "masked_iin, lang, state, created_at, updated_at) SELECT ?, cashier_id, chat_id, "
+            "login, client_name, identified, masked_iin, lang, 'CLIENT', ?, ? "
+            "FROM drafts WHERE id = ?",
             (new, stamp, stamp, draft_id),
         )
         return new

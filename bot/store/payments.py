@@ -7,6 +7,7 @@ completion.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.domain.model import OPEN_STATUSES, USING_LIMITS, Draft, Payment, Status, Totals, Usage
@@ -33,13 +34,14 @@ class Payments:
         requester: str,
         message_id: int | None,
         first_attempt_at: datetime,
+        fee: Decimal = Decimal(0),
     ) -> Payment:
-        """A NEW payment from a confirmed draft (its amount set)."""
+        """A NEW payment from a confirmed draft (its amount set), with the fee of the day."""
         assert draft.amount is not None
         stamp = ts(now)
         tx.run(
             f"INSERT INTO payments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 0, "
-            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL)",
+            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, ?)",
             (
                 guid,
                 draft.id,
@@ -54,6 +56,7 @@ class Payments:
                 stamp,
                 stamp,
                 ts(first_attempt_at),
+                to_tiyn(fee),
             ),
         )
         payment = Payments.get(tx, guid)

@@ -55,6 +55,10 @@ class ReceiptCb(CallbackData, prefix="r"):
     guid: BracedGuid  # 38 characters
 
 
+class ReceiptPdfCb(CallbackData, prefix="rp"):
+    guid: BracedGuid
+
+
 class ApprovalCb(CallbackData, prefix="ap"):
     action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
     approval_id: ShortId

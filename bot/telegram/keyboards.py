@@ -20,6 +20,7 @@ from bot.telegram.callbacks import (
     DraftCb,
     LangCb,
     ReceiptCb,
+    ReceiptPdfCb,
     RetryCheckCb,
 )
 
@@ -145,6 +146,19 @@ def language_keyboard() -> InlineKeyboardMarkup:
         inline_keyboard=[
             [InlineKeyboardButton(text=name, callback_data=LangCb(code=code).pack())]
             for code, name in LANGUAGE_NAMES.items()
+        ]
+    )
+
+
+def receipt_pdf_keyboard(guid: str) -> InlineKeyboardMarkup:
+    """Under the chat receipt: the PDF the client can keep."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("📄 PDF for the client"), callback_data=ReceiptPdfCb(guid=guid).pack()
+                )
+            ]
         ]
     )
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.allpay.protocol import ClientInfo
+from bot.documents import receipt as documents
 from bot.domain.masking import mask_login
 from bot.domain.model import (
     Approval,
@@ -27,6 +29,7 @@ from bot.domain.model import (
     Status,
 )
 from bot.domain.parsing import format_login, format_tenge
+from bot.domain.receipts import Receipt
 from bot.domain.reports import Summary, Tally
 from bot.telegram.keyboards import N_
 
@@ -57,21 +60,28 @@ def client_card(login: str, client: ClientInfo) -> str:
     return "\n".join(lines)
 
 
-def confirm_card(draft: Draft) -> str:
+def confirm_card(draft: Draft, fee: Decimal) -> str:
+    """The last look before money moves: who, how much, and the cash to take."""
     assert draft.amount is not None, "a card is shown for a draft with its amount"
-    return "\n".join(
-        [
-            _("Check and confirm the top-up:"),
-            "",
-            _("Client: <b>{name}</b>").format(name=escape(draft.client_name)),
-            _("Login: {login}").format(login=format_login(draft.login)),
-            _("Amount: <b>{amount}</b>").format(amount=format_tenge(draft.amount)),
-            "",
-            _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(
-                amount=format_tenge(draft.amount)
-            ),
-        ]
-    )
+    lines = [
+        _("Check and confirm the top-up:"),
+        "",
+        _("Client: <b>{name}</b>").format(name=escape(draft.client_name)),
+        _("Login: {login}").format(login=format_login(draft.login)),
+    ]
+    if draft.masked_iin:
+        lines.append(_("IIN: {iin}").format(iin=escape(draft.masked_iin)))
+    lines.append(_("Identified: yes") if draft.identified else _("Identified: no"))
+    lines.append(_("Amount: <b>{amount}</b>").format(amount=format_tenge(draft.amount)))
+    if fee:
+        lines.append(_("Fee: {amount}").format(amount=format_tenge(fee)))
+    lines += [
+        "",
+        _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(
+            amount=format_tenge(draft.amount + fee)
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def _details(payment: Payment, tz: tzinfo) -> list[str]:
@@ -95,7 +105,7 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
             head.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
         head.append(
             _("Give the cash back to the client: {amount}.").format(
-                amount=format_tenge(payment.amount)
+                amount=format_tenge(payment.cash)
             )
         )
     elif status is Status.UNKNOWN:
@@ -216,27 +226,16 @@ def receipt_number(payment: Payment) -> str:
     return f"{payment.receipt_no or 0:06d}"
 
 
-def receipt(payment: Payment, tz: tzinfo, agent_name: str, agent_bin: str | None) -> str:
-    """A receipt the cashier can forward to the client (completed payments only)."""
-    when = payment.final_at or payment.created_at
-    amount = format_tenge(payment.amount)
-    lines = [
-        _("🧾 Receipt No. {number}").format(number=receipt_number(payment)),
-        _("Allpay wallet top-up"),
-        "",
-        _("Agent: {name}").format(name=escape(agent_name)),
-    ]
-    if agent_bin:
-        lines.append(_("BIN: {bin}").format(bin=agent_bin))
-    lines += [
-        _("Date and time: {time}").format(time=local_time(when, tz)),
-        _("Cash accepted: {amount}").format(amount=amount),
-        _("E-money credited: {amount}").format(amount=amount),
-        _("Wallet: {login}").format(login=format_login(payment.login)),
-        _("Transaction: <code>{guid}</code>").format(guid=payment.guid),
-        "",
-        _("Status: completed. Thank you!"),
-    ]
+def receipt(receipt: Receipt, tz: tzinfo) -> str:
+    """The receipt as a chat message (the PDF beside it says the same, see bot.documents)."""
+    lines = [f"🧾 <b>{escape(documents.title(receipt, _))}</b>", _("Allpay wallet top-up")]
+    if receipt.example:
+        lines.append(_("Example values: the sandbox, not a real top-up."))
+    lines.append("")
+    for field in documents.fields(receipt, tz, _):
+        value = f"<code>{escape(field.value)}</code>" if field.code else escape(field.value)
+        lines.append(f"{escape(field.label)}: {value}")
+    lines += ["", _("Status: completed.")]
     return "\n".join(lines)
 
 

@@ -128,7 +128,11 @@ class CashIn:
             if not Roster.active(tx, cashier_id):
                 return None
             Drafts.cancel_unfinished(tx, now, cashier_id)
-            known = (client.full_name, client.identified) if client is not None else None
+            known = (
+                (client.full_name, client.identified, client.masked_iin)
+                if client is not None
+                else None
+            )
             return Drafts.start(
                 tx, now, cashier_id=cashier_id, chat_id=chat_id, login=login, lang=lang,
                 client=known,
@@ -147,7 +151,9 @@ class CashIn:
             return Check(check.found, draft, None, check.message)
         now = self._clock()
         found = await self.db.write(
-            lambda tx: Drafts.set_client(tx, now, draft, client.full_name, client.identified),
+            lambda tx: Drafts.set_client(
+                tx, now, draft, client.full_name, client.identified, client.masked_iin
+            ),
             durable=False,
         )
         return Check(Found.CLIENT, draft, client) if found else Check(Found.ENDED)

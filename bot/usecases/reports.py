@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
 from bot.domain.model import Approval, AuditEntry, Payment, Status
+from bot.domain.receipts import Parties, Receipt
 from bot.domain.reports import Lookup, Summary, day_bounds, summarize
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
@@ -55,10 +56,13 @@ class Balance:
 
 
 class Reports:
-    def __init__(self, db: Database, tz: tzinfo, allpay: BalanceSource) -> None:
+    def __init__(
+        self, db: Database, tz: tzinfo, allpay: BalanceSource, parties: Parties | None = None
+    ) -> None:
         self.db = db
         self.tz = tz
         self.allpay = allpay
+        self.parties = parties or Parties()
 
     async def balance(self, lang: str) -> Balance:
         """The agent's balance in Allpay (TransactionManagement ``availableBalance``)."""
@@ -92,14 +96,20 @@ class Reports:
 
         return await self.db.read(find)
 
-    async def receipt(self, guid: str, owner: int | None) -> Payment | None:
-        """A completed payment ``owner`` may see (someone else's answers as a missing one)."""
-        payment = await self.db.read(lambda tx: Payments.get(tx, guid))
-        if payment is None or payment.status is not Status.COMPLETED:
-            return None
-        if owner is not None and payment.cashier_id != owner:
-            return None
-        return payment
+    async def receipt(self, guid: str, owner: int | None) -> Receipt | None:
+        """The receipt of a completed payment ``owner`` may see (someone else's answers as a
+        missing one)."""
+
+        def read(tx: Tx) -> Receipt | None:
+            payment = Payments.get(tx, guid)
+            if payment is None or payment.status is not Status.COMPLETED:
+                return None
+            if owner is not None and payment.cashier_id != owner:
+                return None
+            cashier = Roster.names(tx).get(payment.cashier_id) or str(payment.cashier_id)
+            return Receipt(payment, cashier, self.parties)
+
+        return await self.db.read(read)
 
     async def totals(
         self, first: date, last: date, owner: int | None = None

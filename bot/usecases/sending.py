@@ -58,6 +58,7 @@ class Sender:
         notices: Notices,
         *,
         requester: str,
+        fee: Decimal = Decimal(0),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -65,6 +66,7 @@ class Sender:
         self.policy = policy
         self.notices = notices
         self.requester = requester
+        self.fee = fee
         self._clock = clock
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[Payment | None]] = set()
@@ -95,6 +97,7 @@ class Sender:
             requester=self.requester,
             message_id=message_id,
             first_attempt_at=first_attempt_at,
+            fee=self.fee,
         )
         AuditLog.add(tx, now, actor_id, "payment.created", guid)
         self.notices.payment_changed(tx, now, draft.chat_id, guid, final=False)

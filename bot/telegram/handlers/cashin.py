@@ -201,7 +201,7 @@ async def amount_typed(
     except AmountError as exc:
         await message.answer(_amount_error(exc.problem, settings))
         return
-    await _show_card(message, state, staff, cashin, amount)
+    await _show_card(message, state, staff, cashin, settings, amount)
 
 
 async def amount_other(message: Message, settings: Settings) -> None:
@@ -224,11 +224,16 @@ async def amount_pressed(
         return
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_card(callback.message, state, staff, cashin, amount)
+    await _show_card(callback.message, state, staff, cashin, settings, amount)
 
 
 async def _show_card(
-    message: Message, state: FSMContext, staff: StaffUser, cashin: CashInSteps, amount: Decimal
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    cashin: CashInSteps,
+    settings: Settings,
+    amount: Decimal,
 ) -> None:
     draft_id = (await state.get_data()).get("draft")
     step = await cashin.enter_amount(draft_id, staff.user_id, amount)
@@ -244,7 +249,9 @@ async def _show_card(
         return
     if card.id != draft_id:
         await state.set_data({"draft": card.id})
-    sent = await message.answer(texts.confirm_card(card), reply_markup=confirm_keyboard(card.id))
+    sent = await message.answer(
+        texts.confirm_card(card, settings.cashin_fee), reply_markup=confirm_keyboard(card.id)
+    )
     await cashin.card_shown(card.id, sent.message_id)
     await state.set_state(CashIn.confirm)
 

@@ -6,6 +6,7 @@ one does. Supervisors and admins see everyone's, with the cashier named.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime
 from html import escape
@@ -13,18 +14,24 @@ from html import escape
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
+from bot.documents.receipt import filename, render_pdf
 from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status
 from bot.domain.reports import local_today, parse_lookup
 from bot.telegram import texts
-from bot.telegram.callbacks import HistoryCb, ReceiptCb
+from bot.telegram.callbacks import HistoryCb, ReceiptCb, ReceiptPdfCb
 from bot.telegram.filters import Is, MenuButton
-from bot.telegram.keyboards import MENU_HISTORY, MENU_TODAY, receipt_keyboard
+from bot.telegram.keyboards import (
+    MENU_HISTORY,
+    MENU_TODAY,
+    receipt_keyboard,
+    receipt_pdf_keyboard,
+)
 from bot.usecases.reports import Reports
 
 PAGE_SIZE = 10
@@ -39,9 +46,11 @@ def make_router() -> Router:
     router.callback_query.register(history_page, HistoryCb.filter())
     router.message.register(find, Command("find"))
     router.callback_query.register(send_receipt, ReceiptCb.filter())
+    router.callback_query.register(send_receipt_pdf, ReceiptPdfCb.filter())
     router.message.register(today, Command("today"))
     router.message.register(today, MenuButton(MENU_TODAY))
-    router.callback_query.register(bad_receipt, Is(F.data.startswith(f"{ReceiptCb.__prefix__}:")))
+    for prefix in (ReceiptCb.__prefix__, ReceiptPdfCb.__prefix__):
+        router.callback_query.register(bad_receipt, Is(F.data.startswith(f"{prefix}:")))
     return router
 
 
@@ -159,15 +168,42 @@ async def send_receipt(
     reports: Reports,
     settings: Settings,
 ) -> None:
-    payment = await reports.receipt(callback_data.guid, _owner(staff))
-    if payment is None:
+    receipt = await reports.receipt(callback_data.guid, _owner(staff))
+    if receipt is None:
         await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
         return
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.answer(
-            texts.receipt(payment, settings.tz, settings.agent_name, settings.agent_bin)
+            texts.receipt(receipt, settings.tz),
+            reply_markup=receipt_pdf_keyboard(receipt.payment.guid),
         )
+
+
+async def send_receipt_pdf(
+    callback: CallbackQuery,
+    callback_data: ReceiptPdfCb,
+    staff: StaffUser,
+    reports: Reports,
+    settings: Settings,
+) -> None:
+    """The receipt as a PDF document the cashier forwards to the client, made on request."""
+    receipt = await reports.receipt(callback_data.guid, _owner(staff))
+    if receipt is None:
+        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
+        return
+    await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
+    # Rendering takes tens of milliseconds of CPU: off the event loop (the gettext context,
+    # the reader's language, goes with it).
+    data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
+    await callback.message.answer_document(
+        BufferedInputFile(data, filename=filename(receipt)),
+        caption=_("🧾 Receipt No. {number} for the client: forward it.").format(
+            number=receipt.number
+        ),
+    )
 
 
 # ---------------------------------------------------------------- /today
