@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +38,11 @@ PARTIES: dict[str, str] = {
     "agent_bin": "222222222222",
 }
 PARTIES_ENV = {name.upper(): value for name, value in PARTIES.items()}
+
+
+def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:
+    """A message with a button whose callback data starts with ``prefix``."""
+    return lambda m: any(data.startswith(prefix) for _label, data in m.callback_buttons)
 
 
 def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Settings:
@@ -95,11 +100,12 @@ class Harness:
         await self.say(user, "/cashin")
         mark = self.tg.mark()
         self.tg.send_text(user, login)
-        # The amount prompt, in any language: it carries the preset amounts.
-        await self.tg.wait_message(user["id"], lambda m: bool(m.buttons), after=mark)
+        # The amount prompt, in any language: it carries the preset amounts (the login
+        # prompt may carry buttons too: the cashier's recent clients).
+        await self.tg.wait_message(user["id"], _has_button("a:"), after=mark)
         mark = self.tg.mark()
         self.tg.send_text(user, amount)
-        return await self.tg.wait_message(user["id"], lambda m: bool(m.buttons), after=mark)
+        return await self.tg.wait_message(user["id"], _has_button("d:"), after=mark)
 
     async def wait_status(
         self, user_id: int, message_id: int, icon: str, timeout: float = 10.0

@@ -40,7 +40,11 @@ async def test_happy_path_unidentified_client_completes(harness: Harness) -> Non
     assert done.message_id == card.message_id
     [(guid, status)] = await _payments(harness)
     assert status == "COMPLETED" and guid in done.text
-    assert done.callback_buttons == [("🧾 Receipt", f"r:{guid}")]  # the only button left
+    # Left on the final card: the receipt and a new top-up for the same client.
+    assert done.callback_buttons == [
+        ("🧾 Receipt", f"r:{guid}"),
+        ("🔁 Again for this client", f"ag:{guid}"),
+    ]
     note = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: m.text.startswith("✅"))
     assert "7700***0002" in note.text and "77000000002" not in note.text
     assert guid.strip("{}")[:8] in note.text
@@ -87,8 +91,10 @@ async def test_allpay_down_offers_retry_and_changes_nothing(harness: Harness) ->
     harness.app.allpay.url = real_url
     mark = harness.tg.mark()
     await harness.press(user, down, "Try again")
-    found = await harness.tg.wait_message(CASHIER, lambda m: "Ахметов" in m.text, after=mark)
-    assert found
+    # The "not answering" message itself becomes the client and the amount prompt.
+    await harness.tg.wait_for(lambda: "Ахметов" in down.text)
+    assert "Enter the amount" in down.plain and down.callback_buttons
+    assert [m for m in harness.tg.messages(CASHIER) if m.message_id > mark] == []
 
 
 async def test_http_500_and_timeout_end_completed_with_one_guid(harness: Harness) -> None:
@@ -177,9 +183,10 @@ async def test_change_amount_and_cancel_send_nothing(harness: Harness) -> None:
     user = harness.user()
     card = await harness.top_up_card(user, "77000000002", "5000")
     old_confirm = f"d:ok:{_draft_id(card)}"
-    mark = harness.tg.mark()
     await harness.press(user, card, "Change amount")
-    await harness.tg.wait_message(CASHIER, lambda m: "amount" in m.text.lower(), after=mark)
+    # The card becomes the amount prompt again, presets and all.
+    await harness.tg.wait_for(lambda: "Enter the amount" in card.text)
+    assert "Confirm" not in str(card.callback_buttons)
     card2 = await harness.say(user, "7000")
     assert "7\u202f000" in card2.text
     answered = len(harness.tg.callback_answers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ from tests.harness import (
     seed_payment,
     settings_for,
 )
-
-SHORT_GUID = re.compile(r"<code>([0-9a-f]{8})</code>")
 
 
 async def _turn(harness: Harness, user: dict[str, Any], page: ChatMessage, label: str) -> None:
@@ -40,8 +37,14 @@ async def test_history_pages_over_25_payments_show_3_pages_and_no_payment_twice(
     seen: list[str] = []
     for number in (1, 2, 3):
         assert f"page {number} of 3" in page.text
-        seen += SHORT_GUID.findall(page.text)
-        labels = [label for label, _ in page.callback_buttons]
+        # Each entry opens with its own numbered button; the numbers run on across pages.
+        details = [(label, data) for label, data in page.callback_buttons if data.startswith("hd:")]
+        seen += [data[4:12] for _label, data in details]
+        first = (number - 1) * 10 + 1
+        assert [label for label, _ in details] == [
+            str(n) for n in range(first, first + len(details))
+        ]
+        labels = [label for label, data in page.callback_buttons if not data.startswith("hd:")]
         assert labels == (["◀️"] if number > 1 else []) + (["▶️"] if number < 3 else [])
         if number == 2:
             # A payment made while paging does not shift the pages being read.
@@ -59,11 +62,18 @@ async def test_cashier_sees_own_history_supervisor_sees_everyone_named(harness: 
     theirs = await seed_payment(journal, cashier_id=CASHIER_2, amount="2222")
     await journal.set_user_name(CASHIER_2, "Aidos")
     cashier_view = await harness.say(harness.user(), "/history")
-    assert mine.guid[1:9] in cashier_view.text and theirs.guid[1:9] not in cashier_view.text
-    assert "7700***0001" in cashier_view.text and "77000000001" not in cashier_view.text
+    assert _listed(cashier_view) == [mine.guid]
+    # Their own clients, by name and login as people write it.
+    assert "Иванова Анна · +7 700 000 00 01" in cashier_view.plain
     boss_view = await harness.say(harness.user(SUPERVISOR), "/history")
-    assert mine.guid[1:9] in boss_view.text and theirs.guid[1:9] in boss_view.text
+    assert set(_listed(boss_view)) == {mine.guid, theirs.guid}
+    assert "7700***0001" in boss_view.text and "+7 700 000 00 01" not in boss_view.text
     assert f"Aidos ({CASHIER_2})" in boss_view.text
+
+
+def _listed(page: ChatMessage) -> list[str]:
+    """The GUIDs a /history page lists: one details button each."""
+    return [data[3:] for _label, data in page.callback_buttons if data.startswith("hd:")]
 
 
 async def test_find_by_guid_in_every_form_prefix_and_login(harness: Harness) -> None:

@@ -189,7 +189,10 @@ async def test_telegram_failing_right_after_confirm_does_not_delay_the_send(
         telegram.press_button(user, card, "Confirm")
         done = await h.wait_status(CASHIER, card.message_id, "✅", timeout=5)
         assert done.message_id == card.message_id
-        assert [label for label, _ in done.callback_buttons] == ["🧾 Receipt"]
+        assert [label for label, _ in done.callback_buttons] == [
+            "🧾 Receipt",
+            "🔁 Again for this client",
+        ]
         assert len(await h.sandbox.ledger.all()) == 1
 
 

@@ -220,6 +220,23 @@ class Payments:
         return [build(Payment, r) for r in rows], total
 
     @staticmethod
+    def recent_clients(tx: Tx, cashier_id: int, limit: int) -> list[tuple[str, str]]:
+        """The cashier's latest distinct clients (login, name as Allpay last gave it), newest
+        first, from their last 50 top-ups (an index range read, whatever the journal's size)."""
+        rows = tx.all(
+            "SELECT login, client_name FROM payments WHERE cashier_id = ? "
+            "ORDER BY created_at DESC LIMIT 50",
+            (cashier_id,),
+        )
+        seen: dict[str, str] = {}
+        for login, name in rows:
+            if login not in seen:
+                seen[login] = name
+                if len(seen) == limit:
+                    break
+        return list(seen.items())
+
+    @staticmethod
     def find(
         tx: Tx,
         *,

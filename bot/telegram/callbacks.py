@@ -59,6 +59,24 @@ class ReceiptPdfCb(CallbackData, prefix="rp"):
     guid: BracedGuid
 
 
+class AgainCb(CallbackData, prefix="ag"):
+    """ "Again for this client" on a final status message: a new top-up, same login."""
+
+    guid: BracedGuid
+
+
+class RecentCb(CallbackData, prefix="rl"):
+    """One of the cashier's recent clients, offered at the login step."""
+
+    login: Annotated[str, StringConstraints(pattern=r"^[0-9]{8,11}$")]
+
+
+class DetailCb(CallbackData, prefix="hd"):
+    """One entry of /history, opened."""
+
+    guid: BracedGuid
+
+
 class ApprovalCb(CallbackData, prefix="ap"):
     action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
     approval_id: ShortId

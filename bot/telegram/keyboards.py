@@ -12,8 +12,10 @@ from aiogram.types import (
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.parsing import format_tenge
+from bot.domain.model import Payment, Status
+from bot.domain.parsing import format_login, format_tenge
 from bot.telegram.callbacks import (
+    AgainCb,
     AmountCb,
     ApprovalCb,
     DraftAction,
@@ -21,6 +23,7 @@ from bot.telegram.callbacks import (
     LangCb,
     ReceiptCb,
     ReceiptPdfCb,
+    RecentCb,
     RetryCheckCb,
 )
 
@@ -148,6 +151,39 @@ def language_keyboard() -> InlineKeyboardMarkup:
             for code, name in LANGUAGE_NAMES.items()
         ]
     )
+
+
+def final_keyboard(payment: Payment) -> InlineKeyboardMarkup | None:
+    """Under a final status: the receipt (completed) and a new top-up for the same client."""
+    row: list[InlineKeyboardButton] = []
+    if payment.status is Status.COMPLETED:
+        row.append(
+            InlineKeyboardButton(
+                text=_("🧾 Receipt"), callback_data=ReceiptCb(guid=payment.guid).pack()
+            )
+        )
+    if payment.status in (Status.COMPLETED, Status.DECLINED):
+        row.append(
+            InlineKeyboardButton(
+                text=_("🔁 Again for this client"),
+                callback_data=AgainCb(guid=payment.guid).pack(),
+            )
+        )
+    return InlineKeyboardMarkup(inline_keyboard=[row]) if row else None
+
+
+#: A button's label is cut to what a phone shows on one line.
+_BUTTON_NAME = 24
+
+
+def recent_clients_keyboard(clients: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    """The cashier's last clients at the login step: one tap instead of eleven digits."""
+    rows = []
+    for login, name in clients:
+        short = name if len(name) <= _BUTTON_NAME else name[: _BUTTON_NAME - 1] + "…"
+        label = f"{short} · {format_login(login)}" if short else format_login(login)
+        rows.append([InlineKeyboardButton(text=label, callback_data=RecentCb(login=login).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def receipt_pdf_keyboard(guid: str) -> InlineKeyboardMarkup:

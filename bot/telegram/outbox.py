@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -31,14 +31,14 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.domain.clock import utcnow
-from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment, Status
+from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment
 from bot.loops import BackgroundLoop
 from bot.telegram import texts
-from bot.telegram.keyboards import approval_keyboard, receipt_keyboard, withdraw_keyboard
+from bot.telegram.keyboards import approval_keyboard, final_keyboard, withdraw_keyboard
 from bot.telegram.pacing import Lane, current_lane
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.deliveries import Deliveries, Due
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 FEED_HOLD = 0.5  # seconds a feed item waits for its payment's status message to go out
+#: A final status this long after the confirm tap also comes as a new, notifying message.
+LATE_FINAL = timedelta(minutes=1)
 LANE_OF = {
     OutboxKind.STATUS: Lane.STATUS,
     OutboxKind.APPROVAL_NOTICE: Lane.STATUS,
@@ -209,8 +211,19 @@ class OutboxWorker(BackgroundLoop):
         lang = await self._language(payment.cashier_id, payment.lang)
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.status_text(payment, self.tz)
-            markup = receipt_keyboard([payment.guid] if payment.status is Status.COMPLETED else [])
+            markup = final_keyboard(payment)
+            late = texts.late_final(payment) if _late(payment) else None
         sent = await self._edit_or_send(payment.chat_id, payment.message_id, text, markup)
+        if late is not None and sent is None and payment.message_id is not None:
+            # An edit makes no sound: a cashier who left the chat after ⏳ is told anew,
+            # in a short message that points at the card.
+            await self.bot.send_message(
+                chat_id=payment.chat_id,
+                text=late,
+                reply_parameters=ReplyParameters(
+                    message_id=payment.message_id, allow_sending_without_reply=True
+                ),
+            )
         log.debug("outbox %s: status delivered to chat %d", ids, payment.chat_id)
         await self.deliveries.status_done(ids, payment, sent)
 
@@ -319,6 +332,15 @@ class OutboxWorker(BackgroundLoop):
             await self.bot.send_message(chat_id=item.chat_id, text=part)
             if number < len(parts):
                 await self.deliveries.progress(item.id, number)
+
+
+def _late(payment: Payment) -> bool:
+    """A final answer more than :data:`LATE_FINAL` after the confirm tap."""
+    return (
+        payment.status.is_final
+        and payment.final_at is not None
+        and payment.final_at - payment.created_at > LATE_FINAL
+    )
 
 
 def _edit_impossible(message: str) -> bool:

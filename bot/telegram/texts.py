@@ -126,6 +126,21 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
     return "\n".join([*head, "", *_details(payment, tz)])
 
 
+def late_final(payment: Payment) -> str:
+    """A short notifying message when a final status arrives long after the confirm tap
+    (the status message itself is edited, and edits make no sound)."""
+    what = f"{format_tenge(payment.amount)} · {format_login(payment.login)}"
+    if payment.status is Status.COMPLETED:
+        return _("✅ {what}: the top-up is completed; the cash stays with you.").format(what=what)
+    if payment.status is Status.DECLINED:
+        return _("❌ {what}: the top-up is declined; give the cash back: {cash}.").format(
+            what=what, cash=format_tenge(payment.cash)
+        )
+    return _(
+        "⚠️ {what}: no final answer from Allpay; a supervisor will check it. Keep the cash."
+    ).format(what=what)
+
+
 def keep_the_cash() -> str:
     """The cash rule while a top-up has no final answer (said wherever one is pending)."""
     return _("Keep the cash and do not repeat the top-up: the answer will come here.")
@@ -190,13 +205,19 @@ def person(user_id: int | None, names: Mapping[int, str]) -> str:
     return f"{escape(name)} ({user_id})" if name else str(user_id)
 
 
-def history_line(payment: Payment, tz: tzinfo, cashier: str | None) -> str:
-    line = (
-        f"{payment.created_at.astimezone(tz):%d.%m %H:%M} {payment.status.icon} "
-        f"{format_tenge(payment.amount)} · {mask_login(payment.login)} · "
-        f"<code>{short_guid(payment.guid)}</code>"
+def history_line(number: int, payment: Payment, tz: tzinfo, cashier: str | None) -> str:
+    """One /history entry, numbered like its details button. A cashier's own clients by name
+    and login as typed (they are the cashier's to recognise); for supervisors, who see
+    everyone's, the login masked and the cashier named."""
+    head = (
+        f"<b>{number}.</b> {payment.created_at.astimezone(tz):%d.%m %H:%M} "
+        f"{payment.status.icon} {format_tenge(payment.amount)}"
     )
-    return f"{line} · {cashier}" if cashier else line
+    if cashier is not None:
+        return f"{head} · {mask_login(payment.login)} · {cashier}"
+    client = escape(payment.client_name)
+    login = format_login(payment.login)
+    return f"{head} · {client} · {login}" if client else f"{head} · {login}"
 
 
 def payment_card(payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool) -> str:

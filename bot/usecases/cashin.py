@@ -110,6 +110,17 @@ class CashIn:
 
     # ------------------------------------------------------------------ the login
 
+    async def recent_clients(self, cashier_id: int, limit: int = 5) -> list[tuple[str, str]]:
+        """Whom the cashier topped up lately (login, name), offered at the login step."""
+        return await self.db.read(lambda tx: Payments.recent_clients(tx, cashier_id, limit))
+
+    async def client_of(self, guid: str, cashier_id: int) -> str | None:
+        """The login of the cashier's own payment ("again for this client"), else None."""
+        payment = await self.db.read(lambda tx: Payments.get(tx, guid))
+        if payment is None or payment.cashier_id != cashier_id:
+            return None
+        return payment.login
+
     async def begin(self, cashier_id: int) -> None:
         """A new top-up: whatever the cashier had unfinished is closed."""
         now = self._clock()

@@ -96,6 +96,17 @@ class Reports:
 
         return await self.db.read(find)
 
+    async def detail(self, guid: str, owner: int | None) -> Listing:
+        """One payment ``owner`` may see (someone else's answers as a missing one)."""
+
+        def read(tx: Tx) -> Listing:
+            payment = Payments.get(tx, guid)
+            if payment is None or (owner is not None and payment.cashier_id != owner):
+                return Listing([], {})
+            return Listing([payment], Roster.names(tx))
+
+        return await self.db.read(read)
+
     async def receipt(self, guid: str, owner: int | None) -> Receipt | None:
         """The receipt of a completed payment ``owner`` may see (someone else's answers as a
         missing one)."""

@@ -7,14 +7,20 @@ renders its outcome. The conversation state holds only the draft's id.
 from __future__ import annotations
 
 import contextlib
+import logging
 from decimal import Decimal
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramServerError,
+)
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -29,7 +35,15 @@ from bot.domain.parsing import (
     parse_amount,
 )
 from bot.telegram import texts
-from bot.telegram.callbacks import AmountCb, ApprovalCb, DraftAction, DraftCb, RetryCheckCb
+from bot.telegram.callbacks import (
+    AgainCb,
+    AmountCb,
+    ApprovalCb,
+    DraftAction,
+    DraftCb,
+    RecentCb,
+    RetryCheckCb,
+)
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import (
     MENU,
@@ -38,6 +52,7 @@ from bot.telegram.keyboards import (
     confirm_keyboard,
     main_menu,
     quick_amounts,
+    recent_clients_keyboard,
     retry_check_keyboard,
 )
 from bot.telegram.states import CashIn
@@ -46,6 +61,8 @@ from bot.usecases.cashin import AmountStep, Check, Found
 from bot.usecases.cashin import CashIn as CashInSteps
 
 LOGIN_EXAMPLE = "+7 701 000 00 01"
+
+log = logging.getLogger(__name__)
 
 
 def make_router() -> Router:
@@ -66,6 +83,8 @@ def make_router() -> Router:
     steps.message.register(amount_other, amount)
     router.include_router(steps)
     router.callback_query.register(retry_check, RetryCheckCb.filter(), login)
+    router.callback_query.register(recent_pressed, RecentCb.filter(), login)
+    router.callback_query.register(again, AgainCb.filter())
     router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
     router.callback_query.register(withdraw, ApprovalCb.filter(F.action == "w"))
     router.callback_query.register(confirm, DraftCb.filter(F.action == DraftAction.CONFIRM))
@@ -83,12 +102,63 @@ async def ask_login(
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
-    await message.answer(
-        _(
-            "Enter the client's Allpay login — their phone number, for example {example} — "
-            "or send the client's contact."
-        ).format(example=LOGIN_EXAMPLE)
-    )
+    recent = await cashin.recent_clients(staff.user_id)
+    prompt = _(
+        "Enter the client's Allpay login — their phone number, for example {example} — "
+        "or send the client's contact."
+    ).format(example=LOGIN_EXAMPLE)
+    if recent:
+        prompt += "\n" + _("Or choose one of your recent clients:")
+    await message.answer(prompt, reply_markup=recent_clients_keyboard(recent))
+
+
+async def recent_pressed(
+    callback: CallbackQuery,
+    callback_data: RecentCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cashin: CashInSteps,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """A recent client's button: as if the login were typed; the prompt becomes the answer."""
+    await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
+    login = normalize_login(callback_data.login)
+    if login is None:
+        return
+    message = callback.message
+    check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
+    if check.draft is not None:
+        await state.update_data(draft=check.draft.id)
+    await _show_check(message, state, check, login, settings, edit=True)
+
+
+async def again(
+    callback: CallbackQuery,
+    callback_data: AgainCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cashin: CashInSteps,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """ "Again for this client" under a final status: a new top-up for the same login, the
+    client checked with Allpay afresh. The status message itself stays as it is."""
+    login = await cashin.client_of(callback_data.guid, staff.user_id)
+    if login is None or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    await callback.answer()
+    await cashin.begin(staff.user_id)
+    await state.clear()
+    await state.set_state(CashIn.login)
+    message = callback.message
+    check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
+    if check.draft is not None:
+        await state.update_data(draft=check.draft.id)
+    await _show_check(message, state, check, login, settings)
 
 
 async def login_given(
@@ -122,27 +192,54 @@ def _login_error() -> str:
 
 
 async def _show_check(
-    message: Message, state: FSMContext, check: Check, login: str, settings: Settings
+    message: Message,
+    state: FSMContext,
+    check: Check,
+    login: str,
+    settings: Settings,
+    *,
+    edit: bool = False,
 ) -> None:
+    """What Allpay said of the login: the client and the amount prompt, or why not. With
+    ``edit`` the bot's own ``message`` (the prompt just answered) becomes this step."""
     if check.found is Found.ENDED:
         await state.clear()
         await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
     elif check.found is Found.NO_CLIENT:
-        await message.answer(
-            _(
-                "No Allpay client with the login {login}. Check the number and enter it again."
-            ).format(login=format_login(login))
-        )
+        text = _(
+            "No Allpay client with the login {login}. Check the number and enter it again."
+        ).format(login=format_login(login))
+        await _step(message, text, None, edit=edit)
     elif check.found is Found.REFUSED:
         # Allpay's wording arrives before any signature check: text, never markup.
         text = _("Allpay refused the check: {message}").format(message=escape(check.message or ""))
-        await message.answer(text, reply_markup=retry_check_keyboard())
+        await _step(message, text, retry_check_keyboard(), edit=edit)
     elif check.found is Found.UNREACHABLE or check.client is None:
         text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
-        await message.answer(text, reply_markup=retry_check_keyboard())
+        await _step(message, text, retry_check_keyboard(), edit=edit)
     else:
         await state.set_state(CashIn.amount)
-        await _ask_amount(message, settings, texts.client_card(login, check.client))
+        await _ask_amount(message, settings, texts.client_card(login, check.client), edit=edit)
+
+
+async def _step(
+    message: Message, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool
+) -> Message:
+    """Show the conversation's next step: edited into the bot's own ``message`` (a prompt
+    whose button was just pressed: no orphaned prompt, one message less), or as a new message
+    after what the cashier typed. A message that cannot be edited any more, or an edit lost
+    on the way, is sent anew: the step is never lost (at worst it shows twice)."""
+    if edit:
+        try:
+            edited = await message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return message
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            log.warning("editing the step failed (%s); sending it anew", type(exc).__name__)
+        else:
+            return edited if isinstance(edited, Message) else message
+    return await message.answer(text, reply_markup=markup)
 
 
 async def retry_check(
@@ -158,22 +255,24 @@ async def retry_check(
     draft = await cashin.current((await state.get_data()).get("draft"), staff.user_id)
     if draft is None:
         return
-    with contextlib.suppress(TelegramBadRequest):
-        await callback.message.edit_reply_markup(reply_markup=None)
     check = await cashin.check_again(draft)
-    await _show_check(callback.message, state, check, draft.login, settings)
+    await _show_check(callback.message, state, check, draft.login, settings, edit=True)
 
 
 # ---------------------------------------------------------------- step 2: the amount
 
 
-async def _ask_amount(message: Message, settings: Settings, intro: str | None = None) -> None:
+async def _ask_amount(
+    message: Message, settings: Settings, intro: str | None = None, *, edit: bool = False
+) -> None:
     prompt = _("Enter the amount in whole tenge, from {minimum} to {maximum}:").format(
         minimum=format_tenge(settings.amount_min), maximum=format_tenge(settings.amount_max)
     )
-    await message.answer(
+    await _step(
+        message,
         f"{intro}\n\n{prompt}" if intro else prompt,
-        reply_markup=quick_amounts(settings.amount_min, settings.amount_max),
+        quick_amounts(settings.amount_min, settings.amount_max),
+        edit=edit,
     )
 
 
@@ -222,9 +321,7 @@ async def amount_pressed(
         callback.message, Message
     ):
         return
-    with contextlib.suppress(TelegramBadRequest):
-        await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_card(callback.message, state, staff, cashin, settings, amount)
+    await _show_card(callback.message, state, staff, cashin, settings, amount, edit=True)
 
 
 async def _show_card(
@@ -234,6 +331,8 @@ async def _show_card(
     cashin: CashInSteps,
     settings: Settings,
     amount: Decimal,
+    *,
+    edit: bool = False,
 ) -> None:
     draft_id = (await state.get_data()).get("draft")
     step = await cashin.enter_amount(draft_id, staff.user_id, amount)
@@ -249,8 +348,8 @@ async def _show_card(
         return
     if card.id != draft_id:
         await state.set_data({"draft": card.id})
-    sent = await message.answer(
-        texts.confirm_card(card, settings.cashin_fee), reply_markup=confirm_keyboard(card.id)
+    sent = await _step(
+        message, texts.confirm_card(card, settings.cashin_fee), confirm_keyboard(card.id), edit=edit
     )
     await cashin.card_shown(card.id, sent.message_id)
     await state.set_state(CashIn.confirm)
@@ -336,9 +435,9 @@ async def change_amount(
         return
     await state.set_state(CashIn.amount)
     await state.set_data({"draft": again})
-    await _edit(callback.message, _("✏️ Changing the amount…"))
     if isinstance(callback.message, Message):
-        await _ask_amount(callback.message, settings)
+        # The card becomes the amount prompt again (its buttons act on the new draft).
+        await _ask_amount(callback.message, settings, edit=True)
 
 
 async def cancel_card(
@@ -354,9 +453,8 @@ async def cancel_card(
         return
     await cashin.cancel(staff.user_id)
     await state.clear()
+    # The menu stays on screen (a persistent keyboard): nothing more to send.
     await _edit(callback.message, _("✖️ Top-up cancelled. Nothing was sent to Allpay."))
-    if isinstance(callback.message, Message):
-        await callback.message.answer(_("Choose an action:"), reply_markup=main_menu())
 
 
 async def _open_draft(
@@ -378,16 +476,16 @@ async def _open_draft(
 
 
 def _on_card(draft: Draft, callback: CallbackQuery) -> bool:
-    """Whether the button was pressed on the draft's own card: the card the draft recorded,
-    or — not recorded yet (a crash right after showing it) — a message that carries the
-    pressed button."""
+    """Whether the button was pressed on the draft's own card: a message that carries the
+    pressed button now (a card edited into the next step has lost it), and the card the
+    draft recorded — or, not recorded yet (a crash right after showing it), any such one."""
     message = callback.message
     if not isinstance(message, Message) or message.chat.id != draft.chat_id:
         return False
-    if draft.card_message_id is not None:
-        return message.message_id == draft.card_message_id
     buttons = message.reply_markup.inline_keyboard if message.reply_markup else []
-    return any(button.callback_data == callback.data for row in buttons for button in row)
+    if not any(button.callback_data == callback.data for row in buttons for button in row):
+        return False
+    return draft.card_message_id is None or message.message_id == draft.card_message_id
 
 
 async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:

@@ -14,9 +14,14 @@ from html import escape
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
 from bot.documents.receipt import filename, render_pdf
@@ -24,7 +29,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status
 from bot.domain.reports import local_today, parse_lookup
 from bot.telegram import texts
-from bot.telegram.callbacks import HistoryCb, ReceiptCb, ReceiptPdfCb
+from bot.telegram.callbacks import DetailCb, HistoryCb, ReceiptCb, ReceiptPdfCb
 from bot.telegram.filters import Is, MenuButton
 from bot.telegram.keyboards import (
     MENU_HISTORY,
@@ -44,6 +49,7 @@ def make_router() -> Router:
     router.message.register(history, Command("history"))
     router.message.register(history, MenuButton(MENU_HISTORY))
     router.callback_query.register(history_page, HistoryCb.filter())
+    router.callback_query.register(detail, DetailCb.filter())
     router.message.register(find, Command("find"))
     router.callback_query.register(send_receipt, ReceiptCb.filter())
     router.callback_query.register(send_receipt_pdf, ReceiptPdfCb.filter())
@@ -71,18 +77,35 @@ async def _history_page(
         return _("No payments yet."), None
     pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
     lines = [_("Payments, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
-    for p in found.payments:
+    first = page * PAGE_SIZE + 1
+    for number, p in enumerate(found.payments, start=first):
         cashier = texts.person(p.cashier_id, found.names) if owner is None else None
-        lines.append(texts.history_line(p, settings.tz, cashier))
-    lines += ["", _("Details: /find and the 8 characters after the amount.")]
+        lines.append(texts.history_line(number, p, settings.tz, cashier))
+    lines += ["", _("Tap a number for the details.")]
     stamp = int(until.timestamp() * 1000)
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
+    for number, p in enumerate(found.payments, start=first):
+        if (number - first) % 5 == 0:
+            rows.append([])
+        rows[-1].append(
+            InlineKeyboardButton(text=str(number), callback_data=DetailCb(guid=p.guid).pack())
+        )
+    paging: list[InlineKeyboardButton] = []
     if page > 0:
-        builder.button(text="◀️", callback_data=HistoryCb(page=page - 1, until=stamp))
+        paging.append(
+            InlineKeyboardButton(
+                text="◀️", callback_data=HistoryCb(page=page - 1, until=stamp).pack()
+            )
+        )
     if page + 1 < pages:
-        builder.button(text="▶️", callback_data=HistoryCb(page=page + 1, until=stamp))
-    markup = builder.as_markup()
-    return "\n".join(lines), markup if markup.inline_keyboard else None
+        paging.append(
+            InlineKeyboardButton(
+                text="▶️", callback_data=HistoryCb(page=page + 1, until=stamp).pack()
+            )
+        )
+    if paging:
+        rows.append(paging)
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def history(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
@@ -103,6 +126,30 @@ async def history_page(
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_text(text, reply_markup=markup)
+
+
+async def detail(
+    callback: CallbackQuery,
+    callback_data: DetailCb,
+    staff: StaffUser,
+    reports: Reports,
+    settings: Settings,
+) -> None:
+    """A /history entry's number: everything known about that payment, with its receipt."""
+    found = await reports.detail(callback_data.guid, _owner(staff))
+    if not found.payments or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    await callback.answer()
+    [payment] = found.payments
+    text = texts.payment_card(
+        payment,
+        settings.tz,
+        texts.person(payment.cashier_id, found.names),
+        staff_view=staff.role.sees_everyone,
+    )
+    completed = [payment.guid] if payment.status is Status.COMPLETED else []
+    await callback.message.answer(text, reply_markup=receipt_keyboard(completed))
 
 
 # ---------------------------------------------------------------- /find

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -38,10 +41,13 @@ async def set_language(
     await people.set_language(staff.user_id, code)
     with i18n.use_locale(code):
         await callback.answer()
-        if callback.message is not None:
-            await callback.message.answer(
-                _("Language: {language}").format(language=LANGUAGE_NAMES[code]),
-                reply_markup=main_menu(),
-            )
-    if callback.message is not None and hasattr(callback.message, "edit_reply_markup"):
-        await callback.message.edit_reply_markup(reply_markup=None)
+        if not isinstance(callback.message, Message):
+            return
+        # The answer carries the menu in the new language (only a new message can); the
+        # question it answers goes, rather than lingering above it.
+        await callback.message.answer(
+            _("Language: {language}").format(language=LANGUAGE_NAMES[code]),
+            reply_markup=main_menu(),
+        )
+    with contextlib.suppress(TelegramBadRequest):
+        await callback.message.delete()
