@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.devtools.sandbox import Sandbox
-from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.devtools.telegram import ChatMessage, FakeTelegram, parse_html
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
 from bot.store.db import Tx, ts
@@ -38,6 +39,21 @@ PARTIES: dict[str, str] = {
     "agent_bin": "222222222222",
 }
 PARTIES_ENV = {name.upper(): value for name, value in PARTIES.items()}
+
+
+#: Latin words a ru/kk screen may show: names of things (and ₸, commands, GUIDs, digits).
+LATIN_ALLOWED = frozenset({"GUID", "Allpay", "Telegram", "ID", "CSV", "XLSX", "Excel", "PDF", "QR"})
+
+
+def english_words(text: str) -> list[str]:
+    """Latin words in what a person reads (tags gone) outside :data:`LATIN_ALLOWED`: commands,
+    GUIDs, identifiers in <code>, setting names, hex digits ("a-f") and anything with a
+    digit are not words."""
+    plain = parse_html(re.sub(r"<code>.*?</code>", " ", text))  # identifiers: ids, GUIDs
+    plain = re.sub(
+        r"/[a-z_]+|\ba-f\b|\{[0-9a-fA-F-]+\}|\b\w*\d\w*\b|\b[A-Z]+_[A-Z_]+\b", " ", plain
+    )
+    return [w for w in re.findall(r"[A-Za-z]+", plain) if w not in LATIN_ALLOWED]
 
 
 def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from bot.domain.model import Status
-from tests.harness import CASHIER, STRANGER, SUPERVISOR_CHAT, Harness, running_bot
+from tests.harness import (
+    CASHIER,
+    STRANGER,
+    SUPERVISOR_CHAT,
+    Harness,
+    english_words,
+    running_bot,
+)
 
 
 async def _payments(h: Harness) -> list[tuple[str, str]]:
@@ -295,3 +302,15 @@ async def test_one_cash_rule_at_every_step_in_every_language(harness: Harness, l
     assert pending and all(keep in t for t in pending)
     help_text = (await harness.say(user, "/help")).text
     assert all(word in help_text for word in (stays.split()[-1], keep))
+    # The rest of a cashier's day in the same language: history, an entry, today, a receipt.
+    page = await harness.say(user, "/history")
+    await harness.press(user, page, "1")
+    await harness.say(user, "/today")
+    done = next(m for m in harness.tg.messages(CASHIER) if m.text.startswith("✅"))
+    mark = harness.tg.mark()
+    await harness.press(user, done, done.callback_buttons[0][0])  # 🧾
+    await harness.tg.wait_message(CASHIER, after=mark)
+    if lang != "en":
+        # No English left on a ru/kk screen: every text the cashier was ever shown.
+        english = {w for t in harness.texts_ever(CASHIER) for w in english_words(t)}
+        assert not english, english

@@ -82,6 +82,28 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         await term.expect("── supervisors ──")
         await term.type("/history")
         await term.expect("page 1 of 1")
+        # Another persona: a cashier asks for a large top-up, the supervisor approves it.
+        await term.type("/as cashier")
+        await term.expect("you are now the cashier")
+        await term.expect("Hello, Cashier!")
+        await term.type("/cashin")
+        await term.expect("Enter the client's Allpay login")
+        await term.type("77000000001")
+        await term.expect("Identified: yes")
+        await term.type("150000")
+        await term.expect("[1] ✅ Confirm")
+        await term.type("1")
+        await term.expect("needs a supervisor's approval")
+        await term.type("/as supervisor")
+        await term.expect("you are now the supervisor")
+        await term.expect("[1] ✅ Approve")
+        await term.type("1")
+        await term.expect("Approved by Supervisor")
+        await term.expect("✅ 150 000 ₸ · Cashier")  # the supervisors' feed
+        await term.type("/export")
+        await term.expect(".xlsx")
+        await term.type("/as nobody")
+        await term.expect("usage: /as cashier | supervisor | admin")
         await term.type("/quit")
         await term.expect("bye")
         async with asyncio.timeout(15):
@@ -91,3 +113,4 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
             process.kill()
             await process.wait()
     assert (tmp_path / "demo" / "demo.sqlite3").is_file()
+    assert sorted(p.suffix for p in (tmp_path / "demo" / "files").iterdir()) == [".csv", ".xlsx"]

@@ -9,11 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram
 from bot.domain.clock import utcnow
+from bot.domain.model import Payment
 from bot.domain.reports import (
     CSV_COLUMNS,
     PeriodError,
@@ -170,7 +172,9 @@ async def test_export_is_utf8_bom_csv_with_one_row_per_payment_amounts_exact(
     assert reply.document is not None
     name, data = reply.document
     assert name == "payments_2026-11-01_2026-11-03.csv"
-    assert "3 payments" in reply.text
+    workbook = await harness.tg.wait_message(SUPERVISOR, after=reply.message_id)
+    assert workbook.document is not None and "3 payments" in workbook.text
+    _check_xlsx(workbook.document, inside)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8"), newline=""), delimiter=";"))
     assert rows[0] == list(CSV_COLUMNS)
@@ -188,6 +192,36 @@ async def test_export_is_utf8_bom_csv_with_one_row_per_payment_amounts_exact(
     assert first[CSV_COLUMNS.index("status")] == "COMPLETED"
     # A client name Excel would run as a formula is defused.
     assert by_guid[inside[2].guid][CSV_COLUMNS.index("client_name")].startswith("'=")
+
+
+def _check_xlsx(document: tuple[str, bytes], inside: list[Payment]) -> None:
+    """The same payments as a workbook Excel reads right in any locale: numbers are numbers,
+    times are times, text stays text; a second sheet has the totals."""
+    name, data = document
+    assert name == "payments_2026-11-01_2026-11-03.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["Payments", "Totals"]
+    payments = book["Payments"]
+    header = [c.value for c in payments[1]]
+    assert header[:4] == ["Created", "Final", "Status", "Amount, ₸"]
+    rows = {row[header.index("GUID")].value: row for row in payments.iter_rows(min_row=2)}
+    assert set(rows) == {p.guid for p in inside}
+    amounts = sorted(Decimal(str(row[header.index("Amount, ₸")].value)) for row in rows.values())
+    assert amounts == [Decimal("0.01"), Decimal("1000.5"), Decimal("250000")]
+    first = rows[inside[0].guid]
+    created = first[header.index("Created")]
+    assert created.is_date and created.value == datetime(2026, 11, 1, 10, 0)  # local time
+    amount = first[header.index("Amount, ₸")]
+    assert amount.data_type == "n" and amount.number_format == "#,##0.00"
+    assert first[header.index("Status")].value == "completed"
+    assert first[header.index("Cashier")].value == "Әлия Сәрсенова"
+    assert first[header.index("Login")].value == "77000000001"  # text: no 7.7E+10
+    formula = rows[inside[2].guid][header.index("Client")]
+    assert formula.data_type == "s" and formula.value == '=HYPERLINK("x")'  # never run
+    totals = [[c.value for c in row] for row in book["Totals"].iter_rows(min_row=2)]
+    assert totals[0][1:4] == ["Әлия Сәрсенова", "completed", 3]
+    assert Decimal(str(totals[0][4])) == Decimal("251000.51")
+    assert totals[-1][1:4] == ["Total", "completed", 3]
 
 
 # ---------------------------------------------------------------- /pending, /balance

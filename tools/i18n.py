@@ -2,11 +2,13 @@
 
 ``merge FILE.json`` takes ``{msgid: {"ru": ..., "kk": ..., "en": ...}}`` ("en" defaults to
 the msgid), adds or updates those translations, drops messages the code no longer uses and
-compiles.
+compiles. A plural message (``ngettext``) is keyed by its singular msgid and given a list of
+forms per language (ru three, kk and en two).
 
 ``locales/{ru,kk,en}/LC_MESSAGES/messages.po`` are the source; the ``.mo`` files next to them
 are compiled from them and committed (the bot loads .mo). ``check`` fails on any missing
-translation or stale .mo; the test suite runs the same check.
+translation, stale .mo, or a term ``locales/GLOSSARY.md`` says never to use; the test suite
+runs the same check.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 LANGUAGES = ("ru", "kk", "en")
-KEYWORDS = {"_": None, "N_": None, "__": None}
+GLOSSARY = LOCALES / "GLOSSARY.md"
+KEYWORDS: dict[str, object] = {"_": None, "N_": None, "__": None, "ngettext": (1, 2)}
 
 
 def extract() -> Catalog:
@@ -57,24 +60,86 @@ def compile_all() -> None:
         po_path(lang).with_suffix(".mo").write_bytes(mo_bytes(catalog))
 
 
+def _key(msgid: str | tuple[str, ...]) -> str:
+    """How a message is named in a merge file and the catalog: its (singular) msgid."""
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
 def merge(path: Path) -> None:
-    wanted = extract()
-    given: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    wanted = {_key(m.id): m for m in extract() if m.id}
+    given: dict[str, dict[str, str | list[str]]] = json.loads(path.read_text(encoding="utf-8"))
     for lang in LANGUAGES:
         catalog = load_po(lang)
         for message in list(catalog):
-            if message.id and message.id not in wanted:
+            if message.id and _key(message.id) not in wanted:
                 del catalog[message.id]
         for msgid, strings in given.items():
             if msgid not in wanted:
                 raise SystemExit(f"not in the code: {msgid!r}")
-            text = strings.get(lang) or (msgid if lang == "en" else "")
+            code = wanted[msgid]
+            text = strings.get(lang) or (code.id if lang == "en" else "")
             if not text:
                 raise SystemExit(f"{lang}: no translation given for {msgid!r}")
-            catalog.add(msgid, text, flags=wanted[msgid].flags)
+            string = tuple(text) if isinstance(text, list | tuple) else text
+            if isinstance(code.id, tuple) != isinstance(string, tuple):
+                raise SystemExit(
+                    f"{lang}: {msgid!r} needs {'forms' if code.pluralizable else 'a string'}"
+                )
+            existing = catalog.get(code.id)
+            if existing is not None and existing.id == code.id:
+                existing.string = string
+            else:
+                if existing is not None:  # the singular became plural, or back
+                    del catalog[existing.id]
+                catalog.add(code.id, string, flags=code.flags)
         with po_path(lang).open("wb") as fp:
             write_po(fp, catalog, omit_header=False, no_location=True, width=100)
     compile_all()
+
+
+def never_terms() -> dict[str, list[str]]:
+    """What GLOSSARY.md says is never written, per language (its "never (ru)"/"never (kk)"
+    columns): known-wrong terms a translation must not contain."""
+    found: dict[str, list[str]] = {"ru": [], "kk": []}
+    columns: list[str] = []
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0] == "concept":
+            columns = cells
+            continue
+        if not columns or set(cells[0]) <= {"-", ":"}:
+            continue
+        for lang in found:
+            cell = cells[columns.index(f"never ({lang})")]
+            found[lang] += [term.strip().lower() for term in cell.split(",") if term.strip()]
+    return found
+
+
+def _plain(value: object) -> object:
+    """A plural message's id and forms as a tuple (read_mo gives lists), to compare."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _texts(string: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (string,) if isinstance(string, str) else tuple(string)
+
+
+def glossary_problems(catalogs: dict[str, Catalog] | None = None) -> list[str]:
+    """Every translation that uses a term the glossary rules out."""
+    found: list[str] = []
+    for lang, terms in never_terms().items():
+        catalog = catalogs[lang] if catalogs else load_po(lang)
+        for message in catalog:
+            if not message.id:
+                continue
+            for text in _texts(message.string):
+                lowered = text.lower()
+                for term in terms:
+                    if term in lowered:
+                        found.append(f"{lang}: {term!r} (GLOSSARY.md: never) in {text!r}")
+    return found
 
 
 def problems() -> list[str]:
@@ -82,19 +147,19 @@ def problems() -> list[str]:
     wanted = {m.id for m in extract() if m.id}
     for lang in LANGUAGES:
         catalog = load_po(lang)
-        have = {m.id: m.string for m in catalog if m.id}
+        have = {_plain(m.id): _plain(m.string) for m in catalog if m.id}
         for msgid in sorted(wanted, key=str):
-            if not have.get(msgid):
+            if not have.get(msgid) or not all(_texts(have[msgid])):
                 found.append(f"{lang}: no translation for {msgid!r}")
         mo_file = po_path(lang).with_suffix(".mo")
         if not mo_file.is_file():
             found.append(f"{lang}: {mo_file} missing")
             continue
         with mo_file.open("rb") as fp:
-            compiled = {m.id: m.string for m in read_mo(fp) if m.id}
+            compiled = {_plain(m.id): _plain(m.string) for m in read_mo(fp) if m.id}
         if compiled != {k: v for k, v in have.items() if v}:
             found.append(f"{lang}: {mo_file.name} is stale against messages.po; run compile")
-    return found
+    return found + glossary_problems()
 
 
 def main(argv: list[str]) -> int:

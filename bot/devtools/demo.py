@@ -3,7 +3,9 @@
 Everything real runs: the Dispatcher and handlers, the journal, resolver and outbox, the
 Allpay client against the embedded signed sandbox, all over HTTP on loopback. Only Telegram is
 played by the Bot API stand-in (:mod:`bot.devtools.telegram`); this module is its screen and
-keyboard. You are an admin (who may also top up); supervisors' notifications show too.
+keyboard. You play three people in turn — an admin, a supervisor and a cashier (``/as``) —
+so an approval, a report and an export can be tried end to end; the supervisors' group shows
+too. Every top-up of 100 000 ₸ or more waits for the supervisor's approval.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from bot.config import Settings
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.files import write_private
 
-DEMO_USER_ID = 1001
+DEMO_USER_ID = 1001  # the admin: who you are at the start
+SUPERVISOR_ID = 1002
+CASHIER_ID = 1003
+#: ``/as <persona>``: who you are; each has their own chat with the bot.
+PERSONAS = {"admin": DEMO_USER_ID, "supervisor": SUPERVISOR_ID, "cashier": CASHIER_ID}
+NAMES = {DEMO_USER_ID: "Admin", SUPERVISOR_ID: "Supervisor", CASHIER_ID: "Cashier"}
 SUPERVISORS_CHAT_ID = -1002
+APPROVAL_FROM = 100_000
 DEMO_TOKEN = "123456:DEMO-token-not-a-real-one-000000000000"  # noqa: S105 - the stand-in only
 _TAG = re.compile(r"<[^>]+>")
 
@@ -35,6 +43,8 @@ Type as a cashier would: /cashin, a login, an amount… Bot messages appear belo
   [n]       buttons under the latest message: type the number to press one
   contact +7 700 000 00 01   share a contact
   \\text     send text that looks like a button number (e.g. \\1)
+  /as cashier | supervisor | admin   be someone else (you start as the admin);
+            top-ups from 100 000 ₸ wait for the supervisor's approval
   /quit     leave (Ctrl-D works too)
 Sandbox clients: 77000000001 identified (pending, then completed) · 77000000002 not
 identified · 77000000003 declined · 77000000004 slow · 77000000005 HTTP 500 first.
@@ -55,6 +65,7 @@ class Screen:
     seen: dict[tuple[int, int], int] = field(default_factory=dict)  # (chat, id) -> edits shown
     buttons: list[tuple[ChatMessage, str]] = field(default_factory=list)
     menu: list[list[str]] | None = None
+    current: int = DEMO_USER_ID  # whose chat the numbers press buttons in
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -73,7 +84,7 @@ class Screen:
             target = self.files / Path(name).name
             write_private(target, data)  # exports carry client logins
             self.write(f"📎 {name} ({len(data)} bytes) saved to {target}")
-        if message.chat_id == DEMO_USER_ID and message.buttons:
+        if message.chat_id == self.current and message.buttons:
             self.buttons = [(message, label) for label, _data in message.callback_buttons]
             self.write(
                 "   "
@@ -81,16 +92,34 @@ class Screen:
             )
         elif self.buttons and self.buttons[0][0] is message:
             self.buttons = []  # its buttons are gone
-        if message.reply_keyboard and message.reply_keyboard != self.menu:
+        if (
+            message.chat_id == self.current
+            and message.reply_keyboard
+            and message.reply_keyboard != self.menu
+        ):
             self.menu = message.reply_keyboard
             self.write("   menu: " + " | ".join(b for row in self.menu for b in row))
 
     def refresh(self, tg: FakeTelegram) -> None:
-        for chat_id, who in ((DEMO_USER_ID, "bot"), (SUPERVISORS_CHAT_ID, "supervisors")):
+        chats = [(chat_id, f"bot → {NAMES[chat_id].lower()}") for chat_id in NAMES]
+        for chat_id, who in (*chats, (SUPERVISORS_CHAT_ID, "supervisors")):
             for message in tg.messages(chat_id):
                 shown = self.seen.get((chat_id, message.message_id))
                 if shown is None or shown != message.edits:
-                    self.show(message, who)
+                    self.show(message, "bot" if chat_id == self.current else who)
+
+    def become(self, tg: FakeTelegram, user_id: int) -> None:
+        """Switch persona: the numbers now press the buttons of their latest message."""
+        self.current = user_id
+        self.menu = None
+        mine = [m for m in tg.messages(user_id) if m.buttons]
+        self.buttons = [(mine[-1], label) for label, _ in mine[-1].callback_buttons] if mine else []
+        self.write(f"── you are now the {NAMES[user_id].lower()} ──")
+        if self.buttons:
+            self.write(
+                "   "
+                + "   ".join(f"[{n}] {label}" for n, (_m, label) in enumerate(self.buttons, 1))
+            )
 
 
 def _reader(queue: asyncio.Queue[str | None], loop: asyncio.AbstractEventLoop, src: TextIO) -> None:
@@ -109,7 +138,10 @@ def demo_settings(folder: Path, telegram_url: str, language: str) -> Settings:
         "web_enabled": False,
         "database_url": f"sqlite:///{folder / 'demo.sqlite3'}",
         "admin_ids": [DEMO_USER_ID],
+        "supervisor_ids": [SUPERVISOR_ID],
+        "cashier_ids": [CASHIER_ID],
         "supervisor_chat_ids": [SUPERVISORS_CHAT_ID],
+        "approval_threshold": APPROVAL_FROM,
         "default_language": language,
         "allpay_timeout": 5.0,
         "pending_retry_min": 1.0,
@@ -153,7 +185,9 @@ async def run_demo(
 
 
 async def _converse(tg: FakeTelegram, screen: Screen, language: str, src: TextIO) -> None:
-    user = FakeTelegram.user(DEMO_USER_ID, "Demo", language)
+    users = {uid: FakeTelegram.user(uid, name, language) for uid, name in NAMES.items()}
+    started = {DEMO_USER_ID}
+    user = users[DEMO_USER_ID]
     screen.write(HELP)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     threading.Thread(
@@ -177,7 +211,25 @@ async def _converse(tg: FakeTelegram, screen: Screen, language: str, src: TextIO
         if line is None or line.strip() in {"/quit", "/exit"}:
             screen.write("bye")
             return
-        _act(tg, screen, user, line)
+        persona = _persona(line)
+        if persona is None:
+            _act(tg, screen, user, line)
+        elif persona == 0:
+            screen.write("usage: /as cashier | supervisor | admin")
+        else:
+            user = users[persona]
+            screen.become(tg, persona)
+            if persona not in started:  # their first words to the bot
+                started.add(persona)
+                tg.send_text(user, "/start")
+
+
+def _persona(line: str) -> int | None:
+    """``/as <who>``: their user id; 0 for an unknown persona; None for anything else."""
+    words = line.strip().split()
+    if not words or words[0] != "/as":
+        return None
+    return PERSONAS.get(words[1].lower(), 0) if len(words) == 2 else 0
 
 
 def _act(tg: FakeTelegram, screen: Screen, user: dict[str, Any], line: str) -> None:

@@ -48,7 +48,7 @@ COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER),
     BotCommandSpec("today", N_("Today's totals"), Role.CASHIER),
     BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
-    BotCommandSpec("export", N_("Payments as a CSV file"), Role.SUPERVISOR),
+    BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR),
     BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
     BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
     BotCommandSpec("cashiers", N_("Who may use the bot"), Role.ADMIN),

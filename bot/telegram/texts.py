@@ -6,12 +6,15 @@ starts with ✅ or ❌.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.allpay.protocol import ClientInfo
 from bot.documents import receipt as documents
@@ -375,8 +378,48 @@ def audit_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
     if subject:
         parts.append(f"<code>{escape(subject)}</code>")
     if entry.detail:
-        parts.append(escape(entry.detail))
+        parts.append(audit_detail(entry.action, entry.detail))
     return " · ".join(parts)
+
+
+_AMOUNTS = re.compile(
+    r"^amount (?P<amount>\d+(?:\.\d+)?)"
+    r"(?:, limit (?P<limit>\d+(?:\.\d+)?), left (?P<left>-?\d+(?:\.\d+)?))?$"
+)
+_CHANGE = re.compile(r"^(?P<before>\w*)->(?P<after>\w+)(?P<gave_up> \(gave up\))?$")
+
+
+def _state_word(value: str) -> str:
+    """A stored status or role value in the reader's language (anything else as stored)."""
+    with contextlib.suppress(ValueError):
+        return status_label(Status(value))
+    with contextlib.suppress(ValueError):
+        return role_label(Role(value))
+    return escape(value)
+
+
+def audit_detail(action: str, detail: str) -> str:
+    """The audit trail stores its details in one fixed form ("amount 5000", "PENDING->
+    COMPLETED", "cashier"); a person reads them in their language."""
+    amounts = _AMOUNTS.match(detail)
+    if amounts is not None:
+        amount = format_tenge(Decimal(amounts["amount"]))
+        if amounts["limit"] is None:
+            return _("amount {amount}").format(amount=amount)
+        # The daily count limit counts top-ups, the others tenge.
+        money = action != f"limit.{LimitKind.CASHIER_COUNT.value}"
+        limit, left = (Decimal(amounts["limit"]), Decimal(amounts["left"]))
+        return _("amount {amount}, limit {limit}, left {left}").format(
+            amount=amount,
+            limit=format_tenge(limit) if money else int(limit),
+            left=format_tenge(left) if money else int(left),
+        )
+    change = _CHANGE.match(detail)
+    if change is not None:
+        after = _state_word(change["after"])
+        text = f"{_state_word(change['before'])} → {after}" if change["before"] else f"→ {after}"
+        return text + (" " + _("(gave up)") if change["gave_up"] else "")
+    return _state_word(detail)
 
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -403,9 +446,11 @@ def chunks(lines: list[str], limit: int = TELEGRAM_TEXT_LIMIT - 96) -> list[str]
 
 def limit_refusal(refusal: LimitRefusal) -> str:
     if refusal.kind is LimitKind.CASHIER_COUNT:
-        return _("⛔ Your daily limit of {limit} top-ups is reached: {left} left today.").format(
-            limit=int(refusal.limit), left=int(refusal.left)
-        )
+        return ngettext(
+            "⛔ You have made your {limit} top-up for today: that is the daily limit.",
+            "⛔ You have made your {limit} top-ups for today: that is the daily limit.",
+            int(refusal.limit),
+        ).format(limit=int(refusal.limit))
     if refusal.kind is LimitKind.CASHIER_SUM:
         return _("⛔ Over your daily limit of {limit}: {left} left today.").format(
             limit=format_tenge(refusal.limit), left=format_tenge(refusal.left)

@@ -25,7 +25,14 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser, Withdrawal
+from bot.domain.model import (
+    ConfirmOutcome,
+    Draft,
+    DraftState,
+    LimitKind,
+    StaffUser,
+    Withdrawal,
+)
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
@@ -338,7 +345,13 @@ async def _show_card(
     step = await cashin.enter_amount(draft_id, staff.user_id, amount)
     if step.step is AmountStep.REFUSED and step.refusal is not None:
         await message.answer(
-            texts.limit_refusal(step.refusal) + "\n" + _("Enter a smaller amount or /cancel.")
+            texts.limit_refusal(step.refusal)
+            + "\n"
+            + (
+                _("No more top-ups today: /cancel.")
+                if step.refusal.kind is LimitKind.CASHIER_COUNT
+                else _("Enter a smaller amount or /cancel.")
+            )
         )
         return
     card = step.draft

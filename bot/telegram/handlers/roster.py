@@ -11,7 +11,7 @@ from html import escape
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -180,7 +180,14 @@ async def audit(
     if not entries:
         await message.answer(_("The audit trail is empty."))
         return
-    lines = [_("Latest {count} audit entries, newest first:").format(count=len(entries)), ""]
+    lines = [
+        ngettext(
+            "The latest {count} audit entry:",
+            "The latest {count} audit entries, newest first:",
+            len(entries),
+        ).format(count=len(entries)),
+        "",
+    ]
     lines += [texts.audit_line(entry, settings.tz, names) for entry in entries]
     for text in texts.chunks(lines):
         await message.answer(text)
