@@ -57,7 +57,10 @@ async def test_cashier_limits_are_checked_when_the_amount_is_typed(controlled: A
         await h.wait_status(CASHIER, card.message_id, "✅")
         # Count: 2 of 2 used (the declined one does not count).
         reply = await _amount_reply(h, user, "77000000002", "100")
-        assert reply.text.startswith("⛔ Your daily limit of 2 top-ups is reached: 0 left today.")
+        assert reply.text.startswith(
+            "⛔ You have made your 2 top-ups for today: that is the daily limit."
+        )
+        assert "No more top-ups today" in reply.text  # not "enter a smaller amount"
         assert await _pay_requests(h) == 1
         assert "limit.cashier_count" not in await _audit_actions(h)  # typed, not confirmed
 
@@ -247,6 +250,8 @@ async def test_a_blocked_cashier_cannot_confirm_and_pending_payments_still_resol
         assert "roster.blocked" in actions and "approval.cancelled" in actions
 
         assert (await h.say(admin, f"/unblock {CASHIER}")).text.startswith("Unblocked")
+        again = (await h.say(admin, f"/unblock {CASHIER}")).text
+        assert again == f"{CASHIER} is not blocked; nothing changed."
         assert "Hello" in (await h.say(cashier, "/start")).text
         assert "yourself" in (await h.say(admin, f"/block {ADMIN}")).text
         assert "Only admins" in (await h.say(cashier, f"/block {CASHIER_2}")).text

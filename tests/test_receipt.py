@@ -35,7 +35,7 @@ I18N = I18n(path=locales_path(), default_locale="ru")
 LABELS = {
     "en": ["Issuer", "Issuer's BIN", "Agent's BIN", "Cash accepted", "Fee", "E-money credited"],
     "ru": ["Эмитент", "БИН эмитента", "БИН агента", "Принято наличными", "Комиссия", "Кошелёк"],
-    "kk": ["Эмитент", "Эмитенттің БСН", "Агенттің БСН", "Қолма-қол қабылданды", "Әмиян"],
+    "kk": ["Эмитент", "Эмитенттің БСН", "Агенттің БСН", "Қабылданған қолма-қол ақша", "Әмиян"],
 }
 CASHIER_NAME = "Әсел Ғалымқызы Қоңырбаева Өмірұлы Үһі"
 
@@ -172,7 +172,7 @@ async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
         mark = telegram.mark()
         await h.press(user, done, "Түбіртек")
         text = await telegram.wait_message(CASHIER, after=mark)
-        assert "Қолма-қол қабылданды: 2\u202f650 ₸" in text.plain
+        assert "Қабылданған қолма-қол ақша: 2\u202f650 ₸" in text.plain
         assert "Комиссия: 150 ₸" in text.plain
         mark = telegram.mark()
         await h.press(user, text, "PDF")
@@ -185,7 +185,7 @@ async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
         content, codes = read_back(pdf)
         assert codes == [payment.guid]
         for part in (
-            "Қолма-қол қабылданды 2 650 ₸",
+            "Қабылданған қолма-қол ақша 2 650 ₸",
             "Комиссия 150 ₸",
             "000001",
             "ТОО «Агент Тест»",

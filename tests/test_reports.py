@@ -173,7 +173,7 @@ async def test_export_is_utf8_bom_csv_with_one_row_per_payment_amounts_exact(
     name, data = reply.document
     assert name == "payments_2026-11-01_2026-11-03.csv"
     workbook = await harness.tg.wait_message(SUPERVISOR, after=reply.message_id)
-    assert workbook.document is not None and "3 payments" in workbook.text
+    assert workbook.document is not None and "3 top-ups" in workbook.text
     _check_xlsx(workbook.document, inside)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8"), newline=""), delimiter=";"))

@@ -76,7 +76,7 @@ async def test_admin_adds_promotes_and_removes_with_audit_and_menus(harness: Har
     lines = audit.text.split("\n")[2:]
     assert len(lines) == 4
     assert "removed from the roster" in lines[0] and f"<code>{NEWCOMER}</code>" in lines[0]
-    assert "role changed" in lines[1] and "cashier-&gt;supervisor" in lines[1]
+    assert "role changed" in lines[1] and "cashier → supervisor" in lines[1]
     assert "added to the roster" in lines[2]
     assert all(f"({ADMIN})" in line for line in lines[:3])  # who did it
 
@@ -148,8 +148,8 @@ async def test_command_menus_per_language_and_role(harness: Harness) -> None:
         for lang in ("ru", "kk", "en")
     }
     assert descriptions["en"]["find"] == "Find a payment by GUID or login"
-    assert descriptions["ru"]["find"] == "Найти платёж по GUID или логину"
-    assert descriptions["kk"]["find"] == "Төлемді GUID немесе логин бойынша табу"
+    assert descriptions["ru"]["find"] == "Найти пополнение по GUID или логину"
+    assert descriptions["kk"]["find"] == "Толтыруды GUID немесе логин бойынша табу"
     # The menu without a language is the default language's (en in these tests).
     assert tg.menu(None, "") == CASHIER_MENU
 

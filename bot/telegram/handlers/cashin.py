@@ -219,7 +219,9 @@ async def _show_check(
         await _step(message, text, None, edit=edit)
     elif check.found is Found.REFUSED:
         # Allpay's wording arrives before any signature check: text, never markup.
-        text = _("Allpay refused the check: {message}").format(message=escape(check.message or ""))
+        text = _("Allpay refused the client lookup: {message}").format(
+            message=escape(check.message or "")
+        )
         await _step(message, text, retry_check_keyboard(), edit=edit)
     elif check.found is Found.UNREACHABLE or check.client is None:
         text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")

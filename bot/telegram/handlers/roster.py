@@ -82,8 +82,6 @@ def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
         return _("{user_id} is already {role}; nothing changed.").format(
             user_id=user_id, role=texts.role_label(role)
         )
-    if change is RosterChange.UNCHANGED:
-        return _("{user_id} is already so; nothing changed.").format(user_id=user_id)
     if change is RosterChange.BLOCKED:
         return _(
             "Blocked {user_id}: their next message is refused; their open cards and approval "
@@ -161,6 +159,14 @@ async def block(message: Message, command: CommandObject, staff: StaffUser, peop
         await message.answer(_("You cannot block yourself. Nothing changed."))
         return
     change = await people.set_blocked(staff.user_id, user_id, blocking)
+    if change is RosterChange.UNCHANGED:
+        already = (
+            _("{user_id} is already blocked; nothing changed.")
+            if blocking
+            else _("{user_id} is not blocked; nothing changed.")
+        )
+        await message.answer(already.format(user_id=user_id))
+        return
     await message.answer(_change_text(change, user_id, None))
 
 
