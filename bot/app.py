@@ -88,15 +88,17 @@ async def _allpay_client(
             settings.data_dir / "sandbox", slow_delay=settings.allpay_timeout + 1
         )
         keys = sandbox.keys
+        url, tm_url = sandbox.urls(settings.allpay_api_version)
         client = AllpayClient(
-            sandbox.url,
+            url,
             requester=settings.allpay_requester or "sandbox-agent",
             signer=Signer.from_file(keys.agent_private, keys.certificate_number),
             verifier=Verifier.from_file(keys.allpay_public),
             timeout=settings.allpay_timeout,
-            tm_url=settings.allpay_tm_url or sandbox.tm_url,
+            tm_url=settings.allpay_tm_url or tm_url,
             tz=settings.tz,
             observer=metrics.observe_allpay,
+            version=settings.allpay_api_version,
         )
         register_secret(keys.agent_private.read_text())
         return client, sandbox
@@ -115,6 +117,7 @@ async def _allpay_client(
         tm_url=settings.allpay_tm_url,
         tz=settings.tz,
         observer=metrics.observe_allpay,
+        version=settings.allpay_api_version,
     )
     return client, None
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.allpay.protocol import ApiVersion
 from bot.domain.receipts import Parties
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     allpay_private_key: Path | None = None
     allpay_public_key: Path | None = None
     allpay_tm_url: str | None = None
+    #: Which Cash-In service Allpay gave the agent: 1.1 (the seed's) or 1.2. The endpoints
+    #: are what Allpay gives (ALLPAY_URL, ALLPAY_TM_URL), never derived from the version.
+    allpay_api_version: ApiVersion = ApiVersion.V1_1
     allpay_timeout: PositiveFloat = 30.0
     allpay_concurrency: Annotated[int, Field(ge=1, le=256)] = 8
 

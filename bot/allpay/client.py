@@ -25,8 +25,10 @@ from bot.allpay.protocol import (
     OP_AVAILABLE_BALANCE,
     OP_CASH_IN,
     OP_CHECK_AND_VALIDATE,
+    OP_ECHO,
     AllpayError,
     AllpayErrorKind,
+    ApiVersion,
     BalanceResult,
     CheckResult,
     InvalidAnswer,
@@ -36,9 +38,11 @@ from bot.allpay.protocol import (
     build_available_balance,
     build_cash_in,
     build_check_user,
+    build_echo,
     parse_balance_answer,
     parse_check_answer,
     parse_document,
+    parse_echo_answer,
     parse_pay_answer,
     raise_for_fault,
     serialize,
@@ -83,8 +87,10 @@ class AllpayClient:
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         observer: CallObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        version: ApiVersion = ApiVersion.V1_1,
     ) -> None:
         self.url = url
+        self.version = version
         self.tm_url = tm_url
         self.requester = requester
         self._signer = signer
@@ -129,8 +135,14 @@ class AllpayClient:
             timestamp=self._now(),
             requester=self.requester,
             token=self._token,
+            version=self.version,
         )
-        result = await self._call(OP_CHECK_AND_VALIDATE, root, parse_check_answer, self.url)
+        result = await self._call(
+            OP_CHECK_AND_VALIDATE,
+            root,
+            lambda payload: parse_check_answer(payload, OP_CHECK_AND_VALIDATE, self.version),
+            self.url,
+        )
         log.info("checkUser %s: found=%s", mask_login(login), result.found)
         return result
 
@@ -142,9 +154,26 @@ class AllpayClient:
         if self.tm_url is None:
             raise AllpayError(AllpayErrorKind.UNAVAILABLE, "ALLPAY_TM_URL is not set")
         root = build_available_balance(
-            lang=lang, timestamp=self._now(), requester=self.requester, token=self._token
+            lang=lang,
+            timestamp=self._now(),
+            requester=self.requester,
+            token=self._token,
+            version=self.version,
         )
-        return await self._call(OP_AVAILABLE_BALANCE, root, parse_balance_answer, self.tm_url)
+        return await self._call(
+            OP_AVAILABLE_BALANCE,
+            root,
+            lambda payload: parse_balance_answer(payload, self.version),
+            self.tm_url,
+        )
+
+    async def echo(self, message: str) -> str:
+        """``echo``, signed with the configured certificate; the verified answer's message.
+        Raises :class:`AllpayError` (a pre-flight check: keys, certificate, endpoint)."""
+        root = build_echo(message, self.version)
+        return await self._call(
+            OP_ECHO, root, lambda payload: parse_echo_answer(payload, self.version), self.url
+        )
 
     async def _call(
         self,
@@ -183,9 +212,10 @@ class AllpayClient:
                 timestamp=self._now(),
                 requester=self.requester,
                 token=self._token,
+                version=self.version,
             )
             payload = await self._exchange(OP_CASH_IN, root, self.url)
-            result = parse_pay_answer(payload)
+            result = parse_pay_answer(payload, self.version)
         except asyncio.CancelledError:
             raise
         except SoapFault as fault:

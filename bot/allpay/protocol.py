@@ -18,9 +18,35 @@ from lxml import etree
 from bot.domain.masking import mask_iin
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SERVICE_NS = "http://www.allpay.kz/mfs/soap/CashInTransactionManagement/1.1"
-TM_SERVICE_NS = "http://www.allpay.kz/mfs/soap/TransactionManagement/1.1"
 AP_NS = "https://allpay.kz"
+
+
+class ApiVersion(StrEnum):
+    """Which Cash-In service the agent was given (``ALLPAY_API_VERSION``). Same operations,
+    types, order and signing; only the operation namespace differs (the contract, section 8)."""
+
+    V1_1 = "1.1"
+    V1_2 = "1.2"
+
+    @property
+    def service_ns(self) -> str:
+        """CashInTransactionManagement: checkUser…, createCashInPayment, echo."""
+        if self is ApiVersion.V1_1:
+            return "http://www.allpay.kz/mfs/soap/CashInTransactionManagement/1.1"
+        return "http://www.innopay.kz/mfs/soap/CashInTransactionManagement/1.2"
+
+    @property
+    def tm_ns(self) -> str:
+        """TransactionManagement: availableBalance."""
+        if self is ApiVersion.V1_1:
+            return "http://www.allpay.kz/mfs/soap/TransactionManagement/1.1"
+        return "http://www.innopay.kz/mfs/soap/TransactionManagement/1.2"
+
+
+SERVICE_NS = ApiVersion.V1_1.service_ns
+TM_SERVICE_NS = ApiVersion.V1_1.tm_ns
+#: Every Cash-In namespace a Fault's detail may use.
+_SERVICE_NAMESPACES = tuple(version.service_ns for version in ApiVersion)
 
 OP_CHECK_USER = "checkUser"
 OP_CHECK_AND_VALIDATE = "checkUserAndValidateCashIn"
@@ -202,8 +228,9 @@ def build_check_user(
     requester: str,
     token: str | None = None,
     operation: str = OP_CHECK_AND_VALIDATE,
+    version: ApiVersion = ApiVersion.V1_1,
 ) -> etree._Element:
-    root, op = new_envelope(operation)
+    root, op = new_envelope(operation, version.service_ns)
     req = etree.SubElement(op, "CheckUserRequest")
     _request_header(req, lang=lang, timestamp=timestamp, requester=requester, token=token)
     _sub(req, "userName", login)
@@ -219,10 +246,11 @@ def build_cash_in(
     timestamp: datetime,
     requester: str,
     token: str | None = None,
+    version: ApiVersion = ApiVersion.V1_1,
 ) -> etree._Element:
     if not GUID_RE.fullmatch(guid):
         raise ValueError("GUID must be a braced UUID")
-    root, op = new_envelope(OP_CASH_IN)
+    root, op = new_envelope(OP_CASH_IN, version.service_ns)
     req = etree.SubElement(op, "CashInRequest")
     _request_header(req, lang=lang, timestamp=timestamp, requester=requester, token=token)
     _sub(req, "toUserName", login)
@@ -232,11 +260,24 @@ def build_cash_in(
 
 
 def build_available_balance(
-    *, lang: str, timestamp: datetime, requester: str, token: str | None = None
+    *,
+    lang: str,
+    timestamp: datetime,
+    requester: str,
+    token: str | None = None,
+    version: ApiVersion = ApiVersion.V1_1,
 ) -> etree._Element:
-    root, op = new_envelope(OP_AVAILABLE_BALANCE, TM_SERVICE_NS)
+    root, op = new_envelope(OP_AVAILABLE_BALANCE, version.tm_ns)
     req = etree.SubElement(op, "AvailableBalanceRequest")
     _request_header(req, lang=lang, timestamp=timestamp, requester=requester, token=token)
+    return root
+
+
+def build_echo(message: str, version: ApiVersion = ApiVersion.V1_1) -> etree._Element:
+    """``echo``: Allpay's operation "for certificate testing purposes" — a signed request
+    whose signed answer repeats the message."""
+    root, op = new_envelope(OP_ECHO, version.service_ns)
+    _sub(op, "message", message)
     return root
 
 
@@ -355,7 +396,8 @@ def raise_for_fault(payload: etree._Element) -> None:
     user_message = None
     detail = payload.find("detail")
     if detail is not None:
-        user_message = detail.findtext(_q(SERVICE_NS, "userMessage")) or detail.findtext(
+        found = [detail.findtext(_q(ns, "userMessage")) for ns in _SERVICE_NAMESPACES]
+        user_message = next((text for text in found if text), None) or detail.findtext(
             "userMessage"
         )
     raise SoapFault(code.strip(), string.strip(), user_message)
@@ -388,10 +430,12 @@ def _response_header(el: etree._Element) -> ResponseHeader:
 
 
 def parse_check_answer(
-    payload: etree._Element, operation: str = OP_CHECK_AND_VALIDATE
+    payload: etree._Element,
+    operation: str = OP_CHECK_AND_VALIDATE,
+    version: ApiVersion = ApiVersion.V1_1,
 ) -> CheckResult:
     raise_for_fault(payload)
-    ret = _return_of(payload, operation, SERVICE_NS)
+    ret = _return_of(payload, operation, version.service_ns)
     parts = _sequence(ret, [("header", True), ("basicUserInfo", False)])
     header = _response_header(parts["header"])
     info_el = parts.get("basicUserInfo")
@@ -426,9 +470,9 @@ def parse_check_answer(
     )
 
 
-def parse_pay_answer(payload: etree._Element) -> PayResult:
+def parse_pay_answer(payload: etree._Element, version: ApiVersion = ApiVersion.V1_1) -> PayResult:
     raise_for_fault(payload)
-    ret = _return_of(payload, OP_CASH_IN, SERVICE_NS)
+    ret = _return_of(payload, OP_CASH_IN, version.service_ns)
     parts = _sequence(
         ret, [("header", True), ("terminalPaymentTransactionStatus", True), ("reason", False)]
     )
@@ -445,12 +489,20 @@ def parse_pay_answer(payload: etree._Element) -> PayResult:
 _DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
-def parse_balance_answer(payload: etree._Element) -> BalanceResult:
+def parse_balance_answer(
+    payload: etree._Element, version: ApiVersion = ApiVersion.V1_1
+) -> BalanceResult:
     raise_for_fault(payload)
-    ret = _return_of(payload, OP_AVAILABLE_BALANCE, TM_SERVICE_NS)
+    ret = _return_of(payload, OP_AVAILABLE_BALANCE, version.tm_ns)
     parts = _sequence(ret, [("header", True), ("agentBalanceResponse", True)])
     header = _response_header(parts["header"])
     raw = _text(parts["agentBalanceResponse"]).strip()
     compact = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
     amount = Decimal(compact) if _DECIMAL_RE.fullmatch(compact) else None
     return BalanceResult(header=header, raw=raw, amount=amount)
+
+
+def parse_echo_answer(payload: etree._Element, version: ApiVersion = ApiVersion.V1_1) -> str:
+    """The message ``echo`` repeated."""
+    raise_for_fault(payload)
+    return _text(_return_of(payload, OP_ECHO, version.service_ns))

@@ -20,6 +20,7 @@ anything else    not found
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import functools
 import logging
@@ -43,9 +44,8 @@ from bot.allpay.protocol import (
     OP_CHECK_AND_VALIDATE,
     OP_CHECK_USER,
     OP_ECHO,
-    SERVICE_NS,
     SOAP_NS,
-    TM_SERVICE_NS,
+    ApiVersion,
     InvalidAnswer,
     PayStatus,
     format_amount,
@@ -69,7 +69,24 @@ log = logging.getLogger(__name__)
 SANDBOX_CERTIFICATE_NUMBER = "SANDBOX-0001"
 SANDBOX_PATH = "/allpay-public-soap/cash-in-transaction-management/v1.1"
 TM_PATH = "/allpay-public-soap/transaction-management/v1.1"
-WSDL_FILES = {SANDBOX_PATH: "cashin.wsdl", TM_PATH: "tm.wsdl"}
+#: Allpay publishes Cash-In (and TransactionManagement) 1.2 beside 1.1: same operations and
+#: types, another operation namespace. The sandbox serves both, each at its own path.
+PATHS = {
+    ApiVersion.V1_1: (SANDBOX_PATH, TM_PATH),
+    ApiVersion.V1_2: (
+        "/allpay-public-soap/cash-in-transaction-management/v1.2",
+        "/allpay-public-soap/transaction-management/v1.2",
+    ),
+}
+WSDL_FILES = {
+    path: (file, version)
+    for version, paths in PATHS.items()
+    for path, file in zip(paths, ("cashin.wsdl", "tm.wsdl"), strict=True)
+}
+#: The version of the request being answered (each request runs in its own task).
+_VERSION: contextvars.ContextVar[ApiVersion] = contextvars.ContextVar(
+    "sandbox_version", default=ApiVersion.V1_1
+)
 MAX_REQUEST_BYTES = 64 * 1024
 UNIDENTIFIED_LIMIT = Decimal(100_000)
 DEFAULT_BALANCE = Decimal(100_000_000)
@@ -133,7 +150,14 @@ def _message(key: str, lang: str) -> str:
 
 
 def wsdl_text(address: str, path: str = SANDBOX_PATH) -> str:
-    template = resources.files("bot.allpay").joinpath(WSDL_FILES[path]).read_text(encoding="utf-8")
+    file, version = WSDL_FILES[path]
+    template = resources.files("bot.allpay").joinpath(file).read_text(encoding="utf-8")
+    if version is not ApiVersion.V1_1:  # the WSDLs are written for 1.1
+        template = template.replace(ApiVersion.V1_1.service_ns, version.service_ns)
+        template = template.replace(ApiVersion.V1_1.tm_ns, version.tm_ns)
+        template = template.replace(
+            "1.1 as the embedded sandbox", f"{version} as the embedded sandbox"
+        )
     return template.replace("SANDBOX_ADDRESS", address)
 
 
@@ -322,6 +346,7 @@ class SandboxStats:
     """What the sandbox saw; tests and the demo read it."""
 
     requests: Counter[str] = field(default_factory=Counter)  # by operation
+    namespaces: Counter[str] = field(default_factory=Counter)  # by operation namespace
     pay_guids: Counter[str] = field(default_factory=Counter)  # pay requests by GUID
     langs: list[str] = field(default_factory=list)
     rejected_signatures: int = 0
@@ -386,6 +411,7 @@ class Sandbox:
         )
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
+        _VERSION.set(WSDL_FILES[request.path][1])  # answers in the namespace asked in
         try:
             data = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -408,6 +434,7 @@ class Sandbox:
             return self._fault("soap:Client", f"Unmarshalling Error: {exc}")
         operation = etree.QName(payload).localname
         self.stats.requests[operation] += 1
+        self.stats.namespaces[etree.QName(payload).namespace or ""] += 1
         try:
             if operation in (OP_CHECK_USER, OP_CHECK_AND_VALIDATE):
                 if self.check_faults:
@@ -555,7 +582,8 @@ class Sandbox:
     def _document(
         self, operation: str, ret: etree._Element, digest: str | None, signer: Signer | None
     ) -> bytes:
-        service = TM_SERVICE_NS if operation == OP_AVAILABLE_BALANCE else SERVICE_NS
+        version = _VERSION.get()
+        service = version.tm_ns if operation == OP_AVAILABLE_BALANCE else version.service_ns
         root, op = new_envelope(f"{operation}Response", service)
         op.append(ret)
         if signer is not None:
@@ -608,12 +636,13 @@ class Sandbox:
         etree.SubElement(fault, "faultcode").text = code
         etree.SubElement(fault, "faultstring").text = string
         detail = etree.SubElement(fault, "detail")
+        service = _VERSION.get().service_ns
         etree.SubElement(
-            detail, f"{{{SERVICE_NS}}}developerMessage", nsmap={"ns": SERVICE_NS}
+            detail, f"{{{service}}}developerMessage", nsmap={"ns": service}
         ).text = string
         if user_message is not None:
             etree.SubElement(
-                detail, f"{{{SERVICE_NS}}}userMessage", nsmap={"ns": SERVICE_NS}
+                detail, f"{{{service}}}userMessage", nsmap={"ns": service}
             ).text = user_message
         return web.Response(
             status=status, body=serialize(root), content_type="text/xml", charset="utf-8"
@@ -634,6 +663,12 @@ class RunningSandbox:
     def tm_url(self) -> str:
         """The TransactionManagement/1.1 service (``availableBalance``) beside the Cash-In one."""
         return self.url.removesuffix(SANDBOX_PATH) + TM_PATH
+
+    def urls(self, version: ApiVersion) -> tuple[str, str]:
+        """The Cash-In and TransactionManagement endpoints of ``version``."""
+        base = self.url.removesuffix(SANDBOX_PATH)
+        cashin, tm = PATHS[version]
+        return base + cashin, base + tm
 
     async def close(self) -> None:
         await self.runner.cleanup()
