@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "health", help="ask a running bot's /healthz (WEB_PORT); exit 0 if healthy, 1 if not"
     )
+    commands.add_parser(
+        "check",
+        help="pre-flight: settings, keys, Allpay echo and balance, Telegram, the database; "
+        "one line each, exit 0 only if all pass",
+    )
     sandbox = commands.add_parser("sandbox", help="run the embedded Allpay sandbox alone")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument("--port", type=int, default=8089, help="port to listen on (0: free)")
@@ -93,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format.value)
     command = args.command or "run"
     try:
+        if command == "check":
+            return _check(settings)
         if command == "sandbox":
             asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
         else:
@@ -110,6 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"the bot stopped: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check(settings: Settings) -> int:
+    from bot.preflight import preflight
+
+    logging.getLogger().setLevel(logging.CRITICAL)  # the lines below say it all
+    outcomes = asyncio.run(preflight(settings))
+    for outcome in outcomes:
+        print(outcome.line(), flush=True)
+    return 0 if all(o.ok for o in outcomes if o.counts) else 1
 
 
 def _health(settings: Settings) -> int:

@@ -80,7 +80,7 @@ class App:
     pacer: Pacer
 
 
-async def _allpay_client(
+async def allpay_client(
     settings: Settings, metrics: Metrics
 ) -> tuple[AllpayClient, RunningSandbox | None]:
     if settings.uses_sandbox:
@@ -152,7 +152,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     sandbox: RunningSandbox | None = None
     allpay: AllpayClient | None = None
     try:
-        allpay, sandbox = await _allpay_client(settings, metrics)
+        allpay, sandbox = await allpay_client(settings, metrics)
         notices = Notices(settings.supervisor_chat_ids)
         sender = Sender(
             db,

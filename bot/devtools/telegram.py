@@ -154,6 +154,8 @@ class FakeTelegram:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
+        #: The bot tokens Telegram knows; another gets 401 Unauthorized (None: any token).
+        self.tokens: set[str] | None = None
         self._changed = asyncio.Condition()
         self.version = 0  # bumped on every change anyone might watch
         self.runner: web.AppRunner | None = None
@@ -207,6 +209,8 @@ class FakeTelegram:
         return response
 
     async def _answer(self, request: web.Request) -> web.Response:
+        if self.tokens is not None and request.match_info["token"] not in self.tokens:
+            return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))

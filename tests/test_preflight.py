@@ -1,0 +1,123 @@
+"""``python -m bot check`` as an operator runs it: one line per check, exit 0 only if all
+pass — all ✅ on the embedded sandbox; a wrong key, an unreachable endpoint, a key file
+others can read and a bad token each give the one ❌ line that says what to fix."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from bot.allpay.signing import generate_key_pair
+from bot.devtools.sandbox import RunningSandbox
+from bot.devtools.telegram import FakeTelegram
+from tests.conftest import sandbox_folder
+from tests.harness import PARTIES_ENV, TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _check(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "check",
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    assert TOKEN.split(":")[1] not in text  # no secret on screen, whatever fails
+    return int(process.returncode or 0), text.splitlines()
+
+
+def _failed(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("❌")]
+
+
+async def test_all_green_on_the_embedded_sandbox(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    telegram.tokens = {TOKEN}
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cashin.sqlite3'}",
+    }
+    code, lines = await _check(env, tmp_path)
+    assert code == 0, lines
+    names = [line.split(":")[0] for line in lines]
+    assert names == [
+        "✅ settings",
+        "✅ Allpay echo",
+        "✅ Allpay availableBalance",
+        "✅ Telegram getMe",
+        "✅ Telegram getWebhookInfo",
+        "✅ database",
+    ], lines
+    assert "signed answer verified" in lines[1] and "@allpay_cashin_bot" in lines[3]
+
+
+async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    telegram.tokens = {TOKEN}
+    keys = sandbox.keys
+    real = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db' / 'cashin.sqlite3'}",
+        "ALLPAY_URL": sandbox.url,
+        "ALLPAY_REQUESTER": "agent-check",
+        "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
+        "ALLPAY_PRIVATE_KEY": str(keys.agent_private),
+        "ALLPAY_PUBLIC_KEY": str(keys.allpay_public),
+        "ALLPAY_TM_URL": sandbox.tm_url,
+        **PARTIES_ENV,
+    }
+    code, lines = await _check(real, tmp_path)
+    assert code == 0 and not _failed(lines), lines
+
+    other = tmp_path / "other"
+    other.mkdir()
+    generate_key_pair(other / "wrong.key.pem", other / "wrong.pub.pem", bits=2048)
+    (other / "wrong.key.pem").chmod(0o600)
+    code, lines = await _check(
+        {**real, "ALLPAY_PRIVATE_KEY": str(other / "wrong.key.pem")}, tmp_path
+    )
+    assert len(_failed(lines)) == 1, "\n".join(lines)
+    [red] = _failed(lines)
+    assert code == 1 and red.startswith("❌ Allpay echo") and "ALLPAY_PRIVATE_KEY" in red, lines
+
+    nowhere = f"http://127.0.0.1:{_free_port()}/allpay"
+    code, lines = await _check({**real, "ALLPAY_URL": nowhere, "ALLPAY_TM_URL": ""}, tmp_path)
+    [red] = _failed(lines)
+    assert code == 1 and red.startswith("❌ Allpay echo") and "check the URL" in red, lines
+    assert any(line.startswith("➖ Allpay availableBalance") for line in lines)  # optional
+
+    (other / "wrong.key.pem").chmod(0o644)
+    exposed = {**real, "ALLPAY_PRIVATE_KEY": str(keys.agent_private)}
+    keys.agent_private.chmod(0o644)
+    try:
+        code, lines = await _check(exposed, tmp_path)
+    finally:
+        keys.agent_private.chmod(0o600)
+    [red] = _failed(lines)
+    assert code == 1 and red.startswith("❌ ALLPAY_PRIVATE_KEY") and "chmod 600" in red, lines
+
+    code, lines = await _check({**real, "BOT_TOKEN": "123456:not-the-bots-token"}, tmp_path)
+    [red] = _failed(lines)
+    assert code == 1 and red.startswith("❌ Telegram getMe") and "BOT_TOKEN" in red, lines
+    assert "not-the-bots-token" not in "\n".join(lines)
