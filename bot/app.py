@@ -202,6 +202,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             people=people,
             desk=desk,
             reports=reports,
+            sender=sender,
             settings=settings,
         )
         dispatcher.update.outer_middleware(LogContextMiddleware())

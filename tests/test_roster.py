@@ -31,6 +31,7 @@ SUPERVISOR_MENU = [
     "export",
     "pending",
     "balance",
+    "recheck",
     "lang",
     "help",
     "cancel",
@@ -141,7 +142,7 @@ async def test_command_menus_per_language_and_role(harness: Harness) -> None:
     assert tg.menu(SUPERVISOR, "en") == SUPERVISOR_MENU
     assert tg.menu(SUPERVISOR_CHAT, "en") == SUPERVISOR_MENU
     admin_menu = tg.menu(ADMIN, "en")
-    assert admin_menu[:8] == SUPERVISOR_MENU[:8]
+    assert admin_menu[:9] == SUPERVISOR_MENU[:9]
     assert {"cashiers", "add_cashier", "add_supervisor", "remove", "audit"} <= set(admin_menu)
     descriptions = {
         lang: {c["command"]: c["description"] for c in tg.commands['{"type": "default"}|' + lang]}
@@ -168,7 +169,7 @@ async def test_help_lists_the_commands_of_each_role_from_the_one_registry(
         ]
     assert listed[CASHIER] == CASHIER_MENU
     assert listed[SUPERVISOR] == SUPERVISOR_MENU
-    assert listed[ADMIN][:8] == SUPERVISOR_MENU[:8]
+    assert listed[ADMIN][:9] == SUPERVISOR_MENU[:9]
     assert {"cashiers", "add_cashier", "remove", "block", "unblock", "audit"} <= set(listed[ADMIN])
     await announce(harness.app)
     assert harness.tg.menu(ADMIN, "en") == listed[ADMIN]

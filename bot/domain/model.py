@@ -17,6 +17,8 @@ class Status(StrEnum):
 
     @property
     def is_final(self) -> bool:
+        """No more resends. UNKNOWN is final only until a supervisor's /recheck: Allpay's
+        COMPLETED or DECLINED may replace it then (COMPLETED and DECLINED never change)."""
         return self in (Status.COMPLETED, Status.DECLINED, Status.UNKNOWN)
 
     @property
@@ -121,6 +123,14 @@ class Payment:
     #: The agent's fee, fixed when the payment was journaled (``CASHIN_FEE``): the client
     #: hands over ``amount + fee``; the wallet gets ``amount``.
     fee: Decimal = Decimal(0)
+    #: When a supervisor's /recheck put an UNKNOWN payment back with the resolver: its give-up
+    #: horizon counts from here.
+    rechecked_at: datetime | None = None
+
+    @property
+    def resolving_since(self) -> datetime:
+        """Where the resolver's alert and give-up horizons start."""
+        return self.rechecked_at or self.created_at
 
     @property
     def cash(self) -> Decimal:

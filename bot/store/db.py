@@ -200,6 +200,10 @@ MIGRATIONS: list[str] = [
     -- the confirm card repeats what the client card showed (Allpay's masked IIN, never the IIN)
     ALTER TABLE drafts ADD COLUMN masked_iin TEXT;
     """,
+    # 6: /recheck puts an UNKNOWN payment back with the resolver under a fresh horizon
+    """
+    ALTER TABLE payments ADD COLUMN rechecked_at TEXT;
+    """,
 ]
 
 

@@ -41,7 +41,7 @@ class Payments:
         stamp = ts(now)
         tx.run(
             f"INSERT INTO payments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 0, "
-            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, ?)",
+            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL)",
             (
                 guid,
                 draft.id,
@@ -110,6 +110,14 @@ class Payments:
                 "(SELECT COALESCE(MAX(receipt_no), 0) + 1 FROM payments) WHERE guid = ?",
                 (guid,),
             )
+
+    @staticmethod
+    def restart_horizon(tx: Tx, now: datetime, guid: str) -> None:
+        """A recheck left it pending: the resolver's alert and give-up horizons start anew."""
+        tx.run(
+            "UPDATE payments SET rechecked_at = ?, alerted_at = NULL WHERE guid = ?",
+            (ts(now), guid),
+        )
 
     @staticmethod
     def count_attempt(tx: Tx, now: datetime, guid: str) -> None:

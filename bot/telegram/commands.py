@@ -51,6 +51,9 @@ COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR),
     BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
     BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
+    BotCommandSpec(
+        "recheck", N_("Ask Allpay again about a top-up without a final answer"), Role.SUPERVISOR
+    ),
     BotCommandSpec("cashiers", N_("Who may use the bot"), Role.ADMIN),
     BotCommandSpec("add_cashier", N_("Add a cashier: /add_cashier id [name]"), Role.ADMIN),
     BotCommandSpec("add_supervisor", N_("Add a supervisor: /add_supervisor id [name]"), Role.ADMIN),

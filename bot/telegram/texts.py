@@ -129,6 +129,14 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
     return "\n".join([*head, "", *_details(payment, tz)])
 
 
+def pending_subject(payment: Payment) -> str:
+    """A payment named for supervisors: amount, masked login, short GUID."""
+    return (
+        f"{format_tenge(payment.amount)} · {mask_login(payment.login)} · "
+        f"<code>{short_guid(payment.guid)}</code>"
+    )
+
+
 def late_final(payment: Payment) -> str:
     """A short notifying message when a final status arrives long after the confirm tap
     (the status message itself is edited, and edits make no sound)."""
@@ -361,6 +369,7 @@ AUDIT_ACTIONS = {
     "approval.cancelled": N_("approval cancelled"),
     "approval.self_refused": N_("refused: own payment"),
     "approval.reason": N_("rejection reason given"),
+    "payment.recheck": N_("recheck by a supervisor"),
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import PayResult, PayStatus
@@ -221,6 +222,73 @@ class Sender:
         assert after is not None
         return after, changed
 
+    # ------------------------------------------------------------------ recheck
+
+    async def recheck(self, guid: str, actor_id: int) -> RecheckResult:
+        """A supervisor's /recheck: the same GUID sent once more, for a payment without
+        Allpay's final word (UNKNOWN after the give-up horizon, or a stuck PENDING). UNKNOWN is
+        final only until then: COMPLETED or DECLINED replaces it (cashier and supervisors
+        told; reports, limits and receipts follow the journal); PENDING puts it back with the
+        resolver under a fresh give-up horizon. Audited."""
+        payment = await self.get(guid)
+        if payment is None:
+            return RecheckResult(Recheck.NOT_FOUND)
+        if payment.status in (Status.COMPLETED, Status.DECLINED):
+            return RecheckResult(Recheck.FINAL, payment)
+        if guid in self._in_flight:
+            return RecheckResult(Recheck.BUSY, payment)
+        self._in_flight.add(guid)
+        try:
+            result = await self.gateway.pay(guid, payment.login, payment.amount, payment.lang)
+            now = self._clock()
+            next_at = now + timedelta(seconds=self.policy.retry_min)
+            after = await self.db.write(
+                lambda tx: self._recheck_in(tx, now, guid, result, next_at, actor_id)
+            )
+        finally:
+            self._in_flight.discard(guid)
+        self.notices.wake()
+        if after.status in (Status.COMPLETED, Status.DECLINED):
+            return RecheckResult(Recheck.ANSWERED, after)
+        self.resolver_wakeup.set()
+        return RecheckResult(Recheck.PENDING, after)
+
+    def _recheck_in(
+        self,
+        tx: Tx,
+        now: datetime,
+        guid: str,
+        result: PayResult,
+        next_at: datetime,
+        actor_id: int,
+    ) -> Payment:
+        before = Payments.get(tx, guid)
+        if before is None:
+            raise LookupError(guid)
+        if before.status in (Status.COMPLETED, Status.DECLINED):  # answered meanwhile
+            Payments.count_attempt(tx, now, guid)
+            return before
+        status = Status(result.status.value)  # no answer at all counts as PENDING
+        Payments.record(
+            tx,
+            now,
+            guid,
+            status,
+            cause=result.cause,
+            user_message=result.user_message,
+            developer_message=result.developer_message,
+            reason=result.reason,
+            next_attempt_at=next_at,
+        )
+        if status is Status.PENDING:
+            Payments.restart_horizon(tx, now, guid)
+        AuditLog.add(tx, now, actor_id, "payment.recheck", guid, f"{before.status}->{status}")
+        if status is not before.status:
+            self.notices.payment_changed(tx, now, before.chat_id, guid, final=status.is_final)
+        after = Payments.get(tx, guid)
+        assert after is not None
+        return after
+
     # ------------------------------------------------------------------ no final answer
 
     async def raise_alert(self, guid: str) -> bool:
@@ -255,6 +323,20 @@ class Sender:
         if given_up:
             self.notices.wake()
         return given_up
+
+
+class Recheck(StrEnum):
+    NOT_FOUND = "not_found"
+    FINAL = "final"  # COMPLETED or DECLINED: Allpay's final word is in, nothing to ask
+    BUSY = "busy"  # being sent right now: its answer is on the way
+    ANSWERED = "answered"  # Allpay gave its final word; the journal has it now
+    PENDING = "pending"  # no final word yet: back with the resolver, a fresh horizon
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckResult:
+    outcome: Recheck
+    payment: Payment | None = None
 
 
 class Resolver(BackgroundLoop):
@@ -302,7 +384,7 @@ class Resolver(BackgroundLoop):
             after = await self.sender.send(payment.guid)
         if after is None or after.status.is_final:
             return
-        age = (self._clock() - after.created_at).total_seconds()
+        age = (self._clock() - after.resolving_since).total_seconds()
         if age >= self.policy.give_up_after:
             if await self.sender.give_up(after.guid):
                 log.error(

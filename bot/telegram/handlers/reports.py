@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.documents.export import export_xlsx
 from bot.domain.clock import utcnow
+from bot.domain.model import StaffUser
 from bot.domain.parsing import format_tenge
 from bot.domain.reports import (
     MAX_RANGE_DAYS,
@@ -26,11 +27,13 @@ from bot.domain.reports import (
     PeriodProblem,
     export_csv,
     local_today,
+    parse_lookup,
     parse_period,
 )
 from bot.telegram import texts
 from bot.telegram.filters import SUPERVISING, HasRole
 from bot.usecases.reports import BalanceAnswer, Reports
+from bot.usecases.sending import Recheck, Sender
 
 log = logging.getLogger(__name__)
 PENDING_LIMIT = 30
@@ -44,6 +47,7 @@ def make_router() -> Router:
     router.message.register(export, Command("export"))
     router.message.register(pending, Command("pending"))
     router.message.register(balance, Command("balance"))
+    router.message.register(recheck, Command("recheck"))
     return router
 
 
@@ -152,4 +156,48 @@ async def balance(message: Message, reports: Reports, i18n: I18n, settings: Sett
         _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
             amount=escape(shown), time=texts.local_time(result.header.timestamp, settings.tz)
         )
+    )
+
+
+async def recheck(
+    message: Message,
+    command: CommandObject,
+    staff: StaffUser,
+    reports: Reports,
+    sender: Sender,
+    settings: Settings,
+) -> None:
+    """/recheck <GUID or its first 8+ characters>: the same GUID sent to Allpay once more."""
+    query = (command.args or "").strip()
+    lookup = parse_lookup(query) if query else None
+    if lookup is None or lookup.guid_prefix is None:
+        await message.answer(
+            _("Usage: /recheck followed by the top-up's GUID or its first 8 characters.")
+        )
+        return
+    found = await reports.find(lookup, None, 2)
+    if len(found.payments) != 1:
+        text = (
+            _("No top-up with that GUID.")
+            if not found.payments
+            else _("Several top-ups start with «{query}»: give more of the GUID.")
+        )
+        await message.answer(text.format(query=escape(query[:40])))
+        return
+    result = await sender.recheck(found.payments[0].guid, staff.user_id)
+    payment = result.payment
+    if result.outcome is Recheck.NOT_FOUND or payment is None:
+        await message.answer(_("No top-up with that GUID."))
+        return
+    what = texts.pending_subject(payment)
+    if result.outcome is Recheck.FINAL:
+        text = _("{what}: already {status} by Allpay; nothing to recheck.")
+    elif result.outcome is Recheck.BUSY:
+        text = _("{what}: being sent to Allpay right now; its answer will come.")
+    elif result.outcome is Recheck.ANSWERED:
+        text = _("{what}: Allpay's answer is in: {icon} {status}. The cashier is told.")
+    else:
+        text = _("{what}: still no final answer from Allpay; the bot resends it again from now on.")
+    await message.answer(
+        text.format(what=what, status=texts.status_label(payment.status), icon=payment.status.icon)
     )
