@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "health", help="ask a running bot's /healthz (WEB_PORT); exit 0 if healthy, 1 if not"
     )
+    backup = commands.add_parser(
+        "backup",
+        help="a consistent copy of the journal while the bot runs, verified (restore: stop the "
+        "bot, put the copy at DATABASE_URL's path, start it)",
+    )
+    backup.add_argument("dest", type=Path, help="a new file, or a folder for a dated file")
     commands.add_parser(
         "check",
         help="pre-flight: settings, keys, Allpay echo and balance, Telegram, the database; "
@@ -100,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "check":
             return _check(settings)
+        if command == "backup":
+            return _backup(settings, args.dest)
         if command == "sandbox":
             asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
         else:
@@ -127,6 +136,21 @@ def _check(settings: Settings) -> int:
     for outcome in outcomes:
         print(outcome.line(), flush=True)
     return 0 if all(o.ok for o in outcomes if o.counts) else 1
+
+
+def _backup(settings: Settings, dest: Path) -> int:
+    from datetime import UTC, datetime
+
+    from bot.store.backup import backup
+
+    try:
+        report = backup(settings.database_path, dest, datetime.now(UTC))
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        print(f"❌ backup: {one_line(exc)}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())
+    print(f"✅ backup: {report.path} (integrity ok; {counts})")
+    return 0
 
 
 def _health(settings: Settings) -> int:

@@ -1,0 +1,120 @@
+"""Backups of the journal: ``python -m bot backup DEST`` while the bot runs, verified; and a
+restore — a copy taken in the middle of a burst of payments, started as the bot's database,
+finishes every pending payment with its own GUID at the same Allpay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.devtools.sandbox import RunningSandbox
+from bot.devtools.telegram import FakeTelegram
+from bot.domain.model import Status
+from bot.store.backup import TABLES, backup
+from bot.store.db import ts
+from tests.harness import CASHIER, PARTIES, running_bot, seed_payment, settings_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _real_allpay(sandbox: RunningSandbox) -> dict[str, object]:
+    """The bot against an Allpay of its own (the sandbox fixture): both lives see one ledger."""
+    keys = sandbox.keys
+    return {
+        "allpay_url": sandbox.url,
+        "allpay_requester": "agent-backup",
+        "allpay_certificate_number": keys.certificate_number,
+        "allpay_private_key": keys.agent_private,
+        "allpay_public_key": keys.allpay_public,
+        **PARTIES,
+    }
+
+
+async def test_backup_command_copies_a_running_bots_journal(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    settings = settings_for(tmp_path / "live", telegram.base_url, **_real_allpay(sandbox))
+    async with running_bot(settings, telegram) as h:
+        for amount in ("1000", "2000", "3000"):
+            await seed_payment(h.journal, amount=amount)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": settings.database_url,
+        }
+        dest = tmp_path / "backups"
+        dest.mkdir()
+
+        async def run(target: Path) -> tuple[int, str]:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "backup", str(target),
+                cwd=tmp_path, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            out, _ = await asyncio.wait_for(process.communicate(), 60)
+            return int(process.returncode or 0), out.decode()
+
+        code, out = await run(dest)
+        assert code == 0 and out.startswith("✅ backup: "), out
+        [copy] = dest.glob("cashin-*.sqlite3")
+        assert "payments 3" in out and str(copy) in out
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+        assert not list(dest.glob("*.partial")) and not list(dest.glob("*-wal"))
+        with sqlite3.connect(copy) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("SELECT COUNT(*) FROM payments").fetchone()[0] == 3
+        code, out = await run(copy)  # never over an existing backup
+        assert code == 1 and "exists" in out
+
+
+async def test_a_copy_taken_in_a_burst_restores_and_finishes_every_payment(
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+) -> None:
+    allpay = _real_allpay(sandbox)
+    # First life: Allpay answers ⏳ and the resend is far away, so the burst stays pending.
+    first = settings_for(
+        tmp_path / "first", telegram.base_url,
+        pending_retry_min=600.0, pending_retry_max=600.0, **allpay,
+    )  # fmt: skip
+    async with running_bot(first, telegram) as h:
+        user = h.user()
+        cards = []
+        for n in range(1, 6):
+            cards.append(await h.top_up_card(user, "77000000001", str(1000 * n)))
+            await h.press(user, cards[-1], "Confirm")
+        for card in cards:
+            status = await h.wait_status(CASHIER, card.message_id, "⏳")
+            await telegram.wait_for(lambda s=status: "processing" in s.plain)  # type: ignore[misc]
+        pending = await h.journal.open_payments()
+        assert len(pending) == 5
+        report = await asyncio.to_thread(
+            backup, first.database_path, tmp_path / "copy.sqlite3", datetime.now(UTC)
+        )
+        assert report.ok and report.counts["payments"] == 5
+        assert set(report.counts) == set(TABLES)
+    guids = {p.guid for p in pending}
+    assert set(sandbox.sandbox.stats.pay_guids) == guids  # each sent once so far
+
+    # The machine is lost; the copy becomes the database of a new one.
+    restored = tmp_path / "second" / "cashin.sqlite3"
+    restored.parent.mkdir()
+    shutil.copyfile(report.path, restored)
+    with sqlite3.connect(restored) as conn:  # the resends planned in the first life fall due
+        conn.execute("UPDATE payments SET next_attempt_at = ?", (ts(datetime.now(UTC)),))
+    second = settings_for(tmp_path / "second", telegram.base_url, **allpay)
+    async with running_bot(second, telegram) as h:
+        # The resolver resends what the copy has pending; each card turns ✅.
+        for card in cards:
+            await h.wait_status(CASHIER, card.message_id, "✅", timeout=20)
+        payments = (await h.journal.payments_page(None, 0, 10))[0]
+        assert {p.guid for p in payments} == guids  # the same history
+        assert {p.status for p in payments} == {Status.COMPLETED}
+    # Each pending payment resumed with its own GUID: sent twice, one ledger row each.
+    assert dict(sandbox.sandbox.stats.pay_guids) == dict.fromkeys(guids, 2)
+    assert len(await sandbox.sandbox.ledger.all()) == 5
