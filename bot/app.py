@@ -11,6 +11,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -46,6 +47,7 @@ from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cashin import CashIn
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.digest import DigestScheduler
+from bot.usecases.housekeeping import Housekeeping
 from bot.usecases.notices import Notices
 from bot.usecases.people import People
 from bot.usecases.reports import Reports
@@ -71,6 +73,7 @@ class App:
     resolver: Resolver
     outbox: OutboxWorker
     digest: DigestScheduler | None
+    housekeeping: Housekeeping
     bot: Bot
     dispatcher: Dispatcher
     i18n: I18n
@@ -189,6 +192,15 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)
         resolver = Resolver(sender, concurrency=settings.allpay_concurrency)
+        housekeeping = Housekeeping(
+            db,
+            settings.tz,
+            prune_after=(
+                timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
+            ),
+            backup_dir=settings.backup_dir,
+            backup_keep=settings.backup_keep,
+        )
         digest = (
             DigestScheduler(db, notices, settings.digest_time, settings.tz)
             if settings.digest_time is not None and settings.supervisor_chat_ids
@@ -223,6 +235,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             resolver=resolver,
             outbox=outbox,
             digest=digest,
+            housekeeping=housekeeping,
             bot=bot,
             dispatcher=dispatcher,
             i18n=i18n,
@@ -236,9 +249,11 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         sweeper.start()
         if digest is not None:
             digest.start()
+        housekeeping.start()
         try:
             yield app
         finally:
+            await housekeeping.stop()
             await sweeper.stop()
             if digest is not None:
                 await digest.stop()

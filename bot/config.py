@@ -107,6 +107,14 @@ class Settings(BaseSettings):
 
     digest_time: time | None = time(21, 0)
 
+    #: Daily at 04:00 local (and at start): delivered messages, cancelled drafts and idle
+    #: conversations older than this are pruned (0: never). Payments, approvals and the
+    #: audit trail are kept for ever.
+    prune_after_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    #: A verified copy of the journal there every day (unset: none); the newest BACKUP_KEEP.
+    backup_dir: Path | None = None
+    backup_keep: Annotated[int, Field(ge=1, le=1000)] = 7
+
     # Who the receipt names: the e-money issuer (Allpay) and the agent taking the cash. All four
     # are required when ALLPAY_URL is set; the sandbox prints example values, marked as such.
     issuer_name: str | None = None

@@ -10,15 +10,27 @@ import shutil
 import sqlite3
 import stat
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
-from bot.domain.model import Status
+from bot.domain.model import OutboxKind, Status
 from bot.store.backup import TABLES, backup
-from bot.store.db import ts
-from tests.harness import CASHIER, PARTIES, running_bot, seed_payment, settings_for
+from bot.store.conversations import Conversations
+from bot.store.db import Tx, ts
+from bot.store.outbox import Outbox
+from bot.usecases.housekeeping import Housekeeping, Pruned
+from tests.harness import (
+    CASHIER,
+    PARTIES,
+    SUPERVISOR_CHAT,
+    Harness,
+    running_bot,
+    seed_payment,
+    settings_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,3 +130,60 @@ async def test_a_copy_taken_in_a_burst_restores_and_finishes_every_payment(
     # Each pending payment resumed with its own GUID: sent twice, one ledger row each.
     assert dict(sandbox.sandbox.stats.pay_guids) == dict.fromkeys(guids, 2)
     assert len(await sandbox.sandbox.ledger.all()) == 5
+
+
+async def test_pruning_removes_only_what_is_done_and_old(harness: Harness, tmp_path: Path) -> None:
+    journal, db = harness.journal, harness.app.db
+    now = datetime.now(UTC)
+    old = now - timedelta(days=120)
+    for amount in ("1000", "2000"):
+        await seed_payment(journal, amount=amount)  # their outbox rows: delivered
+    # Two drafts: the first is cancelled by the second (which stays open).
+    await journal.create_draft(
+        cashier_id=CASHIER, chat_id=CASHIER, login="77000000002", client_name="A",
+        identified=False, amount=Decimal(100), lang="en",
+    )  # fmt: skip
+    await journal.create_draft(
+        cashier_id=CASHIER, chat_id=CASHIER, login="77000000002", client_name="A",
+        identified=False, amount=Decimal(200), lang="en",
+    )  # fmt: skip
+
+    def age_everything(tx: Tx) -> None:
+        tx.run(
+            "UPDATE outbox SET done_at = ?, created_at = ? WHERE done_at IS NOT NULL",
+            (ts(old), ts(old)),
+        )
+        tx.run("UPDATE drafts SET updated_at = ?", (ts(old),))
+        Conversations.save(tx, "idle-key", "CashIn:amount", "{}", old)
+        Conversations.save(tx, "recent-key", "CashIn:amount", "{}", now)
+
+    await db.write(age_everything)
+    await db.write(
+        lambda tx: Outbox.enqueue(tx, now, OutboxKind.DIGEST, SUPERVISOR_CHAT, ref="2026-11-27")
+    )
+
+    async def counts() -> dict[str, int]:
+        return await db.read(
+            lambda tx: {t: int(tx.value(f"SELECT COUNT(*) FROM {t}") or 0) for t in TABLES}
+        )
+
+    before = await counts()
+    pruned = await harness.app.housekeeping.prune(now)
+    after = await counts()
+    delivered = before["outbox"] - 1  # all but the digest just queued (or just delivered)
+    assert (pruned.outbox, pruned.drafts, pruned.conversations) == (delivered, 1, 1)
+    assert after == {
+        **before,
+        "outbox": 1,
+        "drafts": before["drafts"] - 1,  # the cancelled one; the open one and paid ones stay
+        "fsm": before["fsm"] - 1,
+    }
+    for kept in ("payments", "approvals", "audit", "users"):
+        assert after[kept] == before[kept]
+    # A second pass finds nothing more.
+    assert await harness.app.housekeeping.prune(now) == Pruned(0, 0, 0)
+
+    # The daily backup keeps the newest copies only.
+    keeper = Housekeeping(db, UTC, prune_after=None, backup_dir=tmp_path / "daily", backup_keep=2)
+    made = [await keeper.daily_backup(now + timedelta(seconds=n)) for n in range(3)]
+    assert sorted((tmp_path / "daily").iterdir()) == made[1:]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.store.db import Tx
+from datetime import datetime
+
+from bot.store.db import Tx, ts
 
 
 class Conversations:
@@ -12,9 +14,15 @@ class Conversations:
         return (row["state"], str(row["data"])) if row else (None, "{}")
 
     @staticmethod
-    def save(tx: Tx, key: str, state: str | None, data: str) -> None:
+    def save(tx: Tx, key: str, state: str | None, data: str, now: datetime) -> None:
         tx.run(
-            "INSERT INTO fsm (key, state, data) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, data = excluded.data",
-            (key, state, data),
+            "INSERT INTO fsm (key, state, data, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            (key, state, data, ts(now)),
         )
+
+    @staticmethod
+    def prune(tx: Tx, before: datetime) -> int:
+        """Conversations idle since before ``before``: a step left weeks ago starts anew."""
+        return tx.run("DELETE FROM fsm WHERE updated_at < ?", (ts(before),))

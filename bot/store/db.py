@@ -204,6 +204,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE payments ADD COLUMN rechecked_at TEXT;
     """,
+    # 7: when a conversation was last written, so idle ones can be pruned
+    """
+    ALTER TABLE fsm ADD COLUMN updated_at TEXT;
+    UPDATE fsm SET updated_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now');
+    CREATE INDEX fsm_updated ON fsm (updated_at);
+    CREATE INDEX outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
+    """,
 ]
 
 

@@ -135,6 +135,17 @@ class Drafts:
         return new
 
     @staticmethod
+    def prune(tx: Tx, before: datetime) -> int:
+        """Cancelled drafts older than ``before`` that nothing refers to (a payment or an
+        approval request keeps its draft: they are history)."""
+        return tx.run(
+            "DELETE FROM drafts WHERE state = 'CANCELLED' AND updated_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.draft_id = drafts.id) "
+            "AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.draft_id = drafts.id)",
+            (ts(before),),
+        )
+
+    @staticmethod
     def cancel_unfinished(tx: Tx, now: datetime, cashier_id: int) -> int:
         """Close every unfinished draft of the cashier; how many were."""
         return tx.run(

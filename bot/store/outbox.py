@@ -25,6 +25,11 @@ def _item(row: Row) -> OutboxItem:
 
 class Outbox:
     @staticmethod
+    def prune(tx: Tx, before: datetime) -> int:
+        """Messages delivered (or given up) before ``before``: their work is done."""
+        return tx.run("DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?", (ts(before),))
+
+    @staticmethod
     def enqueue(
         tx: Tx,
         now: datetime,

@@ -18,6 +18,7 @@ from aiogram.fsm.storage.base import (
     StorageKey,
 )
 
+from bot.domain.clock import utcnow
 from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx
 
@@ -125,5 +126,6 @@ class SQLiteStorage(BaseStorage):
 
 
 def _save_all(batch: dict[str, tuple[str | None, str]], tx: Tx) -> None:
+    now = utcnow()
     for key, (state, data) in batch.items():
-        Conversations.save(tx, key, state, data)
+        Conversations.save(tx, key, state, data, now)
