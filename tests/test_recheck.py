@@ -5,19 +5,35 @@ refused on a final payment and for a cashier; audited."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from bot.devtools.telegram import FakeTelegram
+from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
-from bot.domain.model import Status
+from bot.domain.model import Payment, Status
 from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
     SUPERVISOR,
     SUPERVISOR_CHAT,
+    Harness,
     english_words,
     running_bot,
     settings_for,
 )
+
+
+async def _given_up(
+    h: Harness, cashier: dict[str, Any]
+) -> tuple[ChatMessage, ChatMessage, Payment]:
+    """A top-up Allpay answered ⏳ whose resends the bot gave up on: UNKNOWN (as the give-up
+    horizon would make it, 48 h later)."""
+    card = await h.top_up_card(cashier, "77000000001", "7000")  # Allpay: ⏳, then ✅
+    await h.press(cashier, card, "Confirm")
+    status = await h.wait_status(CASHIER, card.message_id, "⏳")
+    await h.tg.wait_for(lambda: "processing" in status.plain)
+    [payment] = (await h.journal.payments_page(None, 0, 10))[0]
+    assert await h.app.sender.give_up(payment.guid)
+    return card, status, payment
 
 
 async def test_recheck_turns_unknown_into_allpays_final_word(
@@ -30,12 +46,7 @@ async def test_recheck_turns_unknown_into_allpays_final_word(
     )
     async with running_bot(settings, telegram) as h:
         cashier, boss = h.user(), h.user(SUPERVISOR)
-        card = await h.top_up_card(cashier, "77000000001", "7000")  # Allpay: ⏳, then ✅
-        await h.press(cashier, card, "Confirm")
-        status = await h.wait_status(CASHIER, card.message_id, "⏳")
-        await telegram.wait_for(lambda: "processing" in status.plain)
-        [payment] = (await h.journal.payments_page(None, 0, 10))[0]
-        assert await h.app.sender.give_up(payment.guid)
+        card, status, payment = await _given_up(h, cashier)
         await telegram.wait_for(lambda: status.text.startswith("⚠️"))  # needs reconciliation
 
         refused = await h.say(cashier, f"/recheck {payment.guid}")
@@ -79,12 +90,7 @@ async def test_a_recheck_without_a_final_answer_goes_back_to_the_resolver(
     )
     async with running_bot(settings, telegram) as h:
         cashier, boss = h.user(), h.user(SUPERVISOR)
-        card = await h.top_up_card(cashier, "77000000001", "7000")
-        await h.press(cashier, card, "Confirm")
-        status = await h.wait_status(CASHIER, card.message_id, "⏳")
-        await telegram.wait_for(lambda: "processing" in status.plain)
-        [payment] = (await h.journal.payments_page(None, 0, 10))[0]
-        assert await h.app.sender.give_up(payment.guid)
+        _card, status, payment = await _given_up(h, cashier)
         h.sandbox.faults.append("http500")  # Allpay does not answer this time
         reply = await h.say(boss, f"/recheck {payment.guid}")
         assert "still no final answer" in reply.text

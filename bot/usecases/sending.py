@@ -202,18 +202,7 @@ class Sender:
             # Allpay's final answers never change; a contradicting one is logged by the caller.
             Payments.count_attempt(tx, now, guid)
             return before, False
-        status = Status(result.status.value)
-        Payments.record(
-            tx,
-            now,
-            guid,
-            status,
-            cause=result.cause,
-            user_message=result.user_message,
-            developer_message=result.developer_message,
-            reason=result.reason,
-            next_attempt_at=next_at,
-        )
+        status = _record(tx, now, guid, result, next_at)
         changed = status is not before.status
         if changed:
             AuditLog.add(tx, now, None, "payment.status", guid, f"{before.status}->{status}")
@@ -268,18 +257,7 @@ class Sender:
         if before.status in (Status.COMPLETED, Status.DECLINED):  # answered meanwhile
             Payments.count_attempt(tx, now, guid)
             return before
-        status = Status(result.status.value)  # no answer at all counts as PENDING
-        Payments.record(
-            tx,
-            now,
-            guid,
-            status,
-            cause=result.cause,
-            user_message=result.user_message,
-            developer_message=result.developer_message,
-            reason=result.reason,
-            next_attempt_at=next_at,
-        )
+        status = _record(tx, now, guid, result, next_at)  # no answer at all: PENDING
         if status is Status.PENDING:
             Payments.restart_horizon(tx, now, guid)
         AuditLog.add(tx, now, actor_id, "payment.recheck", guid, f"{before.status}->{status}")
@@ -323,6 +301,23 @@ class Sender:
         if given_up:
             self.notices.wake()
         return given_up
+
+
+def _record(tx: Tx, now: datetime, guid: str, result: PayResult, next_at: datetime) -> Status:
+    """One send's answer into the journal; the status it recorded."""
+    status = Status(result.status.value)
+    Payments.record(
+        tx,
+        now,
+        guid,
+        status,
+        cause=result.cause,
+        user_message=result.user_message,
+        developer_message=result.developer_message,
+        reason=result.reason,
+        next_attempt_at=next_at,
+    )
+    return status
 
 
 class Recheck(StrEnum):

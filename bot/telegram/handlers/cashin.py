@@ -135,11 +135,7 @@ async def recent_pressed(
     login = normalize_login(callback_data.login)
     if login is None:
         return
-    message = callback.message
-    check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
-    if check.draft is not None:
-        await state.update_data(draft=check.draft.id)
-    await _show_check(message, state, check, login, settings, edit=True)
+    await _look_up(callback.message, state, staff, cashin, settings, i18n, login, edit=True)
 
 
 async def again(
@@ -161,11 +157,7 @@ async def again(
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
-    message = callback.message
-    check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
-    if check.draft is not None:
-        await state.update_data(draft=check.draft.id)
-    await _show_check(message, state, check, login, settings)
+    await _look_up(callback.message, state, staff, cashin, settings, i18n, login)
 
 
 async def login_given(
@@ -182,10 +174,25 @@ async def login_given(
     if login is None:
         await message.answer(_login_error())
         return
+    await _look_up(message, state, staff, cashin, settings, i18n, login)
+
+
+async def _look_up(
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    cashin: CashInSteps,
+    settings: Settings,
+    i18n: I18n,
+    login: str,
+    *,
+    edit: bool = False,
+) -> None:
+    """Ask Allpay who the client is (a draft keeps the login) and show the answer."""
     check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
     if check.draft is not None:
         await state.update_data(draft=check.draft.id)
-    await _show_check(message, state, check, login, settings)
+    await _show_check(message, state, check, login, settings, edit=edit)
 
 
 async def login_other(message: Message) -> None:

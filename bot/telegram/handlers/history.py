@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.documents.receipt import filename, render_pdf
 from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status
+from bot.domain.receipts import Receipt
 from bot.domain.reports import local_today, parse_lookup
 from bot.telegram import texts
 from bot.telegram.callbacks import DetailCb, HistoryCb, ReceiptCb, ReceiptPdfCb
@@ -208,6 +209,18 @@ async def find(
 # ---------------------------------------------------------------- receipts
 
 
+async def _receipt(
+    callback: CallbackQuery, reports: Reports, staff: StaffUser, guid: str
+) -> Receipt | None:
+    """The receipt ``staff`` may see, the button answered; refused like a missing one."""
+    receipt = await reports.receipt(guid, _owner(staff))
+    if receipt is None:
+        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
+        return None
+    await callback.answer()
+    return receipt
+
+
 async def send_receipt(
     callback: CallbackQuery,
     callback_data: ReceiptCb,
@@ -215,12 +228,8 @@ async def send_receipt(
     reports: Reports,
     settings: Settings,
 ) -> None:
-    receipt = await reports.receipt(callback_data.guid, _owner(staff))
-    if receipt is None:
-        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
-        return
-    await callback.answer()
-    if isinstance(callback.message, Message):
+    receipt = await _receipt(callback, reports, staff, callback_data.guid)
+    if receipt is not None and isinstance(callback.message, Message):
         await callback.message.answer(
             texts.receipt(receipt, settings.tz),
             reply_markup=receipt_pdf_keyboard(receipt.payment.guid),
@@ -235,12 +244,8 @@ async def send_receipt_pdf(
     settings: Settings,
 ) -> None:
     """The receipt as a PDF document the cashier forwards to the client, made on request."""
-    receipt = await reports.receipt(callback_data.guid, _owner(staff))
-    if receipt is None:
-        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
-        return
-    await callback.answer()
-    if not isinstance(callback.message, Message):
+    receipt = await _receipt(callback, reports, staff, callback_data.guid)
+    if receipt is None or not isinstance(callback.message, Message):
         return
     # Rendering takes tens of milliseconds of CPU: off the event loop (the gettext context,
     # the reader's language, goes with it).
