@@ -4,14 +4,17 @@ end to end over real HTTP (Bot API stand-in, sandbox, SQLite)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram
 from bot.domain.clock import utcnow
-from bot.domain.model import Status
+from bot.domain.model import OutboxKind, Status
 from bot.store.db import Tx, ts
+from bot.store.outbox import Outbox
 from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
@@ -151,3 +154,104 @@ async def test_a_late_final_also_comes_as_a_new_message(
         late = await telegram.wait_message(CASHIER, after=mark)
         assert late.plain.startswith("✅ 4\u202f000 ₸ · +7 700 000 00 01")
         assert "completed" in late.plain
+
+
+# ---------------------------------------------------------------- stale buttons (a review)
+
+
+def _replay(h: Harness, user: dict[str, Any], data: str, message: dict[str, Any]) -> int:
+    """A callback query as a late or duplicated update carries it: the message as it was."""
+    return h.tg.send_update(
+        {
+            "callback_query": {
+                "id": f"replay-{data}",
+                "from": user,
+                "chat_instance": str(user["id"]),
+                "data": data,
+                "message": message,
+            }
+        }
+    )
+
+
+async def test_a_stale_tap_never_touches_a_paid_status(harness: Harness) -> None:
+    """A card edited into a prompt, then into another card, then into that payment's status:
+    a replayed "Change amount" of the first card changes nothing on it; neither does a
+    replayed preset from the prompt once a new top-up is at its amount step."""
+    tg, user = harness.tg, harness.user()
+    card = await harness.top_up_card(user, "77000000002", "3000")
+    change = next(d for t, d in card.callback_buttons if "Change" in t)
+    as_card = copy.deepcopy(tg._message_json(card))
+    await harness.press(user, card, "Change amount")
+    await tg.wait_for(lambda: "Enter the amount" in card.plain)
+    preset = next(d for t, d in card.callback_buttons if d.startswith("a:"))
+    as_prompt = copy.deepcopy(tg._message_json(card))
+    await harness.press(user, card, "5\u202f000 ₸")
+    await tg.wait_for(lambda: "Confirm" in str(card.callback_buttons))
+    await harness.press(user, card, "Confirm")
+    done = await harness.wait_status(CASHIER, card.message_id, "✅")
+    paid = done.text
+    await harness.say(user, "/cashin")
+    await harness.say(user, "77000000001")  # the new top-up waits for its amount
+    for data, message in ((change, as_card), (preset, as_prompt)):
+        before = len(tg.callback_answers)
+        _replay(harness, user, data, message)
+        await tg.wait_for(lambda b=before: len(tg.callback_answers) > b)  # type: ignore[misc]
+    await harness.say(user, "/help")  # this user's updates are handled in order
+    assert done.text == paid and done.text.startswith("✅")
+    assert [p.amount for p in (await harness.journal.payments_page(None, 0, 10))[0]] == [5000]
+
+
+async def test_a_double_tap_on_change_amount_keeps_the_prompt(harness: Harness) -> None:
+    tg, user = harness.tg, harness.user()
+    card = await harness.top_up_card(user, "77000000002", "3000")
+    data = next(d for t, d in card.callback_buttons if "Change" in t)
+    before = len(tg.callback_answers)
+    tg.press(user, card, data)  # both taps carry the card as it was
+    tg.press(user, card, data)
+    await tg.wait_for(lambda: len(tg.callback_answers) >= before + 2)
+    await harness.say(user, "/help")
+    assert "Enter the amount" in card.plain and "no longer valid" not in card.plain
+    await harness.press(user, card, "5\u202f000 ₸")  # and it still works
+    await tg.wait_for(lambda: "Check and confirm" in card.plain)
+
+
+async def test_a_late_final_is_told_once_even_when_an_earlier_status_is_retried(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    """A status item that failed earlier (a Telegram 5xx) and waits in backoff is delivered
+    after the final one: its edit changes nothing, and no second late message goes out."""
+    sandbox_folder(tmp_path, sandbox_keys)
+    settings = settings_for(
+        tmp_path, telegram.base_url, pending_retry_min=600.0, pending_retry_max=600.0
+    )
+    async with running_bot(settings, telegram) as h:
+        user = h.user()
+        card = await h.top_up_card(user, "77000000001", "4000")
+        await h.press(user, card, "Confirm")
+        status = await h.wait_status(CASHIER, card.message_id, "⏳")
+        await telegram.wait_for(lambda: "processing" in status.plain)
+        [payment] = (await h.journal.payments_page(None, 0, 10))[0]
+
+        def backoff(tx: Tx) -> None:
+            now = utcnow()
+            Outbox.enqueue(tx, now, OutboxKind.STATUS, payment.chat_id, payment.guid)
+            item_id = int(tx.value("SELECT MAX(id) FROM outbox") or 0)
+            Outbox.retry(tx, now, "TelegramServerError", 0.5, [item_id])
+            tx.run(
+                "UPDATE payments SET created_at = ?, next_attempt_at = ? WHERE guid = ?",
+                (ts(now - timedelta(minutes=3)), ts(now), payment.guid),
+            )
+
+        await h.app.db.write(backoff)
+        h.app.sender.resolver_wakeup.set()
+        await h.wait_status(CASHIER, card.message_id, "✅")
+
+        await telegram.wait_message(CASHIER, lambda m: "completed; the cash" in m.plain)
+        # The retried item's delivery, whenever it comes: the final status again.
+        final = await h.journal.get_payment(payment.guid)
+        assert final is not None and final.status is Status.COMPLETED
+        await h.app.outbox._status([], final)
+        await h.say(user, "/help")
+        late = [m for m in telegram.messages(CASHIER) if "completed; the cash" in m.plain]
+        assert len(late) == 1

@@ -86,6 +86,14 @@ class Approvals:
         return build(Approval, row) if row else None
 
     @staticmethod
+    def on_message(tx: Tx, chat_id: int, message_id: int) -> bool:
+        """Whether a request's cashier card lives in this message (the outbox's to edit)."""
+        row = tx.one(
+            "SELECT 1 FROM approvals WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+        )
+        return row is not None
+
+    @staticmethod
     def for_draft(tx: Tx, draft_id: str) -> Approval | None:
         row = tx.one(f"SELECT {_COLUMNS} FROM approvals WHERE draft_id = ?", (draft_id,))
         return build(Approval, row) if row else None

@@ -204,12 +204,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE payments ADD COLUMN rechecked_at TEXT;
     """,
-    # 7: when a conversation was last written, so idle ones can be pruned
+    # 7: when a conversation was last written, so idle ones can be pruned; message owners
     """
     ALTER TABLE fsm ADD COLUMN updated_at TEXT;
     UPDATE fsm SET updated_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now');
     CREATE INDEX fsm_updated ON fsm (updated_at);
     CREATE INDEX outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
+    -- which draft, payment or request a chat message belongs to (a stale button's check)
+    CREATE INDEX drafts_card ON drafts (chat_id, card_message_id);
+    CREATE INDEX payments_message ON payments (chat_id, message_id);
+    CREATE INDEX approvals_message ON approvals (chat_id, message_id);
     """,
 ]
 

@@ -135,6 +135,15 @@ class Drafts:
         return new
 
     @staticmethod
+    def other_card(tx: Tx, chat_id: int, message_id: int, draft_id: str) -> bool:
+        """Whether the message is (or was) the card of another draft than ``draft_id``."""
+        row = tx.one(
+            "SELECT 1 FROM drafts WHERE chat_id = ? AND card_message_id = ? AND id != ?",
+            (chat_id, message_id, draft_id),
+        )
+        return row is not None
+
+    @staticmethod
     def prune(tx: Tx, before: datetime) -> int:
         """Cancelled drafts older than ``before`` that nothing refers to (a payment or an
         approval request keeps its draft: they are history)."""

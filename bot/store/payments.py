@@ -166,6 +166,14 @@ class Payments:
         return {r["guid"]: build(Payment, r) for r in rows}
 
     @staticmethod
+    def on_message(tx: Tx, chat_id: int, message_id: int) -> bool:
+        """Whether a payment's status lives in this message (the outbox's to edit)."""
+        row = tx.one(
+            "SELECT 1 FROM payments WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+        )
+        return row is not None
+
+    @staticmethod
     def for_draft(tx: Tx, draft_id: str) -> Payment | None:
         row = tx.one(f"SELECT {_COLUMNS} FROM payments WHERE draft_id = ?", (draft_id,))
         return build(Payment, row) if row else None

@@ -213,8 +213,10 @@ class OutboxWorker(BackgroundLoop):
             text = texts.status_text(payment, self.tz)
             markup = final_keyboard(payment)
             late = texts.late_final(payment) if _late(payment) else None
-        sent = await self._edit_or_send(payment.chat_id, payment.message_id, text, markup)
-        if late is not None and sent is None and payment.message_id is not None:
+        sent, changed = await self._show(payment.chat_id, payment.message_id, text, markup)
+        # Only the delivery that shows the final status tells anew: an earlier item retried
+        # later finds the message already final ("not modified") and says nothing more.
+        if late is not None and sent is None and changed and payment.message_id is not None:
             # An edit makes no sound: a cashier who left the chat after ⏳ is told anew,
             # in a short message that points at the card.
             await self.bot.send_message(
@@ -301,21 +303,29 @@ class OutboxWorker(BackgroundLoop):
         self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
     ) -> int | None:
         """Edit the message; a message that cannot be edited is sent anew (its id returned)."""
+        sent, _changed = await self._show(chat_id, message_id, text, markup)
+        return sent
+
+    async def _show(
+        self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
+    ) -> tuple[int | None, bool]:
+        """:meth:`_edit_or_send`, and whether the chat now shows something it did not
+        (False: the message already said exactly this)."""
         if message_id is not None:
             try:
                 await self.bot.edit_message_text(
                     text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
                 )
-                return None
+                return None, True
             except TelegramBadRequest as exc:
                 if "not modified" in exc.message:
-                    return None
+                    return None, False
                 if not _edit_impossible(exc.message):
                     raise
             except TelegramNotFound:
                 pass
         sent = await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
-        return sent.message_id
+        return sent.message_id, True
 
     async def _digest(self, item: OutboxItem) -> None:
         """The day's totals, in as many parts as it takes; a retry resumes at the part that

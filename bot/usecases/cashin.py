@@ -81,6 +81,9 @@ class Button:
 
     draft: Draft | None
     settled: bool
+    #: The pressed message now belongs to another draft, a payment or a request (it was
+    #: edited into later steps): a stale button on it must not touch it.
+    taken: bool = False
 
 
 class CashIn:
@@ -248,8 +251,11 @@ class CashIn:
         """The card's ✖️: the cashier's unfinished drafts close (approval requests stay)."""
         await self.begin(cashier_id)
 
-    async def button(self, draft_id: str) -> Button:
-        """What a card's button points at, in one read."""
+    async def button(
+        self, draft_id: str, chat_id: int | None = None, message_id: int | None = None
+    ) -> Button:
+        """What a card's button points at, and who owns the message it was pressed on, in one
+        read."""
 
         def look(tx: Tx) -> Button:
             draft = Drafts.get(tx, draft_id)
@@ -257,7 +263,16 @@ class CashIn:
                 Payments.for_draft(tx, draft_id) is not None
                 or Approvals.for_draft(tx, draft_id) is not None
             )
-            return Button(draft, settled)
+            taken = (
+                chat_id is not None
+                and message_id is not None
+                and (
+                    Drafts.other_card(tx, chat_id, message_id, draft_id)
+                    or Payments.on_message(tx, chat_id, message_id)
+                    or Approvals.on_message(tx, chat_id, message_id)
+                )
+            )
+            return Button(draft, settled, bool(taken))
 
         return await self.db.read(look)
 

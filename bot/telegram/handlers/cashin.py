@@ -116,7 +116,8 @@ async def ask_login(
     ).format(example=LOGIN_EXAMPLE)
     if recent:
         prompt += "\n" + _("Or choose one of your recent clients:")
-    await message.answer(prompt, reply_markup=recent_clients_keyboard(recent))
+    sent = await message.answer(prompt, reply_markup=recent_clients_keyboard(recent))
+    await state.update_data(prompt=sent.message_id)
 
 
 async def recent_pressed(
@@ -129,9 +130,9 @@ async def recent_pressed(
     i18n: I18n,
 ) -> None:
     """A recent client's button: as if the login were typed; the prompt becomes the answer."""
-    await callback.answer()
-    if not isinstance(callback.message, Message):
+    if not await _on_prompt(callback, state):
         return
+    assert isinstance(callback.message, Message)
     login = normalize_login(callback_data.login)
     if login is None:
         return
@@ -223,22 +224,52 @@ async def _show_check(
         text = _(
             "No Allpay client with the login {login}. Check the number and enter it again."
         ).format(login=format_login(login))
-        await _step(message, text, None, edit=edit)
+        await _step(message, text, None, edit=edit, state=state)
     elif check.found is Found.REFUSED:
         # Allpay's wording arrives before any signature check: text, never markup.
         text = _("Allpay refused the client lookup: {message}").format(
             message=escape(check.message or "")
         )
-        await _step(message, text, retry_check_keyboard(), edit=edit)
+        await _step(message, text, retry_check_keyboard(), edit=edit, state=state)
     elif check.found is Found.UNREACHABLE or check.client is None:
         text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
-        await _step(message, text, retry_check_keyboard(), edit=edit)
+        await _step(message, text, retry_check_keyboard(), edit=edit, state=state)
     else:
         await state.set_state(CashIn.amount)
-        await _ask_amount(message, settings, texts.client_card(login, check.client), edit=edit)
+        await _ask_amount(
+            message, state, settings, texts.client_card(login, check.client), edit=edit
+        )
 
 
 async def _step(
+    message: Message,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    *,
+    edit: bool,
+    state: FSMContext | None = None,
+) -> Message:
+    shown = await _show_step(message, text, markup, edit=edit)
+    if state is not None:
+        # The conversation's current prompt: its buttons act; any older message's do not.
+        await state.update_data(prompt=shown.message_id)
+    return shown
+
+
+async def _on_prompt(callback: CallbackQuery, state: FSMContext) -> bool:
+    """Whether a step's button (a preset, a recent client, "try again") was pressed on the
+    conversation's current prompt; anywhere else — an older message, since edited into
+    something else, perhaps a payment's status — it changes nothing. The query is answered."""
+    prompt = (await state.get_data()).get("prompt")
+    message = callback.message
+    if isinstance(message, Message) and message.message_id == prompt:
+        await callback.answer()
+        return True
+    await callback.answer(_("This button is no longer active."), show_alert=True)
+    return False
+
+
+async def _show_step(
     message: Message, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool
 ) -> Message:
     """Show the conversation's next step: edited into the bot's own ``message`` (a prompt
@@ -265,9 +296,9 @@ async def retry_check(
     cashin: CashInSteps,
     settings: Settings,
 ) -> None:
-    await callback.answer()
-    if not isinstance(callback.message, Message):
+    if not await _on_prompt(callback, state):
         return
+    assert isinstance(callback.message, Message)
     draft = await cashin.current((await state.get_data()).get("draft"), staff.user_id)
     if draft is None:
         return
@@ -279,7 +310,12 @@ async def retry_check(
 
 
 async def _ask_amount(
-    message: Message, settings: Settings, intro: str | None = None, *, edit: bool = False
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    intro: str | None = None,
+    *,
+    edit: bool = False,
 ) -> None:
     prompt = _("Enter the amount in whole tenge, from {minimum} to {maximum}:").format(
         minimum=format_tenge(settings.amount_min), maximum=format_tenge(settings.amount_max)
@@ -289,6 +325,7 @@ async def _ask_amount(
         f"{intro}\n\n{prompt}" if intro else prompt,
         quick_amounts(settings.amount_min, settings.amount_max),
         edit=edit,
+        state=state,
     )
 
 
@@ -331,7 +368,8 @@ async def amount_pressed(
     cashin: CashInSteps,
     settings: Settings,
 ) -> None:
-    await callback.answer()
+    if not await _on_prompt(callback, state):
+        return
     amount = Decimal(callback_data.amount)
     if not (settings.amount_min <= amount <= settings.amount_max) or not isinstance(
         callback.message, Message
@@ -391,7 +429,7 @@ async def confirm(
     with contextlib.suppress(TelegramAPIError):
         await callback.answer()
     message = callback.message
-    button = await cashin.button(callback_data.draft_id)
+    button = await cashin.button(callback_data.draft_id, *_where(callback))
     draft = button.draft
     if draft is not None and draft.state is DraftState.OPEN and not _on_card(draft, callback):
         return  # pressed on a message that is not its card: nothing changes
@@ -421,6 +459,7 @@ async def confirm(
         result.outcome is ConfirmOutcome.STALE
         and draft is not None
         and not button.settled
+        and not button.taken
         and _on_card(draft, callback)
     ):
         await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
@@ -448,7 +487,6 @@ async def change_amount(
     cashin: CashInSteps,
     settings: Settings,
 ) -> None:
-    await callback.answer()
     draft = await _open_draft(callback, callback_data, staff, cashin)
     if draft is None:
         return
@@ -459,7 +497,7 @@ async def change_amount(
     await state.set_data({"draft": again})
     if isinstance(callback.message, Message):
         # The card becomes the amount prompt again (its buttons act on the new draft).
-        await _ask_amount(callback.message, settings, edit=True)
+        await _ask_amount(callback.message, state, settings, edit=True)
 
 
 async def cancel_card(
@@ -469,7 +507,6 @@ async def cancel_card(
     staff: StaffUser,
     cashin: CashInSteps,
 ) -> None:
-    await callback.answer()
     draft = await _open_draft(callback, callback_data, staff, cashin)
     if draft is None:
         return
@@ -482,19 +519,29 @@ async def cancel_card(
 async def _open_draft(
     callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, cashin: CashInSteps
 ) -> Draft | None:
-    """The cashier's own open draft behind a card button, or None (the card is then told).
-
-    A button acts only on its own card: pressed on any other message it changes nothing."""
-    button = await cashin.button(callback_data.draft_id)
+    """The cashier's own open draft behind a card button, the query answered; or None, the
+    button refused in an alert. A stale button never edits its message: the message may
+    have become a later step, or a payment's status (the outbox's alone)."""
+    button = await cashin.button(callback_data.draft_id, *_where(callback))
     draft = button.draft
-    if draft is None or draft.cashier_id != staff.user_id or not _on_card(draft, callback):
-        return None
-    if draft.state is DraftState.OPEN:
+    if (
+        draft is not None
+        and draft.cashier_id == staff.user_id
+        and draft.state is DraftState.OPEN
+        and _on_card(draft, callback)
+    ):
+        await callback.answer()
         return draft
-    # Only a card with no payment is touched: a payment's message belongs to the outbox.
-    if not button.settled:
-        await _edit(callback.message, _("This confirmation is no longer valid. Nothing was sent."))
+    await callback.answer(_("This button is no longer active."), show_alert=True)
     return None
+
+
+def _where(callback: CallbackQuery) -> tuple[int | None, int | None]:
+    """The chat and message a button was pressed on."""
+    message = callback.message
+    if message is None:
+        return None, None
+    return message.chat.id, message.message_id
 
 
 def _on_card(draft: Draft, callback: CallbackQuery) -> bool:
