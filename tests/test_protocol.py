@@ -149,3 +149,15 @@ def test_requests_validate_against_allpays_published_xsds(shared: Path) -> None:
 
 def test_mask_login() -> None:
     assert mask_login("77010000001") == "7701***0001"
+
+
+def test_a_clients_name_from_allpay_is_cleaned_and_bounded() -> None:
+    """/history lists names: a bidi override cannot reorder what is shown next to it, and a
+    name cannot grow a page past Telegram's limit."""
+    from bot.allpay.protocol import ClientInfo
+
+    info = ClientInfo(
+        identified=True, iin=None, first_name="Ай\u202eгүл" + "а" * 300, last_name="Қ\u200bасым"
+    )
+    assert "\u202e" not in info.full_name and "\u200b" not in info.full_name
+    assert info.full_name.startswith("Қасым Айгүл") and len(info.full_name) <= 64

@@ -197,3 +197,15 @@ async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
         await telegram.wait_for(lambda: len(telegram.callback_answers) > before)
         answer = list(telegram.callback_answers.values())[-1]
         assert answer.get("show_alert")
+
+
+def test_the_longest_names_still_fit_the_page_in_kazakh() -> None:
+    """Legal names at their longest (ISSUER_NAME/AGENT_NAME keep 120 characters): every field
+    and the QR code stay on the one page."""
+    long_name = ("Жауапкершілігі шектеулі серіктестігі «Қазақстан Төлем Агенттігі» " * 3)[:120]
+    parties = Parties(long_name, "111111111111", long_name, "222222222222")
+    receipt = Receipt(_payment(), CASHIER_NAME + " " + CASHIER_NAME, parties)
+    pdf = render_pdf(receipt, ALMATY, lambda message: I18N.gettext(message, locale="kk"))
+    text, codes = read_back(pdf)
+    assert codes == [GUID]
+    assert _flat(long_name) in text and GUID in text and "222222222222" in text

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 LANGUAGES = ("ru", "kk", "en")
 GLOSSARY = LOCALES / "GLOSSARY.md"
+#: Plural forms each language's catalog must have (its CLDR rule: ru one/few/many).
+PLURAL_FORMS = {"ru": 3, "kk": 2, "en": 2}
 KEYWORDS: dict[str, object] = {"_": None, "N_": None, "__": None, "ngettext": (1, 2)}
 
 
@@ -148,9 +150,15 @@ def problems() -> list[str]:
     for lang in LANGUAGES:
         catalog = load_po(lang)
         have = {_plain(m.id): _plain(m.string) for m in catalog if m.id}
+        if catalog.num_plurals != PLURAL_FORMS[lang]:
+            found.append(
+                f"{lang}: Plural-Forms has {catalog.num_plurals} forms, not {PLURAL_FORMS[lang]}"
+            )
         for msgid in sorted(wanted, key=str):
             if not have.get(msgid) or not all(_texts(have[msgid])):
                 found.append(f"{lang}: no translation for {msgid!r}")
+            elif isinstance(msgid, tuple) and len(_texts(have[msgid])) != PLURAL_FORMS[lang]:
+                found.append(f"{lang}: {msgid[0]!r} needs {PLURAL_FORMS[lang]} plural forms")
         mo_file = po_path(lang).with_suffix(".mo")
         if not mo_file.is_file():
             found.append(f"{lang}: {mo_file} missing")

@@ -16,6 +16,7 @@ from enum import StrEnum
 from lxml import etree
 
 from bot.domain.masking import mask_iin
+from bot.domain.parsing import clean_name
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 AP_NS = "https://allpay.kz"
@@ -114,8 +115,10 @@ class ClientInfo:
 
     @property
     def full_name(self) -> str:
+        """As people may see it in a card or a list: Allpay's text with control, format and
+        bidi characters removed, spaces folded, length bounded."""
         parts = (self.last_name, self.first_name, self.patronymic)
-        return " ".join(p for p in parts if p) or "—"
+        return clean_name(" ".join(p for p in parts if p)) or "—"
 
     @property
     def masked_iin(self) -> str | None:

@@ -63,9 +63,10 @@ def qr_png(text: str) -> bytes:
 
 
 def render_pdf(receipt: Receipt, tz: tzinfo, _: Gettext) -> bytes:
-    """A one-page PDF (105 × 150 mm) the client can keep: the fonts are embedded (subset),
+    """A one-page PDF (105 × 210 mm: room for legal names at their longest, 120 characters,
+    in Kazakh) the client can keep: the fonts are embedded (subset),
     so every Kazakh letter and ₸ prints on any device; the same receipt gives the same bytes."""
-    pdf = FPDF(orientation="P", unit="mm", format=(105, 150))
+    pdf = FPDF(orientation="P", unit="mm", format=(105, 210))
     pdf.set_auto_page_break(auto=False)
     pdf.set_margins(8, 8, 8)
     pdf.add_font(_FAMILY, "", str(FONTS / "DejaVuSans.ttf"))

@@ -247,7 +247,7 @@ async def send_receipt_pdf(
     receipt = await _receipt(callback, reports, staff, callback_data.guid)
     if receipt is None or not isinstance(callback.message, Message):
         return
-    # Rendering takes tens of milliseconds of CPU: off the event loop (the gettext context,
+    # Rendering takes about a quarter second of CPU: in a thread (the gettext context,
     # the reader's language, goes with it).
     data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
     await callback.message.answer_document(
