@@ -123,6 +123,18 @@ class Harness:
         self.tg.send_text(user, amount)
         return await self.tg.wait_message(user["id"], _has_button("d:"), after=mark)
 
+    async def pending_top_up(
+        self, user: dict[str, Any], amount: str
+    ) -> tuple[ChatMessage, ChatMessage]:
+        """A confirmed top-up of the sandbox's client 01 whose first answer, ⏳ PENDING, is
+        journaled and shown ("processing", not "sending"); (its card, its status message —
+        the same message). Keep the resend away (PENDING_RETRY_MIN) to hold it there."""
+        card = await self.top_up_card(user, "77000000001", amount)
+        await self.press(user, card, "Confirm")
+        status = await self.wait_status(user["id"], card.message_id, "⏳")
+        await self.tg.wait_for(lambda: "processing" in status.plain)
+        return card, status
+
     async def wait_status(
         self, user_id: int, message_id: int, icon: str, timeout: float = 10.0
     ) -> ChatMessage:

@@ -27,10 +27,7 @@ async def _given_up(
 ) -> tuple[ChatMessage, ChatMessage, Payment]:
     """A top-up Allpay answered ⏳ whose resends the bot gave up on: UNKNOWN (as the give-up
     horizon would make it, 48 h later)."""
-    card = await h.top_up_card(cashier, "77000000001", "7000")  # Allpay: ⏳, then ✅
-    await h.press(cashier, card, "Confirm")
-    status = await h.wait_status(CASHIER, card.message_id, "⏳")
-    await h.tg.wait_for(lambda: "processing" in status.plain)
+    card, status = await h.pending_top_up(cashier, "7000")  # Allpay: ⏳, then ✅
     [payment] = (await h.journal.payments_page(None, 0, 10))[0]
     assert await h.app.sender.give_up(payment.guid)
     return card, status, payment

@@ -132,11 +132,7 @@ async def test_a_late_final_also_comes_as_a_new_message(
     )
     async with running_bot(settings, telegram) as h:
         user = h.user()
-        card = await h.top_up_card(user, "77000000001", "4000")  # first answer ⏳
-        await h.press(user, card, "Confirm")
-        status = await h.wait_status(CASHIER, card.message_id, "⏳")
-        # Allpay's first answer (⏳ PENDING) is journaled and shown: not "sending" any more.
-        await telegram.wait_for(lambda: "processing" in status.plain)
+        card, _status = await h.pending_top_up(user, "4000")
         [payment] = (await h.journal.payments_page(None, 0, 10))[0]
         assert payment.status is Status.PENDING
         mark = telegram.mark()
@@ -227,10 +223,7 @@ async def test_a_late_final_is_told_once_even_when_an_earlier_status_is_retried(
     )
     async with running_bot(settings, telegram) as h:
         user = h.user()
-        card = await h.top_up_card(user, "77000000001", "4000")
-        await h.press(user, card, "Confirm")
-        status = await h.wait_status(CASHIER, card.message_id, "⏳")
-        await telegram.wait_for(lambda: "processing" in status.plain)
+        card, _status = await h.pending_top_up(user, "4000")
         [payment] = (await h.journal.payments_page(None, 0, 10))[0]
 
         def backoff(tx: Tx) -> None:
