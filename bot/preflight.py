@@ -25,6 +25,7 @@ from bot.allpay.signing import load_key
 from bot.config import Settings
 from bot.logs import one_line
 from bot.metrics import Metrics
+from bot.redaction import redact
 from bot.store.db import MIGRATIONS
 
 
@@ -108,14 +109,16 @@ async def _allpay(client: AllpayClient, lang: str) -> list[Outcome]:
 
 
 def _allpay_problem(error: AllpayError, url: str) -> str:
+    """What to fix; Allpay's own words pass the redaction every log line passes."""
+    said = redact(str(error))
     if error.kind is AllpayErrorKind.UNAVAILABLE:
-        return f"no answer from {url} ({error}): check the URL and the network"
+        return f"no answer from {url} ({said}): check the URL and the network"
     if error.kind is AllpayErrorKind.FAULT:
         return (
-            f"Allpay refused the request ({error}): check ALLPAY_PRIVATE_KEY, "
+            f"Allpay refused the request ({said}): check ALLPAY_PRIVATE_KEY, "
             "ALLPAY_CERTIFICATE_NUMBER and ALLPAY_REQUESTER"
         )
-    return f"the answer was not trustworthy ({error}): check ALLPAY_PUBLIC_KEY"
+    return f"the answer was not trustworthy ({said}): check ALLPAY_PUBLIC_KEY"
 
 
 async def _telegram(settings: Settings) -> list[Outcome]:
