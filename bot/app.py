@@ -44,6 +44,7 @@ from bot.telegram.outbox import OutboxWorker
 from bot.telegram.pacing import Pacer
 from bot.telegram.storage import SQLiteStorage
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
+from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.digest import DigestScheduler
@@ -68,6 +69,7 @@ class App:
     people: People
     cashin: CashIn
     desk: ApprovalDesk
+    cash: CashDesk
     reports: Reports
     sender: Sender
     resolver: Resolver
@@ -171,7 +173,8 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             fee=settings.cashin_fee,
         )
         desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
-        people = People(db, Roster(), desk, configured_admins=settings.admin_ids)
+        cash = CashDesk(db, notices, settings.tz)
+        people = People(db, Roster(), desk, cash, configured_admins=settings.admin_ids)
         await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
         cashin = CashIn(
             db,
@@ -188,7 +191,9 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             tz=settings.tz,
         )
         reports = Reports(db, settings.tz, allpay, settings.parties)
-        outbox = OutboxWorker(bot, Deliveries(db, settings.tz), people, desk, i18n, settings.tz)
+        outbox = OutboxWorker(
+            bot, Deliveries(db, settings.tz), people, desk, cash, i18n, settings.tz
+        )
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)
         resolver = Resolver(sender, concurrency=settings.allpay_concurrency)
@@ -213,6 +218,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             cashin=cashin,
             people=people,
             desk=desk,
+            cash=cash,
             reports=reports,
             sender=sender,
             settings=settings,
@@ -230,6 +236,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             people=people,
             cashin=cashin,
             desk=desk,
+            cash=cash,
             reports=reports,
             sender=sender,
             resolver=resolver,

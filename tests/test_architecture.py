@@ -22,6 +22,9 @@ OWNERS = {
     "audit": "store/audit.py",
     "digests": "store/digests.py",
     "fsm": "store/conversations.py",
+    "handovers": "store/handovers.py",
+    "handover_write_offs": "store/handovers.py",
+    "handover_cards": "store/handovers.py",
 }
 # The sandbox keeps its own ledger in its own file; migrations create the schema.
 OUTSIDE = {"devtools/sandbox.py", "store/db.py"}

@@ -22,6 +22,7 @@ from bot.store.roster import Roster
 from bot.telegram.i18n import make_i18n
 from bot.telegram.outbox import OutboxWorker
 from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.people import People
 from tests.harness import SUPERVISOR_CHAT, seed_payment
@@ -65,11 +66,13 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 def _worker(journal: Journal, bot: StubBot) -> OutboxWorker:
     db = journal.db
     desk = ApprovalDesk(db, journal.sender, journal.notices, timeout=900)
+    cash = CashDesk(db, journal.notices, ALMATY)
     return OutboxWorker(
         bot,  # type: ignore[arg-type]
         Deliveries(db, ALMATY),
-        People(db, Roster(), desk),
+        People(db, Roster(), desk, cash),
         desk,
+        cash,
         make_i18n("en"),
         ALMATY,
     )

@@ -200,7 +200,7 @@ def _check_xlsx(document: tuple[str, bytes], inside: list[Payment]) -> None:
     name, data = document
     assert name == "payments_2026-11-01_2026-11-03.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(data))
-    assert book.sheetnames == ["Payments", "Totals"]
+    assert book.sheetnames == ["Payments", "Totals", "Handovers"]
     payments = book["Payments"]
     header = [c.value for c in payments[1]]
     assert header[:4] == ["Created", "Final", "Status", "Amount, ₸"]
@@ -306,7 +306,9 @@ async def test_daily_digest_goes_to_supervisor_chats_once_per_day(harness: Harne
     assert await scheduler.run_once() == 1
     digest = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
     assert f"{day:%d.%m.%Y}" in digest.text
-    assert "✅ completed: 1 · 1\u202f200 ₸" in digest.text and "99 ₸" not in digest.text
+    totals, cash = digest.text.split("💵")  # the day's top-ups; cash on hand now (both)
+    assert "✅ completed: 1 · 1\u202f200 ₸" in totals and "99 ₸" not in totals
+    assert "Cash on hand now" in cash and "1\u202f299 ₸" in cash
     assert await scheduler.run_once() == 0  # once per day, also after a restart:
     restarted = DigestScheduler(harness.app.db, notices, time(21, 0), ALMATY, clock=lambda: now[0])
     assert await restarted.run_once() == 0

@@ -21,12 +21,24 @@ from tests.harness import (
 )
 
 NEWCOMER = 555
-CASHIER_MENU = ["cashin", "history", "find", "today", "lang", "help", "cancel"]
+CASHIER_MENU = [
+    "cashin",
+    "history",
+    "find",
+    "today",
+    "cash",
+    "handover",
+    "lang",
+    "help",
+    "cancel",
+]
 SUPERVISOR_MENU = [
     "cashin",
     "history",
     "find",
     "today",
+    "cash",
+    "handover",
     "report",
     "export",
     "pending",

@@ -15,6 +15,7 @@ from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from bot.domain.cash import Handover, HandoverState
 from bot.domain.model import Payment, Status, Totals
 from bot.domain.reports import summarize
 
@@ -72,8 +73,11 @@ def export_xlsx(
     tz: tzinfo,
     _: Gettext,
     status_label: Callable[[Status], str],
+    handovers: Iterable[Handover] = (),
+    handover_label: Callable[[HandoverState], str] = str,
 ) -> bytes:
-    """A workbook in the reader's language: sheet 1 every payment, sheet 2 the totals."""
+    """A workbook in the reader's language: sheet 1 every payment, sheet 2 the totals,
+    sheet 3 the cash handovers."""
     book = Workbook(write_only=True)
     listed = list(payments)
     sheet = _Sheet(book.create_sheet(_("Payments")[:_SHEET_NAME]))
@@ -134,6 +138,62 @@ def export_xlsx(
             )
     for status, tally in sorted(summary.overall.items()):
         totals.row([None, _("Total"), status_label(status), tally.count, tally.amount])
+    _handover_sheet(
+        _Sheet(book.create_sheet(_("Handovers")[:_SHEET_NAME])),
+        handovers,
+        names,
+        tz,
+        _,
+        handover_label,
+    )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _handover_sheet(
+    sheet: _Sheet,
+    handovers: Iterable[Handover],
+    names: Mapping[int, str],
+    tz: tzinfo,
+    _: Gettext,
+    label: Callable[[HandoverState], str],
+) -> None:
+    sheet.header(
+        [
+            _("No."),
+            _("Declared"),
+            _("Cashier ID"),
+            _("Cashier"),
+            _("State"),
+            _("Expected, ₸"),
+            _("Declared, ₸"),
+            _("Received, ₸"),
+            _("Difference, ₸"),
+            _("Answered by"),
+            _("Answered"),
+            _("Written off by"),
+            _("Written off"),
+            _("Reason"),
+        ],
+        [8, 20, 14, 24, 14, 14, 14, 14, 14, 24, 20, 24, 20, 40],
+    )
+    for h in handovers:
+        sheet.row(
+            [
+                h.id,
+                _local(h.created_at, tz),
+                h.cashier_id,
+                names.get(h.cashier_id, ""),
+                label(h.state),
+                h.expected,
+                h.declared,
+                h.received,
+                h.variance if h.received is not None else None,
+                names.get(h.decided_by, str(h.decided_by)) if h.decided_by else "",
+                _local(h.decided_at, tz),
+                names.get(h.written_off_by, str(h.written_off_by)) if h.written_off_by else "",
+                _local(h.written_off_at, tz),
+                h.write_off_reason or "",
+            ]
+        )

@@ -146,6 +146,9 @@ class OutboxKind(StrEnum):
     APPROVAL_REQUEST = "approval"  # a supervisor: approve/reject card (ref: approval id)
     APPROVAL_CARD = "approval_card"  # a supervisor: edit the card to its decision
     APPROVAL_NOTICE = "approval_notice"  # the cashier: waiting / rejected / expired / cancelled
+    HANDOVER_REQUEST = "handover"  # a supervisor: received / other amount / not received
+    HANDOVER_CARD = "handover_card"  # a supervisor: edit the card to its answer
+    HANDOVER_NOTICE = "handover_notice"  # the cashier: what became of their handover
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,14 +105,14 @@ _INVISIBLE = re.compile(
 NAME_MAX = 64
 
 
-def clean_name(text: str) -> str | None:
-    """A person's or a client's name as it may be shown in lists: control, format and bidi
-    characters removed, runs of spaces folded, at most :data:`NAME_MAX` characters; None if
-    nothing visible is left."""
+def clean_name(text: str, limit: int = NAME_MAX) -> str | None:
+    """A person's or a client's name (or a typed reason) as it may be shown in lists:
+    control, format and bidi characters removed, runs of spaces folded, at most ``limit``
+    characters; None if nothing visible is left."""
     visible = "".join(
         " " if ch.isspace() else ch
         for ch in _INVISIBLE.sub("", text)
         if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
     )
-    folded = " ".join(visible.split())[:NAME_MAX].strip()
+    folded = " ".join(visible.split())[:limit].strip()
     return folded or None

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
+from bot.domain.cash import Handover
 from bot.domain.model import Payment, Status, Totals
 from bot.domain.parsing import normalize_login
 
@@ -197,6 +198,64 @@ def export_csv(payments: Iterable[Payment], names: Mapping[int, str], tz: tzinfo
                 str(p.receipt_no or ""),
                 str(p.attempts),
                 _cell(p.user_message or ""),
+            ]
+        )
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+HANDOVER_CSV_COLUMNS = (
+    "handover_no",
+    "declared_local",
+    "cashier_id",
+    "cashier_name",
+    "state",
+    "expected_kzt",
+    "declared_kzt",
+    "received_kzt",
+    "variance_kzt",
+    "receiver_id",
+    "answered_by",
+    "answered_local",
+    "written_off_by",
+    "written_off_local",
+    "write_off_reason",
+)
+
+
+def _kzt(amount: Decimal | None) -> str:
+    return f"{amount:.2f}" if amount is not None else ""
+
+
+def _id(value: int | None) -> str:
+    return str(value) if value is not None else ""
+
+
+def export_handovers_csv(
+    handovers: Iterable[Handover], names: Mapping[int, str], tz: tzinfo
+) -> bytes:
+    """The cash handovers of a period, in the payments CSV's form (BOM, ``;``, exact
+    amounts); a handover recorded on a cashier's behalf has no declared amount."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HANDOVER_CSV_COLUMNS)
+    for h in handovers:
+        writer.writerow(
+            [
+                str(h.id),
+                _local(h.created_at, tz),
+                str(h.cashier_id),
+                _cell(names.get(h.cashier_id, "")),
+                h.state.value,
+                _kzt(h.expected),
+                _kzt(h.declared),
+                _kzt(h.received),
+                _kzt(h.variance) if h.received is not None else "",
+                _id(h.receiver_id),
+                _id(h.decided_by),
+                _local(h.decided_at, tz),
+                _id(h.written_off_by),
+                _local(h.written_off_at, tz),
+                _cell(h.write_off_reason or ""),
             ]
         )
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")

@@ -215,6 +215,60 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_message ON payments (chat_id, message_id);
     CREATE INDEX approvals_message ON approvals (chat_id, message_id);
     """,
+    # 8: the paper money: handovers of cash from cashiers to supervisors, write-offs of their
+    # variances, the cards that ask supervisors to confirm; a confirmed handover is immutable
+    """
+    CREATE TABLE handovers (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        cashier_id     INTEGER NOT NULL,
+        chat_id        INTEGER,
+        message_id     INTEGER,
+        receiver_id    INTEGER,
+        state          TEXT NOT NULL
+                       CHECK (state IN ('DECLARED', 'CONFIRMED', 'DISPUTED', 'WITHDRAWN')),
+        upto_receipt   INTEGER NOT NULL CHECK (upto_receipt >= 0),
+        expected_tiyn  INTEGER NOT NULL CHECK (expected_tiyn >= 0),
+        declared_tiyn  INTEGER CHECK (declared_tiyn >= 0),
+        received_tiyn  INTEGER CHECK (received_tiyn >= 0),
+        decided_by     INTEGER,
+        created_at     TEXT NOT NULL,
+        decided_at     TEXT,
+        CHECK (state != 'CONFIRMED' OR (received_tiyn IS NOT NULL AND decided_by IS NOT NULL)),
+        -- nobody receives their own cash
+        CHECK (state NOT IN ('CONFIRMED', 'DISPUTED') OR decided_by != cashier_id)
+    );
+    -- one handover of a cashier waits for a supervisor at a time
+    CREATE UNIQUE INDEX handovers_waiting ON handovers (cashier_id) WHERE state = 'DECLARED';
+    CREATE INDEX handovers_cashier ON handovers (cashier_id, state, upto_receipt);
+    CREATE INDEX handovers_decided ON handovers (decided_at);
+    CREATE TABLE handover_write_offs (
+        handover_id  INTEGER PRIMARY KEY REFERENCES handovers (id),
+        amount_tiyn  INTEGER NOT NULL CHECK (amount_tiyn != 0),
+        actor_id     INTEGER NOT NULL,
+        reason       TEXT NOT NULL CHECK (length(reason) > 0),
+        at           TEXT NOT NULL
+    );
+    CREATE INDEX handover_write_offs_at ON handover_write_offs (at);
+    CREATE TABLE handover_cards (
+        handover_id  INTEGER NOT NULL REFERENCES handovers (id),
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        PRIMARY KEY (handover_id, chat_id)
+    );
+    -- answered is answered: a correction is a new entry, never an edit
+    CREATE TRIGGER handovers_answered_immutable BEFORE UPDATE ON handovers
+        WHEN OLD.state != 'DECLARED'
+        BEGIN SELECT RAISE(ABORT, 'an answered handover is immutable'); END;
+    CREATE TRIGGER handovers_kept BEFORE DELETE ON handovers
+        BEGIN SELECT RAISE(ABORT, 'handovers are kept'); END;
+    CREATE TRIGGER handover_write_offs_immutable BEFORE UPDATE ON handover_write_offs
+        BEGIN SELECT RAISE(ABORT, 'a write-off is immutable'); END;
+    CREATE TRIGGER handover_write_offs_kept BEFORE DELETE ON handover_write_offs
+        BEGIN SELECT RAISE(ABORT, 'write-offs are kept'); END;
+    -- cash on hand: a cashier's completed top-ups by receipt number
+    CREATE INDEX payments_completed ON payments (cashier_id, receipt_no)
+        WHERE status = 'COMPLETED';
+    """,
 ]
 
 

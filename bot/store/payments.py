@@ -326,6 +326,37 @@ class Payments:
         ]
 
     @staticmethod
+    def last_receipt(tx: Tx) -> int:
+        """The highest receipt number given so far (0: none)."""
+        return int(tx.value("SELECT COALESCE(MAX(receipt_no), 0) FROM payments") or 0)
+
+    @staticmethod
+    def completed_between(
+        tx: Tx, cashier_id: int, after_receipt: int, upto_receipt: int | None = None
+    ) -> list[Payment]:
+        """The cashier's COMPLETED top-ups numbered after ``after_receipt`` (up to
+        ``upto_receipt``), in receipt order: the cash they collected in that span."""
+        where = "cashier_id = ? AND status = 'COMPLETED' AND receipt_no > ?"
+        args: tuple[Any, ...] = (cashier_id, after_receipt)
+        if upto_receipt is not None:
+            where += " AND receipt_no <= ?"
+            args += (upto_receipt,)
+        rows = tx.all(f"SELECT {_COLUMNS} FROM payments WHERE {where} ORDER BY receipt_no", args)
+        return [build(Payment, r) for r in rows]
+
+    @staticmethod
+    def collected(tx: Tx) -> dict[int, tuple[int, Decimal]]:
+        """Per cashier, the count and cash accepted (amount + fee) of COMPLETED top-ups
+        numbered after their last confirmed handover."""
+        rows = tx.all(
+            "SELECT p.cashier_id, COUNT(*) AS n, SUM(p.amount_tiyn + p.fee_tiyn) AS tiyn "
+            "FROM payments p WHERE p.status = 'COMPLETED' AND p.receipt_no > COALESCE(("
+            "SELECT MAX(h.upto_receipt) FROM handovers h WHERE h.cashier_id = p.cashier_id "
+            "AND h.state = 'CONFIRMED'), 0) GROUP BY p.cashier_id"
+        )
+        return {int(r["cashier_id"]): (int(r["n"]), from_tiyn(int(r["tiyn"]))) for r in rows}
+
+    @staticmethod
     def status_counts(tx: Tx) -> dict[Status, int]:
         rows = tx.all("SELECT status, COUNT(*) AS n FROM payments GROUP BY status")
         return {Status(r["status"]): int(r["n"]) for r in rows}

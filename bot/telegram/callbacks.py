@@ -80,3 +80,28 @@ class DetailCb(CallbackData, prefix="hd"):
 class ApprovalCb(CallbackData, prefix="ap"):
     action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
     approval_id: ShortId
+
+
+#: A handover's number (SQLite rowid).
+HandoverId = Annotated[int, Field(ge=1, le=10**12)]
+#: A Telegram user id.
+UserId = Annotated[int, Field(ge=1, le=10**13)]
+
+
+class HandoverCb(CallbackData, prefix="ho"):
+    #: Supervisors: received as declared, another amount, not received, write the variance
+    #: off; the cashier: withdraw.
+    action: Literal["y", "o", "n", "x", "w"]
+    handover_id: HandoverId
+
+
+class HandoverToCb(CallbackData, prefix="ht"):
+    """The cashier chooses who receives the cash (0: any supervisor)."""
+
+    receiver: Annotated[int, Field(ge=0, le=10**13)]
+
+
+class CashRecordCb(CallbackData, prefix="cr"):
+    """A supervisor records a cashier's handover on their behalf."""
+
+    cashier_id: UserId

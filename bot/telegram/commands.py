@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
@@ -28,7 +28,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.domain.model import Role, StaffUser
-from bot.telegram.callbacks import ApprovalCb
+from bot.telegram.callbacks import ApprovalCb, CashRecordCb, HandoverCb
 from bot.telegram.keyboards import N_
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("history", N_("My payments"), Role.CASHIER),
     BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER),
     BotCommandSpec("today", N_("Today's totals"), Role.CASHIER),
+    BotCommandSpec("cash", N_("Cash on hand from top-ups"), Role.CASHIER),
+    BotCommandSpec("handover", N_("Hand the cash over to a supervisor"), Role.CASHIER),
     BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
     BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR),
     BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
@@ -126,6 +128,8 @@ def make_refusals_router() -> Router:
 
         router.message.register(refuse, Commands(least))
     router.callback_query.register(refuse_decision, ApprovalCb.filter())
+    router.callback_query.register(refuse_decision, HandoverCb.filter(F.action != "w"))
+    router.callback_query.register(refuse_decision, CashRecordCb.filter())
     return router
 
 

@@ -20,6 +20,7 @@ recorded as a failed delivery and logged — nothing is dropped silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -38,9 +39,16 @@ from bot.domain.clock import utcnow
 from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment
 from bot.loops import BackgroundLoop
 from bot.telegram import texts
-from bot.telegram.keyboards import approval_keyboard, final_keyboard, withdraw_keyboard
+from bot.telegram.keyboards import (
+    approval_keyboard,
+    final_keyboard,
+    handover_card_keyboard,
+    handover_notice_keyboard,
+    withdraw_keyboard,
+)
 from bot.telegram.pacing import Lane, current_lane
 from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries, Due
 from bot.usecases.people import People
 
@@ -55,6 +63,9 @@ LANE_OF = {
     OutboxKind.APPROVAL_NOTICE: Lane.STATUS,
     OutboxKind.APPROVAL_REQUEST: Lane.APPROVAL,
     OutboxKind.APPROVAL_CARD: Lane.APPROVAL,
+    OutboxKind.HANDOVER_NOTICE: Lane.STATUS,
+    OutboxKind.HANDOVER_REQUEST: Lane.APPROVAL,
+    OutboxKind.HANDOVER_CARD: Lane.APPROVAL,
     OutboxKind.ALERT: Lane.ALERT,
     OutboxKind.FINAL: Lane.FEED,
     OutboxKind.DIGEST: Lane.FEED,
@@ -63,6 +74,11 @@ _APPROVAL_KINDS = (
     OutboxKind.APPROVAL_REQUEST,
     OutboxKind.APPROVAL_CARD,
     OutboxKind.APPROVAL_NOTICE,
+)
+_HANDOVER_KINDS = (
+    OutboxKind.HANDOVER_REQUEST,
+    OutboxKind.HANDOVER_CARD,
+    OutboxKind.HANDOVER_NOTICE,
 )
 
 
@@ -75,6 +91,7 @@ class OutboxWorker(BackgroundLoop):
         deliveries: Deliveries,
         people: People,
         desk: ApprovalDesk,
+        cash: CashDesk,
         i18n: I18n,
         tz: tzinfo,
         *,
@@ -87,6 +104,7 @@ class OutboxWorker(BackgroundLoop):
         self.deliveries = deliveries
         self.people = people
         self.desk = desk
+        self.cash = cash
         self.i18n = i18n
         self.tz = tz
         self._slots = asyncio.Semaphore(concurrency)
@@ -177,6 +195,8 @@ class OutboxWorker(BackgroundLoop):
                 await self._digest(item)
             elif item.kind in _APPROVAL_KINDS:
                 await self._approval(item)
+            elif item.kind in _HANDOVER_KINDS:
+                await self._handover(item)
             else:
                 payment = due.payments.get(item.guid or "")
                 if payment is None:
@@ -299,6 +319,53 @@ class OutboxWorker(BackgroundLoop):
                     decided = texts.approval_card(now, names, self.tz)
                 await self._edit_or_send(item.chat_id, sent.message_id, decided, None)
 
+    async def _handover(self, item: OutboxItem) -> None:
+        """A supervisor's card (sent, or edited to its answer) or the cashier's notice."""
+        handover_id = int(item.ref or 0)
+        handover, card, names = await self.cash.view(handover_id, item.chat_id)
+        if handover is None:
+            return
+        notice = item.kind is OutboxKind.HANDOVER_NOTICE
+        lang = await self._language(handover.cashier_id if notice else item.chat_id)
+        with self.i18n.context(), self.i18n.use_locale(lang):
+            if notice:
+                text = texts.handover_notice(handover, names, self.tz)
+                markup = handover_notice_keyboard(handover)
+            else:
+                text = texts.handover_card(handover, names, self.tz)
+                markup = handover_card_keyboard(handover)
+        if notice:
+            # A new message, in reply to the declaration: the cashier is notified.
+            await self.bot.send_message(
+                chat_id=item.chat_id,
+                text=text,
+                reply_markup=markup,
+                reply_parameters=(
+                    ReplyParameters(
+                        message_id=handover.message_id, allow_sending_without_reply=True
+                    )
+                    if handover.message_id is not None
+                    else None
+                ),
+            )
+            if handover.message_id is not None:
+                # The declaration's "withdraw" button goes: the handover was answered.
+                with contextlib.suppress(TelegramBadRequest, TelegramNotFound):
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=item.chat_id, message_id=handover.message_id, reply_markup=None
+                    )
+        elif item.kind is OutboxKind.HANDOVER_CARD:
+            if card is not None:
+                await self._edit_or_send(item.chat_id, card, text, markup)
+        else:
+            sent = await self.bot.send_message(chat_id=item.chat_id, text=text, reply_markup=markup)
+            now = await self.cash.card_sent(handover.id, item.chat_id, sent.message_id)
+            # Answered while this card was on its way: show the answer, not live buttons.
+            if now is not None and now.state is not handover.state and markup is not None:
+                with self.i18n.context(), self.i18n.use_locale(lang):
+                    answered = texts.handover_card(now, names, self.tz)
+                await self._edit_or_send(item.chat_id, sent.message_id, answered, None)
+
     async def _edit_or_send(
         self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
     ) -> int | None:
@@ -332,11 +399,13 @@ class OutboxWorker(BackgroundLoop):
         failed (``progress``), so no part is sent twice."""
         day = date.fromisoformat(item.ref or "")
         summary, names, unresolved = await self.deliveries.digest(day)
+        cash = await self.cash.day(day)
         lang = await self._language(item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
             text = texts.summary_text(texts.digest_title(day), summary, names, per_cashier=True)
             if unresolved:
                 text += "\n\n" + texts.unresolved_note(unresolved)
+            text += "\n" + "\n".join(texts.cash_digest(cash, names, self.tz))
         parts = texts.chunks(text.split("\n"))
         for number, part in enumerate(parts[item.progress :], start=item.progress + 1):
             await self.bot.send_message(chat_id=item.chat_id, text=part)

@@ -11,3 +11,13 @@ class CashIn(StatesGroup):
 
 class RejectReason(StatesGroup):
     text = State()  # a supervisor may explain a rejection to the cashier
+
+
+class Handing(StatesGroup):
+    amount = State()  # the cashier types the cash counted
+    receiver = State()  # the cashier chooses who receives it
+
+
+class Receiving(StatesGroup):
+    amount = State()  # a supervisor types the amount received (or recorded)
+    reason = State()  # a supervisor gives the reason for a write-off

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import ngettext
 
 from bot.allpay.protocol import ClientInfo
 from bot.documents import receipt as documents
+from bot.domain.cash import CashDay, CashPosition, Handover, HandoverState
 from bot.domain.masking import mask_login
 from bot.domain.model import (
     Approval,
@@ -370,6 +371,13 @@ AUDIT_ACTIONS = {
     "approval.self_refused": N_("refused: own payment"),
     "approval.reason": N_("rejection reason given"),
     "payment.recheck": N_("recheck by a supervisor"),
+    "handover.declared": N_("cash handover declared"),
+    "handover.confirmed": N_("cash handover received"),
+    "handover.disputed": N_("cash handover: nothing received"),
+    "handover.withdrawn": N_("cash handover withdrawn"),
+    "handover.recorded": N_("cash handover recorded for the cashier"),
+    "handover.self_refused": N_("refused: own cash"),
+    "handover.written_off": N_("cash difference written off"),
 }
 
 
@@ -394,6 +402,9 @@ def audit_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
 _AMOUNTS = re.compile(
     r"^amount (?P<amount>\d+(?:\.\d+)?)"
     r"(?:, limit (?P<limit>\d+(?:\.\d+)?), left (?P<left>-?\d+(?:\.\d+)?))?$"
+)
+_COUNTED = re.compile(
+    r"^received (?P<received>\d+(?:\.\d+)?), expected (?P<expected>\d+(?:\.\d+)?)$"
 )
 _CHANGE = re.compile(r"^(?P<before>\w*)->(?P<after>\w+)(?P<gave_up> \(gave up\))?$")
 
@@ -422,6 +433,12 @@ def audit_detail(action: str, detail: str) -> str:
             amount=amount,
             limit=format_tenge(limit) if money else int(limit),
             left=format_tenge(left) if money else int(left),
+        )
+    counted = _COUNTED.match(detail)
+    if counted is not None:
+        return _("received {received} of {expected}").format(
+            received=format_tenge(Decimal(counted["received"])),
+            expected=format_tenge(Decimal(counted["expected"])),
         )
     change = _CHANGE.match(detail)
     if change is not None:
@@ -546,3 +563,289 @@ def approval_state_label(approval: Approval, names: Mapping[int, str]) -> str:
         ApprovalState.EXPIRED: _("expired"),
         ApprovalState.CANCELLED: _("cancelled"),
     }[approval.state]
+
+
+# ---------------------------------------------------------------- paper money
+
+
+def handover_number(handover: Handover) -> str:
+    return f"#{handover.id}"
+
+
+def _variance_line(handover: Handover) -> str:
+    variance = handover.variance
+    if variance < 0:
+        return _("Shortage: {amount}").format(amount=format_tenge(-variance))
+    if variance > 0:
+        return _("Surplus: {amount}").format(amount=format_tenge(variance))
+    return _("No difference.")
+
+
+def _open_variance_lines(position: CashPosition, indent: str = "") -> list[str]:
+    lines = []
+    for handover in position.open_variances:
+        if handover.variance < 0:
+            text = _(
+                "⚠️ Open shortage {amount} (handover {number}): until a supervisor writes it off."
+            )
+        else:
+            text = _(
+                "➕ Open surplus {amount} (handover {number}): until a supervisor writes it off."
+            )
+        amount = format_tenge(abs(handover.variance))
+        lines.append(indent + text.format(amount=amount, number=handover_number(handover)))
+    return lines
+
+
+def cash_own(position: CashPosition, tz: tzinfo, limit: int = 30) -> str:
+    """A cashier's /cash: the cash they hold and the top-ups it comes from."""
+    lines = [_("💵 <b>Cash on hand: {amount}</b>").format(amount=format_tenge(position.collected))]
+    if position.since is not None:
+        lines.append(
+            ngettext(
+                "From {count} completed top-up since the handover of {time}.",
+                "From {count} completed top-ups since the handover of {time}.",
+                position.count,
+            ).format(count=position.count, time=local_time(position.since, tz))
+        )
+    else:
+        lines.append(
+            ngettext(
+                "From {count} completed top-up; no handover yet.",
+                "From {count} completed top-ups; no handover yet.",
+                position.count,
+            ).format(count=position.count)
+        )
+    for payment in position.payments[-limit:]:
+        lines.append(
+            f"· {payment.created_at.astimezone(tz):%d.%m %H:%M} {format_tenge(payment.cash)} · "
+            f"{escape(payment.client_name)} · {receipt_number(payment)}"
+        )
+    if len(position.payments) > limit:
+        lines.append(_("…and {count} earlier ones.").format(count=len(position.payments) - limit))
+    if position.waiting is not None:
+        lines += ["", handover_waiting_line(position.waiting)]
+    variances = _open_variance_lines(position)
+    if variances:
+        lines += ["", *variances]
+    if position.unresolved_count:
+        lines += [
+            "",
+            ngettext(
+                "⏳ Not counted: {count} top-up of {amount} without Allpay's final answer yet.",
+                "⏳ Not counted: {count} top-ups of {amount} without Allpay's final answer yet.",
+                position.unresolved_count,
+            ).format(count=position.unresolved_count, amount=format_tenge(position.unresolved)),
+        ]
+        for payment in position.unresolved_payments[:limit]:
+            lines.append(
+                f"· {payment.created_at.astimezone(tz):%d.%m %H:%M} {format_tenge(payment.cash)} "
+                f"· {payment.status.icon} {status_label(payment.status)}"
+            )
+    if position.collected and position.waiting is None:
+        lines += ["", _("To hand the cash over to a supervisor: /handover")]
+    return "\n".join(lines)
+
+
+def handover_waiting_line(handover: Handover) -> str:
+    return _("🤝 Handover {number} of {amount} waits for a supervisor.").format(
+        number=handover_number(handover), amount=format_tenge(handover.declared or Decimal(0))
+    )
+
+
+def cash_book(positions: list[CashPosition], names: Mapping[int, str], tz: tzinfo) -> str:
+    """A supervisor's /cash: every cashier's paper money and the total."""
+    lines = [_("💵 <b>Cash on hand</b>")]
+    if not positions:
+        lines.append(_("No cashier holds cash from top-ups."))
+        return "\n".join(lines)
+    for position in positions:
+        lines += ["", cash_book_line(position, names, tz)]
+        if position.waiting is not None:
+            lines.append("  " + handover_waiting_line(position.waiting))
+        lines += _open_variance_lines(position, "  ")
+        if position.unresolved_count:
+            lines.append(
+                "  "
+                + ngettext(
+                    "⏳ not counted: {count} top-up of {amount} without a final answer",
+                    "⏳ not counted: {count} top-ups of {amount} without a final answer",
+                    position.unresolved_count,
+                ).format(count=position.unresolved_count, amount=format_tenge(position.unresolved))
+            )
+    total = sum((p.collected for p in positions), Decimal(0))
+    lines += ["", _("<b>Total: {amount}</b>").format(amount=format_tenge(total))]
+    return "\n".join(lines)
+
+
+def cash_book_line(position: CashPosition, names: Mapping[int, str], tz: tzinfo) -> str:
+    since = (
+        _("since {time}").format(time=local_time(position.since, tz))
+        if position.since is not None
+        else _("no handover yet")
+    )
+    count = ngettext("{count} top-up", "{count} top-ups", position.count).format(
+        count=position.count
+    )
+    return (
+        f"{person(position.cashier_id, names)}: <b>{format_tenge(position.collected)}</b> · "
+        f"{count} · {since}"
+    )
+
+
+def handover_prompt(position: CashPosition) -> str:
+    if position.collected:
+        head = ngettext(
+            "💵 By the journal you hold {amount} from {count} completed top-up.",
+            "💵 By the journal you hold {amount} from {count} completed top-ups.",
+            position.count,
+        ).format(amount=format_tenge(position.collected), count=position.count)
+    else:
+        head = _("💵 By the journal you hold no cash from top-ups.")
+    return head + "\n" + _("Count the cash you hand over and send the amount, for example 50000.")
+
+
+def handover_receiver_prompt(amount: Decimal) -> str:
+    return _("Who receives {amount}?").format(amount=format_tenge(amount))
+
+
+def handover_notice(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> str:
+    """The cashier's message about their handover, at every step."""
+    number = handover_number(handover)
+    who = person(handover.decided_by, names)
+    state = handover.state
+    if state is HandoverState.DECLARED:
+        receiver = (
+            person(handover.receiver_id, names)
+            if handover.receiver_id is not None
+            else _("any supervisor")
+        )
+        lines = [
+            _("🤝 Handover {number}: {amount} to {receiver}.").format(
+                number=number,
+                amount=format_tenge(handover.declared or Decimal(0)),
+                receiver=receiver,
+            ),
+            _("The supervisor confirms the amount received; the answer will come here."),
+        ]
+    elif state is HandoverState.CONFIRMED:
+        lines = [
+            _("🤝 Handover {number} confirmed by {who}: received {amount}.").format(
+                number=number, who=who, amount=format_tenge(handover.received or Decimal(0))
+            ),
+            _("Expected by the journal: {amount}").format(amount=format_tenge(handover.expected)),
+            _variance_line(handover),
+        ]
+        if handover.variance < 0 and handover.written_off_at is None:
+            lines.append(_("The shortage stays on you until a supervisor writes it off."))
+    elif state is HandoverState.DISPUTED:
+        lines = [
+            _("🚫 Handover {number}: {who} received nothing.").format(number=number, who=who),
+            _("The cash is still counted on you: see /cash."),
+        ]
+    else:
+        lines = [
+            _("↩️ Handover {number} withdrawn.").format(number=number),
+            _("The cash is still counted on you: see /cash."),
+        ]
+    if handover.written_off_at is not None:
+        lines += ["", write_off_line(handover, names)]
+    return "\n".join(lines)
+
+
+def write_off_line(handover: Handover, names: Mapping[int, str]) -> str:
+    return _("✔️ {who} wrote off the difference of {amount}. Reason: {reason}").format(
+        who=person(handover.written_off_by, names),
+        amount=format_tenge(abs(handover.variance)),
+        reason=escape(handover.write_off_reason or ""),
+    )
+
+
+def handover_card(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> str:
+    """A supervisor's card: the handover and, once answered, the answer."""
+    lines = [
+        _("🤝 Cash handover {number}").format(number=handover_number(handover)),
+        "",
+        _("Cashier: {cashier}").format(cashier=person(handover.cashier_id, names)),
+    ]
+    if handover.declared is not None:
+        lines.append(_("Declared: <b>{amount}</b>").format(amount=format_tenge(handover.declared)))
+    lines.append(
+        _("Expected by the journal: {amount}").format(amount=format_tenge(handover.expected))
+    )
+    lines.append(_("Declared at: {time}").format(time=local_time(handover.created_at, tz)))
+    who = person(handover.decided_by, names)
+    when = local_time(handover.decided_at, tz) if handover.decided_at else ""
+    state = handover.state
+    if state is HandoverState.DECLARED:
+        if handover.receiver_id is not None:
+            lines.append(_("To: {receiver}").format(receiver=person(handover.receiver_id, names)))
+        lines += ["", _("Count the cash, then confirm the amount received.")]
+    elif state is HandoverState.CONFIRMED:
+        lines += [
+            "",
+            _("✔️ {who} received {amount} at {time}").format(
+                who=who, amount=format_tenge(handover.received or Decimal(0)), time=when
+            ),
+            _variance_line(handover),
+        ]
+    elif state is HandoverState.DISPUTED:
+        lines += ["", _("🚫 {who}: nothing received, at {time}").format(who=who, time=when)]
+    else:
+        lines += ["", _("↩️ Withdrawn at {time}").format(time=when)]
+    if handover.written_off_at is not None:
+        lines.append(write_off_line(handover, names))
+    return "\n".join(lines)
+
+
+def handover_state_word(state: HandoverState) -> str:
+    return {
+        HandoverState.DECLARED: _("waiting"),
+        HandoverState.CONFIRMED: _("received"),
+        HandoverState.DISPUTED: _("nothing received"),
+        HandoverState.WITHDRAWN: _("withdrawn"),
+    }[state]
+
+
+def handover_state_label(handover: Handover, names: Mapping[int, str]) -> str:
+    who = person(handover.decided_by, names)
+    return {
+        HandoverState.DECLARED: _("waiting"),
+        HandoverState.CONFIRMED: _("received by {who}").format(who=who),
+        HandoverState.DISPUTED: _("disputed by {who}").format(who=who),
+        HandoverState.WITHDRAWN: _("withdrawn"),
+    }[handover.state]
+
+
+def cash_digest(day: CashDay, names: Mapping[int, str], tz: tzinfo) -> list[str]:
+    """The digest's paper-money part: cash on hand per cashier now, the day's handovers."""
+    lines = ["", _("<b>💵 Cash on hand now</b>")]
+    holding = [p for p in day.positions if p.collected or p.open_variances or p.waiting]
+    if not holding:
+        lines.append(_("No cashier holds cash from top-ups."))
+    for position in holding:
+        lines.append(cash_book_line(position, names, tz))
+        lines += _open_variance_lines(position, "  ")
+    total = sum((p.collected for p in day.positions), Decimal(0))
+    lines.append(_("<b>Total: {amount}</b>").format(amount=format_tenge(total)))
+    lines += ["", _("<b>🤝 Handovers of the day</b>")]
+    if not day.handovers:
+        lines.append(_("None."))
+    for handover in day.handovers:
+        lines.append(handover_digest_line(handover, names))
+    return lines
+
+
+def handover_digest_line(handover: Handover, names: Mapping[int, str]) -> str:
+    head = f"{handover_number(handover)} {person(handover.cashier_id, names)}: "
+    if handover.state is HandoverState.CONFIRMED:
+        line = head + _("received {received} of {expected}").format(
+            received=format_tenge(handover.received or Decimal(0)),
+            expected=format_tenge(handover.expected),
+        )
+        if handover.variance:
+            line += " · " + _variance_line(handover)
+        if handover.written_off_at is not None:
+            line += " · " + _("written off")
+        return line
+    return head + handover_state_label(handover, names)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
+from bot.domain.cash import Handover
 from bot.domain.model import Approval, ApprovalState, OutboxKind
 from bot.store.approvals import Approvals
 from bot.store.db import Tx
+from bot.store.handovers import Handovers
 from bot.store.outbox import Outbox
 from bot.store.roster import Roster
 
@@ -55,6 +57,29 @@ class Notices:
     @staticmethod
     def approval_notice(tx: Tx, now: datetime, approval_id: str, chat_id: int) -> None:
         Outbox.enqueue(tx, now, OutboxKind.APPROVAL_NOTICE, chat_id, ref=approval_id)
+
+    @staticmethod
+    def handover_declared(
+        tx: Tx, now: datetime, handover: Handover, receivers: Iterable[int]
+    ) -> None:
+        """Each receiver (the chosen supervisor, or every active one) gets a card with the
+        buttons: received / another amount / not received."""
+        for chat in dict.fromkeys(receivers):
+            Outbox.enqueue(tx, now, OutboxKind.HANDOVER_REQUEST, chat, ref=str(handover.id))
+
+    def handover_answered(self, tx: Tx, now: datetime, handover: Handover) -> None:
+        """Every card shows the answer; the cashier hears it."""
+        for chat in Handovers.card_chats(tx, handover.id):
+            Outbox.enqueue(tx, now, OutboxKind.HANDOVER_CARD, chat, ref=str(handover.id))
+        self.handover_told(tx, now, handover)
+
+    @staticmethod
+    def handover_told(tx: Tx, now: datetime, handover: Handover) -> None:
+        """The cashier hears what became of their handover (if they declared it in chat)."""
+        if handover.chat_id is not None:
+            Outbox.enqueue(
+                tx, now, OutboxKind.HANDOVER_NOTICE, handover.chat_id, ref=str(handover.id)
+            )
 
     def digest(self, tx: Tx, now: datetime, day: date) -> None:
         for chat in self.supervisor_chats:

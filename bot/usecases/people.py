@@ -21,6 +21,7 @@ from bot.store.drafts import Drafts
 from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.cash import CashDesk
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class People:
         db: Database,
         roster: Roster,
         desk: ApprovalDesk,
+        cash: CashDesk,
         *,
         configured_admins: Iterable[int] = (),
         clock: Callable[[], datetime] = utcnow,
@@ -41,6 +43,7 @@ class People:
         self.db = db
         self.roster = roster
         self.desk = desk
+        self.cash = cash
         self.configured_admins = frozenset(configured_admins)
         self._clock = clock
 
@@ -176,17 +179,18 @@ class People:
 
     def end_work_in(self, tx: Tx, now: datetime, user_id: int, actor_id: int) -> int:
         """The one rule for whatever ends a person's work — their /cancel, /remove, /block:
-        their unfinished drafts close and their approval requests still waiting are
-        cancelled, so no supervisor can approve them afterwards; the supervisors' cards and
-        the person's own card say so (through the outbox, in this transaction). Payments
-        already sent are not touched: they still reach Allpay's final word. Returns how
-        many requests were cancelled (each queued messages: wake the outbox after the
-        commit)."""
+        their unfinished drafts close, their approval requests still waiting are
+        cancelled, so no supervisor can approve them afterwards, and their cash handover
+        still waiting is withdrawn (the cash stays on their hand, where a supervisor can
+        record its handover on their behalf); the supervisors' cards and the person's own
+        card say so (through the outbox, in this transaction). Payments already sent are
+        not touched: they still reach Allpay's final word. Returns how many requests and
+        handovers were ended (each queued messages: wake the outbox after the commit)."""
         Drafts.cancel_unfinished(tx, now, user_id)
         cancelled = 0
         for approval in Approvals.waiting(tx, cashier_id=user_id):
             cancelled += self.desk.close_in(tx, now, approval, ApprovalState.CANCELLED, actor_id)
-        return cancelled
+        return cancelled + self.cash.withdraw_in(tx, now, user_id, actor_id)
 
     async def end_work(self, user_id: int) -> list[Payment]:
         """The person's own /cancel: ends what can be ended, and returns what cannot — their

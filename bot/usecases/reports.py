@@ -10,12 +10,14 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
+from bot.domain.cash import Handover
 from bot.domain.model import Approval, AuditEntry, Payment, Status
 from bot.domain.receipts import Parties, Receipt
 from bot.domain.reports import Lookup, Summary, day_bounds, summarize
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
+from bot.store.handovers import Handovers
 from bot.store.payments import Payments
 from bot.store.roster import Roster
 
@@ -26,6 +28,15 @@ log = logging.getLogger(__name__)
 class Page:
     payments: list[Payment]
     total: int
+    names: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A period's payments and cash handovers, with the names they mention."""
+
+    payments: list[Payment]
+    handovers: list[Handover]
     names: dict[int, str]
 
 
@@ -134,10 +145,14 @@ class Reports:
 
         return await self.db.read(totals)
 
-    async def export(self, first: date, last: date) -> Listing:
+    async def export(self, first: date, last: date) -> Export:
         start, end = day_bounds(first, last, self.tz)
         return await self.db.read(
-            lambda tx: Listing(Payments.between(tx, start, end), Roster.names(tx))
+            lambda tx: Export(
+                Payments.between(tx, start, end),
+                Handovers.between(tx, start, end),
+                Roster.names(tx),
+            )
         )
 
     async def unresolved(self) -> Listing:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.telegram.commands import make_refusals_router
-from bot.telegram.handlers import approvals, cashin, common, history, language, reports, roster
+from bot.telegram.handlers import (
+    approvals,
+    cash,
+    cashin,
+    common,
+    history,
+    language,
+    reports,
+    roster,
+)
 
 
 def build_router() -> Router:
@@ -28,6 +37,7 @@ def build_router() -> Router:
         reports.make_router(),
         roster.make_router(),
         approvals.make_router(),
+        cash.make_router(),
         make_refusals_router(),
         common.make_fallback_router(),
     )

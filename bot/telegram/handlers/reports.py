@@ -26,6 +26,7 @@ from bot.domain.reports import (
     PeriodError,
     PeriodProblem,
     export_csv,
+    export_handovers_csv,
     local_today,
     parse_lookup,
     parse_period,
@@ -93,15 +94,31 @@ async def export(
         await message.answer(period_problem(error))
         return
     listing = await reports.export(first, last)
-    payments = listing.payments
-    name = f"payments_{first:%Y-%m-%d}" + (f"_{last:%Y-%m-%d}" if last != first else "")
+    payments, handovers = listing.payments, listing.handovers
+    span = f"{first:%Y-%m-%d}" + (f"_{last:%Y-%m-%d}" if last != first else "")
+    name = f"payments_{span}"
     # The same payments twice: CSV for programs, XLSX (real numbers and dates, a sheet of
-    # totals) for Excel. Built off the event loop: a month of payments is seconds of CPU.
+    # totals, a sheet of cash handovers) for Excel. Built off the event loop: a month of
+    # payments is seconds of CPU.
     csv_data = await asyncio.to_thread(export_csv, payments, listing.names, settings.tz)
     xlsx_data = await asyncio.to_thread(
-        export_xlsx, payments, listing.names, settings.tz, _, texts.status_label
+        export_xlsx,
+        payments,
+        listing.names,
+        settings.tz,
+        _,
+        texts.status_label,
+        handovers,
+        texts.handover_state_word,
     )
     await message.answer_document(BufferedInputFile(csv_data, filename=f"{name}.csv"))
+    if handovers:
+        handovers_csv = await asyncio.to_thread(
+            export_handovers_csv, handovers, listing.names, settings.tz
+        )
+        await message.answer_document(
+            BufferedInputFile(handovers_csv, filename=f"handovers_{span}.csv")
+        )
     await message.answer_document(
         BufferedInputFile(xlsx_data, filename=f"{name}.xlsx"),
         caption=ngettext(

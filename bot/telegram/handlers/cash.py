@@ -1,0 +1,464 @@
+"""/cash and /handover: the paper money each cashier holds, and its two-sided handover.
+
+A cashier sees their cash on hand and hands it over: the amount counted, then who receives
+it. The supervisor's card asks for the count: received as declared, another amount, or
+nothing received; the first answer wins and nobody answers for their own cash. A
+supervisor's /cash lists everyone's, with buttons to write a variance off (with a reason)
+and to record a handover on behalf of a cashier who cannot declare it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.domain.cash import Handover, HandoverOutcome, HandoverResult, HandoverState
+from bot.domain.model import StaffUser
+from bot.domain.parsing import (
+    AmountError,
+    AmountProblem,
+    clean_name,
+    format_tenge,
+    parse_amount,
+)
+from bot.telegram import texts
+from bot.telegram.callbacks import CashRecordCb, HandoverCb, HandoverToCb
+from bot.telegram.filters import SUPERVISING, HasRole, Is, Typed
+from bot.telegram.keyboards import (
+    MENU,
+    cash_book_keyboard,
+    handover_card_keyboard,
+    handover_notice_keyboard,
+    receivers_keyboard,
+)
+from bot.telegram.states import Handing, Receiving
+from bot.usecases.cash import CashDesk
+from bot.usecases.people import People
+
+#: The most a count may say: well above any cashier's day.
+MAX_COUNT = Decimal(10**10)
+#: A write-off's reason, at most (as typed; cleaned like names).
+REASON_MAX = 300
+
+
+def make_router() -> Router:
+    """Everyone has cash of their own (supervisors and admins may top up too); answering a
+    handover, writing off and recording are for supervisors and admins."""
+    router = Router(name="cash")
+    router.message.register(show_cash, Command("cash"))
+    router.message.register(start_handover, Command("handover"))
+    typed = Typed(MENU)
+    router.message.register(amount_counted, StateFilter(Handing.amount), typed, Is(F.text))
+    router.callback_query.register(
+        receiver_chosen, HandoverToCb.filter(), StateFilter(Handing.receiver)
+    )
+    router.callback_query.register(withdraw, HandoverCb.filter(F.action == "w"))
+
+    supervising = Router(name="cash.supervising")
+    supervising.callback_query.filter(HasRole(*SUPERVISING))
+    supervising.message.filter(HasRole(*SUPERVISING))
+    supervising.callback_query.register(received, HandoverCb.filter(F.action == "y"))
+    supervising.callback_query.register(nothing_received, HandoverCb.filter(F.action == "n"))
+    supervising.callback_query.register(ask_count, HandoverCb.filter(F.action == "o"))
+    supervising.callback_query.register(ask_reason, HandoverCb.filter(F.action == "x"))
+    supervising.callback_query.register(ask_record, CashRecordCb.filter())
+    supervising.message.register(count_given, StateFilter(Receiving.amount), typed, Is(F.text))
+    supervising.message.register(reason_given, StateFilter(Receiving.reason), typed, Is(F.text))
+    router.include_router(supervising)
+    return router
+
+
+def _count_problem(problem: AmountProblem) -> str:
+    if problem is AmountProblem.NOT_WHOLE:
+        return _("Whole tenge only, without tiyn: for example 5000.")
+    if problem is AmountProblem.NOT_POSITIVE:
+        return _("The amount must be greater than zero.")
+    return _("Enter the amount in digits, for example 5000 or 5 000.")
+
+
+async def _parse_count(message: Message, text: str | None = None) -> Decimal | None:
+    """The amount typed (``text``, or the message's), or None after telling what is wrong
+    with it."""
+    try:
+        return parse_amount(text or message.text or "", Decimal(1), MAX_COUNT)
+    except AmountError as error:
+        await message.answer(_count_problem(error.problem))
+        return None
+
+
+# ---------------------------------------------------------------- /cash
+
+
+async def show_cash(message: Message, staff: StaffUser, cash: CashDesk, settings: Settings) -> None:
+    if staff.role.sees_everyone:
+        book = await cash.book()
+        pages = texts.chunks(texts.cash_book(book.positions, book.names, settings.tz).split("\n"))
+        markup = cash_book_keyboard(book.positions, book.names, staff.user_id)
+        for number, page in enumerate(pages, start=1):
+            await message.answer(page, reply_markup=markup if number == len(pages) else None)
+        return
+    position = await cash.position(staff.user_id)
+    for page in texts.chunks(texts.cash_own(position, settings.tz).split("\n")):
+        await message.answer(page)
+
+
+# ---------------------------------------------------------------- the cashier hands over
+
+
+async def start_handover(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    position = await cash.position(staff.user_id)
+    if position.waiting is not None:
+        await _show_waiting(message, position.waiting, cash, settings)
+        return
+    await state.clear()
+    await state.set_state(Handing.amount)
+    if command.args:  # "/handover 50000": the count at once
+        amount = await _parse_count(message, command.args)
+        if amount is not None:
+            await _choose_receiver(message, state, staff, cash, settings, amount)
+        return
+    await message.answer(texts.handover_prompt(position))
+
+
+async def _show_waiting(
+    message: Message, handover: Handover, cash: CashDesk, settings: Settings
+) -> None:
+    _handover, _card, names = await cash.view(handover.id, message.chat.id)
+    await message.answer(
+        texts.handover_notice(handover, names, settings.tz),
+        reply_markup=handover_notice_keyboard(handover),
+    )
+
+
+async def amount_counted(
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+) -> None:
+    amount = await _parse_count(message)
+    if amount is not None:
+        await _choose_receiver(message, state, staff, cash, settings, amount)
+
+
+async def _choose_receiver(
+    message: Message,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+    amount: Decimal,
+) -> None:
+    receivers = await cash.receivers(staff.user_id)
+    if len(receivers) > 1:
+        await state.set_state(Handing.receiver)
+        await state.update_data(amount=str(amount))
+        await message.answer(
+            texts.handover_receiver_prompt(amount), reply_markup=receivers_keyboard(receivers)
+        )
+        return
+    await state.clear()
+    result = await cash.declare(staff.user_id, message.chat.id, amount, None)
+    await _declared(message, None, result, cash, settings)
+
+
+async def receiver_chosen(
+    callback: CallbackQuery,
+    callback_data: HandoverToCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    amount = (await state.get_data()).get("amount")
+    message = callback.message
+    if not isinstance(amount, str) or not isinstance(message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    await state.clear()
+    await callback.answer()
+    receiver = callback_data.receiver or None
+    result = await cash.declare(staff.user_id, message.chat.id, Decimal(amount), receiver)
+    await _declared(message, message, result, cash, settings)
+
+
+async def _declared(
+    message: Message,
+    prompt: Message | None,
+    result: HandoverResult,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    """Tell the cashier what became of the declaration (in the receiver prompt, if any)."""
+    handover = result.handover
+    if result.outcome is HandoverOutcome.DECLARED and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        text = texts.handover_notice(handover, names, settings.tz)
+        markup = handover_notice_keyboard(handover)
+        sent: Message | bool
+        if prompt is not None:
+            sent = await prompt.edit_text(text, reply_markup=markup)
+        else:
+            sent = await message.answer(text, reply_markup=markup)
+        message_id = sent.message_id if isinstance(sent, Message) else message.message_id
+        await cash.declared_in(handover.id, message_id)
+        return
+    if result.outcome is HandoverOutcome.OPEN and handover is not None:
+        await _show_waiting(message, handover, cash, settings)
+        return
+    refusals = {
+        HandoverOutcome.NO_RECEIVER: _("No supervisor can receive the cash: ask an admin."),
+        HandoverOutcome.NOT_YOURS: _(
+            "That supervisor cannot receive cash now: start again with /handover."
+        ),
+        HandoverOutcome.NOTHING: _("Nothing to hand over."),
+    }
+    text = refusals.get(result.outcome, _("This button is no longer active."))
+    if prompt is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await prompt.edit_text(text, reply_markup=None)
+            return
+    await message.answer(text)
+
+
+async def withdraw(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    result = await cash.withdraw(callback_data.handover_id, staff.user_id)
+    if result.outcome is HandoverOutcome.WITHDRAWN:
+        await callback.answer(_("Withdrawn."))  # the outbox edits the message
+        return
+    if result.outcome is HandoverOutcome.NOT_YOURS or result.handover is None:
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    _now, _card, names = await cash.view(result.handover.id, 0)
+    label = texts.handover_state_label(result.handover, names)
+    await callback.answer(_("Already answered: {answer}").format(answer=label), show_alert=True)
+
+
+# ---------------------------------------------------------------- supervisors answer
+
+
+async def _answered(
+    callback: CallbackQuery, result: HandoverResult, cash: CashDesk, settings: Settings
+) -> bool:
+    """Answer a press that changed nothing (True); False when the answer was recorded."""
+    handover = result.handover
+    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.DISPUTED):
+        return False
+    if result.outcome is HandoverOutcome.SELF:
+        await callback.answer(_("You cannot receive your own cash."), show_alert=True)
+    elif result.outcome is HandoverOutcome.NOT_YOURS and handover is not None:
+        _now, _card, names = await cash.view(handover.id, 0)
+        await callback.answer(
+            _("The cashier chose {receiver} to receive it.").format(
+                receiver=texts.person(handover.receiver_id, names)
+            ),
+            show_alert=True,
+        )
+    elif result.outcome is HandoverOutcome.ALREADY and handover is not None:
+        await _show_card(callback, handover, cash, settings, alert=True)
+    else:
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+    return True
+
+
+async def _show_card(
+    callback: CallbackQuery,
+    handover: Handover,
+    cash: CashDesk,
+    settings: Settings,
+    *,
+    alert: bool = False,
+) -> None:
+    """Answer the press and show the handover as it is on this card at once (the outbox
+    updates the other cards) — only if the button is on this handover's own card."""
+    message = callback.message
+    chat_id = message.chat.id if isinstance(message, Message) else 0
+    current, card, names = await cash.view(handover.id, chat_id)
+    handover = current or handover
+    if alert:
+        label = texts.handover_state_label(handover, names)
+        await callback.answer(_("Already answered: {answer}").format(answer=label), show_alert=True)
+    else:
+        await callback.answer()
+    if not isinstance(message, Message) or card != message.message_id:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await message.edit_text(
+            texts.handover_card(handover, names, settings.tz),
+            reply_markup=handover_card_keyboard(handover),
+        )
+
+
+async def received(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    result = await cash.confirm(callback_data.handover_id, staff.user_id)
+    if not await _answered(callback, result, cash, settings) and result.handover:
+        await _show_card(callback, result.handover, cash, settings)
+
+
+async def nothing_received(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    result = await cash.dispute(callback_data.handover_id, staff.user_id)
+    if not await _answered(callback, result, cash, settings) and result.handover:
+        await _show_card(callback, result.handover, cash, settings)
+
+
+async def ask_count(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    handover = await cash.get(callback_data.handover_id)
+    if handover is None or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    if handover.cashier_id == staff.user_id:
+        await callback.answer(_("You cannot receive your own cash."), show_alert=True)
+        return
+    if handover.state is not HandoverState.DECLARED:
+        await _show_card(callback, handover, cash, settings, alert=True)
+        return
+    await callback.answer()
+    await state.set_state(Receiving.amount)
+    await state.set_data({"handover": handover.id})
+    await callback.message.answer(
+        _("Handover {number}: send the amount you received, for example 50000.").format(
+            number=texts.handover_number(handover)
+        )
+    )
+
+
+async def ask_record(
+    callback: CallbackQuery, callback_data: CashRecordCb, state: FSMContext, people: People
+) -> None:
+    if not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    names = await people.names()
+    await callback.answer()
+    await state.set_state(Receiving.amount)
+    await state.set_data({"cashier": callback_data.cashier_id})
+    await callback.message.answer(
+        _(
+            "Recording a handover on behalf of {cashier}: send the amount you received "
+            "from them, for example 50000."
+        ).format(cashier=texts.person(callback_data.cashier_id, names))
+    )
+
+
+async def count_given(
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+) -> None:
+    amount = await _parse_count(message)
+    if amount is None:
+        return
+    data = await state.get_data()
+    await state.clear()
+    handover_id, cashier_id = data.get("handover"), data.get("cashier")
+    if isinstance(handover_id, int):
+        result = await cash.confirm(handover_id, staff.user_id, amount)
+    elif isinstance(cashier_id, int):
+        result = await cash.record(staff.user_id, cashier_id, amount)
+    else:
+        return
+    handover = result.handover
+    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        await message.answer(texts.handover_card(handover, names, settings.tz))
+        return
+    if result.outcome is HandoverOutcome.ALREADY and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        label = texts.handover_state_label(handover, names)
+        await message.answer(_("Already answered: {answer}").format(answer=label))
+        return
+    refusals = {
+        HandoverOutcome.SELF: _("You cannot receive your own cash."),
+        HandoverOutcome.OPEN: _("This cashier's handover is waiting: answer it on its card."),
+        HandoverOutcome.NOT_YOURS: _("The cashier chose another supervisor to receive it."),
+        HandoverOutcome.NOTHING: _("Nothing to hand over."),
+    }
+    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+
+
+async def ask_reason(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+) -> None:
+    handover = await cash.get(callback_data.handover_id)
+    if handover is None or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    if handover.cashier_id == staff.user_id:
+        await callback.answer(_("You cannot write off your own cash."), show_alert=True)
+        return
+    if not handover.open_variance:
+        await callback.answer(_("Nothing to write off: it is settled."), show_alert=True)
+        return
+    await callback.answer()
+    await state.set_state(Receiving.reason)
+    await state.set_data({"handover": handover.id})
+    await callback.message.answer(
+        _("Writing off {amount} of handover {number}: send the reason.").format(
+            amount=format_tenge(abs(handover.variance)),
+            number=texts.handover_number(handover),
+        )
+    )
+
+
+async def reason_given(
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+) -> None:
+    reason = clean_name(message.text or "", REASON_MAX)
+    if not reason:
+        await message.answer(_("Send the reason as text."))
+        return
+    handover_id = (await state.get_data()).get("handover")
+    await state.clear()
+    if not isinstance(handover_id, int):
+        return
+    result = await cash.write_off(handover_id, staff.user_id, reason)
+    handover = result.handover
+    if result.outcome is HandoverOutcome.WRITTEN_OFF and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        await message.answer(texts.write_off_line(handover, names))
+        return
+    refusals = {
+        HandoverOutcome.SELF: _("You cannot write off your own cash."),
+        HandoverOutcome.ALREADY: _("Nothing to write off: it is settled."),
+        HandoverOutcome.NOTHING: _("Nothing to write off: it is settled."),
+    }
+    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))

@@ -1,0 +1,403 @@
+"""The paper money: cash on hand per cashier and its two-sided handover to a supervisor.
+
+The cashier declares the amount counted (:meth:`CashDesk.declare`); a supervisor — the one
+the cashier chose, or any — confirms the amount received or disputes it; the first answer
+wins and nobody answers for their own cash. A supervisor may also record a handover on a
+cashier's behalf (a removed or blocked cashier's cash survives them) and write off a
+variance with a reason. Every step is audited and told through the outbox in its own
+transaction. The arithmetic is :mod:`bot.domain.cash`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from bot.domain.cash import (
+    CashDay,
+    CashPosition,
+    Handover,
+    HandoverOutcome,
+    HandoverResult,
+    HandoverState,
+)
+from bot.domain.clock import utcnow
+from bot.domain.model import OPEN_STATUSES, StaffUser, Status
+from bot.domain.reports import day_bounds
+from bot.store.audit import AuditLog
+from bot.store.db import Database, Tx
+from bot.store.handovers import Handovers
+from bot.store.payments import Payments
+from bot.store.roster import Roster
+from bot.usecases.notices import Notices
+
+log = logging.getLogger(__name__)
+
+#: Sent (or possibly sent) but without Allpay's word that it completed.
+_UNRESOLVED = (*OPEN_STATUSES, Status.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class CashBook:
+    """Every cashier's paper money now (a supervisor's /cash), with the names it shows."""
+
+    positions: list[CashPosition]
+    names: dict[int, str]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((p.collected for p in self.positions), Decimal(0))
+
+
+def _audit_amounts(received: Decimal, expected: Decimal) -> str:
+    """The one stored form of a count against the journal (read back by the audit trail)."""
+    return f"received {received}, expected {expected}"
+
+
+class CashDesk:
+    def __init__(
+        self, db: Database, notices: Notices, tz: tzinfo, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.db = db
+        self.notices = notices
+        self.tz = tz
+        self._clock = clock
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _position(tx: Tx, cashier_id: int, *, listed: bool) -> CashPosition:
+        after, since = Handovers.last_confirmed(tx, cashier_id)
+        collected = Payments.completed_between(tx, cashier_id, after)
+        unresolved = [
+            p for p in Payments.unresolved(tx) if p.cashier_id == cashier_id
+        ]  # few: those without Allpay's final word
+        waiting = Handovers.waiting(tx, cashier_id)
+        return CashPosition(
+            cashier_id=cashier_id,
+            collected=sum((p.cash for p in collected), Decimal(0)),
+            count=len(collected),
+            since=since,
+            waiting=waiting[0] if waiting else None,
+            open_variances=tuple(Handovers.open_variances(tx, cashier_id)),
+            unresolved=sum((p.cash for p in unresolved), Decimal(0)),
+            unresolved_count=len(unresolved),
+            payments=tuple(collected) if listed else (),
+            unresolved_payments=tuple(unresolved) if listed else (),
+        )
+
+    async def position(self, cashier_id: int) -> CashPosition:
+        """One cashier's cash on hand, with the top-ups it comes from."""
+        return await self.db.read(lambda tx: self._position(tx, cashier_id, listed=True))
+
+    @staticmethod
+    def _book(tx: Tx) -> CashBook:
+        collected = Payments.collected(tx)
+        since = Handovers.last_confirmed_all(tx)
+        waiting = {h.cashier_id: h for h in Handovers.waiting(tx)}
+        variances: dict[int, list[Handover]] = {}
+        for handover in Handovers.open_variances(tx):
+            variances.setdefault(handover.cashier_id, []).append(handover)
+        unresolved: dict[int, list[Decimal]] = {}
+        for payment in Payments.unresolved(tx):
+            unresolved.setdefault(payment.cashier_id, []).append(payment.cash)
+        people = set(collected) | set(waiting) | set(variances) | set(unresolved)
+        positions = [
+            CashPosition(
+                cashier_id=cashier_id,
+                collected=collected.get(cashier_id, (0, Decimal(0)))[1],
+                count=collected.get(cashier_id, (0, Decimal(0)))[0],
+                since=since.get(cashier_id),
+                waiting=waiting.get(cashier_id),
+                open_variances=tuple(variances.get(cashier_id, ())),
+                unresolved=sum(unresolved.get(cashier_id, ()), Decimal(0)),
+                unresolved_count=len(unresolved.get(cashier_id, ())),
+            )
+            for cashier_id in sorted(people)
+        ]
+        return CashBook(positions, Roster.names(tx))
+
+    async def book(self) -> CashBook:
+        """Every cashier with cash, a waiting handover, an open variance or a top-up without a
+        final answer — removed and blocked ones too: their cash survives them."""
+        return await self.db.read(self._book)
+
+    async def receivers(self, cashier_id: int) -> list[StaffUser]:
+        """Who may receive this cashier's cash: active supervisors and admins but them."""
+        return await self.db.read(lambda tx: self._receivers(tx, cashier_id))
+
+    @staticmethod
+    def _receivers(tx: Tx, cashier_id: int) -> list[StaffUser]:
+        return [
+            user
+            for user in Roster.listing(tx)
+            if user.role.sees_everyone and not user.blocked and user.user_id != cashier_id
+        ]
+
+    async def get(self, handover_id: int) -> Handover | None:
+        return await self.db.read(lambda tx: Handovers.get(tx, handover_id))
+
+    async def view(
+        self, handover_id: int, chat_id: int
+    ) -> tuple[Handover | None, int | None, dict[int, str]]:
+        """What a card needs: the handover, its card in ``chat_id``, and people's names."""
+        return await self.db.read(
+            lambda tx: (
+                Handovers.get(tx, handover_id),
+                Handovers.card_message(tx, handover_id, chat_id),
+                Roster.names(tx),
+            )
+        )
+
+    async def day(self, day: date) -> CashDay:
+        """The digest's part: every position now and the day's answered handovers."""
+        start, end = day_bounds(day, day, self.tz)
+
+        def read(tx: Tx) -> CashDay:
+            book = self._book(tx)
+            return CashDay(tuple(book.positions), tuple(Handovers.answered_between(tx, start, end)))
+
+        return await self.db.read(read)
+
+    # ------------------------------------------------------------------ the cashier
+
+    async def declare(
+        self, cashier_id: int, chat_id: int, declared: Decimal, receiver_id: int | None
+    ) -> HandoverResult:
+        """The cashier hands over ``declared`` (what they counted) to ``receiver_id`` (None:
+        any supervisor). It covers every top-up completed so far since the last handover."""
+        now = self._clock()
+
+        def declare(tx: Tx) -> HandoverResult:
+            waiting = Handovers.waiting(tx, cashier_id)
+            if waiting:
+                return HandoverResult(HandoverOutcome.OPEN, waiting[0])
+            receivers = [u.user_id for u in self._receivers(tx, cashier_id)]
+            if not receivers:
+                return HandoverResult(HandoverOutcome.NO_RECEIVER)
+            if receiver_id is not None and receiver_id not in receivers:
+                return HandoverResult(HandoverOutcome.NOT_YOURS)
+            after, _since = Handovers.last_confirmed(tx, cashier_id)
+            upto = Payments.last_receipt(tx)
+            covered = Payments.completed_between(tx, cashier_id, after, upto)
+            expected = sum((p.cash for p in covered), Decimal(0))
+            if not expected and not declared:
+                return HandoverResult(HandoverOutcome.NOTHING)
+            handover_id = Handovers.add(
+                tx,
+                now,
+                cashier_id=cashier_id,
+                chat_id=chat_id,
+                receiver_id=receiver_id,
+                state=HandoverState.DECLARED,
+                upto_receipt=upto,
+                expected=expected,
+                declared=declared,
+            )
+            AuditLog.add(
+                tx, now, cashier_id, "handover.declared", f"#{handover_id}", f"amount {declared}"
+            )
+            handover = Handovers.get(tx, handover_id)
+            assert handover is not None
+            chosen = [receiver_id] if receiver_id is not None else receivers
+            self.notices.handover_declared(tx, now, handover, chosen)
+            return HandoverResult(HandoverOutcome.DECLARED, handover)
+
+        result = await self.db.write(declare)
+        if result.outcome is HandoverOutcome.DECLARED:
+            self.notices.wake()
+        return result
+
+    async def declared_in(self, handover_id: int, message_id: int) -> None:
+        """The cashier's declaration message: where its answer will be told."""
+        await self.db.write(lambda tx: Handovers.set_message(tx, handover_id, message_id))
+
+    async def withdraw(self, handover_id: int, cashier_id: int) -> HandoverResult:
+        now = self._clock()
+
+        def withdraw(tx: Tx) -> HandoverResult:
+            handover = Handovers.get(tx, handover_id)
+            if handover is None or handover.cashier_id != cashier_id:
+                return HandoverResult(HandoverOutcome.NOT_YOURS)
+            if not self._close_in(tx, now, handover, HandoverState.WITHDRAWN, cashier_id):
+                return HandoverResult(HandoverOutcome.ALREADY, handover)
+            return HandoverResult(HandoverOutcome.WITHDRAWN, Handovers.get(tx, handover_id))
+
+        return await self._write(withdraw)
+
+    def withdraw_in(self, tx: Tx, now: datetime, cashier_id: int, actor_id: int) -> int:
+        """Part of ending someone's work: their handover still waiting is withdrawn (the
+        cash stays on hand; a supervisor can record it on their behalf)."""
+        return sum(
+            self._close_in(tx, now, handover, HandoverState.WITHDRAWN, actor_id)
+            for handover in Handovers.waiting(tx, cashier_id)
+        )
+
+    # ------------------------------------------------------------------ supervisors
+
+    async def confirm(
+        self, handover_id: int, actor_id: int, received: Decimal | None = None
+    ) -> HandoverResult:
+        """Received ``received`` (None: exactly what was declared). The first answer wins."""
+        return await self._answer(handover_id, actor_id, HandoverState.CONFIRMED, received)
+
+    async def dispute(self, handover_id: int, actor_id: int) -> HandoverResult:
+        """Nothing was received: the cash stays on the cashier."""
+        return await self._answer(handover_id, actor_id, HandoverState.DISPUTED, None)
+
+    async def _answer(
+        self, handover_id: int, actor_id: int, state: HandoverState, received: Decimal | None
+    ) -> HandoverResult:
+        now = self._clock()
+
+        def answer(tx: Tx) -> HandoverResult:
+            handover = Handovers.get(tx, handover_id)
+            if handover is None:
+                return HandoverResult(HandoverOutcome.NOT_FOUND)
+            if handover.state is not HandoverState.DECLARED:
+                return HandoverResult(HandoverOutcome.ALREADY, handover)
+            if actor_id == handover.cashier_id:
+                AuditLog.add(tx, now, actor_id, "handover.self_refused", f"#{handover_id}")
+                return HandoverResult(HandoverOutcome.SELF, handover)
+            if handover.receiver_id is not None and actor_id != handover.receiver_id:
+                return HandoverResult(HandoverOutcome.NOT_YOURS, handover)
+            amount = handover.declared if received is None else received
+            if state is HandoverState.DISPUTED:
+                amount = None
+            if not self._close_in(tx, now, handover, state, actor_id, amount):
+                return HandoverResult(HandoverOutcome.ALREADY, Handovers.get(tx, handover_id))
+            outcome = (
+                HandoverOutcome.CONFIRMED
+                if state is HandoverState.CONFIRMED
+                else HandoverOutcome.DISPUTED
+            )
+            return HandoverResult(outcome, Handovers.get(tx, handover_id))
+
+        return await self._write(answer)
+
+    def _close_in(
+        self,
+        tx: Tx,
+        now: datetime,
+        handover: Handover,
+        state: HandoverState,
+        actor_id: int | None,
+        received: Decimal | None = None,
+    ) -> bool:
+        """DECLARED → ``state`` (once): audited; the cashier and every card are told."""
+        if not Handovers.answer(tx, now, handover.id, state, actor_id, received):
+            return False
+        detail = (
+            _audit_amounts(received, handover.expected)
+            if received is not None
+            else f"amount {handover.declared}"
+        )
+        AuditLog.add(
+            tx, now, actor_id, f"handover.{state.value.lower()}", f"#{handover.id}", detail
+        )
+        closed = Handovers.get(tx, handover.id)
+        assert closed is not None
+        self.notices.handover_answered(tx, now, closed)
+        return True
+
+    async def record(self, actor_id: int, cashier_id: int, received: Decimal) -> HandoverResult:
+        """A supervisor received ``received`` from a cashier who cannot declare it (removed,
+        blocked, without their phone): a confirmed handover on their behalf."""
+        now = self._clock()
+
+        def record(tx: Tx) -> HandoverResult:
+            if actor_id == cashier_id:
+                AuditLog.add(tx, now, actor_id, "handover.self_refused", str(cashier_id))
+                return HandoverResult(HandoverOutcome.SELF)
+            waiting = Handovers.waiting(tx, cashier_id)
+            if waiting:
+                return HandoverResult(HandoverOutcome.OPEN, waiting[0])
+            after, _since = Handovers.last_confirmed(tx, cashier_id)
+            upto = Payments.last_receipt(tx)
+            covered = Payments.completed_between(tx, cashier_id, after, upto)
+            expected = sum((p.cash for p in covered), Decimal(0))
+            if not expected and not received:
+                return HandoverResult(HandoverOutcome.NOTHING)
+            handover_id = Handovers.add(
+                tx,
+                now,
+                cashier_id=cashier_id,
+                chat_id=None,
+                receiver_id=actor_id,
+                state=HandoverState.CONFIRMED,
+                upto_receipt=upto,
+                expected=expected,
+                declared=None,
+                received=received,
+                decided_by=actor_id,
+            )
+            AuditLog.add(
+                tx,
+                now,
+                actor_id,
+                "handover.recorded",
+                f"#{handover_id}",
+                _audit_amounts(received, expected),
+            )
+            return HandoverResult(HandoverOutcome.RECORDED, Handovers.get(tx, handover_id))
+
+        return await self.db.write(record)
+
+    async def write_off(self, handover_id: int, actor_id: int, reason: str) -> HandoverResult:
+        """Settle a handover's open variance, with the supervisor's reason."""
+        now = self._clock()
+        reason = reason.strip()
+
+        def write_off(tx: Tx) -> HandoverResult:
+            handover = Handovers.get(tx, handover_id)
+            if handover is None:
+                return HandoverResult(HandoverOutcome.NOT_FOUND)
+            if actor_id == handover.cashier_id:
+                AuditLog.add(tx, now, actor_id, "handover.self_refused", f"#{handover_id}")
+                return HandoverResult(HandoverOutcome.SELF, handover)
+            if handover.written_off_at is not None:
+                return HandoverResult(HandoverOutcome.ALREADY, handover)
+            if not handover.open_variance or not reason:
+                return HandoverResult(HandoverOutcome.NOTHING, handover)
+            if not Handovers.write_off(tx, now, handover_id, handover.variance, actor_id, reason):
+                return HandoverResult(HandoverOutcome.ALREADY, handover)
+            AuditLog.add(
+                tx,
+                now,
+                actor_id,
+                "handover.written_off",
+                f"#{handover_id}",
+                f"amount {abs(handover.variance)}",
+            )
+            settled = Handovers.get(tx, handover_id)
+            assert settled is not None
+            self.notices.handover_told(tx, now, settled)
+            return HandoverResult(HandoverOutcome.WRITTEN_OFF, settled)
+
+        return await self._write(write_off)
+
+    async def card_sent(self, handover_id: int, chat_id: int, message_id: int) -> Handover | None:
+        """A card was sent: remember it, and return the handover as it is now (it may have
+        been answered while the card was on its way)."""
+
+        def record(tx: Tx) -> Handover | None:
+            Handovers.record_card(tx, handover_id, chat_id, message_id)
+            return Handovers.get(tx, handover_id)
+
+        return await self.db.write(record, durable=False)
+
+    async def _write(self, fn: Callable[[Tx], HandoverResult]) -> HandoverResult:
+        result = await self.db.write(fn)
+        if result.outcome in (
+            HandoverOutcome.CONFIRMED,
+            HandoverOutcome.DISPUTED,
+            HandoverOutcome.WITHDRAWN,
+            HandoverOutcome.WRITTEN_OFF,
+        ):
+            handover = result.handover
+            log.info("handover #%s: %s", handover.id if handover else "?", result.outcome.value)
+            self.notices.wake()
+        return result

@@ -1,0 +1,363 @@
+"""Cash on hand and its two-sided handover, through the bot: what each cashier holds after a
+mix of ✅/❌/⏳/UNKNOWN top-ups; a handover counted short, confirmed, written off, audited,
+in the digest and the export; self-confirmation refused; two supervisors at once, one wins;
+the cash of a removed cashier survives them; /cancel withdraws a waiting handover."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from bot.allpay.protocol import PayStatus
+from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.domain.cash import HandoverOutcome, HandoverState
+from bot.domain.clock import utcnow
+from bot.domain.parsing import format_tenge
+from bot.domain.reports import HANDOVER_CSV_COLUMNS
+from bot.store.db import Tx
+from tests.conftest import sandbox_folder
+from tests.harness import (
+    ADMIN,
+    CASHIER,
+    CASHIER_2,
+    SUPERVISOR,
+    SUPERVISOR_CHAT,
+    Harness,
+    _has_button,
+    english_words,
+    running_bot,
+    seed_payment,
+    settings_for,
+)
+
+ALMATY = ZoneInfo("Asia/Almaty")
+SUPERVISOR_2 = 301
+
+
+def tenge(amount: str) -> str:
+    return format_tenge(Decimal(amount))
+
+
+async def _completed(h: Harness, user: dict[str, Any], amount: str) -> ChatMessage:
+    """A top-up the sandbox completes at once (client 02)."""
+    card = await h.top_up_card(user, "77000000002", amount)
+    await h.press(user, card, "Confirm")
+    return await h.wait_status(user["id"], card.message_id, "✅")
+
+
+async def _declare(h: Harness, user: dict[str, Any], amount: str, receiver: str) -> ChatMessage:
+    """/handover → the count → who receives it; the cashier's declaration message."""
+    prompt = await h.say(user, "/handover")
+    assert "Count the cash" in prompt.text
+    choose = await h.say(user, amount)
+    assert _has_button("ht:")(choose), choose.text
+    await h.press(user, choose, receiver)
+    return await h.tg.wait_message(
+        user["id"], lambda m: m.message_id == choose.message_id and "Handover #" in m.text
+    )
+
+
+async def _card(h: Harness, chat_id: int, number: int) -> ChatMessage:
+    return await h.tg.wait_message(
+        chat_id, lambda m: f"Cash handover #{number}" in m.text and _has_button("ho:y:")(m)
+    )
+
+
+# ---------------------------------------------------------------- cash on hand
+
+
+async def test_cash_on_hand_counts_completed_top_ups_and_lists_the_rest_apart(
+    harness: Harness,
+) -> None:
+    h, journal = harness, harness.journal
+    await journal.set_user_name(CASHIER, "Әлия")
+    await journal.set_user_name(CASHIER_2, "Берік")
+    await seed_payment(journal, amount="1000")
+    await seed_payment(journal, amount="2500")
+    await seed_payment(journal, amount="700", status=PayStatus.DECLINED)
+    await seed_payment(journal, amount="300", status=PayStatus.PENDING)
+    await seed_payment(journal, amount="400", status=None)  # NEW: sent, no answer yet
+    unknown = await seed_payment(journal, amount="900", status=PayStatus.PENDING)
+    assert await journal.give_up(unknown.guid)  # UNKNOWN
+    await seed_payment(journal, cashier_id=CASHIER_2, amount="5000")
+
+    position = await h.app.cash.position(CASHIER)
+    assert (position.collected, position.count) == (Decimal(3500), 2)
+    assert (position.unresolved, position.unresolved_count) == (Decimal(1600), 3)
+
+    own = await h.say(h.user(), "/cash")
+    assert f"Cash on hand: {tenge('3500')}" in own.plain
+    assert "From 2 completed top-ups; no handover yet." in own.plain
+    assert f"Not counted: 3 top-ups of {tenge('1600')} without Allpay's final answer" in own.plain
+    assert tenge("700") not in own.plain  # declined: the cash went back
+    assert "/handover" in own.plain
+    in_kazakh = await h.say(h.user(CASHIER, "kk"), "/cash")
+    assert tenge("3500") in in_kazakh.plain and not english_words(in_kazakh.text)
+
+    book = await h.say(h.user(SUPERVISOR), "/cash")
+    assert f"Әлия (200): {tenge('3500')}" in book.plain
+    assert f"Берік (201): {tenge('5000')}" in book.plain
+    assert f"Total: {tenge('8500')}" in book.plain
+
+    # Removed, the cashier's cash is still theirs to hand over: a supervisor records it.
+    removed = await h.say(h.user(ADMIN), f"/remove {CASHIER_2}")
+    assert "removed" in removed.plain.lower()
+    book = await h.say(h.user(SUPERVISOR), "/cash")
+    assert f"Берік (201): {tenge('5000')}" in book.plain
+    await h.press(h.user(SUPERVISOR), book, "Record handover · Берік")
+    ask = await h.tg.wait_message(SUPERVISOR, lambda m: "on behalf of Берік" in m.text)
+    done = await h.say(h.user(SUPERVISOR), "5000")
+    assert done.message_id > ask.message_id
+    assert f"received {tenge('5000')}" in done.plain and "No difference." in done.plain
+    book = await h.say(h.user(SUPERVISOR), "/cash")
+    assert "Берік" not in book.plain and f"Total: {tenge('3500')}" in book.plain
+    entries = await journal.audit_log(5)
+    recorded = [e for e in entries if e.action == "handover.recorded"]
+    assert [(e.actor_id, e.detail) for e in recorded] == [
+        (SUPERVISOR, "received 5000, expected 5000")
+    ]
+    # Recording for oneself is refused (the use case, as a forged press would reach it).
+    refused = await h.app.cash.record(SUPERVISOR, SUPERVISOR, Decimal(1))
+    assert refused.outcome is HandoverOutcome.SELF
+
+
+# ---------------------------------------------------------------- a full handover
+
+
+async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_exported(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    settings = settings_for(tmp_path, telegram.base_url, cashin_fee="100")
+    async with running_bot(settings, telegram) as h:
+        cashier, boss, admin = h.user(), h.user(SUPERVISOR), h.user(ADMIN)
+        await h.say(boss, "/start")  # named as Telegram knows them
+        await h.say(admin, "/start")
+        await _completed(h, cashier, "5000")
+        await _completed(h, cashier, "2000")  # 7 000 + 2 × 100 fee = 7 200 in cash
+
+        prompt = await h.say(cashier, "/handover")
+        assert f"you hold {tenge('7200')} from 2 completed top-ups" in prompt.plain
+        choose = await h.say(cashier, "7 200")
+        assert [label for label, _ in choose.callback_buttons] == [
+            "User100",
+            "User300",
+            "Any supervisor",
+        ]
+        await h.press(cashier, choose, "User300")
+        declared = await telegram.wait_message(
+            CASHIER, lambda m: m.message_id == choose.message_id and "Handover #1" in m.text
+        )
+        assert f"{tenge('7200')} to User300 (300)" in declared.plain
+        assert _has_button("ho:w:")(declared)
+
+        card = await _card(h, SUPERVISOR, 1)  # the chosen supervisor only
+        assert f"Declared: {tenge('7200')}" in card.plain
+        assert f"Expected by the journal: {tenge('7200')}" in card.plain
+        assert not any("Cash handover" in m.text for m in telegram.messages(ADMIN))
+        not_chosen = await h.app.cash.confirm(1, ADMIN)
+        assert not_chosen.outcome is HandoverOutcome.NOT_YOURS
+
+        await h.press(boss, card, "Another amount")
+        await telegram.wait_message(SUPERVISOR, lambda m: "send the amount you received" in m.text)
+        answer = await h.say(boss, "7000")
+        assert f"User300 (300) received {tenge('7000')}" in answer.plain
+        assert f"Shortage: {tenge('200')}" in answer.plain
+        await telegram.wait_for(lambda: "received" in card.plain and not card.buttons)
+
+        told = await telegram.wait_message(CASHIER, lambda m: "confirmed by" in m.text)
+        assert f"received {tenge('7000')}" in told.plain
+        assert f"Shortage: {tenge('200')}" in told.plain
+        assert "stays on you until a supervisor writes it off" in told.plain
+        await telegram.wait_for(lambda: not declared.buttons)  # no more "withdraw"
+
+        # Answered is answered: a second answer and the database itself refuse a change.
+        again = await h.app.cash.confirm(1, SUPERVISOR, Decimal(7200))
+        assert again.outcome is HandoverOutcome.ALREADY
+
+        def rewrite(tx: Tx) -> None:
+            tx.run("UPDATE handovers SET received_tiyn = 720000 WHERE id = 1")
+
+        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+            await h.app.db.write(rewrite)
+
+        own = await h.say(cashier, "/cash")
+        assert f"Cash on hand: {tenge('0')}" in own.plain
+        assert f"Open shortage {tenge('200')} (handover #1)" in own.plain
+
+        # A later top-up starts the next period.
+        await _completed(h, cashier, "1000")
+        own = await h.say(cashier, "/cash")
+        assert f"Cash on hand: {tenge('1100')}" in own.plain
+        assert "From 1 completed top-up since the handover of" in own.plain
+
+        book = await h.say(boss, "/cash")
+        await h.press(boss, book, "Write off #1")
+        await telegram.wait_message(SUPERVISOR, lambda m: "send the reason" in m.text)
+        settled = await h.say(boss, "Miscounted at the shop, agreed with the cashier")
+        assert f"wrote off the difference of {tenge('200')}" in settled.plain
+        note = await telegram.wait_message(CASHIER, lambda m: "wrote off" in m.text)
+        assert "Miscounted at the shop" in note.plain
+        twice = await h.app.cash.write_off(1, SUPERVISOR, "again")
+        assert twice.outcome is HandoverOutcome.ALREADY
+        own = await h.say(cashier, "/cash")
+        assert "Open shortage" not in own.plain
+
+        entries = await h.journal.audit_log(40)
+        trail = [(e.action, e.actor_id, e.subject, e.detail) for e in reversed(entries)]
+        assert [t for t in trail if t[0].startswith("handover.")] == [
+            ("handover.declared", CASHIER, "#1", "amount 7200"),
+            ("handover.confirmed", SUPERVISOR, "#1", "received 7000, expected 7200"),
+            ("handover.written_off", SUPERVISOR, "#1", "amount 200"),
+        ]
+        audit = await h.say(h.user(ADMIN, "ru"), "/audit 5")
+        assert f"получено {tenge('7000')} из {tenge('7200')}" in audit.plain
+        assert not english_words(audit.text)
+
+        # The daily digest: cash on hand per cashier now, and the day's handovers.
+        today = utcnow().astimezone(ALMATY).date()
+        assert await h.journal.enqueue_digest(today, utcnow())
+        h.app.sender.notices.wake()
+        digest = await telegram.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
+        assert "Cash on hand now" in digest.plain
+        assert f"User200 (200): {tenge('1100')}" in digest.plain
+        assert (
+            f"#1 User200 (200): received {tenge('7000')} of {tenge('7200')} · "
+            f"Shortage: {tenge('200')} · written off"
+        ) in digest.plain
+
+        # The export: a handovers CSV beside the payments, and a sheet in the workbook.
+        mark = telegram.mark()
+        telegram.send_text(boss, "/export")
+        files = []
+        for _ in range(3):
+            sent = await telegram.wait_message(
+                SUPERVISOR, lambda m: m.document is not None, after=mark
+            )
+            files.append(sent)
+            mark = sent.message_id
+        names = [f.document[0] for f in files if f.document]
+        assert names[1].startswith("handovers_") and names[1].endswith(".csv")
+        data = files[1].document[1] if files[1].document else b""
+        rows = list(csv.reader(io.StringIO(data[3:].decode(), newline=""), delimiter=";"))
+        assert rows[0] == list(HANDOVER_CSV_COLUMNS)
+        row = dict(zip(HANDOVER_CSV_COLUMNS, rows[1], strict=True))
+        assert (row["state"], row["expected_kzt"], row["declared_kzt"]) == (
+            "CONFIRMED",
+            "7200.00",
+            "7200.00",
+        )
+        assert (row["received_kzt"], row["variance_kzt"], row["answered_by"]) == (
+            "7000.00",
+            "-200.00",
+            str(SUPERVISOR),
+        )
+        assert row["write_off_reason"].startswith("Miscounted")
+        workbook = openpyxl.load_workbook(
+            io.BytesIO(files[2].document[1] if files[2].document else b"")
+        )
+        sheet = workbook["Handovers"]
+        values = [cell.value for cell in next(sheet.iter_rows(min_row=2, max_row=2))]
+        assert values[0] == 1 and values[5:9] == [7200, 7200, 7000, -200]
+
+
+# ---------------------------------------------------------------- who may answer
+
+
+async def test_self_confirmation_is_refused_and_of_two_supervisors_at_once_one_wins(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    sandbox_folder(tmp_path, sandbox_keys)
+    settings = settings_for(tmp_path, telegram.base_url, supervisor_ids=[SUPERVISOR, SUPERVISOR_2])
+    async with running_bot(settings, telegram) as h:
+        cashier, boss, boss_2 = h.user(), h.user(SUPERVISOR), h.user(SUPERVISOR_2)
+        await _completed(h, cashier, "3000")
+        await _declare(h, cashier, "3000", "Any supervisor")
+        cards = [await _card(h, SUPERVISOR, 1), await _card(h, SUPERVISOR_2, 1)]
+        before = len(telegram.callback_answers)
+        telegram.press_button(boss, cards[0], "Received")
+        telegram.press_button(boss_2, cards[1], "Received")
+        await telegram.wait_for(lambda: len(telegram.callback_answers) >= before + 2)
+        answers = list(telegram.callback_answers.values())[before:]
+        lost = [a for a in answers if "Already answered" in str(a.get("text", ""))]
+        assert len(lost) == 1 and lost[0].get("show_alert")
+        handover = await h.app.cash.get(1)
+        assert handover is not None and handover.state is HandoverState.CONFIRMED
+        assert handover.decided_by in (SUPERVISOR, SUPERVISOR_2)
+        assert handover.received == Decimal(3000) and handover.variance == 0
+        entries = await h.journal.audit_log(20)
+        assert len([e for e in entries if e.action == "handover.confirmed"]) == 1
+        # Both cards end showing the one answer, without buttons.
+        for card in cards:
+            await telegram.wait_for(lambda card=card: "received" in card.plain and not card.buttons)
+        # The cashier is told once, by the outbox, whoever won.
+        await telegram.wait_message(CASHIER, lambda m: "confirmed by" in m.text)
+        queued = await h.app.db.read(
+            lambda tx: tx.value(
+                "SELECT COUNT(*) FROM outbox WHERE kind = 'handover_notice' AND ref = '1'"
+            )
+        )
+        assert queued == 1
+
+        # A supervisor who topped up hands over to someone else, never to themselves.
+        await _completed(h, boss, "2000")
+        choose_self = await h.say(boss, "/handover 2000")
+        labels = [label for label, _ in choose_self.callback_buttons]
+        assert "User300" not in labels and "Any supervisor" in labels
+        await h.press(boss, choose_self, "Any supervisor")
+        own = await telegram.wait_message(SUPERVISOR, lambda m: "Handover #2" in m.text)
+        assert own.message_id == choose_self.message_id
+        assert not any("Cash handover #2" in m.text for m in telegram.messages(SUPERVISOR))
+        refused = await h.app.cash.confirm(2, SUPERVISOR)
+        assert refused.outcome is HandoverOutcome.SELF
+        assert (await h.app.cash.get(2)).state is HandoverState.DECLARED  # type: ignore[union-attr]
+
+        def confirm_own(tx: Tx) -> None:
+            tx.run(
+                "UPDATE handovers SET state = 'CONFIRMED', received_tiyn = 1, decided_by = ? "
+                "WHERE id = 2",
+                (SUPERVISOR,),
+            )
+
+        with pytest.raises(sqlite3.IntegrityError):
+            await h.app.db.write(confirm_own)  # the schema refuses it too
+        entries = await h.journal.audit_log(5)
+        assert any(
+            e.action == "handover.self_refused" and e.actor_id == SUPERVISOR for e in entries
+        )
+        # A cashier pressing a supervisor's button is refused.
+        card = await _card(h, SUPERVISOR_2, 2)
+        await h.press(cashier, card, "Received")
+        assert "Only supervisors and admins" in str(list(telegram.callback_answers.values())[-1])
+
+
+async def test_cancel_withdraws_a_waiting_handover_and_the_cash_stays_on_hand(
+    harness: Harness,
+) -> None:
+    h = harness
+    await seed_payment(h.journal, amount="1500")
+    cashier = h.user()
+    declared = await _declare(h, cashier, "1500", "Any supervisor")
+    card = await _card(h, SUPERVISOR, 1)
+    waiting = await h.say(cashier, "/handover")  # one at a time: the waiting one again
+    assert "Handover #1: 1" in waiting.plain and _has_button("ho:w:")(waiting)
+    await h.say(cashier, "/cancel")
+    told = await h.tg.wait_message(CASHIER, lambda m: "Handover #1 withdrawn" in m.text)
+    assert told.message_id > declared.message_id
+    await h.tg.wait_for(lambda: "Withdrawn" in card.plain and not card.buttons)
+    late = await h.app.cash.confirm(1, SUPERVISOR)
+    assert late.outcome is HandoverOutcome.ALREADY
+    position = await h.app.cash.position(CASHIER)
+    assert position.collected == Decimal(1500) and position.waiting is None
+    entries = await h.journal.audit_log(5)
+    assert [e.action for e in entries if e.action.startswith("handover.")][:1] == [
+        "handover.withdrawn"
+    ]
