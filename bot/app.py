@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -171,6 +172,9 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             notices,
             requester=allpay.requester,
             fee=settings.cashin_fee,
+            instance=settings.instance_name or socket.gethostname(),
+            # Longer than any one send (one request of at most ALLPAY_TIMEOUT, then its record).
+            lease=2 * settings.allpay_timeout + 5,
         )
         desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
         cash = CashDesk(db, notices, settings.tz)
@@ -251,6 +255,9 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             telegram=reach,
             pacer=pacer,
         )
+        # Leases under this instance's name are from its previous life (a crash): take them
+        # back, so its unfinished sends resume now rather than when those leases run out.
+        await sender.release_leases()
         resolver.start()
         outbox.start()
         sweeper.start()

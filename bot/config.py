@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -114,6 +115,12 @@ class Settings(BaseSettings):
     #: A verified copy of the journal there every day (unset: none); the newest BACKUP_KEEP.
     backup_dir: Path | None = None
     backup_keep: Annotated[int, Field(ge=1, le=1000)] = 7
+    #: This process among several sharing one journal (its send leases carry the name).
+    #: Unset: the host's name — one process per host, which takes its own leases back at
+    #: once when it restarts after a crash. Several on one host: a distinct name each.
+    instance_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = (
+        None
+    )
 
     # Who the receipt names: the e-money issuer (Allpay) and the agent taking the cash. All four
     # are required when ALLPAY_URL is set; the sandbox prints example values, marked as such.

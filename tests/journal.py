@@ -38,8 +38,14 @@ class Journal:
     def __init__(self, db: Database, supervisor_chats: Iterable[int] = ()) -> None:
         self.db = db
         self.notices = Notices(supervisor_chats)
+        # Its payments are the bot's to send: it keeps no lease on them.
         self.sender = Sender(
-            db, _NoGateway(), RetryPolicy(1, 2, 60, 600), self.notices, requester="sandbox-agent"
+            db,
+            _NoGateway(),
+            RetryPolicy(1, 2, 60, 600),
+            self.notices,
+            requester="sandbox-agent",
+            lease=0,
         )
 
     # ------------------------------------------------------------------ seeding

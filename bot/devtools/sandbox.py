@@ -348,6 +348,9 @@ class SandboxStats:
     requests: Counter[str] = field(default_factory=Counter)  # by operation
     namespaces: Counter[str] = field(default_factory=Counter)  # by operation namespace
     pay_guids: Counter[str] = field(default_factory=Counter)  # pay requests by GUID
+    #: Pay requests that arrived while another request of the same GUID was being answered:
+    #: one GUID in flight twice at once (the bot's leases must keep this 0).
+    overlaps: Counter[str] = field(default_factory=Counter)
     langs: list[str] = field(default_factory=list)
     rejected_signatures: int = 0
     rejected_schema: int = 0
@@ -368,6 +371,7 @@ class Sandbox:
         self._agents = agents
         self.slow_delay = slow_delay
         self._require_signature = require_signature
+        self._paying: Counter[str] = Counter()  # pay requests being answered, by GUID
         self._schemas = {path: wsdl_schema(path) for path in WSDL_FILES}
         self.stats = SandboxStats()
         #: Faults to apply to the next pay answers, in order (after the ledger is updated,
@@ -521,6 +525,23 @@ class Sandbox:
         if not amount.is_finite() or amount <= 0:
             return self._fault("soap:Client", "Amount must be positive")
         self.stats.pay_guids[guid] += 1
+        if self._paying[guid]:
+            self.stats.overlaps[guid] += 1
+        self._paying[guid] += 1
+        try:
+            return await self._pay_one(guid, login, amount, lang, requester, digest)
+        finally:
+            self._paying[guid] -= 1
+
+    async def _pay_one(
+        self,
+        guid: str,
+        login: str,
+        amount: Decimal,
+        lang: str,
+        requester: str,
+        digest: str | None,
+    ) -> web.StreamResponse:
         await self._notify()  # watchers learn of a request while its answer is still coming
         client = SCRIPT.get(login)
 

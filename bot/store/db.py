@@ -269,6 +269,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_completed ON payments (cashier_id, receipt_no)
         WHERE status = 'COMPLETED';
     """,
+    # 9: who is sending a payment's GUID right now: a lease longer than a send, so exactly
+    # one process works on a GUID at a time and a dead one's sends are taken over
+    """
+    ALTER TABLE payments ADD COLUMN lease_owner TEXT;
+    ALTER TABLE payments ADD COLUMN lease_until TEXT;
+    """,
 ]
 
 

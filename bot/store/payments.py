@@ -111,6 +111,53 @@ class Payments:
                 (guid,),
             )
 
+    # ------------------------------------------------------------------ leases
+
+    @staticmethod
+    def claim(tx: Tx, now: datetime, guid: str, owner: str, until: datetime) -> bool:
+        """Take the lease on sending ``guid`` until ``until``; False while another process
+        holds an unexpired one. The holder renews its own."""
+        return (
+            tx.run(
+                "UPDATE payments SET lease_owner = ?, lease_until = ? WHERE guid = ? "
+                "AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)",
+                (owner, ts(until), guid, ts(now), owner),
+            )
+            == 1
+        )
+
+    @staticmethod
+    def claim_due(tx: Tx, now: datetime, owner: str, until: datetime, limit: int) -> list[Payment]:
+        """The open payments due for a resend that no other process is sending, leased to
+        ``owner``: oldest due first."""
+        rows = tx.all(
+            f"SELECT guid FROM payments WHERE status IN ({marks(_OPEN)}) "
+            "AND next_attempt_at <= ? "
+            "AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?) "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (*_OPEN, ts(now), ts(now), owner, limit),
+        )
+        claimed = [r["guid"] for r in rows if Payments.claim(tx, now, r["guid"], owner, until)]
+        found = Payments.many(tx, claimed)
+        return [found[guid] for guid in claimed if guid in found]
+
+    @staticmethod
+    def release(tx: Tx, guid: str, owner: str) -> None:
+        """The send is recorded: the lease goes (only the holder's own)."""
+        tx.run(
+            "UPDATE payments SET lease_owner = NULL, lease_until = NULL "
+            "WHERE guid = ? AND lease_owner = ?",
+            (guid, owner),
+        )
+
+    @staticmethod
+    def release_all(tx: Tx, owner: str) -> int:
+        """A process stopping hands its unfinished sends over at once."""
+        return tx.run(
+            "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
+        )
+
     @staticmethod
     def restart_horizon(tx: Tx, now: datetime, guid: str) -> None:
         """A recheck left it pending: the resolver's alert and give-up horizons start anew."""
@@ -189,8 +236,13 @@ class Payments:
 
     @staticmethod
     def next_due(tx: Tx) -> datetime | None:
+        """When the next resend falls due: its planned time, or the end of the lease of the
+        process sending it now, whichever is later."""
         value = tx.value(
-            f"SELECT MIN(next_attempt_at) FROM payments WHERE status IN ({marks(_OPEN)})", _OPEN
+            "SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_until > next_attempt_at "
+            "THEN lease_until ELSE next_attempt_at END) "
+            f"FROM payments WHERE status IN ({marks(_OPEN)})",
+            _OPEN,
         )
         return parse_ts(value) if value else None
 

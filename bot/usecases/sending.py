@@ -60,6 +60,8 @@ class Sender:
         *,
         requester: str,
         fee: Decimal = Decimal(0),
+        instance: str = "local",
+        lease: float = 120.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -69,6 +71,12 @@ class Sender:
         self.requester = requester
         self.fee = fee
         self._clock = clock
+        #: This process, as the journal's send leases name it.
+        self.instance = instance
+        #: How long a lease lasts: longer than any one send (ALLPAY_TIMEOUT), so a lease
+        #: that runs out means its holder died, and another process takes the GUID over.
+        self.lease = timedelta(seconds=lease)
+        # Within this process, a GUID being sent (the lease is the guard across processes).
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[Payment | None]] = set()
         #: Set when a send leaves a payment pending: the resolver plans its resend.
@@ -100,6 +108,8 @@ class Sender:
             first_attempt_at=first_attempt_at,
             fee=self.fee,
         )
+        # The first send follows this commit: its lease is taken in the same transaction.
+        Payments.claim(tx, now, guid, self.instance, now + self.lease)
         AuditLog.add(tx, now, actor_id, "payment.created", guid)
         self.notices.payment_changed(tx, now, draft.chat_id, guid, final=False)
         return payment
@@ -141,19 +151,54 @@ class Sender:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.release_leases()
+
+    async def release_leases(self) -> int:
+        """Hand this process's unfinished sends over to the others at once (shutdown)."""
+        released = await self.db.write(lambda tx: Payments.release_all(tx, self.instance))
+        if released:
+            log.info("%d send lease(s) released for the other instances", released)
+        return released
+
+    async def claim(self, guid: str) -> tuple[Payment | None, bool]:
+        """Take the lease on sending ``guid``: (the payment, whether this process holds it
+        now). Another process holding an unexpired lease is sending it."""
+        now = self._clock()
+
+        def claim(tx: Tx) -> tuple[Payment | None, bool]:
+            payment = Payments.get(tx, guid)
+            if payment is None or payment.status in (Status.COMPLETED, Status.DECLINED):
+                return payment, False
+            return payment, Payments.claim(tx, now, guid, self.instance, now + self.lease)
+
+        return await self.db.write(claim, durable=False)
+
+    async def claim_due(self, limit: int) -> list[Payment]:
+        """The due resends no other process is sending, leased to this one (one trip)."""
+        now = self._clock()
+        return await self.db.write(
+            lambda tx: Payments.claim_due(tx, now, self.instance, now + self.lease, limit),
+            durable=False,
+        )
 
     async def get(self, guid: str) -> Payment | None:
         return await self.db.read(lambda tx: Payments.get(tx, guid))
 
     async def send(self, guid: str, known: Payment | None = None) -> Payment | None:
         """One send of a journaled, non-final payment; returns the journal's row after it.
-        ``known``: the row just journaled (saves reading it again)."""
+        ``known``: the row as this process leased it (just journaled, or claimed by the
+        resolver); without it the lease is claimed first, and a GUID another process is
+        sending is left to it."""
         if guid in self._in_flight:
             return await self.get(guid)
         self._in_flight.add(guid)
         token = bind(guid=guid)
         try:
-            payment = known if known is not None else await self.get(guid)
+            payment = known
+            if payment is None:
+                payment, held = await self.claim(guid)
+                if not held:
+                    return payment
             if payment is None or payment.status.is_final:
                 return payment
             bind(cashier_id=payment.cashier_id)  # reset with the token above
@@ -198,6 +243,7 @@ class Sender:
         before = Payments.get(tx, guid)
         if before is None:
             raise LookupError(guid)
+        Payments.release(tx, guid, self.instance)
         if before.status.is_final:
             # Allpay's final answers never change; a contradicting one is logged by the caller.
             Payments.count_attempt(tx, now, guid)
@@ -228,6 +274,13 @@ class Sender:
             return RecheckResult(Recheck.BUSY, payment)
         self._in_flight.add(guid)
         try:
+            payment, held = await self.claim(guid)
+            if payment is None:
+                return RecheckResult(Recheck.NOT_FOUND)
+            if payment.status in (Status.COMPLETED, Status.DECLINED):
+                return RecheckResult(Recheck.FINAL, payment)
+            if not held:  # another instance is sending it right now
+                return RecheckResult(Recheck.BUSY, payment)
             result = await self.gateway.pay(guid, payment.login, payment.amount, payment.lang)
             now = self._clock()
             next_at = now + timedelta(seconds=self.policy.retry_min)
@@ -254,6 +307,7 @@ class Sender:
         before = Payments.get(tx, guid)
         if before is None:
             raise LookupError(guid)
+        Payments.release(tx, guid, self.instance)
         if before.status in (Status.COMPLETED, Status.DECLINED):  # answered meanwhile
             Payments.count_attempt(tx, now, guid)
             return before
@@ -363,8 +417,7 @@ class Resolver(BackgroundLoop):
 
     async def run_once(self) -> int:
         """One pass over the due payments; returns how many were sent."""
-        now = self._clock()
-        batch = await self.db.read(lambda tx: Payments.due(tx, now, self._batch))
+        batch = await self.sender.claim_due(self._batch)
         due = [p for p in batch if p.guid not in self.sender.in_flight]
         if due:
             await asyncio.gather(*(self._resolve(p) for p in due))
@@ -376,6 +429,8 @@ class Resolver(BackgroundLoop):
 
     async def _resolve(self, payment: Payment) -> None:
         async with self._semaphore:
+            # The lease claim_due took is renewed here, as the send starts: a payment that
+            # waited for a free slot is never sent on a lease about to run out.
             after = await self.sender.send(payment.guid)
         if after is None or after.status.is_final:
             return
