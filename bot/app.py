@@ -195,9 +195,8 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             tz=settings.tz,
         )
         reports = Reports(db, settings.tz, allpay, settings.parties)
-        outbox = OutboxWorker(
-            bot, Deliveries(db, settings.tz), people, desk, cash, i18n, settings.tz
-        )
+        deliveries = Deliveries(db, settings.tz, instance=sender.instance)
+        outbox = OutboxWorker(bot, deliveries, people, desk, cash, i18n, settings.tz)
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)
         resolver = Resolver(sender, concurrency=settings.allpay_concurrency)
@@ -258,6 +257,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         # Leases under this instance's name are from its previous life (a crash): take them
         # back, so its unfinished sends resume now rather than when those leases run out.
         await sender.release_leases()
+        await deliveries.release_claims()
         resolver.start()
         outbox.start()
         sweeper.start()
@@ -274,6 +274,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             await resolver.stop()
             await sender.drain(SHUTDOWN_GRACE)
             await outbox.stop()
+            await deliveries.release_claims()
             await storage.flush()
     finally:
         if allpay is not None:

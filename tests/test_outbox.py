@@ -1,9 +1,11 @@
 """The outbox's delivery rules, against a real journal and a Bot stand-in that fails on cue:
 a multi-part digest resumes where it failed; several final payments make one feed message
-(split at Telegram's 4096 characters), each payment in it exactly once."""
+(split at Telegram's 4096 characters), each payment in it exactly once; two processes on
+one journal deliver each message once (a chat is claimed by one at a time)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -63,13 +65,15 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
         await db.close()
 
 
-def _worker(journal: Journal, bot: StubBot) -> OutboxWorker:
-    db = journal.db
+def _worker(
+    journal: Journal, bot: StubBot, db: Database | None = None, instance: str = "local"
+) -> OutboxWorker:
+    db = db or journal.db
     desk = ApprovalDesk(db, journal.sender, journal.notices, timeout=900)
     cash = CashDesk(db, journal.notices, ALMATY)
     return OutboxWorker(
         bot,  # type: ignore[arg-type]
-        Deliveries(db, ALMATY),
+        Deliveries(db, ALMATY, instance=instance),
         People(db, Roster(), desk, cash),
         desk,
         cash,
@@ -125,3 +129,55 @@ async def test_final_payments_for_a_chat_go_out_as_one_list_each_once(journal: J
     for payment in payments:
         short = payment.guid.strip("{}")[:8]
         assert sum(short in line for line in lines) == 1, short
+
+
+class SlowBot(StubBot):
+    """Telegram's ~100 ms, shortened: a window for a second process to send the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chats: list[int] = []
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Message:
+        await asyncio.sleep(0.01)
+        self.chats.append(chat_id)
+        return await super().send_message(chat_id, text, **kwargs)
+
+
+async def test_two_processes_deliver_each_message_once(journal: Journal, tmp_path: Path) -> None:
+    cashiers = range(2000, 2012)
+    payments = [
+        await seed_payment(journal, cashier_id=c, amount=str(100 + i), notified=False)
+        for i, c in enumerate(cashiers)
+    ]
+    other = Database(journal.db.path)  # a second process's connection to the same journal
+    await other.open()
+    try:
+        bots = [SlowBot(), SlowBot()]
+        workers = [
+            _worker(journal, bots[0], instance="a"),
+            _worker(journal, bots[1], db=other, instance="b"),
+        ]
+        for _ in range(40):
+            await asyncio.gather(*(worker.run_once() for worker in workers))
+            lanes = [lane for worker in workers for lane in worker._lanes.values()]
+            await asyncio.gather(*lanes)
+            # What waits (the feed behind its statuses) is due again at once.
+            await journal.db.write(
+                lambda tx: tx.run("UPDATE outbox SET next_at = '0' WHERE done_at IS NULL")
+            )
+            if not await journal.due_outbox(utcnow()):
+                break
+        # Each cashier's status message once; each payment once in the supervisors' feed.
+        chats = [chat for bot in bots for chat in bot.chats]
+        assert sorted(c for c in chats if c != SUPERVISOR_CHAT) == list(cashiers)
+        feed = [t for bot in bots for c, t in zip(bot.chats, bot.sent, strict=True) if c < 0]
+        for payment in payments:
+            short = payment.guid.strip("{}")[:8]
+            assert sum(text.count(short) for text in feed) == 1, short
+        claimed = await journal.db.read(
+            lambda tx: tx.value("SELECT COUNT(*) FROM outbox WHERE claim_owner IS NOT NULL")
+        )
+        assert claimed == 0  # every delivered item let go of its claim
+    finally:
+        await other.close()

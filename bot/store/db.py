@@ -269,11 +269,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_completed ON payments (cashier_id, receipt_no)
         WHERE status = 'COMPLETED';
     """,
-    # 9: who is sending a payment's GUID right now: a lease longer than a send, so exactly
-    # one process works on a GUID at a time and a dead one's sends are taken over
+    # 9: who is sending a payment's GUID, and who is delivering a chat's messages, right now:
+    # leases longer than the work, so exactly one process does it at a time and a dead
+    # one's work is taken over
     """
     ALTER TABLE payments ADD COLUMN lease_owner TEXT;
     ALTER TABLE payments ADD COLUMN lease_until TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_owner TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until TEXT;
+    CREATE INDEX outbox_claimed ON outbox (chat_id) WHERE claim_owner IS NOT NULL;
     """,
 ]
 

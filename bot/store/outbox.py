@@ -58,12 +58,55 @@ class Outbox:
         return [_item(r) for r in rows]
 
     @staticmethod
-    def due_chats(tx: Tx, now: datetime) -> dict[int, set[OutboxKind]]:
-        """The chats with something due, and the kinds they have waiting."""
+    def claim_chat(
+        tx: Tx, now: datetime, chat_id: int, owner: str, until: datetime, limit: int
+    ) -> list[OutboxItem]:
+        """A chat's due items, claimed for ``owner`` until ``until`` — none while another
+        process holds a live claim on any of the chat's items (one lane per chat, whatever
+        the number of processes: a chat's messages stay in order and go out once)."""
+        if Outbox._held_by_another(tx, now, chat_id, owner):
+            return []
+        items = Outbox.due(tx, now, limit, chat_id=chat_id)
+        tx.many(
+            "UPDATE outbox SET claim_owner = ?, claim_until = ? WHERE id = ?",
+            [(owner, ts(until), item.id) for item in items],
+        )
+        return items
+
+    @staticmethod
+    def release_all(tx: Tx, owner: str) -> int:
+        """A process stopping (or restarting) lets go of the chats it was delivering to."""
+        return tx.run(
+            "UPDATE outbox SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = ?",
+            (owner,),
+        )
+
+    @staticmethod
+    def _held_by_another(tx: Tx, now: datetime, chat_id: int, owner: str) -> bool:
+        return (
+            tx.one(
+                "SELECT 1 FROM outbox WHERE chat_id = ? AND claim_owner IS NOT NULL "
+                "AND claim_owner != ? AND claim_until > ? AND done_at IS NULL LIMIT 1",
+                (chat_id, owner, ts(now)),
+            )
+            is not None
+        )
+
+    @staticmethod
+    def due_chats(tx: Tx, now: datetime, owner: str | None = None) -> dict[int, set[OutboxKind]]:
+        """The chats with something due, and the kinds they have waiting; with ``owner``,
+        leaving out chats another process is delivering to."""
+        held = (
+            "AND chat_id NOT IN (SELECT chat_id FROM outbox WHERE claim_owner IS NOT NULL "
+            "AND claim_owner != ? AND claim_until > ? AND done_at IS NULL) "
+            if owner is not None
+            else ""
+        )
+        params: tuple[object, ...] = (ts(now),) + ((owner, ts(now)) if owner is not None else ())
         rows = tx.all(
             "SELECT chat_id, kind FROM outbox WHERE done_at IS NULL AND next_at <= ? "
-            "GROUP BY chat_id, kind",
-            (ts(now),),
+            f"{held}GROUP BY chat_id, kind",
+            params,
         )
         chats: dict[int, set[OutboxKind]] = {}
         for row in rows:
@@ -75,7 +118,12 @@ class Outbox:
         """When the next item is due, leaving out chats already being delivered to."""
         busy = [int(chat) for chat in busy_chats]
         where = f"done_at IS NULL AND chat_id NOT IN ({marks(busy)})" if busy else "done_at IS NULL"
-        value = tx.value(f"SELECT MIN(next_at) FROM outbox WHERE {where}", busy)
+        # An item another process has claimed is looked at again when its claim ends.
+        value = tx.value(
+            "SELECT MIN(CASE WHEN claim_owner IS NOT NULL AND claim_until > next_at "
+            f"THEN claim_until ELSE next_at END) FROM outbox WHERE {where}",
+            busy,
+        )
         return parse_ts(value) if value else None
 
     @staticmethod
@@ -100,14 +148,18 @@ class Outbox:
     def later(tx: Tx, now: datetime, delay: float, item_ids: Iterable[int]) -> None:
         """Not yet (no attempt made): due again in ``delay`` seconds."""
         next_at = ts(now + timedelta(seconds=delay))
-        tx.many("UPDATE outbox SET next_at = ? WHERE id = ?", [(next_at, i) for i in item_ids])
+        tx.many(
+            "UPDATE outbox SET next_at = ?, claim_owner = NULL, claim_until = NULL WHERE id = ?",
+            [(next_at, i) for i in item_ids],
+        )
 
     @staticmethod
     def done(tx: Tx, now: datetime, item_ids: Iterable[int], failed: str | None = None) -> None:
         error = redact_error(failed)
         tx.many(
             "UPDATE outbox SET done_at = ?, attempts = attempts + 1, failed = ?, "
-            "last_error = COALESCE(?, last_error) WHERE id = ?",
+            "last_error = COALESCE(?, last_error), claim_owner = NULL, claim_until = NULL "
+            "WHERE id = ?",
             [(ts(now), int(failed is not None), error, item_id) for item_id in item_ids],
         )
 
@@ -116,6 +168,7 @@ class Outbox:
         next_at = ts(now + timedelta(seconds=delay))
         text = redact_error(error)
         tx.many(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
+            "claim_owner = NULL, claim_until = NULL WHERE id = ?",
             [(text, next_at, item_id) for item_id in item_ids],
         )

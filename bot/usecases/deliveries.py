@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from bot.domain.clock import utcnow
 from bot.domain.model import OutboxItem, OutboxKind, Payment
@@ -25,28 +25,49 @@ class Due:
 
 
 class Deliveries:
-    def __init__(self, db: Database, tz: tzinfo, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tz: tzinfo,
+        *,
+        instance: str = "local",
+        claim: float = 120.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.tz = tz
+        #: This process, as the outbox's claims name it; a chat's due items are claimed for
+        #: ``claim`` seconds at every step of its lane (so another process leaves the chat
+        #: alone meanwhile, and takes it over once a dead one's claim runs out).
+        self.instance = instance
+        self.claim = timedelta(seconds=claim)
         self._clock = clock
 
     async def due_chats(self, now: datetime) -> dict[int, set[OutboxKind]]:
-        return await self.db.read(lambda tx: Outbox.due_chats(tx, now))
+        return await self.db.read(lambda tx: Outbox.due_chats(tx, now, self.instance))
 
     async def next_at(self, busy_chats: Iterable[int]) -> datetime | None:
         busy = list(busy_chats)
         return await self.db.read(lambda tx: Outbox.next_at(tx, busy))
 
     async def due(self, chat_id: int, now: datetime, limit: int) -> Due:
+        """The chat's due items, claimed for this process (none if another holds the chat),
+        with the payments and names they show: one trip."""
+
         def due(tx: Tx) -> Due:
-            items = Outbox.due(tx, now, limit, chat_id=chat_id)
+            until = now + self.claim
+            items = Outbox.claim_chat(tx, now, chat_id, self.instance, until, limit)
             guids = list(dict.fromkeys(i.guid for i in items if i.guid))
             finals = [i.guid for i in items if i.kind is OutboxKind.FINAL and i.guid]
             payments = Payments.many(tx, guids)
             names = Roster.names(tx) if payments else {}
             return Due(items, payments, Outbox.undelivered_status(tx, finals), names)
 
-        return await self.db.read(due)
+        return await self.db.write(due, durable=False)
+
+    async def release_claims(self) -> int:
+        """Let go of this process's chats: at start (claims from before a crash) and stop."""
+        return await self.db.write(lambda tx: Outbox.release_all(tx, self.instance))
 
     async def done(self, item_ids: Iterable[int], failed: str | None = None) -> None:
         ids, now = list(item_ids), self._clock()
