@@ -5,14 +5,17 @@ the cash of a removed cashier survives them; /cancel withdraws a waiting handove
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import sqlite3
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiosqlite
 import openpyxl
 import pytest
 
@@ -20,9 +23,11 @@ from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.cash import HandoverOutcome, HandoverState
 from bot.domain.clock import utcnow
-from bot.domain.parsing import format_tenge
+from bot.domain.parsing import AmountError, format_tenge, parse_count
 from bot.domain.reports import HANDOVER_CSV_COLUMNS
-from bot.store.db import Tx
+from bot.store.db import MIGRATIONS, Database, Tx
+from bot.usecases.cash import CashDesk
+from bot.usecases.notices import Notices
 from tests.conftest import sandbox_folder
 from tests.harness import (
     ADMIN,
@@ -37,6 +42,7 @@ from tests.harness import (
     seed_payment,
     settings_for,
 )
+from tests.journal import Journal
 
 ALMATY = ZoneInfo("Asia/Almaty")
 SUPERVISOR_2 = 301
@@ -125,8 +131,18 @@ async def test_cash_on_hand_counts_completed_top_ups_and_lists_the_rest_apart(
         (SUPERVISOR, "received 5000, expected 5000")
     ]
     # Recording for oneself is refused (the use case, as a forged press would reach it).
-    refused = await h.app.cash.record(SUPERVISOR, SUPERVISOR, Decimal(1))
+    refused = await h.app.cash.record(SUPERVISOR, SUPERVISOR, Decimal(1), 0)
     assert refused.outcome is HandoverOutcome.SELF
+    # Two supervisors recording the same cash at once: one entry, the other is told.
+    await seed_payment(journal, cashier_id=CASHIER_2, amount="800")
+    seen = await h.app.cash.latest(CASHIER_2)
+    both = await asyncio.gather(
+        h.app.cash.record(SUPERVISOR, CASHIER_2, Decimal(800), seen),
+        h.app.cash.record(ADMIN, CASHIER_2, Decimal(800), seen),
+    )
+    assert sorted(r.outcome.value for r in both) == ["already", "recorded"]
+    position = await h.app.cash.position(CASHIER_2)
+    assert position.collected == 0 and not position.open_variances
 
 
 # ---------------------------------------------------------------- a full handover
@@ -361,3 +377,92 @@ async def test_cancel_withdraws_a_waiting_handover_and_the_cash_stays_on_hand(
     assert [e.action for e in entries if e.action.startswith("handover.")][:1] == [
         "handover.withdrawn"
     ]
+
+
+async def test_an_answer_goes_to_the_question_it_replies_to(harness: Harness) -> None:
+    """Two handovers asked about at once: a reply to #1's prompt confirms #1, whatever was
+    asked last; an answer typed without replying goes to the latest question."""
+    h, boss = harness, harness.user(SUPERVISOR)
+    await seed_payment(h.journal, amount="1000")
+    await seed_payment(h.journal, cashier_id=CASHIER_2, amount="2000")
+    await _declare(h, h.user(), "1000", "Any supervisor")
+    await _declare(h, h.user(CASHIER_2), "2000", "Any supervisor")
+    first, second = await _card(h, SUPERVISOR, 1), await _card(h, SUPERVISOR, 2)
+    await h.press(boss, first, "Another amount")
+    ask_1 = await h.tg.wait_message(SUPERVISOR, lambda m: "Handover #1: send" in m.text)
+    await h.press(boss, second, "Another amount")
+    await h.tg.wait_message(SUPERVISOR, lambda m: "Handover #2: send" in m.text)
+    mark = h.tg.mark()
+    h.tg.send_text(boss, "900", reply_to=ask_1)
+    done = await h.tg.wait_message(SUPERVISOR, lambda m: "Cash handover #" in m.text, after=mark)
+    assert "Cash handover #1" in done.text and f"received {tenge('900')}" in done.plain
+    assert (await h.app.cash.get(2)).state is HandoverState.DECLARED  # type: ignore[union-attr]
+    bad = await h.say(boss, "two thousand")  # a bad answer keeps the question open
+    assert "Enter the amount in digits" in bad.plain
+    done = await h.say(boss, "2000,00")
+    assert "Cash handover #2" in done.text and "No difference." in done.plain
+    gone = await h.say(boss, "100")
+    assert "Cash handover" not in gone.text  # no question left: nothing is confirmed
+
+
+async def test_a_handover_to_a_supervisor_who_leaves_is_withdrawn(harness: Harness) -> None:
+    h = harness
+    await seed_payment(h.journal, amount="1500")
+    declared = await _declare(h, h.user(), "1500", str(SUPERVISOR))
+    assert f"to {SUPERVISOR}" in declared.plain
+    await h.say(h.user(ADMIN), f"/block {SUPERVISOR}")
+    told = await h.tg.wait_message(CASHIER, lambda m: "Handover #1 withdrawn" in m.text)
+    assert "still counted on you" in told.plain
+    handover = await h.app.cash.get(1)
+    assert handover is not None and handover.state is HandoverState.WITHDRAWN
+    assert handover.decided_by == ADMIN
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("50000", "50000"), ("50 000", "50000"), ("1 099,50", "1099.50"), ("7200.5", "7200.50"),
+     ("0", "0"), ("5 000 ₸", "5000")],
+)  # fmt: skip
+def test_counts_of_cash_take_tiyn_and_zero(text: str, amount: str) -> None:
+    assert parse_count(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("text", ["12,345", "٣٠", "-5", "1e5", "five", "99999999999"])
+def test_counts_of_cash_refuse_what_is_not_one(text: str) -> None:
+    with pytest.raises(AmountError):
+        parse_count(text)
+
+
+async def test_the_upgrade_opens_each_count_after_the_history(tmp_path: Path) -> None:
+    """Cash is counted from the version that brought handovers: a journal upgraded with
+    completed top-ups shows no cash on hand for them; what completes afterwards counts."""
+    path = tmp_path / "old.sqlite3"
+    async with aiosqlite.connect(path) as conn:
+        script = "".join(
+            f"{migration}\nPRAGMA user_version={number};\n"
+            for number, migration in enumerate(MIGRATIONS[:7], start=1)
+        )
+        await conn.executescript(f"BEGIN;{script}COMMIT;")
+        await conn.execute(
+            "INSERT INTO payments (guid, requester, cashier_id, chat_id, login, client_name, "
+            "amount_tiyn, lang, status, created_at, updated_at, next_attempt_at, receipt_no) "
+            "VALUES ('{00000000-0000-4000-8000-000000000001}', 'a', ?, ?, '77000000001', 'X', "
+            "150000, 'ru', 'COMPLETED', '2026-11-01T00:00:00.000000+00:00', "
+            "'2026-11-01T00:00:00.000000+00:00', '2026-11-01T00:00:00.000000+00:00', 7)",
+            (CASHIER, CASHIER),
+        )
+        await conn.commit()
+    db = Database(path)
+    await db.open()
+    try:
+        desk = CashDesk(db, Notices([]), ALMATY)
+        assert (await desk.position(CASHIER)).collected == 0
+        assert not (await desk.book()).positions
+        await seed_payment(Journal(db), amount="300")
+        position = await desk.position(CASHIER)
+        assert (position.collected, position.count) == (Decimal(300), 1)
+        today = datetime.now(ALMATY).date()
+        day = await desk.day(today)
+        assert not day.handovers  # the opening is never shown as a handover
+    finally:
+        await db.close()

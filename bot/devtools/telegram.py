@@ -552,13 +552,18 @@ class FakeTelegram:
             **content,
         }
 
-    def send_text(self, user: dict[str, Any], text: str) -> int:
+    def send_text(
+        self, user: dict[str, Any], text: str, *, reply_to: ChatMessage | None = None
+    ) -> int:
+        """``user`` types ``text`` (``reply_to``: as a reply to that message)."""
         entities = []
         if text.startswith("/"):
             entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         content: dict[str, Any] = {"text": text}
         if entities:
             content["entities"] = entities
+        if reply_to is not None:
+            content["reply_to_message"] = self._message_json(reply_to)
         return self._push({"message": self._user_message(user, **content)})
 
     def send_contact(self, user: dict[str, Any], phone: str, first_name: str = "Client") -> int:

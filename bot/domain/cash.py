@@ -8,6 +8,10 @@ order, so a top-up completed later — a late ⏳, a /recheck — belongs to the
 The supervisor's count is what was received: the **variance** (received − expected) stays
 open on the cashier — a shortage owed, a surplus held for them — until a supervisor writes it
 off with a reason. A confirmed handover never changes: a correction is a new entry.
+
+Cash is counted from the version that brought handovers: the upgrade opens each cashier's
+count after their last receipt (an OPENING entry, never shown), so the history collected
+before is not suddenly "on hand".
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class Handover:
     state: HandoverState
     upto_receipt: int  # covers the cashier's receipts numbered up to this
     expected: Decimal  # cash accepted of the top-ups it covers
+    #: Cash the cashier kept back for top-ups without Allpay's final answer (not part of it).
+    pending: Decimal
     declared: Decimal | None  # what the cashier counted (None: recorded on their behalf)
     received: Decimal | None  # what the supervisor counted
     decided_by: int | None
@@ -121,4 +127,6 @@ class CashDay:
     """The day's paper money for the digest: positions now, the day's handovers."""
 
     positions: tuple[CashPosition, ...]
-    handovers: tuple[Handover, ...]  # confirmed, disputed or written off that day
+    handovers: tuple[
+        Handover, ...
+    ]  # answered (received, disputed, withdrawn) or written off that day

@@ -83,6 +83,27 @@ def parse_amount(text: str, minimum: Decimal, maximum: Decimal) -> Decimal:
     return amount
 
 
+_COUNT = re.compile(r"([0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+)(?:[.,]([0-9]{1,2}))?")
+#: The most a count of cash may say: well above any cashier's day.
+COUNT_MAX = Decimal(10**10)
+
+
+def parse_count(text: str) -> Decimal:
+    """Cash counted: ``50000``, ``50 000``, ``1099,50`` (tiyn: a fee may have them), ``0``
+    (nothing). Raises :class:`AmountError` (NOT_A_NUMBER, TOO_LARGE)."""
+    if not isinstance(text, str) or len(text) > 40:
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    value = _CURRENCY.sub("", text.strip())
+    match = _COUNT.fullmatch(value)
+    if match is None:
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    whole = re.sub(r"\D", "", match[1])
+    amount = Decimal(whole) + (Decimal(match[2].ljust(2, "0")) / 100 if match[2] else 0)
+    if amount > COUNT_MAX:
+        raise AmountError(AmountProblem.TOO_LARGE)
+    return amount
+
+
 def format_tenge(amount: Decimal) -> str:
     """``5000`` → ``5 000 ₸`` (narrow no-break space as thousands separator)."""
     whole = int(amount)

@@ -226,14 +226,18 @@ MIGRATIONS: list[str] = [
         receiver_id    INTEGER,
         state          TEXT NOT NULL
                        CHECK (state IN ('DECLARED', 'CONFIRMED', 'DISPUTED', 'WITHDRAWN')),
+        kind           TEXT NOT NULL DEFAULT 'HANDOVER' CHECK (kind IN ('HANDOVER', 'OPENING')),
         upto_receipt   INTEGER NOT NULL CHECK (upto_receipt >= 0),
         expected_tiyn  INTEGER NOT NULL CHECK (expected_tiyn >= 0),
+        -- cash the cashier kept for top-ups without Allpay's final answer when declaring
+        pending_tiyn   INTEGER NOT NULL DEFAULT 0 CHECK (pending_tiyn >= 0),
         declared_tiyn  INTEGER CHECK (declared_tiyn >= 0),
         received_tiyn  INTEGER CHECK (received_tiyn >= 0),
         decided_by     INTEGER,
         created_at     TEXT NOT NULL,
         decided_at     TEXT,
-        CHECK (state != 'CONFIRMED' OR (received_tiyn IS NOT NULL AND decided_by IS NOT NULL)),
+        CHECK (state != 'CONFIRMED' OR kind = 'OPENING'
+               OR (received_tiyn IS NOT NULL AND decided_by IS NOT NULL)),
         -- nobody receives their own cash
         CHECK (state NOT IN ('CONFIRMED', 'DISPUTED') OR decided_by != cashier_id)
     );
@@ -268,6 +272,14 @@ MIGRATIONS: list[str] = [
     -- cash on hand: a cashier's completed top-ups by receipt number
     CREATE INDEX payments_completed ON payments (cashier_id, receipt_no)
         WHERE status = 'COMPLETED';
+    -- Cash is counted from this version on: what was collected before it was settled the way
+    -- the agent settled it then, so each cashier's count opens after their last receipt.
+    INSERT INTO handovers (cashier_id, state, kind, upto_receipt, expected_tiyn,
+                           received_tiyn, created_at, decided_at)
+        SELECT cashier_id, 'CONFIRMED', 'OPENING', MAX(COALESCE(receipt_no, 0)), 0, 0,
+               strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now'),
+               strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')
+        FROM payments WHERE status = 'COMPLETED' GROUP BY cashier_id;
     """,
     # 9: who is sending a payment's GUID, and who is delivering a chat's messages, right now:
     # leases longer than the work, so exactly one process does it at a time and a dead

@@ -17,7 +17,8 @@ from bot.store.rows import build
 
 _SELECT = (
     "SELECT h.id, h.cashier_id, h.chat_id, h.message_id, h.receiver_id, h.state, "
-    "h.upto_receipt, h.expected_tiyn, h.declared_tiyn, h.received_tiyn, h.decided_by, "
+    "h.upto_receipt, h.expected_tiyn, h.pending_tiyn, h.declared_tiyn, h.received_tiyn, "
+    "h.decided_by, "
     "h.created_at, h.decided_at, w.actor_id AS written_off_by, w.at AS written_off_at, "
     "w.reason AS write_off_reason "
     "FROM handovers h LEFT JOIN handover_write_offs w ON w.handover_id = h.id"
@@ -42,14 +43,15 @@ class Handovers:
         state: HandoverState,
         upto_receipt: int,
         expected: Decimal,
+        pending: Decimal,
         declared: Decimal | None,
         received: Decimal | None = None,
         decided_by: int | None = None,
     ) -> int:
         tx.run(
             "INSERT INTO handovers (cashier_id, chat_id, receiver_id, state, upto_receipt, "
-            "expected_tiyn, declared_tiyn, received_tiyn, decided_by, created_at, decided_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "expected_tiyn, pending_tiyn, declared_tiyn, received_tiyn, decided_by, "
+            "created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cashier_id,
                 chat_id,
@@ -57,6 +59,7 @@ class Handovers:
                 state.value,
                 upto_receipt,
                 to_tiyn(expected),
+                to_tiyn(pending),
                 _tiyn(declared),
                 _tiyn(received),
                 decided_by,
@@ -132,6 +135,21 @@ class Handovers:
         return [build(Handover, r) for r in rows]
 
     @staticmethod
+    def waiting_for(tx: Tx, receiver_id: int) -> list[Handover]:
+        """Declared and unanswered, addressed to ``receiver_id`` by name."""
+        rows = tx.all(
+            f"{_SELECT} WHERE h.state = 'DECLARED' AND h.receiver_id = ? ORDER BY h.id",
+            (receiver_id,),
+        )
+        return [build(Handover, r) for r in rows]
+
+    @staticmethod
+    def latest_id(tx: Tx, cashier_id: int) -> int:
+        """The cashier's newest handover (0: none): what a supervisor saw, to act on."""
+        value = tx.value("SELECT MAX(id) FROM handovers WHERE cashier_id = ?", (cashier_id,))
+        return int(value or 0)
+
+    @staticmethod
     def last_confirmed(tx: Tx, cashier_id: int) -> tuple[int, datetime | None]:
         """Up to which receipt the cashier's cash was handed over, and when (0, None: never)."""
         row = tx.one(
@@ -158,7 +176,8 @@ class Handovers:
             ("AND h.cashier_id = ?", (cashier_id,)) if cashier_id is not None else ("", ())
         )
         rows = tx.all(
-            f"{_SELECT} WHERE h.state = 'CONFIRMED' AND h.received_tiyn != h.expected_tiyn "
+            f"{_SELECT} WHERE h.state = 'CONFIRMED' AND h.kind = 'HANDOVER' "
+            "AND h.received_tiyn != h.expected_tiyn "
             f"AND w.handover_id IS NULL {where} ORDER BY h.id",
             args,
         )
@@ -168,18 +187,22 @@ class Handovers:
     def answered_between(tx: Tx, start: datetime, end: datetime) -> list[Handover]:
         """Handovers answered, recorded or written off in [start, end), in number order."""
         rows = tx.all(
-            f"{_SELECT} WHERE (h.decided_at >= ? AND h.decided_at < ?) "
-            "OR (w.at >= ? AND w.at < ?) ORDER BY h.id",
+            f"{_SELECT} WHERE h.kind = 'HANDOVER' AND ((h.decided_at >= ? AND h.decided_at < ?) "
+            "OR (w.at >= ? AND w.at < ?)) ORDER BY h.id",
             (ts(start), ts(end), ts(start), ts(end)),
         )
         return [build(Handover, r) for r in rows]
 
     @staticmethod
     def between(tx: Tx, start: datetime, end: datetime) -> list[Handover]:
-        """Handovers declared (or recorded) in [start, end), in number order (exports)."""
+        """Handovers declared, answered or written off in [start, end), in number order
+        (exports: a later write-off shows in its own period's export too)."""
+        span = (ts(start), ts(end))
         rows = tx.all(
-            f"{_SELECT} WHERE h.created_at >= ? AND h.created_at < ? ORDER BY h.id",
-            (ts(start), ts(end)),
+            f"{_SELECT} WHERE h.kind = 'HANDOVER' AND ((h.created_at >= ? AND h.created_at < ?) "
+            "OR (h.decided_at >= ? AND h.decided_at < ?) OR (w.at >= ? AND w.at < ?)) "
+            "ORDER BY h.id",
+            span * 3,
         )
         return [build(Handover, r) for r in rows]
 

@@ -19,5 +19,6 @@ class Handing(StatesGroup):
 
 
 class Receiving(StatesGroup):
-    amount = State()  # a supervisor types the amount received (or recorded)
-    reason = State()  # a supervisor gives the reason for a write-off
+    #: A supervisor answers a question about cash: the amount received (or recorded on a
+    #: cashier's behalf), or the reason for a write-off. Several may be open at once.
+    answer = State()

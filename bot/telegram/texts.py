@@ -702,7 +702,16 @@ def handover_prompt(position: CashPosition) -> str:
         ).format(amount=format_tenge(position.collected), count=position.count)
     else:
         head = _("💵 By the journal you hold no cash from top-ups.")
-    return head + "\n" + _("Count the cash you hand over and send the amount, for example 50000.")
+    lines = [head]
+    if position.unresolved_count:
+        lines.append(
+            _(
+                "⏳ Keep the {amount} of top-ups without Allpay's final answer apart: it is not "
+                "part of the handover."
+            ).format(amount=format_tenge(position.unresolved))
+        )
+    lines.append(_("Count the cash you hand over and send the amount, for example 50000."))
+    return "\n".join(lines)
 
 
 def handover_receiver_prompt(amount: Decimal) -> str:
@@ -774,6 +783,13 @@ def handover_card(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> s
         _("Expected by the journal: {amount}").format(amount=format_tenge(handover.expected))
     )
     lines.append(_("Declared at: {time}").format(time=local_time(handover.created_at, tz)))
+    if handover.pending:
+        lines.append(
+            _(
+                "⏳ The cashier also keeps {amount} of top-ups without Allpay's final answer: "
+                "not part of this handover."
+            ).format(amount=format_tenge(handover.pending))
+        )
     who = person(handover.decided_by, names)
     when = local_time(handover.decided_at, tz) if handover.decided_at else ""
     state = handover.state

@@ -180,10 +180,7 @@ class CashDesk:
                 return HandoverResult(HandoverOutcome.NO_RECEIVER)
             if receiver_id is not None and receiver_id not in receivers:
                 return HandoverResult(HandoverOutcome.NOT_YOURS)
-            after, _since = Handovers.last_confirmed(tx, cashier_id)
-            upto = Payments.last_receipt(tx)
-            covered = Payments.completed_between(tx, cashier_id, after, upto)
-            expected = sum((p.cash for p in covered), Decimal(0))
+            upto, expected, pending = self._span(tx, cashier_id)
             if not expected and not declared:
                 return HandoverResult(HandoverOutcome.NOTHING)
             handover_id = Handovers.add(
@@ -195,6 +192,7 @@ class CashDesk:
                 state=HandoverState.DECLARED,
                 upto_receipt=upto,
                 expected=expected,
+                pending=pending,
                 declared=declared,
             )
             AuditLog.add(
@@ -210,6 +208,21 @@ class CashDesk:
         if result.outcome is HandoverOutcome.DECLARED:
             self.notices.wake()
         return result
+
+    @staticmethod
+    def _span(tx: Tx, cashier_id: int) -> tuple[int, Decimal, Decimal]:
+        """What a handover declared now covers: up to which receipt, the cash accepted of
+        the completed top-ups since the last one, and the cash kept back for top-ups
+        without Allpay's final answer (not part of it)."""
+        after, _since = Handovers.last_confirmed(tx, cashier_id)
+        upto = Payments.last_receipt(tx)
+        covered = Payments.completed_between(tx, cashier_id, after, upto)
+        pending = [p for p in Payments.unresolved(tx) if p.cashier_id == cashier_id]
+        return (
+            upto,
+            sum((p.cash for p in covered), Decimal(0)),
+            sum((p.cash for p in pending), Decimal(0)),
+        )
 
     async def declared_in(self, handover_id: int, message_id: int) -> None:
         """The cashier's declaration message: where its answer will be told."""
@@ -228,12 +241,16 @@ class CashDesk:
 
         return await self._write(withdraw)
 
-    def withdraw_in(self, tx: Tx, now: datetime, cashier_id: int, actor_id: int) -> int:
+    def withdraw_in(self, tx: Tx, now: datetime, user_id: int, actor_id: int) -> int:
         """Part of ending someone's work: their handover still waiting is withdrawn (the
-        cash stays on hand; a supervisor can record it on their behalf)."""
+        cash stays on hand; a supervisor can record it on their behalf), and so is every
+        handover addressed to them by name (nobody else may answer it; the cashier is told
+        and hands it over again)."""
+        waiting = {h.id: h for h in Handovers.waiting(tx, user_id)}
+        waiting.update((h.id, h) for h in Handovers.waiting_for(tx, user_id))
         return sum(
             self._close_in(tx, now, handover, HandoverState.WITHDRAWN, actor_id)
-            for handover in Handovers.waiting(tx, cashier_id)
+            for handover in waiting.values()
         )
 
     # ------------------------------------------------------------------ supervisors
@@ -303,9 +320,18 @@ class CashDesk:
         self.notices.handover_answered(tx, now, closed)
         return True
 
-    async def record(self, actor_id: int, cashier_id: int, received: Decimal) -> HandoverResult:
-        """A supervisor received ``received`` from a cashier who cannot declare it (removed,
-        blocked, without their phone): a confirmed handover on their behalf."""
+    async def latest(self, cashier_id: int) -> int:
+        """The cashier's newest handover number (0: none): a record acts only on that."""
+        return await self.db.read(lambda tx: Handovers.latest_id(tx, cashier_id))
+
+    async def record(
+        self, actor_id: int, cashier_id: int, received: Decimal, seen: int
+    ) -> HandoverResult:
+        """A supervisor received ``received`` (0: nothing — the cash is written up as a
+        shortage) from a cashier who cannot declare it (removed, blocked, without their
+        phone): a confirmed handover on their behalf. ``seen``: the cashier's newest
+        handover when the supervisor chose to record — if another came since (a second
+        supervisor recorded, a declaration was answered), nothing is recorded twice."""
         now = self._clock()
 
         def record(tx: Tx) -> HandoverResult:
@@ -315,10 +341,10 @@ class CashDesk:
             waiting = Handovers.waiting(tx, cashier_id)
             if waiting:
                 return HandoverResult(HandoverOutcome.OPEN, waiting[0])
-            after, _since = Handovers.last_confirmed(tx, cashier_id)
-            upto = Payments.last_receipt(tx)
-            covered = Payments.completed_between(tx, cashier_id, after, upto)
-            expected = sum((p.cash for p in covered), Decimal(0))
+            latest = Handovers.latest_id(tx, cashier_id)
+            if latest != seen:
+                return HandoverResult(HandoverOutcome.ALREADY, Handovers.get(tx, latest))
+            upto, expected, pending = self._span(tx, cashier_id)
             if not expected and not received:
                 return HandoverResult(HandoverOutcome.NOTHING)
             handover_id = Handovers.add(
@@ -330,6 +356,7 @@ class CashDesk:
                 state=HandoverState.CONFIRMED,
                 upto_receipt=upto,
                 expected=expected,
+                pending=pending,
                 declared=None,
                 received=received,
                 decided_by=actor_id,

@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ForceReply, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.domain.cash import Handover, HandoverOutcome, HandoverResult, HandoverState
 from bot.domain.model import StaffUser
-from bot.domain.parsing import (
-    AmountError,
-    AmountProblem,
-    clean_name,
-    format_tenge,
-    parse_amount,
-)
+from bot.domain.parsing import AmountError, AmountProblem, clean_name, format_tenge, parse_count
 from bot.telegram import texts
 from bot.telegram.callbacks import CashRecordCb, HandoverCb, HandoverToCb
 from bot.telegram.filters import SUPERVISING, HasRole, Is, Typed
@@ -43,8 +38,6 @@ from bot.telegram.states import Handing, Receiving
 from bot.usecases.cash import CashDesk
 from bot.usecases.people import People
 
-#: The most a count may say: well above any cashier's day.
-MAX_COUNT = Decimal(10**10)
 #: A write-off's reason, at most (as typed; cleaned like names).
 REASON_MAX = 300
 
@@ -70,28 +63,33 @@ def make_router() -> Router:
     supervising.callback_query.register(ask_count, HandoverCb.filter(F.action == "o"))
     supervising.callback_query.register(ask_reason, HandoverCb.filter(F.action == "x"))
     supervising.callback_query.register(ask_record, CashRecordCb.filter())
-    supervising.message.register(count_given, StateFilter(Receiving.amount), typed, Is(F.text))
-    supervising.message.register(reason_given, StateFilter(Receiving.reason), typed, Is(F.text))
+    supervising.message.register(answer_given, StateFilter(Receiving.answer), typed, Is(F.text))
     router.include_router(supervising)
     return router
 
 
 def _count_problem(problem: AmountProblem) -> str:
-    if problem is AmountProblem.NOT_WHOLE:
-        return _("Whole tenge only, without tiyn: for example 5000.")
     if problem is AmountProblem.NOT_POSITIVE:
         return _("The amount must be greater than zero.")
+    if problem is AmountProblem.TOO_LARGE:
+        return _("That is more than any cashier holds: check the amount.")
     return _("Enter the amount in digits, for example 5000 or 5 000.")
 
 
-async def _parse_count(message: Message, text: str | None = None) -> Decimal | None:
-    """The amount typed (``text``, or the message's), or None after telling what is wrong
-    with it."""
+async def _parse_count(
+    message: Message, text: str | None = None, *, zero: bool = False
+) -> Decimal | None:
+    """The cash counted (``text``, or the message's; tiyn allowed: a fee may have them), or
+    None after telling what is wrong with it. ``zero``: nothing at all is an answer."""
     try:
-        return parse_amount(text or message.text or "", Decimal(1), MAX_COUNT)
+        amount = parse_count(text or message.text or "")
     except AmountError as error:
         await message.answer(_count_problem(error.problem))
         return None
+    if not amount and not zero:
+        await message.answer(_count_problem(AmountProblem.NOT_POSITIVE))
+        return None
+    return amount
 
 
 # ---------------------------------------------------------------- /cash
@@ -331,6 +329,44 @@ async def nothing_received(
         await _show_card(callback, result.handover, cash, settings)
 
 
+# A supervisor may have several questions open at once (another amount for #1, a reason for
+# #2): each prompt asks for a reply to itself (ForceReply), and the answer goes to the prompt
+# it replies to — or, typed without replying, to the latest one. Never to another handover.
+_PROMPTS = "prompts"
+_LATEST = "latest"
+
+
+async def _ask(
+    callback: CallbackQuery, state: FSMContext, text: str, placeholder: str, target: dict[str, Any]
+) -> None:
+    message = callback.message
+    assert isinstance(message, Message)
+    await callback.answer()
+    sent = await message.answer(
+        text, reply_markup=ForceReply(input_field_placeholder=placeholder[:64])
+    )
+    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
+    prompts = dict(data.get(_PROMPTS) or {})
+    prompts[str(sent.message_id)] = target
+    await state.set_state(Receiving.answer)
+    await state.set_data({_PROMPTS: prompts, _LATEST: str(sent.message_id)})
+
+
+async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, Any]] | None:
+    """The question this message answers (its prompt's id, what it asks), taken off the
+    open ones."""
+    data = await state.get_data()
+    prompts: dict[str, dict[str, Any]] = dict(data.get(_PROMPTS) or {})
+    replied = message.reply_to_message
+    key = str(replied.message_id) if replied is not None else str(data.get(_LATEST))
+    target = prompts.pop(key, None)
+    if not prompts:
+        await state.clear()
+    else:
+        await state.set_data({_PROMPTS: prompts, _LATEST: max(prompts, key=int)})
+    return (key, target) if target is not None else None
+
+
 async def ask_count(
     callback: CallbackQuery,
     callback_data: HandoverCb,
@@ -349,66 +385,41 @@ async def ask_count(
     if handover.state is not HandoverState.DECLARED:
         await _show_card(callback, handover, cash, settings, alert=True)
         return
-    await callback.answer()
-    await state.set_state(Receiving.amount)
-    await state.set_data({"handover": handover.id})
-    await callback.message.answer(
+    number = texts.handover_number(handover)
+    await _ask(
+        callback,
+        state,
         _("Handover {number}: send the amount you received, for example 50000.").format(
-            number=texts.handover_number(handover)
-        )
+            number=number
+        ),
+        _("Amount received for {number}").format(number=number),
+        {"count": handover.id},
     )
 
 
 async def ask_record(
-    callback: CallbackQuery, callback_data: CashRecordCb, state: FSMContext, people: People
+    callback: CallbackQuery,
+    callback_data: CashRecordCb,
+    state: FSMContext,
+    cash: CashDesk,
+    people: People,
 ) -> None:
     if not isinstance(callback.message, Message):
         await callback.answer(_("This button is no longer active."), show_alert=True)
         return
     names = await people.names()
-    await callback.answer()
-    await state.set_state(Receiving.amount)
-    await state.set_data({"cashier": callback_data.cashier_id})
-    await callback.message.answer(
+    seen = await cash.latest(callback_data.cashier_id)
+    cashier = texts.person(callback_data.cashier_id, names)
+    await _ask(
+        callback,
+        state,
         _(
             "Recording a handover on behalf of {cashier}: send the amount you received "
-            "from them, for example 50000."
-        ).format(cashier=texts.person(callback_data.cashier_id, names))
+            "from them, for example 50000 (0 if nothing)."
+        ).format(cashier=cashier),
+        _("Amount received"),
+        {"record": callback_data.cashier_id, "seen": seen},
     )
-
-
-async def count_given(
-    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
-) -> None:
-    amount = await _parse_count(message)
-    if amount is None:
-        return
-    data = await state.get_data()
-    await state.clear()
-    handover_id, cashier_id = data.get("handover"), data.get("cashier")
-    if isinstance(handover_id, int):
-        result = await cash.confirm(handover_id, staff.user_id, amount)
-    elif isinstance(cashier_id, int):
-        result = await cash.record(staff.user_id, cashier_id, amount)
-    else:
-        return
-    handover = result.handover
-    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
-        _now, _card, names = await cash.view(handover.id, message.chat.id)
-        await message.answer(texts.handover_card(handover, names, settings.tz))
-        return
-    if result.outcome is HandoverOutcome.ALREADY and handover is not None:
-        _now, _card, names = await cash.view(handover.id, message.chat.id)
-        label = texts.handover_state_label(handover, names)
-        await message.answer(_("Already answered: {answer}").format(answer=label))
-        return
-    refusals = {
-        HandoverOutcome.SELF: _("You cannot receive your own cash."),
-        HandoverOutcome.OPEN: _("This cashier's handover is waiting: answer it on its card."),
-        HandoverOutcome.NOT_YOURS: _("The cashier chose another supervisor to receive it."),
-        HandoverOutcome.NOTHING: _("Nothing to hand over."),
-    }
-    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
 
 
 async def ask_reason(
@@ -428,37 +439,95 @@ async def ask_reason(
     if not handover.open_variance:
         await callback.answer(_("Nothing to write off: it is settled."), show_alert=True)
         return
-    await callback.answer()
-    await state.set_state(Receiving.reason)
-    await state.set_data({"handover": handover.id})
-    await callback.message.answer(
+    number = texts.handover_number(handover)
+    await _ask(
+        callback,
+        state,
         _("Writing off {amount} of handover {number}: send the reason.").format(
-            amount=format_tenge(abs(handover.variance)),
-            number=texts.handover_number(handover),
-        )
+            amount=format_tenge(abs(handover.variance)), number=number
+        ),
+        _("Reason for {number}").format(number=number),
+        {"reason": handover.id},
     )
 
 
-async def reason_given(
+async def answer_given(
     message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
 ) -> None:
+    found = await _target(message, state)
+    if found is None:
+        await message.answer(_("This question is no longer open."))
+        return
+    key, target = found
+    if "reason" in target:
+        if not await _write_off(message, staff, cash, int(target["reason"])):
+            await _ask_again(state, key, target)
+        return
+    recording = "record" in target
+    amount = await _parse_count(message, zero=recording)
+    if amount is None:
+        await _ask_again(state, key, target)
+        return
+    if recording:
+        result = await cash.record(
+            staff.user_id, int(target["record"]), amount, int(target.get("seen", 0))
+        )
+    else:
+        result = await cash.confirm(int(target["count"]), staff.user_id, amount)
+    await _counted(message, result, cash, settings)
+
+
+async def _ask_again(state: FSMContext, key: str, target: dict[str, Any]) -> None:
+    """A bad answer keeps its question open (it was taken off in :func:`_target`)."""
+    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
+    prompts = dict(data.get(_PROMPTS) or {})
+    prompts[key] = target
+    await state.set_state(Receiving.answer)
+    await state.set_data({_PROMPTS: prompts, _LATEST: key})
+
+
+async def _counted(
+    message: Message, result: HandoverResult, cash: CashDesk, settings: Settings
+) -> None:
+    handover = result.handover
+    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        await message.answer(texts.handover_card(handover, names, settings.tz))
+        return
+    if result.outcome is HandoverOutcome.ALREADY and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        label = texts.handover_state_label(handover, names)
+        await message.answer(
+            _("Already answered: {answer}").format(
+                answer=f"{texts.handover_number(handover)} {label}"
+            )
+        )
+        return
+    refusals = {
+        HandoverOutcome.SELF: _("You cannot receive your own cash."),
+        HandoverOutcome.OPEN: _("This cashier's handover is waiting: answer it on its card."),
+        HandoverOutcome.NOT_YOURS: _("The cashier chose another supervisor to receive it."),
+        HandoverOutcome.NOTHING: _("Nothing to hand over."),
+    }
+    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+
+
+async def _write_off(message: Message, staff: StaffUser, cash: CashDesk, handover_id: int) -> bool:
+    """False if the reason was not usable (the question stays open)."""
     reason = clean_name(message.text or "", REASON_MAX)
     if not reason:
         await message.answer(_("Send the reason as text."))
-        return
-    handover_id = (await state.get_data()).get("handover")
-    await state.clear()
-    if not isinstance(handover_id, int):
-        return
+        return False
     result = await cash.write_off(handover_id, staff.user_id, reason)
     handover = result.handover
     if result.outcome is HandoverOutcome.WRITTEN_OFF and handover is not None:
         _now, _card, names = await cash.view(handover.id, message.chat.id)
         await message.answer(texts.write_off_line(handover, names))
-        return
+        return True
     refusals = {
         HandoverOutcome.SELF: _("You cannot write off your own cash."),
         HandoverOutcome.ALREADY: _("Nothing to write off: it is settled."),
         HandoverOutcome.NOTHING: _("Nothing to write off: it is settled."),
     }
     await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+    return True
