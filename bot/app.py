@@ -54,6 +54,7 @@ from bot.usecases.notices import Notices
 from bot.usecases.people import People
 from bot.usecases.reports import Reports
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.singleton import Singleton
 from bot.web import start_status, start_web
 
 log = logging.getLogger(__name__)
@@ -407,18 +408,37 @@ async def _start_web(app: App) -> list[web.AppRunner]:
 
 
 async def _run_polling(app: App, stop: asyncio.Event) -> None:
-    # getUpdates refuses to work while a webhook is set.
-    if not await until_answered(app.bot.delete_webhook, "deleteWebhook", stop):
-        return
-    polling = asyncio.create_task(
-        app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
-    )
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if stopper in done:
-        await app.dispatcher.stop_polling()
-    await polling
-    stopper.cancel()
+    # One process polls a bot: Telegram answers a second getUpdates with 409 Conflict, and
+    # the two would take each other's updates. Several instances run behind a webhook.
+    poller = Singleton(app.db, "polling", app.sender.instance)
+    holder = await poller.take()
+    if holder is not None:
+        raise ConfigError(
+            f"configuration error: instance {holder} is already polling Telegram for this "
+            "journal; run one instance in polling mode, or several behind a webhook "
+            "(WEBHOOK_URL)"
+        )
+    lost = asyncio.Event()
+    keeper = asyncio.create_task(poller.keep(lost))
+    try:
+        # getUpdates refuses to work while a webhook is set.
+        if not await until_answered(app.bot.delete_webhook, "deleteWebhook", stop):
+            return
+        polling = asyncio.create_task(
+            app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
+        )
+        stoppers = {asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())}
+        done, _ = await asyncio.wait({polling, *stoppers}, return_when=asyncio.FIRST_COMPLETED)
+        if polling not in done:
+            await app.dispatcher.stop_polling()
+        await polling
+        for stopper in stoppers:
+            stopper.cancel()
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await poller.release()
 
 
 async def _run_webhook(app: App, stop: asyncio.Event) -> None:

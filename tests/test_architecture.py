@@ -25,6 +25,7 @@ OWNERS = {
     "handovers": "store/handovers.py",
     "handover_write_offs": "store/handovers.py",
     "handover_cards": "store/handovers.py",
+    "leases": "store/leases.py",
 }
 # The sandbox keeps its own ledger in its own file; migrations create the schema.
 OUTSIDE = {"devtools/sandbox.py", "store/db.py"}

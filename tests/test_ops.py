@@ -21,9 +21,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import run_bot
+from bot.config import ConfigError
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
+from bot.store.db import Database
+from bot.usecases.singleton import Singleton
 from bot.web import start_web
 from tests.conftest import sandbox_folder
 from tests.harness import CASHIER, PARTIES_ENV, TOKEN, Harness, running_bot, settings_for
@@ -294,3 +297,33 @@ async def test_logs_of_a_full_flow_leak_no_iin_login_token_or_key(
         assert not any(chunk in text for chunk in body)
     assert any("guid" in line and "cashier_id" in line for line in lines)
     assert any("update_id" in line and line.get("cashier_id") == CASHIER for line in lines)
+
+
+async def test_a_second_instance_polling_the_same_journal_is_refused_in_one_line(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+) -> None:
+    """Telegram allows one getUpdates consumer per bot: a second process on the same journal
+    is refused at start with the one line that says what to do; once the first has stopped
+    (and let go), another may poll."""
+    sandbox_folder(tmp_path, sandbox_keys)
+    first = settings_for(tmp_path, telegram.base_url, instance_name="one", web_enabled=False)
+    second = settings_for(tmp_path, telegram.base_url, instance_name="two", web_enabled=False)
+    stop = asyncio.Event()
+    polling = asyncio.create_task(run_bot(first, stop=stop))
+    try:
+        await telegram.wait_for(lambda: any(m == "getUpdates" for m, _ in telegram.calls))
+        with pytest.raises(ConfigError) as refused:
+            await run_bot(second, stop=asyncio.Event())
+        line = str(refused.value)
+        assert "\n" not in line
+        assert "instance one is already polling Telegram" in line and "WEBHOOK_URL" in line
+        assert not polling.done()  # the first goes on
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(polling, 30) == 0
+    db = Database(first.database_path)
+    await db.open()
+    try:
+        assert await Singleton(db, "polling", "two").take() is None  # it was let go
+    finally:
+        await db.close()

@@ -290,6 +290,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN claim_owner TEXT;
     ALTER TABLE outbox ADD COLUMN claim_until TEXT;
     CREATE INDEX outbox_claimed ON outbox (chat_id) WHERE claim_owner IS NOT NULL;
+    -- work only one process may do at a time (polling Telegram): held by name until it ends
+    CREATE TABLE leases (
+        name   TEXT PRIMARY KEY,
+        owner  TEXT NOT NULL,
+        until  TEXT NOT NULL
+    );
     """,
 ]
 
