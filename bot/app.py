@@ -21,9 +21,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
@@ -85,6 +88,25 @@ class App:
     metrics: Metrics
     telegram: TelegramReach
     pacer: Pacer
+    #: The shared conversations' Redis (``REDIS_URL``), for /healthz; None without one.
+    redis: Redis | None = None
+
+
+def conversation_storage(
+    settings: Settings, db: Database
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Where conversations live and how one person's updates are kept in order: in the
+    journal and in this process (one instance), or in Redis for every instance
+    (``REDIS_URL``: a conversation continues on whichever instance takes its next update)."""
+    if settings.redis_url is None:
+        return SQLiteStorage(db), SimpleEventIsolation()
+    keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
+    # Idle conversations go after PRUNE_AFTER_DAYS, as in the journal (0: kept).
+    ttl = timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
+    storage = RedisStorage.from_url(
+        settings.redis_url.get_secret_value(), key_builder=keys, state_ttl=ttl, data_ttl=ttl
+    )
+    return storage, RedisEventIsolation(storage.redis, key_builder=keys)
 
 
 async def allpay_client(
@@ -179,7 +201,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         )
         desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
         cash = CashDesk(db, notices, settings.tz)
-        people = People(db, Roster(), desk, cash, configured_admins=settings.admin_ids)
+        shared = settings.redis_url is not None  # several instances may share the journal
+        people = People(
+            db, Roster(cache=not shared), desk, cash, configured_admins=settings.admin_ids
+        )
         await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
         cashin = CashIn(
             db,
@@ -215,10 +240,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             if settings.digest_time is not None and settings.supervisor_chat_ids
             else None
         )
-        storage = SQLiteStorage(db)
+        storage, isolation = conversation_storage(settings, db)
         dispatcher = Dispatcher(
             storage=storage,
-            events_isolation=SimpleEventIsolation(),
+            events_isolation=isolation,
             cashin=cashin,
             people=people,
             desk=desk,
@@ -254,6 +279,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             metrics=metrics,
             telegram=reach,
             pacer=pacer,
+            redis=storage.redis if isinstance(storage, RedisStorage) else None,
         )
         # Leases under this instance's name are from its previous life (a crash): take them
         # back, so its unfinished sends resume now rather than when those leases run out.
@@ -276,7 +302,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             await sender.drain(SHUTDOWN_GRACE)
             await outbox.stop()
             await deliveries.release_claims()
-            await storage.flush()
+            if isinstance(storage, SQLiteStorage):
+                await storage.flush()
+            await storage.close()
+            await isolation.close()
     finally:
         if allpay is not None:
             await allpay.close()

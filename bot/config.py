@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     #: This process among several sharing one journal (its send leases carry the name).
     #: Unset: the host's name — one process per host, which takes its own leases back at
     #: once when it restarts after a crash. Several on one host: a distinct name each.
+    #: Conversations (aiogram's FSM) and the order of each person's updates shared by every
+    #: instance (``redis://[:password@]host:6379/0``); unset: in the journal, one process.
+    redis_url: SecretStr | None = None
+    #: What the bot's Redis keys start with (several bots may share one Redis).
+    redis_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "cashin"
     instance_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = (
         None
     )
@@ -325,6 +330,10 @@ class Settings(BaseSettings):
             for secret in (self.bot_token, self.allpay_token, self.webhook_secret)
             if secret is not None
         ]
+        if self.redis_url is not None:
+            password = urlsplit(self.redis_url.get_secret_value()).password
+            if password:
+                found.append(password)
         if self.allpay_private_key is not None:
             with contextlib.suppress(OSError, ValueError):  # unreadable, or not PEM text
                 found.append(self.allpay_private_key.read_text())

@@ -16,6 +16,7 @@ Neither endpoint shows personal data or secrets: counts, ages and timestamps onl
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from aiogram import Bot
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.domain.clock import utcnow
 
@@ -50,11 +53,20 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
         name: {"alive": loop.alive, "last_run": _iso(loop.last_run)}
         for name, loop in (("resolver", app.resolver), ("outbox", app.outbox))
     }
-    healthy = writable and all(item["alive"] for item in loops.values())
+    shared: dict[str, Any] = {}
+    if app.redis is not None:
+        # Conversations live there: an instance that cannot reach it must take no updates.
+        shared["redis"] = {"reachable": await _pings(app.redis)}
+    healthy = (
+        writable
+        and all(item["alive"] for item in loops.values())
+        and all(item["reachable"] for item in shared.values())
+    )
     body: dict[str, Any] = {
         "status": "ok" if healthy else "unhealthy",
         "time": _iso(utcnow()),
         "database": {"writable": writable},
+        **shared,
         **loops,
         "allpay": {"last_success": _iso(app.allpay.last_success)},
         "telegram": {
@@ -64,6 +76,17 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
         },
     }
     return healthy, body
+
+
+async def _pings(redis: Redis) -> bool:
+    try:
+        async with asyncio.timeout(2.0):
+            # redis' stubs type ping() for the sync and async clients at once.
+            answer: Any = redis.ping()
+            return bool(await answer)
+    except (TimeoutError, RedisError, OSError) as exc:
+        log.warning("Redis does not answer: %s", exc)
+        return False
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -8,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
@@ -123,3 +127,32 @@ async def harness(
     sandbox_folder(tmp_path, sandbox_keys)  # the bot's embedded sandbox reuses session keys
     async with running_bot(settings_for(tmp_path, telegram.base_url), telegram) as h:
         yield h
+
+
+# ---------------------------------------------------------------- shared services
+
+#: ``.ci/run`` sets it: there the services are part of the machine, and a test that cannot
+#: reach them fails. Elsewhere (a laptop with SQLite alone) such a test skips, saying why.
+SERVICES_REQUIRED = os.environ.get("CASHIN_TEST_SERVICES") == "required"
+REDIS_URL = os.environ.get("CASHIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own at ``REDIS_URL`` (its keys deleted after)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        if SERVICES_REQUIRED:
+            pytest.fail(f"Redis at {REDIS_URL} is required here (.ci/run) and unreachable: {exc}")
+        pytest.skip(f"no Redis at {REDIS_URL} ({exc}); .ci/run runs this test")
+    prefix = f"t{secrets.token_hex(6)}"
+    try:
+        yield prefix
+    finally:
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -24,7 +24,11 @@ def _staff(row: Row) -> StaffUser:
 
 
 class Roster:
-    def __init__(self) -> None:
+    def __init__(self, *, cache: bool = True) -> None:
+        """``cache``: keep people and languages in memory — right while this process is the
+        roster's only writer; several instances (one changes, another reads) read it each
+        time instead, so a /block on one is refused on every other at the next update."""
+        self._cache = cache
         self._users: dict[int, StaffUser] = {}  # strangers are never cached: a flood costs nothing
         self._languages: dict[int, str | None] = {}
 
@@ -32,10 +36,10 @@ class Roster:
 
     def cached_user(self, user_id: int) -> StaffUser | object | None:
         """The cached entry, or ``MISSING`` (then read it with :meth:`get`)."""
-        return self._users.get(user_id, _MISSING)
+        return self._users.get(user_id, _MISSING) if self._cache else _MISSING
 
     def cached_language(self, user_id: int) -> str | object | None:
-        return self._languages.get(user_id, _MISSING)
+        return self._languages.get(user_id, _MISSING) if self._cache else _MISSING
 
     MISSING = _MISSING
 
