@@ -367,6 +367,21 @@ async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, A
     return (key, target) if target is not None else None
 
 
+async def _pressed(
+    callback: CallbackQuery, data: HandoverCb, staff: StaffUser, cash: CashDesk, own: str
+) -> Handover | None:
+    """The handover a supervisor's button is about; None after saying why not (gone, not
+    on a message, or ``own``: the presser's own cash)."""
+    handover = await cash.get(data.handover_id)
+    if handover is None or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return None
+    if handover.cashier_id == staff.user_id:
+        await callback.answer(own, show_alert=True)
+        return None
+    return handover
+
+
 async def ask_count(
     callback: CallbackQuery,
     callback_data: HandoverCb,
@@ -375,12 +390,9 @@ async def ask_count(
     cash: CashDesk,
     settings: Settings,
 ) -> None:
-    handover = await cash.get(callback_data.handover_id)
-    if handover is None or not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    if handover.cashier_id == staff.user_id:
-        await callback.answer(_("You cannot receive your own cash."), show_alert=True)
+    own = _("You cannot receive your own cash.")
+    handover = await _pressed(callback, callback_data, staff, cash, own)
+    if handover is None:
         return
     if handover.state is not HandoverState.DECLARED:
         await _show_card(callback, handover, cash, settings, alert=True)
@@ -429,12 +441,9 @@ async def ask_reason(
     staff: StaffUser,
     cash: CashDesk,
 ) -> None:
-    handover = await cash.get(callback_data.handover_id)
-    if handover is None or not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    if handover.cashier_id == staff.user_id:
-        await callback.answer(_("You cannot write off your own cash."), show_alert=True)
+    own = _("You cannot write off your own cash.")
+    handover = await _pressed(callback, callback_data, staff, cash, own)
+    if handover is None:
         return
     if not handover.open_variance:
         await callback.answer(_("Nothing to write off: it is settled."), show_alert=True)
