@@ -234,6 +234,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             ),
             backup_dir=settings.backup_dir,
             backup_keep=settings.backup_keep,
+            instance=sender.instance,
         )
         digest = (
             DigestScheduler(db, notices, settings.digest_time, settings.tz)

@@ -187,3 +187,15 @@ async def test_pruning_removes_only_what_is_done_and_old(harness: Harness, tmp_p
     keeper = Housekeeping(db, UTC, prune_after=None, backup_dir=tmp_path / "daily", backup_keep=2)
     made = [await keeper.daily_backup(now + timedelta(seconds=n)) for n in range(3)]
     assert sorted((tmp_path / "daily").iterdir()) == made[1:]
+
+    # Two instances on one journal: the day's work is done once, by one of them (the bot,
+    # which did it at its start, holds the day; a restart of it does it again).
+    shared = tmp_path / "shared"
+    one, two = (
+        Housekeeping(db, UTC, prune_after=None, backup_dir=shared, instance=name)
+        for name in (harness.app.sender.instance, "two")
+    )
+    assert await one.run_once() == 1
+    assert await two.run_once() == 0
+    assert len(list(shared.iterdir())) == 1
+    assert await one.run_once() == 0  # once a day, also for the one that did it

@@ -21,6 +21,7 @@ from bot.store.backup import backup
 from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
+from bot.store.leases import Leases
 from bot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Housekeeping(BackgroundLoop):
         prune_after: timedelta | None,
         backup_dir: Path | None = None,
         backup_keep: int = 7,
+        instance: str = "local",
         clock: Callable[[], datetime] = utcnow,
         idle: float = 3600.0,
     ) -> None:
@@ -57,6 +59,9 @@ class Housekeeping(BackgroundLoop):
         self.backup_dir = backup_dir
         self.backup_keep = backup_keep
         self._done: date | None = None
+        #: The day's work is done by one instance however many share the journal: the one
+        #: that holds this lease until the next 04:00 (a restarted one holds its own again).
+        self.instance = instance
 
     async def prune(self, now: datetime) -> Pruned:
         """One transaction; each table by its owner."""
@@ -91,6 +96,13 @@ class Housekeeping(BackgroundLoop):
         if self._done is not None and self._done >= day:
             return 0
         self._done = day
+        until = datetime.combine(day + timedelta(days=1), HOUSEKEEPING_AT, tzinfo=self.tz)
+        holder = await self.db.write(
+            lambda tx: Leases.take(tx, now, "housekeeping", self.instance, until), durable=False
+        )
+        if holder is not None:
+            log.info("housekeeping: done today by %s", holder)
+            return 0
         if self.prune_after is not None:
             pruned = await self.prune(now)
             log.info(
