@@ -57,7 +57,7 @@ from bot.usecases.notices import Notices
 from bot.usecases.people import People
 from bot.usecases.reports import Reports
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
-from bot.usecases.singleton import Singleton
+from bot.usecases.singleton import Identity, NameTaken, Singleton
 from bot.web import start_status, start_web
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     allpay: AllpayClient | None = None
     try:
         allpay, sandbox = await allpay_client(settings, metrics)
+        identity = Identity(db, settings.instance_name or socket.gethostname())
         notices = Notices(settings.supervisor_chat_ids)
         sender = Sender(
             db,
@@ -195,7 +196,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             notices,
             requester=allpay.requester,
             fee=settings.cashin_fee,
-            instance=settings.instance_name or socket.gethostname(),
+            instance=identity.owner,
             # Longer than any one send (one request of at most ALLPAY_TIMEOUT, then its record).
             lease=2 * settings.allpay_timeout + 5,
         )
@@ -282,10 +283,24 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             pacer=pacer,
             redis=storage.redis if isinstance(storage, RedisStorage) else None,
         )
-        # Leases under this instance's name are from its previous life (a crash): take them
-        # back, so its unfinished sends resume now rather than when those leases run out.
-        await sender.release_leases()
-        await deliveries.release_claims()
+        # This process's name among the instances; what its earlier lives held (a crash) is
+        # taken back, so their unfinished sends resume now, not when their leases run out.
+        try:
+            others = await identity.claim()
+        except NameTaken as taken:
+            raise ConfigError(
+                f"configuration error: another process ({taken.holder}) runs as instance "
+                f"{identity.name} on this journal; give each process its own INSTANCE_NAME"
+            ) from None
+        if others and settings.redis_url is None and settings.webhook_url is not None:
+            await identity.lease.release()
+            raise ConfigError(
+                f"configuration error: {len(others)} other instance(s) run on this journal "
+                "(" + ", ".join(sorted(others)) + "); several instances need REDIS_URL, "
+                "where their conversations are shared"
+            )
+        name_lost = asyncio.Event()
+        name_keeper = asyncio.create_task(identity.lease.keep(name_lost))
         resolver.start()
         outbox.start()
         sweeper.start()
@@ -302,7 +317,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             await resolver.stop()
             await sender.drain(SHUTDOWN_GRACE)
             await outbox.stop()
-            await deliveries.release_claims()
+            with contextlib.suppress(Exception):  # claims run out anyway
+                await deliveries.release_claims()
+            name_keeper.cancel()
+            await identity.lease.release()
             if isinstance(storage, SQLiteStorage):
                 await storage.flush()
             await storage.close()

@@ -7,10 +7,13 @@ which counts a GUID in flight twice at once."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from bot.devtools.sandbox import RunningSandbox
 from bot.domain.clock import utcnow
@@ -19,6 +22,7 @@ from bot.store.db import Database, Tx, ts
 from bot.store.payments import Payments
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.singleton import Identity, NameTaken
 from tests.conftest import make_client
 from tests.harness import CASHIER
 from tests.journal import Journal
@@ -176,4 +180,70 @@ async def test_a_stopping_instance_hands_its_sends_over_at_once(
     finally:
         for sender in (stopping, staying):
             await sender.gateway.close()  # type: ignore[attr-defined]
+        await db.close()
+
+
+async def test_giving_up_leaves_a_guid_another_instance_is_sending(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """The resolver never marks UNKNOWN a payment whose send another process holds: its
+    answer is on the way and may be ✅ (found in review: a COMPLETED thrown away)."""
+    db = Database(tmp_path / "j.sqlite3")
+    await db.open()
+    now = [utcnow()]
+    sending = _sender(db, sandbox, "sending", clock=lambda: now[0])
+    resolving = _sender(db, sandbox, "resolving", clock=lambda: now[0])
+    try:
+        [payment] = await _seed(Journal(db), 1, login="77000000002")
+        assert (await sending.claim(payment.guid))[1]
+        assert await resolving.send(payment.guid) is None  # left to the holder
+        assert not await resolving.give_up(payment.guid)
+        now[0] += sending.lease + timedelta(seconds=1)  # the holder died
+        assert await resolving.give_up(payment.guid)
+    finally:
+        for sender in (sending, resolving):
+            await sender.gateway.close()  # type: ignore[attr-defined]
+        await db.close()
+
+
+async def test_one_live_process_per_instance_name_and_a_dead_ones_work_taken_back(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "j.sqlite3")
+    await db.open()
+    try:
+        [payment] = await _seed(Journal(db), 1, login="77000000002")
+        first = Identity(db, "cashin-1")
+        assert await first.claim() == []
+        with pytest.raises(NameTaken):  # a second live process under the same name
+            await Identity(db, "cashin-1").claim()
+        other = Identity(db, "cashin-2")
+        assert await other.claim() == [first.owner]  # the instances running now
+        await first.lease.release()
+
+        # A life of cashin-1 that died (SIGKILL) holding a send and the name.
+        gone = await asyncio.create_subprocess_exec("true")
+        await gone.wait()  # a process of this host that is no more
+        dead = f"cashin-1:{socket.gethostname()}:{gone.pid}:dead00"
+
+        def died_holding(tx: Tx) -> None:
+            tx.run(
+                "UPDATE payments SET lease_owner = ?, lease_until = ?",
+                (dead, ts(utcnow() + timedelta(hours=1))),
+            )
+            tx.run(
+                "INSERT INTO leases (name, owner, until) VALUES ('instance:cashin-1', ?, ?)",
+                (dead, ts(utcnow() + timedelta(hours=1))),
+            )
+
+        await db.write(died_holding)
+        restarted = Identity(db, "cashin-1")
+        await restarted.claim()  # the name at once, and the dead life's send
+        row = await db.read(lambda tx: Payments.get(tx, payment.guid))
+        assert row is not None
+        owner = await db.read(
+            lambda tx: tx.value("SELECT lease_owner FROM payments WHERE guid = ?", (row.guid,))
+        )
+        assert owner is None
+    finally:
         await db.close()

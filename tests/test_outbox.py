@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.people import People
-from tests.harness import SUPERVISOR_CHAT, seed_payment
+from tests.harness import CASHIER, SUPERVISOR_CHAT, seed_payment
 from tests.journal import Journal
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -181,3 +181,40 @@ async def test_two_processes_deliver_each_message_once(journal: Journal, tmp_pat
         assert claimed == 0  # every delivered item let go of its claim
     finally:
         await other.close()
+
+
+async def test_a_chat_another_process_holds_is_looked_at_when_its_claim_ends(
+    journal: Journal,
+) -> None:
+    """Found in review: a new item in a chat another process was delivering to made this
+    process's loop spin (due now, yet never its to take)."""
+    await seed_payment(journal, amount="100", notified=False)
+    now = utcnow()
+    holder = Deliveries(journal.db, ALMATY, instance="a", claim=60)
+    other = Deliveries(journal.db, ALMATY, instance="b", claim=60, clock=lambda: now)
+    due = await holder.due(CASHIER, now, 10)  # the cashier's chat, claimed
+    assert due.items
+    await seed_payment(journal, amount="200", notified=False)  # more for that chat
+    assert not (await other.due(CASHIER, now, 10)).items  # not b's to take
+    wake = await other.next_at([SUPERVISOR_CHAT])  # (the feed's chat is free: left out)
+    assert wake is not None and wake >= now + timedelta(seconds=59)
+
+
+async def test_a_lane_at_work_keeps_its_chat_claimed(journal: Journal) -> None:
+    await seed_payment(journal, amount="100", notified=False)
+    deliveries = Deliveries(journal.db, ALMATY, instance="a", claim=0.3)
+    await deliveries.due(CASHIER, utcnow(), 10)
+
+    async def until() -> str:
+        return str(
+            await journal.db.read(lambda tx: tx.value("SELECT MAX(claim_until) FROM outbox"))
+        )
+
+    first = await until()
+    keeper = asyncio.create_task(deliveries.keep(CASHIER))
+    try:
+        async with asyncio.timeout(10):
+            while await until() == first:  # noqa: ASYNC110 - renewed by the keeper
+                await asyncio.sleep(0.05)
+    finally:
+        keeper.cancel()

@@ -22,5 +22,39 @@ class Leases:
         return None if holder == owner else str(holder)
 
     @staticmethod
+    def clear(tx: Tx) -> None:
+        """No leases at all (a restored copy)."""
+        tx.run("DELETE FROM leases")
+
+    @staticmethod
     def release(tx: Tx, name: str, owner: str) -> None:
         tx.run("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    @staticmethod
+    def take_over(tx: Tx, name: str, owner: str, until: datetime, previous: str) -> bool:
+        """Take ``name`` from ``previous``, known dead; False if it changed hands meanwhile."""
+        return (
+            tx.run(
+                "UPDATE leases SET owner = ?, until = ? WHERE name = ? AND owner = ?",
+                (owner, ts(until), name, previous),
+            )
+            == 1
+        )
+
+    @staticmethod
+    def holders(tx: Tx, now: datetime, prefix: str) -> list[tuple[str, str]]:
+        """Live leases whose name starts with ``prefix``: (name, owner)."""
+        rows = tx.all(
+            "SELECT name, owner FROM leases WHERE substr(name, 1, ?) = ? AND until > ?",
+            (len(prefix), prefix, ts(now)),
+        )
+        return [(str(r["name"]), str(r["owner"])) for r in rows]
+
+    @staticmethod
+    def release_earlier(tx: Tx, prefix: str, owner: str) -> int:
+        """Leases of earlier lives of this process (owners starting with ``prefix``, not
+        ``owner``): a restart takes them back."""
+        return tx.run(
+            "DELETE FROM leases WHERE substr(owner, 1, ?) = ? AND owner != ?",
+            (len(prefix), prefix, owner),
+        )

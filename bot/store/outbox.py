@@ -74,12 +74,24 @@ class Outbox:
         return items
 
     @staticmethod
-    def release_all(tx: Tx, owner: str) -> int:
-        """A process stopping (or restarting) lets go of the chats it was delivering to."""
+    def release_all(tx: Tx, owner: str, *, earlier_than: str | None = None) -> int:
+        """A process stopping lets go of the chats it was delivering to; ``earlier_than``
+        (``owner`` is then a prefix): a restarted one takes back its earlier lives' chats."""
+        if earlier_than is None:
+            return tx.run(
+                "UPDATE outbox SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = ?",
+                (owner,),
+            )
         return tx.run(
-            "UPDATE outbox SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = ?",
-            (owner,),
+            "UPDATE outbox SET claim_owner = NULL, claim_until = NULL "
+            "WHERE substr(claim_owner, 1, ?) = ? AND claim_owner != ?",
+            (len(owner), owner, earlier_than),
         )
+
+    @staticmethod
+    def release_every(tx: Tx) -> None:
+        """No claims at all (a restored copy)."""
+        tx.run("UPDATE outbox SET claim_owner = NULL, claim_until = NULL")
 
     @staticmethod
     def _held_by_another(tx: Tx, now: datetime, chat_id: int, owner: str) -> bool:
@@ -114,17 +126,46 @@ class Outbox:
         return chats
 
     @staticmethod
-    def next_at(tx: Tx, busy_chats: Iterable[int] = ()) -> datetime | None:
-        """When the next item is due, leaving out chats already being delivered to."""
+    def next_at(
+        tx: Tx,
+        busy_chats: Iterable[int] = (),
+        owner: str | None = None,
+        now: datetime | None = None,
+    ) -> datetime | None:
+        """When the next item is due, leaving out chats already being delivered to; a chat
+        another process holds (``owner``, ``now``: this one's view) is looked at again when
+        its last live claim ends, whatever is due in it meanwhile."""
         busy = [int(chat) for chat in busy_chats]
-        where = f"done_at IS NULL AND chat_id NOT IN ({marks(busy)})" if busy else "done_at IS NULL"
-        # An item another process has claimed is looked at again when its claim ends.
+        where = (
+            f"o.done_at IS NULL AND o.chat_id NOT IN ({marks(busy)})"
+            if busy
+            else ("o.done_at IS NULL")
+        )
+        held = "SELECT NULL AS chat_id, NULL AS until WHERE 0"
+        params: list[object] = []
+        if owner is not None and now is not None:
+            held = (
+                "SELECT chat_id, MAX(claim_until) AS until FROM outbox WHERE done_at IS NULL "
+                "AND claim_owner IS NOT NULL AND claim_owner != ? AND claim_until > ? "
+                "GROUP BY chat_id"
+            )
+            params = [owner, ts(now)]
         value = tx.value(
-            "SELECT MIN(CASE WHEN claim_owner IS NOT NULL AND claim_until > next_at "
-            f"THEN claim_until ELSE next_at END) FROM outbox WHERE {where}",
-            busy,
+            "SELECT MIN(CASE WHEN h.until IS NOT NULL AND h.until > o.next_at THEN h.until "
+            f"ELSE o.next_at END) FROM outbox o LEFT JOIN ({held}) h ON h.chat_id = o.chat_id "
+            f"WHERE {where}",
+            [*params, *busy],
         )
         return parse_ts(value) if value else None
+
+    @staticmethod
+    def renew(tx: Tx, chat_id: int, owner: str, until: datetime) -> int:
+        """A lane still at work keeps its chat: its claims run on to ``until``."""
+        return tx.run(
+            "UPDATE outbox SET claim_until = ? WHERE chat_id = ? AND claim_owner = ? "
+            "AND done_at IS NULL",
+            (ts(until), chat_id, owner),
+        )
 
     @staticmethod
     def undelivered_status(tx: Tx, guids: Iterable[str]) -> set[str]:

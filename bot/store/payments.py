@@ -151,12 +151,25 @@ class Payments:
         )
 
     @staticmethod
-    def release_all(tx: Tx, owner: str) -> int:
-        """A process stopping hands its unfinished sends over at once."""
+    def release_all(tx: Tx, owner: str, *, earlier_than: str | None = None) -> int:
+        """A process stopping hands its unfinished sends over at once. ``earlier_than``
+        (``owner`` is then a prefix): a restarted process takes back what its earlier lives
+        (owners starting with ``owner``, but ``earlier_than``) held."""
+        if earlier_than is None:
+            return tx.run(
+                "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                (owner,),
+            )
         return tx.run(
-            "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-            (owner,),
+            "UPDATE payments SET lease_owner = NULL, lease_until = NULL "
+            "WHERE substr(lease_owner, 1, ?) = ? AND lease_owner != ?",
+            (len(owner), owner, earlier_than),
         )
+
+    @staticmethod
+    def release_every(tx: Tx) -> None:
+        """No send leases at all (a restored copy)."""
+        tx.run("UPDATE payments SET lease_owner = NULL, lease_until = NULL")
 
     @staticmethod
     def restart_horizon(tx: Tx, now: datetime, guid: str) -> None:
@@ -187,13 +200,20 @@ class Payments:
         )
 
     @staticmethod
-    def give_up(tx: Tx, now: datetime, guid: str) -> bool:
-        """Open → UNKNOWN; False if it was not open."""
+    def give_up(tx: Tx, now: datetime, guid: str, owner: str | None = None) -> bool:
+        """Open → UNKNOWN; False if it was not open, or (``owner`` given) another process
+        holds its send lease: its answer is on the way, and may be final."""
+        leased = (
+            " AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)"
+            if owner is not None
+            else ""
+        )
+        params = (ts(now), owner) if owner is not None else ()
         return (
             tx.run(
                 "UPDATE payments SET status = 'UNKNOWN', updated_at = ?, final_at = ? "
-                f"WHERE guid = ? AND status IN ({marks(_OPEN)})",
-                (ts(now), ts(now), guid, *_OPEN),
+                f"WHERE guid = ? AND status IN ({marks(_OPEN)}){leased}",
+                (ts(now), ts(now), guid, *_OPEN, *params),
             )
             == 1
         )

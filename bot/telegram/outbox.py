@@ -142,6 +142,7 @@ class OutboxWorker(BackgroundLoop):
     async def _lane(self, chat_id: int) -> None:
         """Deliver one chat's due items, most urgent first, until none is due or one must
         wait for a retry (later items of the chat wait behind it)."""
+        keeper = asyncio.create_task(self.deliveries.keep(chat_id), name=f"claim {chat_id}")
         try:
             async with self._slots:
                 while True:
@@ -170,6 +171,7 @@ class OutboxWorker(BackgroundLoop):
         except Exception:
             log.exception("outbox lane for chat %d failed; it is retried", chat_id)
         finally:
+            keeper.cancel()
             if self._lanes.get(chat_id) is asyncio.current_task():
                 del self._lanes[chat_id]
             self.wakeup.set()  # items queued meanwhile get a lane

@@ -3,6 +3,8 @@ chat with the payments and names they show, and the marks of what was delivered.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -14,6 +16,8 @@ from bot.store.db import Database, Tx
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
 from bot.store.roster import Roster
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +51,19 @@ class Deliveries:
         return await self.db.read(lambda tx: Outbox.due_chats(tx, now, self.instance))
 
     async def next_at(self, busy_chats: Iterable[int]) -> datetime | None:
-        busy = list(busy_chats)
-        return await self.db.read(lambda tx: Outbox.next_at(tx, busy))
+        busy, now = list(busy_chats), self._clock()
+        return await self.db.read(lambda tx: Outbox.next_at(tx, busy, self.instance, now))
+
+    async def keep(self, chat_id: int) -> None:
+        """While a lane works (a Bot API call may wait minutes in the pacer, a long feed goes
+        out at a group's pace), its chat stays claimed: renewed at a third of the claim,
+        until cancelled."""
+        while True:
+            await asyncio.sleep(self.claim.total_seconds() / 3)
+            try:
+                await self._renew(chat_id, self._clock() + self.claim)
+            except Exception:  # the next renewal tries again; the lane goes on
+                log.exception("outbox: could not renew the claim of chat %d", chat_id)
 
     async def due(self, chat_id: int, now: datetime, limit: int) -> Due:
         """The chat's due items, claimed for this process (none if another holds the chat),
@@ -64,6 +79,11 @@ class Deliveries:
             return Due(items, payments, Outbox.undelivered_status(tx, finals), names)
 
         return await self.db.write(due, durable=False)
+
+    async def _renew(self, chat_id: int, until: datetime) -> None:
+        await self.db.write(
+            lambda tx: Outbox.renew(tx, chat_id, self.instance, until), durable=False
+        )
 
     async def release_claims(self) -> int:
         """Let go of this process's chats: at start (claims from before a crash) and stop."""

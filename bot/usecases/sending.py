@@ -151,7 +151,10 @@ class Sender:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.release_leases()
+        try:
+            await self.release_leases()
+        except Exception:  # the leases run out anyway; shutdown goes on
+            log.exception("could not release the send leases at shutdown")
 
     async def release_leases(self) -> int:
         """Hand this process's unfinished sends over to the others at once (shutdown)."""
@@ -185,10 +188,10 @@ class Sender:
         return await self.db.read(lambda tx: Payments.get(tx, guid))
 
     async def send(self, guid: str, known: Payment | None = None) -> Payment | None:
-        """One send of a journaled, non-final payment; returns the journal's row after it.
-        ``known``: the row as this process leased it (just journaled, or claimed by the
-        resolver); without it the lease is claimed first, and a GUID another process is
-        sending is left to it."""
+        """One send of a journaled, non-final payment; returns the journal's row after it
+        (None: no such payment, or another process is sending it — left to it).
+        ``known``: the row as this process leased it (just journaled); without it the lease
+        is claimed first."""
         if guid in self._in_flight:
             return await self.get(guid)
         self._in_flight.add(guid)
@@ -198,7 +201,8 @@ class Sender:
             if payment is None:
                 payment, held = await self.claim(guid)
                 if not held:
-                    return payment
+                    # Final, or another process is sending it: its answer is that one's.
+                    return payment if payment is None or payment.status.is_final else None
             if payment is None or payment.status.is_final:
                 return payment
             bind(cashier_id=payment.cashier_id)  # reset with the token above
@@ -345,7 +349,7 @@ class Sender:
 
         def give_up(tx: Tx) -> bool:
             payment = Payments.get(tx, guid)
-            if payment is None or not Payments.give_up(tx, now, guid):
+            if payment is None or not Payments.give_up(tx, now, guid, self.instance):
                 return False
             AuditLog.add(tx, now, None, "payment.status", guid, "->UNKNOWN (gave up)")
             self.notices.payment_changed(tx, now, payment.chat_id, guid, final=True)
