@@ -35,7 +35,7 @@ def _journal(sender: Sender, payments: int) -> Callable[[Tx], None]:
         for i in range(payments):
             draft = Drafts.start(
                 tx, now, cashier_id=1, chat_id=1, login="77000000002", lang="ru",
-                client=("X", True),
+                client=("X", True, None),
             )  # fmt: skip
             Drafts.open_card(tx, now, draft.id, 1, Decimal(100 + i))
             Drafts.take(tx, now, draft.id, 1)

@@ -171,6 +171,13 @@ async def full_flow_per_payment(
                 )
                 update_id += 1
                 data = DraftCb(action=DraftAction.CONFIRM, draft_id=row[0]).pack()
+                card = _message(row[1], user, "card").message
+                assert card is not None
+                # The card carries the button pressed (the bot checks it is still there).
+                shown = card.model_dump(by_alias=True, exclude_none=True)
+                shown["reply_markup"] = {
+                    "inline_keyboard": [[{"text": "Confirm", "callback_data": data}]]
+                }
                 tap = Update.model_validate(
                     {
                         "update_id": update_id,
@@ -180,7 +187,7 @@ async def full_flow_per_payment(
                             "chat_instance": "1",
                             "data": data,
                             # pressed on the card itself (the bot checks it is its card)
-                            "message": _message(row[1], user, "card").message.model_dump(),
+                            "message": shown,
                         },
                     }
                 )

@@ -143,7 +143,7 @@ async def test_a_dead_instances_lease_runs_out_and_another_takes_the_guid_over(
         assert claimed and held is not None
         assert await resolver.run_once() == 1  # only the other one
         # The resolver next looks when the dead one's lease ends, not at its planned resend.
-        assert await first.read(Payments.next_due) == now[0] + dead.lease
+        assert await resolver.next_due() == now[0] + dead.lease
         assert sandbox.sandbox.stats.pay_guids == {other.guid: 1}
         busy = await alive.recheck(payment.guid, 300)
         assert busy.outcome.value == "busy"  # a supervisor's /recheck waits for it too
@@ -246,4 +246,24 @@ async def test_one_live_process_per_instance_name_and_a_dead_ones_work_taken_bac
         )
         assert owner is None
     finally:
+        await db.close()
+
+
+async def test_the_resolver_does_not_wait_on_its_own_leases(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """A send of this process that never got recorded (an error mid-send) keeps its lease;
+    the resolver resends it when planned, not when the lease runs out (found by the
+    catch-up benchmark)."""
+    db = Database(tmp_path / "j.sqlite3")
+    await db.open()
+    sender = _sender(db, sandbox, "me")
+    try:
+        [payment] = await _seed(Journal(db), 1, login="77000000002")
+        assert (await sender.claim(payment.guid))[1]  # held by this very process
+        planned = await db.read(lambda tx: Payments.get(tx, payment.guid))
+        assert planned is not None
+        assert await Resolver(sender).next_due() == planned.next_attempt_at
+    finally:
+        await sender.gateway.close()  # type: ignore[attr-defined]
         await db.close()

@@ -255,14 +255,14 @@ class Payments:
         return [build(Payment, r) for r in rows]
 
     @staticmethod
-    def next_due(tx: Tx) -> datetime | None:
-        """When the next resend falls due: its planned time, or the end of the lease of the
-        process sending it now, whichever is later."""
+    def next_due(tx: Tx, owner: str | None = None) -> datetime | None:
+        """When the next resend falls due: its planned time, or — sent by another process
+        than ``owner`` now — the end of that one's lease, whichever is later."""
         value = tx.value(
-            "SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_until > next_attempt_at "
-            "THEN lease_until ELSE next_attempt_at END) "
+            "SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_owner != ? "
+            "AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) "
             f"FROM payments WHERE status IN ({marks(_OPEN)})",
-            _OPEN,
+            (owner or "", *_OPEN),
         )
         return parse_ts(value) if value else None
 

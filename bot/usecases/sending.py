@@ -417,25 +417,28 @@ class Resolver(BackgroundLoop):
         self.wakeup = sender.resolver_wakeup
 
     async def next_due(self) -> datetime | None:
-        return await self.db.read(Payments.next_due)
+        owner = self.sender.instance
+        return await self.db.read(lambda tx: Payments.next_due(tx, owner))
 
     async def run_once(self) -> int:
         """One pass over the due payments; returns how many were sent."""
+        claimed_at = self._clock()
         batch = await self.sender.claim_due(self._batch)
         due = [p for p in batch if p.guid not in self.sender.in_flight]
         if due:
-            await asyncio.gather(*(self._resolve(p) for p in due))
+            await asyncio.gather(*(self._resolve(p, claimed_at) for p in due))
         elif batch:
             # Everything due is being sent right now (by the confirm step): let those sends
             # finish instead of polling for them.
             await wait_event(self.wakeup, self.policy.retry_min)
         return len(due)
 
-    async def _resolve(self, payment: Payment) -> None:
+    async def _resolve(self, payment: Payment, claimed_at: datetime) -> None:
         async with self._semaphore:
-            # The lease claim_due took is renewed here, as the send starts: a payment that
-            # waited for a free slot is never sent on a lease about to run out.
-            after = await self.sender.send(payment.guid)
+            # Sent on the lease claim_due took while it is fresh; one that waited long for a
+            # free slot is claimed anew first — never sent on a lease about to run out.
+            fresh = self._clock() - claimed_at < self.sender.lease / 2
+            after = await self.sender.send(payment.guid, payment if fresh else None)
         if after is None or after.status.is_final:
             return
         age = (self._clock() - after.resolving_since).total_seconds()
