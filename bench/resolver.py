@@ -15,7 +15,7 @@ from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
 from bot.domain.clock import utcnow
 from bot.domain.model import Status
-from bot.store.db import Database, Tx, ts
+from bot.store.db import Database, SqliteDatabase, Tx, ts
 from bot.store.drafts import Drafts
 from bot.store.payments import Payments
 from bot.usecases.notices import Notices
@@ -72,7 +72,7 @@ class LagMonitor:
 
 async def catch_up(url: str, keys: Path, payments: int, concurrency: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(Path(tmp) / "r.sqlite3")
+        db = SqliteDatabase(Path(tmp) / "r.sqlite3")
         await db.open()
         client = AllpayClient(
             url,

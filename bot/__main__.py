@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _serve_sandbox(settings: Settings, host: str, port: int, data: Path | None) -> None:
     from bot.devtools.sandbox import start_sandbox
 
-    folder = data or settings.data_dir / "sandbox"
+    folder = data or settings.sandbox_folder
     running = await start_sandbox(
         folder, host=host, port=port, slow_delay=settings.allpay_timeout + 1
     )
@@ -143,6 +143,13 @@ def _backup(settings: Settings, dest: Path) -> int:
 
     from bot.store.backup import backup
 
+    if settings.on_postgres:
+        print(
+            "❌ backup: the journal is on PostgreSQL: back it up with pg_dump "
+            "(or the server's own backups); this command copies SQLite",
+            file=sys.stderr,
+        )
+        return 2
     try:
         report = backup(settings.database_path, dest, datetime.now(UTC))
     except (OSError, RuntimeError, sqlite3.Error) as exc:

@@ -37,7 +37,7 @@ from bot.logs import one_line
 from bot.loops import wait_event
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
 from bot.redaction import register_secret
-from bot.store.db import Database
+from bot.store.db import Database, open_database
 from bot.store.roster import Roster
 from bot.telegram.access import AccessMiddleware, RefusalBudget
 from bot.telegram.commands import sync_commands
@@ -114,7 +114,7 @@ async def allpay_client(
 ) -> tuple[AllpayClient, RunningSandbox | None]:
     if settings.uses_sandbox:
         sandbox = await start_sandbox(
-            settings.data_dir / "sandbox", slow_delay=settings.allpay_timeout + 1
+            settings.sandbox_folder, slow_delay=settings.allpay_timeout + 1
         )
         keys = sandbox.keys
         url, tm_url = sandbox.urls(settings.allpay_api_version)
@@ -176,7 +176,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     metrics.watch_queue(pacer.queue_depth)
     bot.session.middleware(pacer)
     bot.session.middleware(TelegramWatch(metrics, reach))
-    db = Database(settings.database_path)
+    db = open_database(settings.database_url)
     await db.open()
     sandbox: RunningSandbox | None = None
     allpay: AllpayClient | None = None

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.allpay.protocol import ApiVersion
 from bot.domain.receipts import Parties
+from bot.store.db import is_postgres_url
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
@@ -115,14 +116,18 @@ class Settings(BaseSettings):
     #: A verified copy of the journal there every day (unset: none); the newest BACKUP_KEEP.
     backup_dir: Path | None = None
     backup_keep: Annotated[int, Field(ge=1, le=1000)] = 7
-    #: This process among several sharing one journal (its send leases carry the name).
-    #: Unset: the host's name — one process per host, which takes its own leases back at
-    #: once when it restarts after a crash. Several on one host: a distinct name each.
     #: Conversations (aiogram's FSM) and the order of each person's updates shared by every
     #: instance (``redis://[:password@]host:6379/0``); unset: in the journal, one process.
     redis_url: SecretStr | None = None
     #: What the bot's Redis keys start with (several bots may share one Redis).
     redis_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "cashin"
+    #: The embedded sandbox's folder (no ALLPAY_URL). Unset: ``sandbox`` beside the SQLite
+    #: file. With PostgreSQL several instances share one Allpay (ALLPAY_URL): this gives a
+    #: single instance an embedded sandbox of its own.
+    sandbox_dir: Path | None = None
+    #: This process among several sharing one journal (its send leases carry the name).
+    #: Unset: the host's name — one process per host, which takes its own leases back at
+    #: once when it restarts after a crash. Several on one host: a distinct name each.
     instance_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = (
         None
     )
@@ -239,8 +244,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if is_postgres_url(value):
+            if not urlsplit(value).hostname and "host=" not in value:
+                raise ValueError("must name the server: postgresql://user@host:5432/database")
+            return value
         if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError("must look like sqlite:///relative/path or sqlite:////absolute/path")
+            raise ValueError(
+                "must look like sqlite:///relative/path, sqlite:////absolute/path "
+                "or postgresql://user@host:5432/database"
+            )
         return value
 
     @field_validator("bot_token")
@@ -278,6 +290,15 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"{', '.join(missing)} required when ALLPAY_URL is set")
+        if self.on_postgres:
+            if self.allpay_url is None and self.sandbox_dir is None:
+                raise ValueError(
+                    "ALLPAY_URL is required with a postgresql:// DATABASE_URL: the instances "
+                    "share one Allpay (a real one, or `python -m bot sandbox` run once); "
+                    "SANDBOX_DIR gives a single instance an embedded sandbox instead"
+                )
+            if self.backup_dir is not None:
+                raise ValueError("BACKUP_DIR copies SQLite only: back PostgreSQL up with pg_dump")
         if self.webhook_url is not None:
             if self.webhook_secret is None:
                 raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
@@ -296,12 +317,24 @@ class Settings(BaseSettings):
     # Derived values -------------------------------------------------------------------
 
     @property
+    def on_postgres(self) -> bool:
+        return is_postgres_url(self.database_url)
+
+    @property
     def database_path(self) -> Path:
+        """The SQLite file (SQLite only)."""
+        if self.on_postgres:
+            raise ValueError("DATABASE_URL is PostgreSQL: there is no database file")
         return Path(self.database_url.removeprefix("sqlite:///"))
 
     @property
-    def data_dir(self) -> Path:
-        return self.database_path.parent
+    def sandbox_folder(self) -> Path:
+        """Where the embedded sandbox keeps its keys and ledger."""
+        if self.sandbox_dir is not None:
+            return self.sandbox_dir
+        if self.on_postgres:  # `python -m bot sandbox` beside a PostgreSQL setup
+            return Path("data") / "sandbox"
+        return self.database_path.parent / "sandbox"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -330,8 +363,8 @@ class Settings(BaseSettings):
             for secret in (self.bot_token, self.allpay_token, self.webhook_secret)
             if secret is not None
         ]
-        if self.redis_url is not None:
-            password = urlsplit(self.redis_url.get_secret_value()).password
+        for url in (self.redis_url.get_secret_value() if self.redis_url else "", self.database_url):
+            password = urlsplit(url).password if "://" in url else None
             if password:
                 found.append(password)
         if self.allpay_private_key is not None:

@@ -11,6 +11,7 @@ checks run against it.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from bot.allpay.signing import load_key
 from bot.config import Settings
 from bot.logs import one_line
 from bot.metrics import Metrics
-from bot.redaction import redact
+from bot.redaction import redact, redacted_url
 from bot.store.db import MIGRATIONS
 
 
@@ -189,6 +190,34 @@ def _database(path: Path) -> Outcome:
     return Outcome(name, True, f"{path} schema {version}, current")
 
 
+async def _postgres(url: str) -> Outcome:
+    """Reach the server and read the schema's version, changing nothing."""
+    import psycopg
+
+    name = "database"
+    where = redacted_url(url)
+
+    def version() -> int | None:
+        with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,):
+                return None
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            return int(row[0]) if row else None
+
+    try:
+        found = await asyncio.to_thread(version)
+    except psycopg.Error as exc:
+        return Outcome(name, False, f"{where}: {one_line(exc)}")
+    if found is None:
+        return Outcome(name, True, f"{where}: reached; the schema is created at the first start")
+    if found > len(MIGRATIONS):
+        return Outcome(
+            name, False, f"{where} has schema {found}, newer than this bot's {len(MIGRATIONS)}"
+        )
+    state = "current" if found == len(MIGRATIONS) else f"migrated to {len(MIGRATIONS)} at start"
+    return Outcome(name, True, f"{where} schema {found}, {state}")
+
+
 async def preflight(settings: Settings) -> list[Outcome]:
     from bot.app import allpay_client
 
@@ -210,5 +239,8 @@ async def preflight(settings: Settings) -> list[Outcome]:
             if sandbox is not None:
                 await sandbox.close()
     found += await _telegram(settings)
-    found.append(_database(settings.database_path))
+    if settings.on_postgres:
+        found.append(await _postgres(settings.database_url))
+    else:
+        found.append(_database(settings.database_path))
     return found

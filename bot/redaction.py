@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from bot.domain.masking import mask_login
 
@@ -103,3 +103,13 @@ def redact_error(error: BaseException | str | None, limit: int = 500) -> str | N
         return None
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return " ".join(redact(text).split())[:limit]
+
+
+def redacted_url(url: str) -> str:
+    """A server's address to show: ``scheme://user@host:port/path``, never its password
+    (nor a query, which may carry one)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"

@@ -3,11 +3,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from aiohttp import web
 from redis.asyncio import Redis
@@ -15,8 +16,11 @@ from redis.exceptions import RedisError
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
+from bot.config import Settings
 from bot.devtools.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.devtools.telegram import FakeTelegram
+from bot.logs import one_line
+from bot.store.db import Database, open_database
 from tests.harness import Harness, running_bot, settings_for
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -110,22 +114,27 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def controlled(tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram) -> Any:
+def controlled(
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, database_url: str
+) -> Any:
     """Start the bot with chosen settings: ``async with controlled(**settings) as h``."""
-    sandbox_folder(tmp_path, sandbox_keys)
+    folder = sandbox_folder(tmp_path, sandbox_keys)
+
+    def settings(**overrides: Any) -> Settings:
+        chosen = {"database_url": database_url, "sandbox_dir": folder, **overrides}
+        return settings_for(tmp_path, telegram.base_url, **chosen)
 
     def start(**overrides: Any) -> Any:
-        return running_bot(settings_for(tmp_path, telegram.base_url, **overrides), telegram)
+        return running_bot(settings(**overrides), telegram)
 
+    start.settings = settings  # type: ignore[attr-defined]  # the same, not started
     return start
 
 
 @pytest.fixture
-async def harness(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
-) -> AsyncIterator[Harness]:
-    sandbox_folder(tmp_path, sandbox_keys)  # the bot's embedded sandbox reuses session keys
-    async with running_bot(settings_for(tmp_path, telegram.base_url), telegram) as h:
+async def harness(controlled: Any) -> AsyncIterator[Harness]:
+    """The bot on its defaults, on each backend; its embedded sandbox reuses session keys."""
+    async with controlled() as h:
         yield h
 
 
@@ -137,6 +146,70 @@ SERVICES_REQUIRED = os.environ.get("CASHIN_TEST_SERVICES") == "required"
 REDIS_URL = os.environ.get("CASHIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+POSTGRES_URL = os.environ.get(
+    "CASHIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def unreachable(what: str, url: str, exc: BaseException) -> NoReturn:
+    """A shared service is missing: a failure where it is required, else a one-line skip."""
+    reason = f"{what} at {url} is unreachable: {one_line(exc)}"
+    if SERVICES_REQUIRED:
+        pytest.fail(f"{reason} (required here: .ci/run)", pytrace=False)
+    pytest.skip(f"{reason}; .ci/run runs this test")
+
+
+def postgres_schema(schema: str) -> str:
+    """``POSTGRES_URL`` with ``schema`` as its search path: the bot's tables go there."""
+    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema of this test's own (dropped after)."""
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        unreachable("PostgreSQL", POSTGRES_URL, exc)
+    schema = f"t{secrets.token_hex(6)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_schema(schema)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test of the journal runs on both backends: this test's own database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cashin.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+#: The ``connect`` fixture: a new connection to the test's database, opened.
+Connect = Callable[[], Awaitable[Database]]
+
+
+@pytest.fixture
+async def connect(database_url: str) -> AsyncIterator[Connect]:
+    """Open a connection to this test's database (each one another process's, as it were);
+    all closed after the test."""
+    opened: list[Database] = []
+
+    async def make() -> Database:
+        db = open_database(database_url)
+        opened.append(db)
+        await db.open()
+        return db
+
+    yield make
+    for db in reversed(opened):
+        await db.close()
+
+
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
     """A Redis key prefix of this test's own at ``REDIS_URL`` (its keys deleted after)."""
@@ -145,9 +218,7 @@ async def redis_prefix() -> AsyncIterator[str]:
         await client.ping()
     except (RedisError, OSError) as exc:
         await client.aclose()
-        if SERVICES_REQUIRED:
-            pytest.fail(f"Redis at {REDIS_URL} is required here (.ci/run) and unreachable: {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL} ({exc}); .ci/run runs this test")
+        unreachable("Redis", REDIS_URL, exc)
     prefix = f"t{secrets.token_hex(6)}"
     try:
         yield prefix

@@ -12,6 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+import psycopg
+
 from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
 from bot.app import App, build_app
 from bot.config import Settings
@@ -19,7 +22,8 @@ from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, parse_html
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
-from bot.store.db import Tx, ts
+from bot.store.db import Tx, is_postgres_url, ts
+from bot.store.postgres import WRITERS_LOCK
 from tests.journal import Journal
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
@@ -79,6 +83,24 @@ def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Setting
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def holding(database_url: str) -> AsyncIterator[None]:
+    """Another process holds the journal's write lock meanwhile (SQLite's file lock, or the
+    writers' advisory lock on PostgreSQL)."""
+    if is_postgres_url(database_url):
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as pg:
+            cursor = await pg.execute(WRITERS_LOCK)
+            key = (await cursor.fetchone() or (0,))[0]
+            await pg.execute("SELECT pg_advisory_lock(%s)", (key,))
+            yield
+            await pg.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return
+    async with aiosqlite.connect(database_url.removeprefix("sqlite:///")) as other:
+        await other.execute("BEGIN EXCLUSIVE")
+        yield
+        await other.rollback()
 
 
 @dataclass

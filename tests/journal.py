@@ -4,9 +4,12 @@ steps as the bot (nothing here writes SQL of its own)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+
+import psycopg
 
 from bot.allpay.protocol import PayResult
 from bot.domain.clock import utcnow
@@ -27,6 +30,9 @@ from bot.store.roster import Roster
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.notices import Notices
 from bot.usecases.sending import RetryPolicy, Sender
+
+#: What a refused constraint or trigger raises, on either backend.
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
 
 
 class _NoGateway:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,10 +24,9 @@ from bot.domain.cash import HandoverOutcome, HandoverState
 from bot.domain.clock import utcnow
 from bot.domain.parsing import AmountError, format_tenge, parse_count
 from bot.domain.reports import HANDOVER_CSV_COLUMNS
-from bot.store.db import MIGRATIONS, Database, Tx
+from bot.store.db import MIGRATIONS, SqliteDatabase, Tx
 from bot.usecases.cash import CashDesk
 from bot.usecases.notices import Notices
-from tests.conftest import sandbox_folder
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -38,11 +36,9 @@ from tests.harness import (
     Harness,
     _has_button,
     english_words,
-    running_bot,
     seed_payment,
-    settings_for,
 )
-from tests.journal import Journal
+from tests.journal import INTEGRITY_ERRORS, Journal
 
 ALMATY = ZoneInfo("Asia/Almaty")
 SUPERVISOR_2 = 301
@@ -149,11 +145,9 @@ async def test_cash_on_hand_counts_completed_top_ups_and_lists_the_rest_apart(
 
 
 async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_exported(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(tmp_path, telegram.base_url, cashin_fee="100")
-    async with running_bot(settings, telegram) as h:
+    async with controlled(cashin_fee="100") as h:
         cashier, boss, admin = h.user(), h.user(SUPERVISOR), h.user(ADMIN)
         await h.say(boss, "/start")  # named as Telegram knows them
         await h.say(admin, "/start")
@@ -202,7 +196,7 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
         def rewrite(tx: Tx) -> None:
             tx.run("UPDATE handovers SET received_tiyn = 720000 WHERE id = 1")
 
-        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        with pytest.raises(INTEGRITY_ERRORS, match="immutable"):
             await h.app.db.write(rewrite)
 
         own = await h.say(cashier, "/cash")
@@ -289,11 +283,9 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
 
 
 async def test_self_confirmation_is_refused_and_of_two_supervisors_at_once_one_wins(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(tmp_path, telegram.base_url, supervisor_ids=[SUPERVISOR, SUPERVISOR_2])
-    async with running_bot(settings, telegram) as h:
+    async with controlled(supervisor_ids=[SUPERVISOR, SUPERVISOR_2]) as h:
         cashier, boss, boss_2 = h.user(), h.user(SUPERVISOR), h.user(SUPERVISOR_2)
         await _completed(h, cashier, "3000")
         await _declare(h, cashier, "3000", "Any supervisor")
@@ -343,7 +335,7 @@ async def test_self_confirmation_is_refused_and_of_two_supervisors_at_once_one_w
                 (SUPERVISOR,),
             )
 
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(INTEGRITY_ERRORS):
             await h.app.db.write(confirm_own)  # the schema refuses it too
         entries = await h.journal.audit_log(5)
         assert any(
@@ -452,7 +444,7 @@ async def test_the_upgrade_opens_each_count_after_the_history(tmp_path: Path) ->
             (CASHIER, CASHIER),
         )
         await conn.commit()
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     try:
         desk = CashDesk(db, Notices([]), ALMATY)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
+import psycopg
 import pytest
 
 from bot.domain.model import Status
-from bot.store.db import MIGRATIONS, Database, Tx
+from bot.store.db import MIGRATIONS, Database, SqliteDatabase, Tx, is_postgres_url, open_database
+from bot.store.postgres import postgres_migration
+from tests.conftest import Connect
 from tests.harness import CASHIER, seed_payment
 from tests.journal import Journal
 
@@ -27,7 +31,7 @@ async def test_a_schema_1_database_is_upgraded_with_its_payments(tmp_path: Path)
             (CASHIER, CASHIER),
         )
         await conn.commit()
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     try:
         journal = Journal(db)
@@ -41,22 +45,10 @@ async def test_a_schema_1_database_is_upgraded_with_its_payments(tmp_path: Path)
         await db.close()
 
 
-async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "new.sqlite3"
-    async with aiosqlite.connect(path) as conn:
-        await conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
-        await conn.commit()
-    db = Database(path)
-    with pytest.raises(RuntimeError, match="newer than this bot"):
-        await db.open()
-    await db.close()
-
-
-async def test_receipt_numbers_count_completed_payments_only(tmp_path: Path) -> None:
+async def test_receipt_numbers_count_completed_payments_only(connect: Connect) -> None:
     from bot.allpay.protocol import PayStatus
 
-    db = Database(tmp_path / "r.sqlite3")
-    await db.open()
+    db = await connect()
     try:
         journal = Journal(db)
         first = await seed_payment(journal)
@@ -67,11 +59,11 @@ async def test_receipt_numbers_count_completed_payments_only(tmp_path: Path) -> 
         await db.close()
 
 
-async def test_a_transaction_is_one_trip_and_rolls_back_whole(tmp_path: Path) -> None:
+async def test_a_transaction_is_one_trip_and_rolls_back_whole(connect: Connect) -> None:
     """BEGIN, every statement and COMMIT run together on the database thread: one trip.
-    A transaction that fails leaves nothing behind; two never interleave."""
-    db = Database(tmp_path / "hops.sqlite3")
-    await db.open()
+    A transaction that fails leaves nothing behind; two never interleave, also when they
+    come from two processes (connections) at once."""
+    db, other = await connect(), await connect()
     try:
 
         def fill(tx: Tx) -> int:
@@ -97,10 +89,129 @@ async def test_a_transaction_is_one_trip_and_rolls_back_whole(tmp_path: Path) ->
             tx.run("DELETE FROM t WHERE n = ?", (low,))
             return low, tx.value("SELECT MIN(n) FROM t")  # None once the table is empty
 
-        # Fifty transactions asked for at once: each sees the one before it whole.
-        results = await asyncio.gather(*(db.write(move) for _ in range(50)))
+        # Fifty transactions asked for at once, from two connections: each sees the one
+        # before it whole (read, then write what it read), whichever process ran it.
+        results = await asyncio.gather(*((db, other)[n % 2].write(move) for n in range(50)))
         assert sorted(low for low, _next in results) == list(range(50))
-        assert all(after == low + 1 for low, after in results[:-1])
-        assert results[-1] == (49, None)
+        assert all(after == (low + 1 if low < 49 else None) for low, after in results)
     finally:
         await db.close()
+
+
+# ------------------------------------------------------------- both backends, one schema
+
+
+async def _at_schema(database_url: str, version: int) -> None:
+    """The database as a bot of schema ``version`` left it, with one user in it."""
+    user = (
+        "INSERT INTO users (user_id, role, name, blocked, created_at, updated_at) VALUES "
+        "(5000000001, 'cashier', 'Old', 0, '2026-01-01T00:00:00.000000+00:00', "
+        "'2026-01-01T00:00:00.000000+00:00')"
+    )
+    if is_postgres_url(database_url):
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as pg:
+            for number in range(1, version + 1):
+                await pg.execute(postgres_migration(number).encode())
+            await pg.execute(user.encode())
+            await pg.execute(b"CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            await pg.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+        return
+    async with aiosqlite.connect(database_url.removeprefix("sqlite:///")) as conn:
+        for number in range(1, version + 1):
+            await conn.executescript(f"BEGIN;{MIGRATIONS[number - 1]}COMMIT;")
+        await conn.execute(user)
+        await conn.execute(f"PRAGMA user_version={version}")
+        await conn.commit()
+
+
+@pytest.mark.parametrize("version", range(len(MIGRATIONS)))
+async def test_every_earlier_schema_is_migrated_to_the_current_one(
+    database_url: str, connect: Connect, version: int
+) -> None:
+    """From empty (0) and from every earlier version, on each backend: the bot's start
+    migrates in place and keeps what was there."""
+    await _at_schema(database_url, version) if version else None
+    db = await connect()
+    assert await _version(db) == len(MIGRATIONS)
+    if version:
+        rows = await db.query("SELECT name, role FROM users WHERE user_id = 5000000001")
+        assert [tuple(r) for r in rows] == [("Old", "cashier")]
+    await seed_payment(Journal(db))  # the current schema works
+    second = await connect()  # a second instance's start finds nothing to do
+    assert await _version(second) == len(MIGRATIONS)
+
+
+async def _version(db: Database) -> int:
+    sql = "SELECT version FROM schema_version" if db.kind == "postgresql" else "PRAGMA user_version"
+    [row] = await db.query(sql)
+    return int(row[0])
+
+
+async def test_a_newer_schema_is_refused_on_both_backends(
+    database_url: str, connect: Connect
+) -> None:
+    await _at_schema(database_url, len(MIGRATIONS))
+    db = await connect()  # the current bot on it: fine
+    if is_postgres_url(database_url):
+        await db.write(lambda tx: tx.run("UPDATE schema_version SET version = version + 1"))
+    else:
+        await db.wait_for_locks(1)
+        await db.write(lambda tx: tx.run(f"PRAGMA user_version={len(MIGRATIONS) + 1}"))
+    await db.close()
+    with pytest.raises(RuntimeError, match="newer than this bot"):
+        await connect()
+
+
+def _sqlite_schema(path: str) -> tuple[dict[str, set[str]], set[str]]:
+    with sqlite3.connect(path) as conn:
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        columns = {t: {str(c[1]) for c in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+        indexes = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        }
+        triggers = {
+            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+    return columns, indexes | triggers
+
+
+async def test_postgresql_has_sqlites_schema(tmp_path: Path, postgres_url: str) -> None:
+    """The same tables, columns, indexes and triggers on both backends (the constraints are
+    exercised by the tests that run on both)."""
+    sqlite_db = open_database(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    pg = open_database(postgres_url)
+    await sqlite_db.open()
+    await pg.open()
+    try:
+        columns = {}
+        for row in await pg.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name != 'schema_version'"
+        ):
+            columns.setdefault(str(row[0]), set()).add(str(row[1]))
+        indexes = {
+            str(r[0])
+            for r in await pg.query(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'"
+            )
+        }
+        triggers = {
+            str(r[0])
+            for r in await pg.query(
+                "SELECT DISTINCT trigger_name FROM information_schema.triggers "
+                "WHERE trigger_schema = current_schema()"
+            )
+        }
+    finally:
+        await pg.close()
+        await sqlite_db.close()
+    assert (columns, indexes | triggers) == _sqlite_schema(str(tmp_path / "s.sqlite3"))

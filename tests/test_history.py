@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage, FakeTelegram
-from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
     CASHIER_2,
     SUPERVISOR,
     Harness,
-    running_bot,
     seed_payment,
-    settings_for,
 )
 
 
@@ -114,14 +110,8 @@ async def test_find_rejects_what_is_not_a_guid_or_login(harness: Harness) -> Non
     assert usage.text.startswith("Usage: /find")
 
 
-async def test_receipt_for_a_completed_top_up(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
-) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(
-        tmp_path, telegram.base_url, agent_name="ТОО «Касса Плюс»", agent_bin="123456789012"
-    )
-    async with running_bot(settings, telegram) as h:
+async def test_receipt_for_a_completed_top_up(controlled: Any, telegram: FakeTelegram) -> None:
+    async with controlled(agent_name="ТОО «Касса Плюс»", agent_bin="123456789012") as h:
         user = h.user()
         card = await h.top_up_card(user, "77000000001", "2500")
         await h.press(user, card, "Confirm")

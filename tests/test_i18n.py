@@ -6,14 +6,14 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.devtools.telegram import FakeTelegram
 from bot.telegram.i18n import locales_path
-from tests.conftest import sandbox_folder
-from tests.harness import ADMIN, CASHIER, SUPERVISOR, english_words, running_bot, settings_for
+from tests.harness import ADMIN, CASHIER, SUPERVISOR, english_words
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,20 +120,14 @@ def test_no_english_word_in_ru_or_kk_translations() -> None:
 
 @pytest.mark.parametrize("lang", ["ru", "kk"])
 async def test_staff_screens_in_ru_and_kk_have_no_english(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, lang: str
+    controlled: Any, telegram: FakeTelegram, lang: str
 ) -> None:
     """A day seen by a cashier, a supervisor, an admin and the supervisors' group in ru or
     kk — ✅, ❌, an approval, a limit refusal, the audit trail, reports, the roster — shows
     no English word: statuses, roles and audit details are translated, not stored words."""
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(
-        tmp_path,
-        telegram.base_url,
-        default_language=lang,
-        approval_threshold="100000",
-        client_daily_limit="200000",
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(
+        default_language=lang, approval_threshold="100000", client_daily_limit="200000"
+    ) as h:
         cashier = h.user(language_code=lang)
         admin, supervisor = h.user(ADMIN, lang), h.user(SUPERVISOR, lang)
         for login, amount, icon in (("77000000002", "1000", "✅"), ("77000000003", "2000", "❌")):

@@ -7,31 +7,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from bot.app import App, build_app
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.model import Status
 from bot.web import health
-from tests.conftest import sandbox_folder
-from tests.harness import ADMIN, CASHIER, _has_button, settings_for
+from tests.conftest import REDIS_URL
+from tests.harness import ADMIN, CASHIER, _has_button
 from tests.journal import Journal
 
 
 @contextlib.asynccontextmanager
-async def _instances(
-    tmp_path: Path, telegram: FakeTelegram, prefix: str, count: int
-) -> AsyncIterator[list[App]]:
+async def _instances(controlled: Any, prefix: str, count: int) -> AsyncIterator[list[App]]:
     async with contextlib.AsyncExitStack() as stack:
         apps = []
         for number in range(count):
-            settings = settings_for(
-                tmp_path,
-                telegram.base_url,
-                redis_url="redis://127.0.0.1:6379/0",
-                redis_prefix=prefix,
-                instance_name=f"bot-{number}",
+            settings = controlled.settings(
+                redis_url=REDIS_URL, redis_prefix=prefix, instance_name=f"bot-{number}"
             )
             apps.append(await stack.enter_async_context(build_app(settings)))
         yield apps
@@ -68,10 +61,9 @@ class Balancer:
 
 
 async def test_a_conversation_continues_across_instances_and_pays_once(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, redis_prefix: str
+    controlled: Any, telegram: FakeTelegram, redis_prefix: str
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    async with _instances(tmp_path, telegram, redis_prefix, 3) as apps:
+    async with _instances(controlled, redis_prefix, 3) as apps:
         lb = Balancer(telegram, apps)
         cashier = FakeTelegram.user(CASHIER, "Cashier", "en")
         await lb.say(cashier, "/cashin")  # instance 0

@@ -11,7 +11,6 @@ import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,7 @@ from bot.store.payments import Payments
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
 from bot.usecases.singleton import Identity, NameTaken
-from tests.conftest import make_client
+from tests.conftest import Connect, make_client
 from tests.harness import CASHIER
 from tests.journal import Journal
 
@@ -74,12 +73,9 @@ def _sender(
 
 
 async def test_two_instances_never_send_one_guid_at_once(
-    tmp_path: Path, sandbox: RunningSandbox
+    connect: Connect, sandbox: RunningSandbox
 ) -> None:
-    path = tmp_path / "shared.sqlite3"
-    first, second = Database(path), Database(path)
-    await first.open()
-    await second.open()
+    first, second = await connect(), await connect()
     senders = [_sender(first, sandbox, "a"), _sender(second, sandbox, "b")]
     resolvers = [Resolver(sender, concurrency=4) for sender in senders]
     try:
@@ -127,12 +123,9 @@ async def test_two_instances_never_send_one_guid_at_once(
 
 
 async def test_a_dead_instances_lease_runs_out_and_another_takes_the_guid_over(
-    tmp_path: Path, sandbox: RunningSandbox
+    connect: Connect, sandbox: RunningSandbox
 ) -> None:
-    path = tmp_path / "shared.sqlite3"
-    first, second = Database(path), Database(path)
-    await first.open()
-    await second.open()
+    first, second = await connect(), await connect()
     now = [utcnow()]
     dead = _sender(first, sandbox, "dead", clock=lambda: now[0])
     alive = _sender(second, sandbox, "alive", clock=lambda: now[0])
@@ -163,10 +156,9 @@ async def test_a_dead_instances_lease_runs_out_and_another_takes_the_guid_over(
 
 
 async def test_a_stopping_instance_hands_its_sends_over_at_once(
-    tmp_path: Path, sandbox: RunningSandbox
+    connect: Connect, sandbox: RunningSandbox
 ) -> None:
-    db = Database(tmp_path / "j.sqlite3")
-    await db.open()
+    db = await connect()
     stopping = _sender(db, sandbox, "stopping")
     staying = _sender(db, sandbox, "staying")
     try:
@@ -184,12 +176,11 @@ async def test_a_stopping_instance_hands_its_sends_over_at_once(
 
 
 async def test_giving_up_leaves_a_guid_another_instance_is_sending(
-    tmp_path: Path, sandbox: RunningSandbox
+    connect: Connect, sandbox: RunningSandbox
 ) -> None:
     """The resolver never marks UNKNOWN a payment whose send another process holds: its
     answer is on the way and may be ✅ (found in review: a COMPLETED thrown away)."""
-    db = Database(tmp_path / "j.sqlite3")
-    await db.open()
+    db = await connect()
     now = [utcnow()]
     sending = _sender(db, sandbox, "sending", clock=lambda: now[0])
     resolving = _sender(db, sandbox, "resolving", clock=lambda: now[0])
@@ -207,10 +198,9 @@ async def test_giving_up_leaves_a_guid_another_instance_is_sending(
 
 
 async def test_one_live_process_per_instance_name_and_a_dead_ones_work_taken_back(
-    tmp_path: Path,
+    connect: Connect,
 ) -> None:
-    db = Database(tmp_path / "j.sqlite3")
-    await db.open()
+    db = await connect()
     try:
         [payment] = await _seed(Journal(db), 1, login="77000000002")
         first = Identity(db, "cashin-1")
@@ -250,13 +240,12 @@ async def test_one_live_process_per_instance_name_and_a_dead_ones_work_taken_bac
 
 
 async def test_the_resolver_does_not_wait_on_its_own_leases(
-    tmp_path: Path, sandbox: RunningSandbox
+    connect: Connect, sandbox: RunningSandbox
 ) -> None:
     """A send of this process that never got recorded (an error mid-send) keeps its lease;
     the resolver resends it when planned, not when the lease runs out (found by the
     catch-up benchmark)."""
-    db = Database(tmp_path / "j.sqlite3")
-    await db.open()
+    db = await connect()
     sender = _sender(db, sandbox, "me")
     try:
         [payment] = await _seed(Journal(db), 1, login="77000000002")

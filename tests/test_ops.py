@@ -25,11 +25,17 @@ from bot.config import ConfigError
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
-from bot.store.db import Database
 from bot.usecases.singleton import Singleton
 from bot.web import start_web
-from tests.conftest import sandbox_folder
-from tests.harness import CASHIER, PARTIES_ENV, TOKEN, Harness, running_bot, settings_for
+from tests.conftest import Connect, sandbox_folder
+from tests.harness import (
+    CASHIER,
+    PARTIES_ENV,
+    TOKEN,
+    Harness,
+    holding,
+    settings_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-token_for-webhooks"
@@ -78,12 +84,10 @@ async def test_healthz_flips_with_the_resolver_and_the_database(harness: Harness
         await wait_status(url, 200)
 
         # Another process holds the database: not writable, 503; released: 200.
-        await harness.app.db.query("PRAGMA busy_timeout=200")
-        async with aiosqlite.connect(harness.app.settings.database_path) as other:
-            await other.execute("BEGIN EXCLUSIVE")
+        await harness.app.db.wait_for_locks(0.2)
+        async with holding(harness.app.settings.database_url):
             body = await wait_status(url, 503)
             assert body["database"] == {"writable": False}
-            await other.rollback()
         await wait_status(url, 200)
     finally:
         await runner.cleanup()
@@ -273,11 +277,9 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 
 async def test_logs_of_a_full_flow_leak_no_iin_login_token_or_key(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, captured_logs: io.StringIO
+    controlled: Any, captured_logs: io.StringIO, tmp_path: Path
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(tmp_path, telegram.base_url, log_level="DEBUG")
-    async with running_bot(settings, telegram) as h:
+    async with controlled(log_level="DEBUG") as h:
         user = h.user()
         card = await h.top_up_card(user, "+7 700 000 00 01", "2500")
         await h.press(user, card, "Confirm")
@@ -300,14 +302,13 @@ async def test_logs_of_a_full_flow_leak_no_iin_login_token_or_key(
 
 
 async def test_a_second_instance_polling_the_same_journal_is_refused_in_one_line(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram, connect: Connect
 ) -> None:
     """Telegram allows one getUpdates consumer per bot: a second process on the same journal
     is refused at start with the one line that says what to do; once the first has stopped
     (and let go), another may poll."""
-    sandbox_folder(tmp_path, sandbox_keys)
-    first = settings_for(tmp_path, telegram.base_url, instance_name="one", web_enabled=False)
-    second = settings_for(tmp_path, telegram.base_url, instance_name="two", web_enabled=False)
+    first = controlled.settings(instance_name="one", web_enabled=False)
+    second = controlled.settings(instance_name="two", web_enabled=False)
     stop = asyncio.Event()
     polling = asyncio.create_task(run_bot(first, stop=stop))
     try:
@@ -322,9 +323,4 @@ async def test_a_second_instance_polling_the_same_journal_is_refused_in_one_line
     finally:
         stop.set()
         assert await asyncio.wait_for(polling, 30) == 0
-    db = Database(first.database_path)
-    await db.open()
-    try:
-        assert await Singleton(db, "polling", "two").take() is None  # it was let go
-    finally:
-        await db.close()
+    assert await Singleton(await connect(), "polling", "two").take() is None  # it was let go

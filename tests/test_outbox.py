@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.people import People
+from tests.conftest import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, seed_payment
 from tests.journal import Journal
 
@@ -56,9 +56,8 @@ class StubBot:
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    db = Database(tmp_path / "outbox.sqlite3")
-    await db.open()
+async def journal(connect: Connect) -> AsyncIterator[Journal]:
+    db = await connect()
     try:
         yield Journal(db, [SUPERVISOR_CHAT])
     finally:
@@ -144,14 +143,13 @@ class SlowBot(StubBot):
         return await super().send_message(chat_id, text, **kwargs)
 
 
-async def test_two_processes_deliver_each_message_once(journal: Journal, tmp_path: Path) -> None:
+async def test_two_processes_deliver_each_message_once(journal: Journal, connect: Connect) -> None:
     cashiers = range(2000, 2012)
     payments = [
         await seed_payment(journal, cashier_id=c, amount=str(100 + i), notified=False)
         for i, c in enumerate(cashiers)
     ]
-    other = Database(journal.db.path)  # a second process's connection to the same journal
-    await other.open()
+    other = await connect()  # a second process's connection to the same journal
     try:
         bots = [SlowBot(), SlowBot()]
         workers = [

@@ -47,14 +47,14 @@ def _failed(lines: list[str]) -> list[str]:
 
 
 async def test_all_green_on_the_embedded_sandbox(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, database_url: str
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     telegram.tokens = {TOKEN}
     env = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cashin.sqlite3'}",
+        "DATABASE_URL": database_url,
+        "SANDBOX_DIR": str(sandbox_folder(tmp_path, sandbox_keys)),
     }
     code, lines = await _check(env, tmp_path)
     assert code == 0, lines
@@ -68,6 +68,7 @@ async def test_all_green_on_the_embedded_sandbox(
         "✅ database",
     ], lines
     assert "signed answer verified" in lines[1] and "@allpay_cashin_bot" in lines[3]
+    assert "created at the first start" in lines[5], lines[5]
 
 
 async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(

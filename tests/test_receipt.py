@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pypdfium2
@@ -23,8 +24,7 @@ from bot.documents.receipt import render_pdf
 from bot.domain.model import Payment, Status
 from bot.domain.receipts import Parties, Receipt
 from bot.telegram.i18n import locales_path
-from tests.conftest import sandbox_folder
-from tests.harness import CASHIER, PARTIES, running_bot, settings_for
+from tests.harness import CASHIER, PARTIES
 
 ALMATY = ZoneInfo("Asia/Almaty")
 GUID = "{0f8fad5b-d9cb-469f-a165-70867728950e}"
@@ -159,11 +159,9 @@ def test_a_real_allpay_needs_issuer_and_agent(
 
 
 async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(tmp_path, telegram.base_url, cashin_fee="150", **PARTIES)
-    async with running_bot(settings, telegram) as h:
+    async with controlled(cashin_fee="150", **PARTIES) as h:
         user = h.user(language_code="kk")
         card = await h.top_up_card(user, "77000000002", "2500")
         assert "2\u202f650 ₸" in card.text  # the cash to take: amount + fee

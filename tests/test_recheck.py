@@ -4,21 +4,17 @@ refused on a final payment and for a cashier; audited."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment, Status
-from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
     SUPERVISOR,
     SUPERVISOR_CHAT,
     Harness,
     english_words,
-    running_bot,
-    settings_for,
 )
 
 
@@ -34,14 +30,10 @@ async def _given_up(
 
 
 async def test_recheck_turns_unknown_into_allpays_final_word(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     # Its resend is far away: the give-up is the test's (as the horizon would, 48 h later).
-    settings = settings_for(
-        tmp_path, telegram.base_url, pending_retry_min=600.0, pending_retry_max=600.0
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(pending_retry_min=600.0, pending_retry_max=600.0) as h:
         cashier, boss = h.user(), h.user(SUPERVISOR)
         card, status, payment = await _given_up(h, cashier)
         await telegram.wait_for(lambda: status.text.startswith("⚠️"))  # needs reconciliation
@@ -79,13 +71,9 @@ async def test_recheck_turns_unknown_into_allpays_final_word(
 
 
 async def test_a_recheck_without_a_final_answer_goes_back_to_the_resolver(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(
-        tmp_path, telegram.base_url, pending_retry_min=600.0, pending_retry_max=600.0
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(pending_retry_min=600.0, pending_retry_max=600.0) as h:
         cashier, boss = h.user(), h.user(SUPERVISOR)
         _card, status, payment = await _given_up(h, cashier)
         h.sandbox.faults.append("http500")  # Allpay does not answer this time

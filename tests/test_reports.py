@@ -6,14 +6,13 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
 from bot.allpay.protocol import PayStatus
-from bot.devtools.telegram import FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
 from bot.domain.reports import (
@@ -24,16 +23,13 @@ from bot.domain.reports import (
     parse_period,
 )
 from bot.usecases.digest import DigestScheduler
-from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
     CASHIER_2,
     SUPERVISOR,
     SUPERVISOR_CHAT,
     Harness,
-    running_bot,
     seed_payment,
-    settings_for,
 )
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -263,11 +259,8 @@ async def test_balance_comes_from_the_sandbox_and_drops_as_it_pays(harness: Harn
     assert harness.sandbox.stats.requests["availableBalance"] == 2
 
 
-async def test_balance_without_a_tm_service_says_so(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
-) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    async with running_bot(settings_for(tmp_path, telegram.base_url), telegram) as h:
+async def test_balance_without_a_tm_service_says_so(controlled: Any) -> None:
+    async with controlled() as h:
         h.app.allpay.tm_url = None
         reply = await h.say(h.user(SUPERVISOR), "/balance")
         assert "ALLPAY_TM_URL" in reply.text

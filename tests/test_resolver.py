@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,13 +19,12 @@ from bot.domain.parsing import (
     normalize_login,
     parse_amount,
 )
-from bot.store.db import Database
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
-from tests.conftest import sandbox_folder
-from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness, running_bot, settings_for
+from tests.conftest import Connect
+from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
 from tests.journal import Journal
 
 
@@ -43,9 +42,10 @@ class AlwaysPending:
         return PayResult(PayStatus.PENDING, cause="timeout: test")
 
 
-async def test_stuck_payment_alerts_once_then_becomes_unknown(tmp_path: Path) -> None:
-    db = Database(tmp_path / "j.sqlite3")
-    await db.open()
+async def test_stuck_payment_alerts_once_then_becomes_unknown(
+    connect: Connect,
+) -> None:
+    db = await connect()
     try:
         journal = Journal(db, [SUPERVISOR_CHAT])
         gateway = AlwaysPending()
@@ -173,15 +173,11 @@ def test_amount_parser_accepts(typed: str, amount: int) -> None:
 
 
 async def test_telegram_failing_right_after_confirm_does_not_delay_the_send(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
     """The card edit after the journal commit fails (5xx): the payment is still sent at once,
     not PENDING_RETRY_MIN (an hour here) later by the resolver."""
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(
-        tmp_path, telegram.base_url, pending_retry_min=3600, pending_retry_max=3600
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(pending_retry_min=3600, pending_retry_max=3600) as h:
         user = h.user()
         card = await h.top_up_card(user, "77000000002", "1000")
         telegram.faults.append(Fault("editMessageText", 502, "Bad Gateway", chat_id=CASHIER))

@@ -33,7 +33,7 @@ from bot.domain.model import ConfirmOutcome
 from bot.domain.parsing import clean_name
 from bot.logs import one_line
 from bot.redaction import forget_secrets, redact, redact_error, register_secret
-from bot.store.db import Database
+from bot.store.db import SqliteDatabase
 from bot.telegram.access import RefusalBudget
 from tests.conftest import sandbox_folder
 from tests.harness import (
@@ -262,7 +262,7 @@ async def test_without_telegram_pending_payments_are_resent_and_health_stays_ok(
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     port = free_port()
     settings = settings_for(tmp_path, dead, web_port=port, log_level="INFO")
-    db = Database(settings.database_path)
+    db = SqliteDatabase(settings.database_path)
     await db.open()
     payment = await seed_payment(Journal(db), login="77000000002", status=None)
     await db.close()

@@ -38,6 +38,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "WEB_PORT",
             "WEB_HOST",
             "WEB_ENABLED",
+            "SANDBOX_DIR",
+            "BACKUP_DIR",
+            "REDIS_URL",
         }:
             monkeypatch.delenv(name)
 
@@ -139,6 +142,64 @@ def test_bad_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "ALLPAY_TIMEOUT" in lines[0] and "Traceback" not in done.stderr
+
+
+PG_PASSWORD = "S3cr3t-pg-Passw0rd"
+PG_URL = f"postgresql://cashin:{PG_PASSWORD}@127.0.0.1:1/cashin"  # port 1: nobody listens
+
+
+def test_postgresql_needs_one_allpay_for_all_and_no_file_backups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", PG_URL)
+    with pytest.raises(ConfigError, match="ALLPAY_URL is required") as refused:
+        load_settings()
+    assert PG_PASSWORD not in str(refused.value)
+    monkeypatch.setenv("SANDBOX_DIR", "mine")  # one instance, a sandbox of its own
+    settings = load_settings()
+    assert settings.on_postgres and settings.sandbox_folder == Path("mine")
+    assert PG_PASSWORD in settings.secret_values()  # redacted wherever it might show
+    with pytest.raises(ValueError, match="no database file"):
+        _ = settings.database_path
+    monkeypatch.setenv("BACKUP_DIR", "backups")
+    with pytest.raises(ConfigError, match="pg_dump"):
+        load_settings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql:///cashin")
+    monkeypatch.delenv("BACKUP_DIR")
+    with pytest.raises(ConfigError, match="must name the server"):
+        load_settings()
+
+
+@pytest.mark.parametrize("command", [[], ["backup", "out"], ["check"]])
+def test_an_unreachable_postgresql_is_one_line_without_its_password(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DATABASE_URL": PG_URL,
+        "SANDBOX_DIR": str(tmp_path / "sandbox"),
+        "BOT_TOKEN": "123456:TEST-token-abcdefghijklmnopqrstuvwxyz",
+        "TELEGRAM_API_URL": "http://127.0.0.1:1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert PG_PASSWORD not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    if command == ["backup", "out"]:
+        assert "pg_dump" in done.stderr and done.returncode == 2
+    elif command == ["check"]:
+        [line] = [line for line in done.stdout.splitlines() if line.startswith("❌ database")]
+        assert "postgresql://cashin@127.0.0.1:1/cashin" in line
+    else:
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("the bot stopped:") and "127.0.0.1" in line
 
 
 def test_help_lists_the_commands() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from bot.allpay.protocol import PayStatus
@@ -15,15 +14,12 @@ from bot.domain.clock import utcnow
 from bot.domain.model import OutboxKind, Status
 from bot.store.db import Tx, ts
 from bot.store.outbox import Outbox
-from tests.conftest import sandbox_folder
 from tests.harness import (
     CASHIER,
     CASHIER_2,
     SUPERVISOR,
     Harness,
-    running_bot,
     seed_payment,
-    settings_for,
 )
 
 
@@ -123,14 +119,10 @@ async def test_history_names_the_cashiers_clients_and_opens_each_entry(harness: 
 
 
 async def test_a_late_final_also_comes_as_a_new_message(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     # The resend of a pending payment is far away: the test moves the clock of the payment.
-    settings = settings_for(
-        tmp_path, telegram.base_url, pending_retry_min=600.0, pending_retry_max=600.0
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(pending_retry_min=600.0, pending_retry_max=600.0) as h:
         user = h.user()
         card, _status = await h.pending_top_up(user, "4000")
         [payment] = (await h.journal.payments_page(None, 0, 10))[0]
@@ -213,15 +205,11 @@ async def test_a_double_tap_on_change_amount_keeps_the_prompt(harness: Harness) 
 
 
 async def test_a_late_final_is_told_once_even_when_an_earlier_status_is_retried(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
     """A status item that failed earlier (a Telegram 5xx) and waits in backoff is delivered
     after the final one: its edit changes nothing, and no second late message goes out."""
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(
-        tmp_path, telegram.base_url, pending_retry_min=600.0, pending_retry_max=600.0
-    )
-    async with running_bot(settings, telegram) as h:
+    async with controlled(pending_retry_min=600.0, pending_retry_max=600.0) as h:
         user = h.user()
         card, _status = await h.pending_top_up(user, "4000")
         [payment] = (await h.journal.payments_page(None, 0, 10))[0]

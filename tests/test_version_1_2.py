@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -22,9 +22,7 @@ from bot.allpay.protocol import (
     new_envelope,
     parse_echo_answer,
 )
-from bot.devtools.telegram import FakeTelegram
-from tests.conftest import sandbox_folder
-from tests.harness import CASHIER, running_bot, settings_for
+from tests.harness import CASHIER
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CASHIN_1_2 = "http://www.innopay.kz/mfs/soap/CashInTransactionManagement/1.2"
@@ -63,11 +61,9 @@ def test_an_answer_in_the_other_version_is_not_believed() -> None:
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 async def test_whole_conversation_and_echo_against_the_sandbox(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, version: str
+    controlled: Any, version: str
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
-    settings = settings_for(tmp_path, telegram.base_url, allpay_api_version=version)
-    async with running_bot(settings, telegram) as h:
+    async with controlled(allpay_api_version=version) as h:
         user = h.user()
         card = await h.top_up_card(user, "77000000001", "2000")  # ⏳ first, then ✅
         await h.press(user, card, "Confirm")

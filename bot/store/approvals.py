@@ -74,7 +74,7 @@ class Approvals:
     def record_card(tx: Tx, approval_id: str, chat_id: int, message_id: int) -> None:
         tx.run(
             "INSERT INTO approval_cards (approval_id, chat_id, message_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET message_id = excluded.message_id",
+            "ON CONFLICT (approval_id, chat_id) DO UPDATE SET message_id = excluded.message_id",
             (approval_id, chat_id, message_id),
         )
 

@@ -1,4 +1,6 @@
-"""One SQLite database for the journal, the roster, the outbox and conversation state.
+"""One database for the journal, the roster, the outbox and conversation state: SQLite,
+the embedded default (this module), or PostgreSQL for several instances
+(:mod:`bot.store.postgres`, chosen by :func:`open_database`), behind the same repositories.
 
 **One hop per transaction.** A transaction is a plain function of a :class:`Tx`, run whole
 on the database's thread: BEGIN, its statements and COMMIT cost one trip from the event loop,
@@ -21,10 +23,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import aiosqlite
 
@@ -32,7 +34,19 @@ from bot.files import private_file
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Row = sqlite3.Row
+#: How long a transaction waits for another process's before failing (health turns red).
+LOCK_WAIT_MS = 5000
+
+
+class Row(Protocol):
+    """A row by column name (or position): ``sqlite3.Row`` or PostgreSQL's like it."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -349,12 +363,68 @@ class Tx:
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._synchronous = "FULL"  # read and set on the database thread only
+    """What the repositories' callers use: transactions, each one trip to the database's
+    thread. :class:`SqliteDatabase` and :class:`~bot.store.postgres.PostgresDatabase`."""
+
+    kind: ClassVar[str]
+    #: The SQLite file (backups copy it); None on PostgreSQL (pg_dump's job).
+    path: Path | None = None
+
+    def __init__(self) -> None:
         #: Trips from the event loop to the database thread (bench/ reports it per step).
         self.hops = 0
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+        """``work`` as one write transaction, committed if it returns: durable (fsynced)
+        when ``durable`` (the default, and always for money). An exception rolls it back
+        and reaches the caller. Write transactions run one at a time."""
+        raise NotImplementedError
+
+    async def read(self, work: Callable[[Tx], T]) -> T:
+        """``work``'s reads, from one snapshot of the database."""
+        raise NotImplementedError
+
+    async def writable(self) -> bool:
+        """For health checks: can we write a transaction right now?"""
+        raise NotImplementedError
+
+    async def wait_for_locks(self, seconds: float) -> None:
+        """How long a transaction waits for another process's before it fails."""
+        raise NotImplementedError
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One ad-hoc read (tests, tools, benchmarks): the repositories are the bot's way."""
+        return await self.read(lambda tx: tx.all(sql, params))
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def open_database(url: str) -> Database:
+    """The database ``DATABASE_URL`` names (not opened yet): ``sqlite:///path`` or
+    ``postgresql://…``."""
+    if is_postgres_url(url):
+        from bot.store.postgres import PostgresDatabase  # SQLite alone never loads psycopg
+
+        return PostgresDatabase(url)
+    return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
+
+
+class SqliteDatabase(Database):
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path: Path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._synchronous = "FULL"  # read and set on the database thread only
 
     async def open(self) -> None:
         private_file(self.path)
@@ -379,12 +449,16 @@ class Database:
         result: T = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
         return result
 
+    async def wait_for_locks(self, seconds: float) -> None:
+        milliseconds = int(seconds * 1000)
+        await self._on_thread(lambda conn: conn.execute(f"PRAGMA busy_timeout={milliseconds}"))
+
     def _setup(self, conn: sqlite3.Connection) -> None:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         self._migrate(conn)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -412,9 +486,7 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
 
     async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
-        """``work`` as one write transaction (BEGIN IMMEDIATE), committed if it returns:
-        fsynced when ``durable`` (the default, and always for money), else as WAL's NORMAL
-        allows. An exception rolls it back and reaches the caller."""
+        """BEGIN IMMEDIATE; not ``durable``: as WAL's NORMAL allows."""
         wanted = "FULL" if durable else "NORMAL"
 
         def transaction(conn: sqlite3.Connection) -> T:
@@ -435,8 +507,6 @@ class Database:
         return await self._on_thread(transaction)
 
     async def read(self, work: Callable[[Tx], T]) -> T:
-        """``work``'s reads, from one snapshot of the database."""
-
         def snapshot(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN")
             try:
@@ -447,13 +517,7 @@ class Database:
 
         return await self._on_thread(snapshot)
 
-    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """One ad-hoc read (tests, tools, benchmarks): the repositories are the bot's way."""
-        return await self.read(lambda tx: tx.all(sql, params))
-
     async def writable(self) -> bool:
-        """For health checks: can we write a transaction right now?"""
-
         def probe(tx: Tx) -> None:
             tx.run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
             tx.run("DELETE FROM _probe")

@@ -48,26 +48,27 @@ class Handovers:
         received: Decimal | None = None,
         decided_by: int | None = None,
     ) -> int:
-        tx.run(
-            "INSERT INTO handovers (cashier_id, chat_id, receiver_id, state, upto_receipt, "
-            "expected_tiyn, pending_tiyn, declared_tiyn, received_tiyn, decided_by, "
-            "created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cashier_id,
-                chat_id,
-                receiver_id,
-                state.value,
-                upto_receipt,
-                to_tiyn(expected),
-                to_tiyn(pending),
-                _tiyn(declared),
-                _tiyn(received),
-                decided_by,
-                ts(now),
-                ts(now) if state is not HandoverState.DECLARED else None,
-            ),
+        return int(
+            tx.value(
+                "INSERT INTO handovers (cashier_id, chat_id, receiver_id, state, upto_receipt, "
+                "expected_tiyn, pending_tiyn, declared_tiyn, received_tiyn, decided_by, "
+                "created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    cashier_id,
+                    chat_id,
+                    receiver_id,
+                    state.value,
+                    upto_receipt,
+                    to_tiyn(expected),
+                    to_tiyn(pending),
+                    _tiyn(declared),
+                    _tiyn(received),
+                    decided_by,
+                    ts(now),
+                    ts(now) if state is not HandoverState.DECLARED else None,
+                ),
+            )
         )
-        return int(tx.value("SELECT last_insert_rowid()"))
 
     @staticmethod
     def answer(
@@ -114,7 +115,7 @@ class Handovers:
     def record_card(tx: Tx, handover_id: int, chat_id: int, message_id: int) -> None:
         tx.run(
             "INSERT INTO handover_cards (handover_id, chat_id, message_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET message_id = excluded.message_id",
+            "ON CONFLICT (handover_id, chat_id) DO UPDATE SET message_id = excluded.message_id",
             (handover_id, chat_id, message_id),
         )
 

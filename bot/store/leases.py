@@ -45,7 +45,8 @@ class Leases:
     def holders(tx: Tx, now: datetime, prefix: str) -> list[tuple[str, str]]:
         """Live leases whose name starts with ``prefix``: (name, owner)."""
         rows = tx.all(
-            "SELECT name, owner FROM leases WHERE substr(name, 1, ?) = ? AND until > ?",
+            "SELECT name, owner FROM leases "
+            "WHERE substr(name, 1, CAST(? AS INTEGER)) = ? AND until > ?",
             (len(prefix), prefix, ts(now)),
         )
         return [(str(r["name"]), str(r["owner"])) for r in rows]
@@ -55,6 +56,6 @@ class Leases:
         """Leases of earlier lives of this process (owners starting with ``prefix``, not
         ``owner``): a restart takes them back."""
         return tx.run(
-            "DELETE FROM leases WHERE substr(owner, 1, ?) = ? AND owner != ?",
+            "DELETE FROM leases WHERE substr(owner, 1, CAST(? AS INTEGER)) = ? AND owner != ?",
             (len(prefix), prefix, owner),
         )

@@ -84,7 +84,7 @@ class Outbox:
             )
         return tx.run(
             "UPDATE outbox SET claim_owner = NULL, claim_until = NULL "
-            "WHERE substr(claim_owner, 1, ?) = ? AND claim_owner != ?",
+            "WHERE substr(claim_owner, 1, CAST(? AS INTEGER)) = ? AND claim_owner != ?",
             (len(owner), owner, earlier_than),
         )
 

@@ -162,7 +162,7 @@ class Payments:
             )
         return tx.run(
             "UPDATE payments SET lease_owner = NULL, lease_until = NULL "
-            "WHERE substr(lease_owner, 1, ?) = ? AND lease_owner != ?",
+            "WHERE substr(lease_owner, 1, CAST(? AS INTEGER)) = ? AND lease_owner != ?",
             (len(owner), owner, earlier_than),
         )
 

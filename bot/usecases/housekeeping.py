@@ -79,6 +79,8 @@ class Housekeeping(BackgroundLoop):
         """A verified copy in ``backup_dir``; the newest ``backup_keep`` copies stay."""
         assert self.backup_dir is not None
         self.backup_dir.mkdir(parents=True, exist_ok=True)
+        if self.db.path is None:
+            raise RuntimeError("backups copy SQLite only (PostgreSQL: pg_dump)")
         report = await asyncio.to_thread(backup, self.db.path, self.backup_dir, now)
         copies = sorted(self.backup_dir.glob("cashin-*.sqlite3"))
         for old in copies[: max(0, len(copies) - self.backup_keep)]:

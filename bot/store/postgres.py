@@ -1,0 +1,311 @@
+"""The journal on PostgreSQL (``DATABASE_URL=postgresql://…``), for several bot instances.
+
+Same repositories, same SQL, same one-hop transactions as SQLite (:mod:`bot.store.db`): a
+transaction is a plain function of a :class:`~bot.store.db.Tx`, run whole on this database's
+own thread with psycopg's synchronous connection. That is why psycopg and not asyncpg: with
+asyncpg every repository would turn into coroutines awaited statement by statement from the
+event loop, a cancelled caller would stop its transaction half-way, and the two backends
+would need two copies of every repository. Here the repositories do not know which backend
+they run on, a transaction costs one trip from the event loop whatever it holds, and a
+caller cancelled meanwhile does not stop it (the confirm still commits; the resolver sends).
+
+**Writers take turns, across every instance.** A write transaction first takes one
+transaction-scoped advisory lock (per database and schema), so write transactions run one
+at a time as they do on SQLite (``BEGIN IMMEDIATE``): every read-then-write the repositories
+do (receipt numbers, "still waiting?" checks, claims) sees every write committed before it,
+and the CHECKs and unique indexes are the second line. The bot's writes are short and few
+(Telegram allows ~5 top-ups/s per bot token, however many instances run), so the turn costs
+nothing that matters; the network trips of the statements are inside the thread.
+Reads run in one ``REPEATABLE READ`` snapshot, like SQLite's read transactions.
+
+``durable=False`` maps to ``synchronous_commit = off`` for that transaction: conversation
+bookkeeping may lose its last moment in a server crash, money never does.
+
+The schema is SQLite's (:data:`~bot.store.db.MIGRATIONS`), translated: integers are
+``BIGINT`` (Telegram ids do not fit 32 bits), ``AUTOINCREMENT`` keys are identities, and the
+few migrations that SQLite expresses its own way (a table rebuilt to relax a CHECK,
+``strftime``, triggers) have a PostgreSQL text of their own below. The version is kept in
+``schema_version``; instances starting together migrate one at a time (the same lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import RowMaker
+from psycopg.types.numeric import Int8Dumper
+
+from bot.store.db import LOCK_WAIT_MS, MIGRATIONS, Database, Row, Tx
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The key of the writers' advisory lock: one per database and schema.
+WRITERS_LOCK = "SELECT hashtext(current_database() || '.' || current_schema())"
+
+#: Migrations SQLite and PostgreSQL say differently: the PostgreSQL text, by number.
+_OWN_TEXT: dict[int, str] = {
+    # 4: relax drafts' CHECKs in place (SQLite has to rebuild the table)
+    4: """
+    ALTER TABLE drafts
+        ALTER COLUMN client_name SET DEFAULT '',
+        ALTER COLUMN identified SET DEFAULT 0,
+        ALTER COLUMN amount_tiyn DROP NOT NULL,
+        DROP CONSTRAINT drafts_amount_tiyn_check,
+        ADD CONSTRAINT drafts_amount_tiyn_check CHECK (amount_tiyn IS NULL OR amount_tiyn > 0),
+        DROP CONSTRAINT drafts_state_check,
+        ADD CONSTRAINT drafts_state_check
+            CHECK (state IN ('LOGIN', 'CLIENT', 'OPEN', 'CONFIRMED', 'CANCELLED')),
+        ADD COLUMN card_message_id BIGINT,
+        ADD CHECK (state IN ('LOGIN', 'CLIENT', 'CANCELLED') OR amount_tiyn IS NOT NULL);
+    CREATE INDEX drafts_cashier_open ON drafts (cashier_id)
+        WHERE state IN ('LOGIN', 'CLIENT', 'OPEN');
+    ALTER TABLE outbox ADD COLUMN progress BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_chat_due ON outbox (chat_id, next_at) WHERE done_at IS NULL;
+    """,
+}
+_NOW = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+_SQLITE_NOW = "strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')"
+_TRIGGER = re.compile(
+    r"CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+)\s+(?:WHEN (.+?)\s+)?"
+    r"BEGIN SELECT RAISE\(ABORT, '([^']+)'\); END;",
+    re.DOTALL,
+)
+_REFUSE = """
+    CREATE FUNCTION cashin_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+    END $$;
+"""
+
+
+def _trigger(match: re.Match[str]) -> str:
+    name, event, table, when, message = match.groups()
+    condition = f"WHEN ({when}) " if when else ""
+    return (
+        f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW {condition}"
+        f"EXECUTE FUNCTION cashin_refuse('{message}');"
+    )
+
+
+def postgres_migration(number: int) -> str:
+    """Migration ``number`` (from 1) as PostgreSQL runs it."""
+    own = _OWN_TEXT.get(number)
+    if own is not None:
+        return own
+    script = MIGRATIONS[number - 1]
+    script = script.replace(
+        "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    )
+    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    script = script.replace(_SQLITE_NOW, _NOW)
+    if _TRIGGER.search(script):
+        script = _REFUSE + _TRIGGER.sub(_trigger, script)
+    return script
+
+
+@functools.lru_cache(maxsize=1024)
+def _placeholders(sql: str) -> str:
+    """SQLite's ``?`` as psycopg's ``%s`` (a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Row(tuple[Any, ...]):
+    """A row readable by position and by column name, like ``sqlite3.Row``."""
+
+    _index: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(self._index[key])
+        return super().__getitem__(key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[_Row]:
+    names = [column.name for column in cursor.description or ()]
+    index = {name: position for position, name in enumerate(names)}
+    kind = type("Row", (_Row,), {"_index": index, "__slots__": ()})
+
+    def make(values: Sequence[Any]) -> _Row:
+        return kind(values)  # type: ignore[no-any-return]
+
+    return make
+
+
+class _BoolAsInteger(Int8Dumper):
+    """Flags are 0/1 integers in both schemas."""
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class PostgresTx(Tx):
+    """:class:`Tx` on a psycopg connection: the same SQL, ``?`` placeholders translated."""
+
+    __slots__ = ("_pg",)
+
+    def __init__(self, conn: psycopg.Connection[_Row]) -> None:
+        self._pg = conn
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return self._pg.execute(_placeholders(sql), params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self._pg.execute(_placeholders(sql), params).fetchall())
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self._pg.execute(_placeholders(sql), params).fetchone()
+        return row[0] if row is not None else None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._pg.execute(_placeholders(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        with self._pg.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), list(rows))
+            return cursor.rowcount
+
+
+class PostgresDatabase(Database):
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self._conn: psycopg.Connection[_Row] | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._lock_key = 0  # the writers' advisory lock: this database and schema's own
+
+    async def open(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres")
+        await self._call(self._setup)
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        await self._call(self._disconnect)
+        self._thread.shutdown(wait=True)
+        self._thread = None
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        if self._thread is None:
+            raise RuntimeError("database is not open")
+        self.hops += 1
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+
+    # On the database thread ---------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[_Row]:
+        """The open connection; a new one if the server dropped the last (a restart, a
+        failover). A transaction cut off that way has failed and said so to its caller."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if conn is not None:
+            log.warning("database: connection lost; reconnecting")
+            conn.close()
+        self._conn = conn = psycopg.connect(
+            self.url, autocommit=True, row_factory=_rows, connect_timeout=10
+        )
+        conn.adapters.register_dumper(bool, _BoolAsInteger)
+        conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+        self._lock_key = int(conn.execute(WRITERS_LOCK).fetchone()[0])  # type: ignore[index]
+        return conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _setup(self) -> None:
+        conn = self._connection()
+        if conn.execute("SELECT current_schema()").fetchone()[0] is None:  # type: ignore[index]
+            raise RuntimeError("DATABASE_URL: its search_path names no existing schema")
+        self._in_transaction(conn, "BEGIN", self._migrate)
+
+    def _migrate(self, tx: PostgresTx) -> None:
+        conn = tx._pg
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        found = conn.execute("SELECT version FROM schema_version").fetchone()
+        if found is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        version = int(found[0]) if found is not None else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database is at schema {version}, newer than this bot ({len(MIGRATIONS)}); "
+                "refusing to run an older bot on it"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            log.info("database: migrating to schema %d", number)
+            conn.execute(postgres_migration(number).encode())
+            conn.execute("UPDATE schema_version SET version = %s", (number,))
+
+    def _in_transaction(
+        self, conn: psycopg.Connection[_Row], begin: str, work: Callable[[PostgresTx], T]
+    ) -> T:
+        conn.execute(begin)
+        try:
+            if begin == "BEGIN":  # a writer: one at a time (see the module's docstring)
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            result = work(PostgresTx(conn))
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # a lost connection rolled it back
+                    conn.execute("ROLLBACK")
+            raise
+        return result
+
+    # The Database API ----------------------------------------------------------------
+
+    async def wait_for_locks(self, seconds: float) -> None:
+        milliseconds = int(seconds * 1000)
+        await self._call(
+            lambda: self._connection().execute(f"SET lock_timeout = {milliseconds}") and None
+        )
+
+    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+        def transaction() -> T:
+            conn = self._connection()
+
+            def body(tx: PostgresTx) -> T:
+                if not durable:
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                return work(tx)
+
+            return self._in_transaction(conn, "BEGIN", body)
+
+        return await self._call(transaction)
+
+    async def read(self, work: Callable[[Tx], T]) -> T:
+        def snapshot() -> T:
+            conn = self._connection()
+            return self._in_transaction(
+                conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", work
+            )
+
+        return await self._call(snapshot)
+
+    async def writable(self) -> bool:
+        def probe(tx: Tx) -> None:
+            if tx.value("SELECT pg_is_in_recovery()"):
+                raise RuntimeError("the server is a read-only standby")
+
+        try:
+            await self.write(probe)
+            return True
+        except Exception:
+            log.exception("database is not writable")
+            return False
