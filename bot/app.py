@@ -45,7 +45,7 @@ from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.outbox import OutboxWorker
-from bot.telegram.pacing import Pacer
+from bot.telegram.pacing import Pacer, RedisBudgetStore
 from bot.telegram.storage import SQLiteStorage
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cash import CashDesk
@@ -243,6 +243,8 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             else None
         )
         storage, isolation = conversation_storage(settings, db)
+        if isinstance(storage, RedisStorage):  # Telegram's limits are the bot's: shared
+            pacer.store = RedisBudgetStore(storage.redis, settings.redis_prefix)
         dispatcher = Dispatcher(
             storage=storage,
             events_isolation=isolation,

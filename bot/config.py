@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.allpay.protocol import ApiVersion
 from bot.domain.receipts import Parties
-from bot.store.db import is_postgres_url
+from bot.store.db import database_passwords, is_postgres_url
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
@@ -245,7 +245,15 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         if is_postgres_url(value):
-            if not urlsplit(value).hostname and "host=" not in value:
+            # Never echo the URL: it may carry the password.
+            parts = urlsplit(value)
+            if "@" in parts.netloc.rpartition("@")[0]:
+                raise ValueError("percent-encode an @ in the user or password as %40")
+            try:
+                _ = parts.port
+            except ValueError:
+                raise ValueError("its port is not a number from 1 to 65535") from None
+            if not parts.hostname and "host=" not in parts.query:
                 raise ValueError("must name the server: postgresql://user@host:5432/database")
             return value
         if not value.startswith("sqlite:///") or value == "sqlite:///":
@@ -363,10 +371,12 @@ class Settings(BaseSettings):
             for secret in (self.bot_token, self.allpay_token, self.webhook_secret)
             if secret is not None
         ]
-        for url in (self.redis_url.get_secret_value() if self.redis_url else "", self.database_url):
-            password = urlsplit(url).password if "://" in url else None
+        if self.redis_url is not None:
+            password = urlsplit(self.redis_url.get_secret_value()).password
             if password:
                 found.append(password)
+        if self.on_postgres:
+            found += database_passwords(self.database_url)
         if self.allpay_private_key is not None:
             with contextlib.suppress(OSError, ValueError):  # unreadable, or not PEM text
                 found.append(self.allpay_private_key.read_text())

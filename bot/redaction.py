@@ -111,5 +111,8 @@ def redacted_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port: shown as nothing
+        port = ""
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"

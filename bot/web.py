@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger(__name__)
+#: How long /healthz waits for a write probe (SQLite's lock wait and PostgreSQL's are 5 s).
+HEALTH_DATABASE_WAIT = 10.0
 
 APP_KEY: web.AppKey[App] = web.AppKey("bot_app")
 
@@ -48,7 +50,11 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
     restarting the bot would bring neither back, and would stop the resends of pending
     payments that go on without Telegram.
     """
-    writable = await app.db.writable()
+    try:  # a database that does not answer is not writable, and /healthz still answers
+        async with asyncio.timeout(HEALTH_DATABASE_WAIT):
+            writable = await app.db.writable()
+    except TimeoutError:
+        writable = False
     loops = {
         name: {"alive": loop.alive, "last_run": _iso(loop.last_run)}
         for name, loop in (("resolver", app.resolver), ("outbox", app.outbox))

@@ -162,7 +162,7 @@ async def test_a_newer_schema_is_refused_on_both_backends(
         await connect()
 
 
-def _sqlite_schema(path: str) -> tuple[dict[str, set[str]], set[str]]:
+def _sqlite_schema(path: str) -> tuple[dict[str, set[str]], set[str], dict[str, int]]:
     with sqlite3.connect(path) as conn:
         tables = [
             str(r[0])
@@ -180,12 +180,19 @@ def _sqlite_schema(path: str) -> tuple[dict[str, set[str]], set[str]]:
         triggers = {
             str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         }
-    return columns, indexes | triggers
+        checks = {
+            str(name): str(sql).upper().count("CHECK (")
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            )
+            if "CHECK (" in str(sql).upper()
+        }
+    return columns, indexes | triggers, checks
 
 
 async def test_postgresql_has_sqlites_schema(tmp_path: Path, postgres_url: str) -> None:
-    """The same tables, columns, indexes and triggers on both backends (the constraints are
-    exercised by the tests that run on both)."""
+    """The same tables, columns, indexes, triggers and CHECKs (per table) on both backends;
+    what the constraints refuse is exercised by the tests that run on both."""
     sqlite_db = open_database(f"sqlite:///{tmp_path / 's.sqlite3'}")
     pg = open_database(postgres_url)
     await sqlite_db.open()
@@ -211,7 +218,34 @@ async def test_postgresql_has_sqlites_schema(tmp_path: Path, postgres_url: str) 
                 "WHERE trigger_schema = current_schema()"
             )
         }
+        checks = {
+            str(r[0]): int(r[1])
+            for r in await pg.query(
+                "SELECT conrelid::regclass::text, COUNT(*) FROM pg_constraint "
+                "WHERE contype = 'c' AND connamespace = current_schema()::regnamespace "
+                "GROUP BY 1"
+            )
+        }
     finally:
         await pg.close()
         await sqlite_db.close()
-    assert (columns, indexes | triggers) == _sqlite_schema(str(tmp_path / "s.sqlite3"))
+    assert (columns, indexes | triggers, checks) == _sqlite_schema(str(tmp_path / "s.sqlite3"))
+
+
+async def test_a_postgresql_session_cannot_hang_the_others(postgres_url: str) -> None:
+    """Keepalives find a server that stopped answering; a session frozen inside a
+    transaction loses it (and the writers' lock) instead of stopping every instance."""
+    db = open_database(postgres_url)
+    await db.open()
+    try:
+        settings = {
+            name: str((await db.query(f"SHOW {name}"))[0][0])
+            for name in ("idle_in_transaction_session_timeout", "lock_timeout", "statement_timeout")
+        }
+        assert settings == {
+            "idle_in_transaction_session_timeout": "30s",
+            "lock_timeout": "5s",
+            "statement_timeout": "1min",
+        }
+    finally:
+        await db.close()

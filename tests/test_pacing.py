@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import time
 from typing import Any
 
+import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from redis.asyncio import Redis
 
-from bot.telegram.pacing import Budget, Lane, Pacer, current_lane
+from bot.telegram.pacing import Budget, Lane, Pacer, RedisBudgetStore, current_lane
+from tests.conftest import REDIS_URL
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -103,3 +108,76 @@ async def test_callback_answers_are_neither_counted_nor_queued() -> None:
         for n in range(20):
             await _call(pacer, api, AnswerCallbackQuery(callback_query_id=str(n)), Lane.REPLY)
     assert len(api.calls) == 21
+
+
+# ------------------------------------------------ shared by instances (REDIS_URL)
+
+
+def _shared(prefix: str, url: str = REDIS_URL, **budget: Any) -> tuple[Pacer, Redis]:
+    """One instance's pacer over the budget every instance with ``prefix`` shares."""
+    redis = Redis.from_url(url)
+    return Pacer(Budget(**{"margin": 0.0, **budget}), RedisBudgetStore(redis, prefix)), redis
+
+
+async def test_instances_share_one_budget_per_chat(redis_prefix: str) -> None:
+    """Three instances writing to one chat together keep to the chat's one rate: Telegram
+    counts the bot, not the process."""
+    rate = 20.0
+    pairs = [_shared(redis_prefix, private_rate=rate, private_burst=1.0) for _ in range(3)]
+    api = FakeApi()
+    try:
+        await asyncio.gather(
+            *(
+                _call(pacer, api, SendMessage(chat_id=9, text=f"{n}.{i}"), Lane.REPLY)
+                for n, (pacer, _redis) in enumerate(pairs)
+                for i in range(4)
+            )
+        )
+    finally:
+        for _pacer, redis in pairs:
+            await redis.aclose()
+    moments = sorted(at for at, _m in api.calls)
+    assert len(moments) == 12
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    # Each token comes 1/rate after the one before, whichever instance takes it (a slow
+    # machine only widens the gaps); separately paced, they would come three at a time.
+    assert min(gaps) >= 0.8 / rate, gaps
+
+
+async def test_a_window_told_to_one_instance_holds_for_all(redis_prefix: str) -> None:
+    (first, first_redis), (second, second_redis) = (_shared(redis_prefix) for _ in range(2))
+    api = FakeApi()
+    api.refuse["5"] = 1  # Telegram: chat 5, wait 1 s
+    try:
+        refused = asyncio.create_task(
+            _call(first, api, SendMessage(chat_id=5, text="a"), Lane.REPLY)
+        )
+        window = f"{redis_prefix}:pace:chat:5:window"
+        for _ in range(500):  # until the first has been told and has shared the window
+            if await first_redis.exists(window):
+                break
+            await asyncio.sleep(0.01)
+        told = time.monotonic()
+        await _call(second, api, SendMessage(chat_id=5, text="b"), Lane.REPLY)
+        await refused
+    finally:
+        await first_redis.aclose()
+        await second_redis.aclose()
+    [_refused, *later] = api.calls
+    assert sorted(str(getattr(m, "text", "")) for _t, m in later) == ["a", "b"]
+    assert all(at >= told + 0.9 for at, _m in later)  # nobody called inside the window
+
+
+async def test_without_redis_an_instance_paces_itself_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pacer, redis = _shared("cashin-t", url="redis://127.0.0.1:1/0", private_rate=50.0)
+    api = FakeApi()
+    try:
+        with caplog.at_level(logging.WARNING):
+            for n in range(3):
+                await _call(pacer, api, SendMessage(chat_id=3, text=str(n)), Lane.REPLY)
+    finally:
+        await redis.aclose()
+    assert api.texts() == ["0", "1", "2"]  # delivered all the same
+    assert sum("Redis unreachable" in r.getMessage() for r in caplog.records) == 1

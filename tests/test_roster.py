@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from typing import Any
 
 from bot.allpay.protocol import CheckResult
 from bot.app import announce
-from bot.devtools.telegram import FakeTelegram
-from tests.conftest import sandbox_folder
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -16,8 +14,6 @@ from tests.harness import (
     SUPERVISOR,
     SUPERVISOR_CHAT,
     Harness,
-    running_bot,
-    settings_for,
 )
 
 NEWCOMER = 555
@@ -118,15 +114,11 @@ async def test_roster_commands_refuse_bad_input_and_change_nothing(harness: Harn
     assert not [e for e in entries if e.actor_id == ADMIN]
 
 
-async def test_the_last_admin_cannot_be_removed_or_demoted(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
-) -> None:
+async def test_the_last_admin_cannot_be_removed_or_demoted(controlled: Any) -> None:
     """The operator cleared ADMIN_IDS after the first start: the roster keeps its one admin."""
-    sandbox_folder(tmp_path, sandbox_keys)
-    async with running_bot(settings_for(tmp_path, telegram.base_url), telegram):
+    async with controlled():
         pass
-    settings = settings_for(tmp_path, telegram.base_url, admin_ids=[])
-    async with running_bot(settings, telegram) as h:
+    async with controlled(admin_ids=[]) as h:
         admin = h.user(ADMIN)
         for command in (f"/remove {ADMIN}", f"/add_cashier {ADMIN}", f"/add_supervisor {ADMIN}"):
             reply = await h.say(admin, command)

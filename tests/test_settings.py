@@ -170,6 +170,34 @@ def test_postgresql_needs_one_allpay_for_all_and_no_file_backups(
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"postgresql://cashin:{PG_PASSWORD}@x@127.0.0.1/cashin", "percent-encode an @"),
+        (f"postgresql://cashin:{PG_PASSWORD}@127.0.0.1:65536/cashin", "port"),
+        (f"postgresql://cashin:{PG_PASSWORD}@:5432/cashin", "must name the server"),
+    ],
+)
+def test_a_malformed_postgresql_url_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, says: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SANDBOX_DIR", "mine")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert says in str(refused.value) and PG_PASSWORD not in str(refused.value)
+
+
+def test_every_form_of_the_database_password_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_DIR", "mine")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://cashin:Tr%40ub%3Aa@db/cashin")
+    assert {"Tr%40ub%3Aa", "Tr@ub:a"} <= set(load_settings().secret_values())
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql://cashin@db/cashin?password=p%26q&sslmode=require"
+    )
+    assert {"p%26q", "p&q"} <= set(load_settings().secret_values())
+
+
 @pytest.mark.parametrize("command", [[], ["backup", "out"], ["check"]])
 def test_an_unreachable_postgresql_is_one_line_without_its_password(
     tmp_path: Path, command: list[str]

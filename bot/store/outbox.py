@@ -141,7 +141,7 @@ class Outbox:
             if busy
             else ("o.done_at IS NULL")
         )
-        held = "SELECT NULL AS chat_id, NULL AS until WHERE 0"
+        held = "SELECT CAST(NULL AS BIGINT) AS chat_id, CAST(NULL AS TEXT) AS until WHERE 1 = 0"
         params: list[object] = []
         if owner is not None and now is not None:
             held = (

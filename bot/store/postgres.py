@@ -49,6 +49,28 @@ from bot.store.db import LOCK_WAIT_MS, MIGRATIONS, Database, Row, Tx
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: How this process talks to the server. A server (or a network) that stops answering is
+#: found out by TCP keepalives and ``tcp_user_timeout`` instead of hanging the database's
+#: thread for ever; the call fails, and the next one connects again.
+CONNECTION: dict[str, Any] = {
+    "autocommit": True,  # BEGIN and COMMIT are said explicitly, as on SQLite
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+#: Every session's limits. A transaction that waits for a lock gives up after LOCK_WAIT_MS
+#: (health turns red, like SQLite's busy timeout); a statement after 60 s; and an instance
+#: frozen inside a transaction (a paused VM, a partition) loses it — and the writers' lock it
+#: holds — after 30 s, instead of stopping every other instance's writes.
+SESSION = (
+    f"SET lock_timeout = {LOCK_WAIT_MS}",
+    "SET statement_timeout = 60000",
+    "SET idle_in_transaction_session_timeout = 30000",
+)
+
 #: The key of the writers' advisory lock: one per database and schema.
 WRITERS_LOCK = "SELECT hashtext(current_database() || '.' || current_schema())"
 
@@ -133,13 +155,17 @@ class _Row(tuple[Any, ...]):
         return list(self._index)
 
 
-def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[_Row]:
-    names = [column.name for column in cursor.description or ()]
+@functools.lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[_Row]:
     index = {name: position for position, name in enumerate(names)}
-    kind = type("Row", (_Row,), {"_index": index, "__slots__": ()})
+    return type("Row", (_Row,), {"_index": index, "__slots__": ()})
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[_Row]:
+    kind = _row_class(tuple(column.name for column in cursor.description or ()))
 
     def make(values: Sequence[Any]) -> _Row:
-        return kind(values)  # type: ignore[no-any-return]
+        return kind(values)
 
     return make
 
@@ -216,11 +242,13 @@ class PostgresDatabase(Database):
         if conn is not None:
             log.warning("database: connection lost; reconnecting")
             conn.close()
-        self._conn = conn = psycopg.connect(
-            self.url, autocommit=True, row_factory=_rows, connect_timeout=10
-        )
+        self._conn = conn = psycopg.connect(self.url, row_factory=_rows, **CONNECTION)
         conn.adapters.register_dumper(bool, _BoolAsInteger)
-        conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+        for setting in SESSION:
+            conn.execute(setting)
+        if conn.execute("SELECT current_schema()").fetchone()[0] is None:  # type: ignore[index]
+            conn.close()
+            raise RuntimeError("DATABASE_URL: its search_path names no existing schema")
         self._lock_key = int(conn.execute(WRITERS_LOCK).fetchone()[0])  # type: ignore[index]
         return conn
 
@@ -230,13 +258,11 @@ class PostgresDatabase(Database):
             self._conn = None
 
     def _setup(self) -> None:
-        conn = self._connection()
-        if conn.execute("SELECT current_schema()").fetchone()[0] is None:  # type: ignore[index]
-            raise RuntimeError("DATABASE_URL: its search_path names no existing schema")
-        self._in_transaction(conn, "BEGIN", self._migrate)
+        self._in_transaction(self._connection(), "BEGIN", self._migrate)
 
     def _migrate(self, tx: PostgresTx) -> None:
         conn = tx._pg
+        conn.execute("SET LOCAL statement_timeout = 0")  # an index over a large journal
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         found = conn.execute("SELECT version FROM schema_version").fetchone()
         if found is None:

@@ -107,7 +107,8 @@ class Roster:
         if user_id in set(configured_admins):
             return RosterChange.CONFIGURED_ADMIN
         row = tx.one(
-            "SELECT COUNT(*) AS admins, SUM(user_id = ?) AS this_one FROM users "
+            "SELECT COUNT(*) AS admins, SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END) AS this_one "
+            "FROM users "
             "WHERE role = 'admin' AND removed_at IS NULL AND blocked = 0",
             (user_id,),
         )

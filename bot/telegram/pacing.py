@@ -20,8 +20,11 @@ the bot's session does, and handlers stay plain ``message.answer(...)``:
 * ``answerCallbackQuery`` and the other calls Telegram does not count pass straight through.
 
 A call that cannot be delivered within its lane's bound is logged with the update it
-belongs to and raises: nothing disappears silently. The buckets live behind
-:class:`BudgetStore`, so several instances can later share them.
+belongs to and raises: nothing disappears silently. The buckets and wait windows live
+behind :class:`BudgetStore`: in this process (:class:`LocalBudgetStore`), or with
+``REDIS_URL`` in Redis (:class:`RedisBudgetStore`), shared by every instance — Telegram's
+limits are the bot's, not a process's, so three instances together keep to one budget, and a
+window Telegram announced to one of them holds for all.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.logs import log_context
 
@@ -104,12 +109,12 @@ class Budget:
 
 
 class BudgetStore(Protocol):
-    """Where buckets and wait windows live: this process now; shared storage later."""
+    """Where buckets and wait windows live: this process, or Redis for every instance."""
 
     async def acquire(self, key: str, rate: float, burst: float, priority: int) -> None:
         """Wait for one token of bucket ``key`` (served by ``priority``, then arrival)."""
 
-    def block(self, key: str, seconds: float) -> None:
+    async def block(self, key: str, seconds: float) -> None:
         """Nobody gets a token of ``key`` for ``seconds`` (a 429 window)."""
 
     def set_rate(self, key: str, rate: float) -> None:
@@ -222,7 +227,7 @@ class LocalBudgetStore:
     async def acquire(self, key: str, rate: float, burst: float, priority: int) -> None:
         await self._gate(key, rate, burst).take(priority)
 
-    def block(self, key: str, seconds: float) -> None:
+    async def block(self, key: str, seconds: float) -> None:
         gate = self._gates.get(key)
         if gate is None:
             gate = self._gate(key, 1.0, 1.0)
@@ -240,6 +245,135 @@ class LocalBudgetStore:
         for gate in self._gates.values():
             for priority in gate.waiting():
                 counts[priority] = counts.get(priority, 0) + 1
+        return counts
+
+
+#: One token of a bucket shared in Redis, on Redis's clock (instances' clocks may differ):
+#: 0 when taken, else how long to wait (s). A 429 window (KEYS[2]) holds every instance off.
+_TAKE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
+if blocked > now then return tostring(blocked - now) end
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+#: Close bucket KEYS[1] for ARGV[1] seconds from Redis's now (a longer window stays).
+_BLOCK = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local untils = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untils > current then
+    redis.call('SET', KEYS[1], tostring(untils), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+end
+return 1
+"""
+
+
+class _Turns:
+    """This process's waiters of one shared bucket, by priority then arrival: only the
+    first asks Redis, so a status still goes before a feed line."""
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.seq = itertools.count()
+        self.busy = False
+
+    async def enter(self, priority: int) -> None:
+        if not self.busy and not self.heap:
+            self.busy = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (priority, next(self.seq), future)
+        heapq.heappush(self.heap, entry)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.leave()  # handed the turn as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self.heap.remove(entry)
+                    heapq.heapify(self.heap)
+            raise
+
+    def leave(self) -> None:
+        while self.heap:
+            _priority, _seq, future = heapq.heappop(self.heap)
+            if not future.done():
+                future.set_result(None)  # the turn passes; busy stays True
+                return
+        self.busy = False
+
+
+class RedisBudgetStore:
+    """Buckets and 429 windows in Redis, shared by every instance of the bot (the same
+    ``REDIS_PREFIX``). If Redis cannot be reached, this process paces itself meanwhile
+    (its own buckets) rather than stop talking to Telegram."""
+
+    def __init__(self, redis: Redis, prefix: str, fallback: LocalBudgetStore | None = None) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:pace"
+        self._take = redis.register_script(_TAKE)
+        self._block = redis.register_script(_BLOCK)
+        self._turns: dict[str, _Turns] = {}
+        self.fallback = fallback or LocalBudgetStore()
+        self._unreachable = False
+
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self._prefix}:{key}", f"{self._prefix}:{key}:window"]
+
+    def _lost(self, exc: BaseException) -> None:
+        if not self._unreachable:
+            log.warning("pacing: Redis unreachable (%s); this instance paces itself", exc)
+        self._unreachable = True
+
+    async def acquire(self, key: str, rate: float, burst: float, priority: int) -> None:
+        turns = self._turns.setdefault(key, _Turns())
+        await turns.enter(priority)
+        try:
+            while True:
+                try:
+                    wait = float(await self._take(keys=self._keys(key), args=[rate, burst]))
+                except (RedisError, OSError) as exc:
+                    self._lost(exc)
+                    await self.fallback.acquire(key, rate, burst, priority)
+                    return
+                self._unreachable = False
+                if wait <= 0:
+                    return
+                await asyncio.sleep(wait)
+        finally:
+            turns.leave()
+            if not turns.busy and not turns.heap:
+                self._turns.pop(key, None)
+
+    async def block(self, key: str, seconds: float) -> None:
+        await self.fallback.block(key, seconds)  # this process at once, whatever Redis does
+        try:
+            await self._block(keys=[self._keys(key)[1]], args=[seconds])
+        except (RedisError, OSError) as exc:
+            self._lost(exc)
+
+    def set_rate(self, key: str, rate: float) -> None:
+        """Each caller passes its rate with every token it asks for: nothing kept here."""
+        self.fallback.set_rate(key, rate)
+
+    def waiting(self) -> dict[int, int]:
+        counts = self.fallback.waiting()
+        for turns in self._turns.values():
+            for priority, _seq, future in turns.heap:
+                if not future.done():
+                    counts[priority] = counts.get(priority, 0) + 1
         return counts
 
 
@@ -353,7 +487,7 @@ class Pacer(BaseRequestMiddleware):
                 if self.observer is not None:
                     self.observer.refused(lane)
                 wait = float(exc.retry_after) + self.budget.margin
-                self.store.block(f"chat:{chat}", wait)
+                await self.store.block(f"chat:{chat}", wait)
                 self._storm(chat)
                 if self._clock() + wait - started > bound:
                     context = log_context.get() or {}
