@@ -1,4 +1,4 @@
-"""Run every benchmark and print the five tables: ``python bench/run.py [--quick]``.
+"""Run every benchmark and print the six tables: ``python bench/run.py [--quick]``.
 
 Ratios are measured within one run on the same machine (machines here are noisy).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import allpay_client, resolver, rush, scale, updates
+from bench import allpay_client, instances, resolver, rush, scale, updates
 from bench.common import machine, sandbox_process
 
 
@@ -39,6 +39,11 @@ async def main(quick: bool, only: set[int]) -> None:
             if 4 in only:
                 cashiers, open_ = (50, 200) if quick else (200, 1000)
                 print(await scale.run(sandbox.url, keys, cashiers, open_), flush=True)
+            if 6 in only:
+                cashiers, each, steps = (10, 2, 400) if quick else (20, 5, 2000)
+                folder = Path(tmp) / "instances"
+                report = await instances.run(sandbox.url, keys, folder, cashiers, each, steps)
+                print(report, flush=True)
         if 5 in only:
             print(await rush.run((20, 40) if quick else (20, 40, 80, 160)), flush=True)
 
@@ -47,7 +52,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
     parser.add_argument(
-        "--only", type=int, action="append", choices=[1, 2, 3, 4, 5], help="run only these tables"
+        "--only",
+        type=int,
+        action="append",
+        choices=[1, 2, 3, 4, 5, 6],
+        help="run only these tables",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5])))
+    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5, 6])))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,13 @@ def english_words(text: str) -> list[str]:
 def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:
     """A message with a button whose callback data starts with ``prefix``."""
     return lambda m: any(data.startswith(prefix) for _label, data in m.callback_buttons)
+
+
+def free_port() -> int:
+    """A port nobody listens on now (for a server the test starts, or one that must fail)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -26,6 +25,7 @@ from bot.allpay.protocol import (
 from bot.allpay.signing import Signer, Verifier, request_dsig_element
 from bot.devtools.sandbox import RunningSandbox
 from tests.conftest import make_client
+from tests.harness import free_port
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"
 Start = Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[str]]
@@ -227,14 +227,8 @@ async def test_check_bad_answer_is_a_typed_error(
     assert info.value.kind is expected
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_connection_refused(sandbox: RunningSandbox) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/soap"
+    url = f"http://127.0.0.1:{free_port()}/soap"
     async with make_client(sandbox, url=url) as client:
         result = await client.pay(GUID, "77010000001", Decimal(5000), "ru")
         assert result.status is PayStatus.PENDING and result.cause

@@ -115,6 +115,24 @@ def test_compose_example_uses_an_env_file_and_the_data_volume() -> None:
     assert "bot.env" in (ROOT / ".gitignore").read_text().split()
 
 
+def test_compose_multi_profile_is_postgresql_redis_two_replicas_and_a_front() -> None:
+    """``docker compose --profile multi up``: what README "Running several instances" says."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    multi = {name for name, s in services.items() if "multi" in s.get("profiles", [])}
+    assert multi == {"postgres", "redis", "bots", "front"}
+    assert "profiles" not in services["bot"]  # the default stays one SQLite instance
+    bots = services["bots"]
+    assert bots["deploy"]["replicas"] >= 2 and bots["env_file"] == "bot-multi.env"
+    assert set(bots["depends_on"]) == {"postgres", "redis"}
+    assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]  # a secret file
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server bots:8080 resolve;" in nginx and "proxy_pass http://bots;" in nginx
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert {"bot-multi.env", "/secrets/", "/keys/"} <= set(ignored)
+    readme = (ROOT / "README.md").read_text()
+    assert "docker compose --profile multi up -d" in readme
+
+
 def test_every_setting_is_in_the_env_example_and_the_readme() -> None:
     """A deployment is configured from bot.env.example and README's table: nothing missing."""
     from bot.config import Settings

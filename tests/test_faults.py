@@ -40,7 +40,7 @@ CHATS = tuple(range(CASHIER, CASHIER + 40))
 
 @pytest.fixture
 async def proxied(
-    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram, database_url: str
 ) -> AsyncIterator[tuple[Harness, FaultProxy, Sandbox]]:
     proxy = FaultProxy(
         sandbox.url,
@@ -54,6 +54,7 @@ async def proxied(
     settings = settings_for(
         tmp_path,
         telegram.base_url,
+        database_url=database_url,
         allpay_url=proxy.url,
         **PARTIES,
         allpay_requester="agent-faults",

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiosqlite
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,24 +25,18 @@ from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
 from bot.usecases.singleton import Singleton
 from bot.web import start_web
-from tests.conftest import Connect, sandbox_folder
+from tests.conftest import Connect
 from tests.harness import (
     CASHIER,
     PARTIES_ENV,
     TOKEN,
     Harness,
+    free_port,
     holding,
-    settings_for,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-token_for-webhooks"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -131,13 +123,10 @@ async def test_metrics_parse_and_count_payments_calls_and_429s(harness: Harness)
 
 
 async def test_webhook_needs_the_secret_and_then_handles_updates(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     port, status_port = free_port(), free_port()
-    settings = settings_for(
-        tmp_path,
-        telegram.base_url,
+    settings = controlled.settings(
         webhook_url="https://bot.example.kz/tg/hook-path",
         webhook_secret=SECRET,
         web_port=port,
@@ -188,11 +177,14 @@ async def test_webhook_needs_the_secret_and_then_handles_updates(
 
 
 async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
-    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    telegram: FakeTelegram,
+    database_url: str,
+    connect: Connect,
 ) -> None:
     sandbox.sandbox.slow_delay = 60.0  # the first pay answer does not come in time
     keys = sandbox.keys
-    database = tmp_path / "bot.sqlite3"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -207,7 +199,7 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
         "ALLPAY_TIMEOUT": "30",
         "PENDING_RETRY_MIN": "0.2",
         "PENDING_RETRY_MAX": "0.5",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url,
         "CASHIER_IDS": str(CASHIER),
         "DEFAULT_LANGUAGE": "en",
         "WEB_PORT": str(free_port()),
@@ -240,11 +232,11 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
         bot.send_signal(signal.SIGTERM)  # the pay request is in flight
         assert await asyncio.wait_for(bot.wait(), 10) == 0
         assert time.monotonic() - started < 10
-        async with (
-            aiosqlite.connect(database) as db,
-            db.execute("SELECT guid, status FROM payments") as cur,
-        ):
-            [(guid, status)] = await cur.fetchall()
+        db = await connect()
+        [(guid, status)] = [
+            tuple(row) for row in await db.query("SELECT guid, status FROM payments")
+        ]
+        await db.close()
         assert status in ("NEW", "PENDING")
 
         sandbox.sandbox.slow_delay = 0.0

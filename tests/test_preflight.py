@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -14,15 +13,9 @@ from bot.allpay.signing import generate_key_pair
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
 from tests.conftest import sandbox_folder
-from tests.harness import PARTIES_ENV, TOKEN
+from tests.harness import PARTIES_ENV, TOKEN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
@@ -102,7 +95,7 @@ async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(
     [red] = _failed(lines)
     assert code == 1 and red.startswith("❌ Allpay echo") and "ALLPAY_PRIVATE_KEY" in red, lines
 
-    nowhere = f"http://127.0.0.1:{_free_port()}/allpay"
+    nowhere = f"http://127.0.0.1:{free_port()}/allpay"
     code, lines = await _check({**real, "ALLPAY_URL": nowhere, "ALLPAY_TM_URL": ""}, tmp_path)
     [red] = _failed(lines)
     assert code == 1 and red.startswith("❌ Allpay echo") and "check the URL" in red, lines

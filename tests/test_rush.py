@@ -28,12 +28,13 @@ async def realistic() -> AsyncIterator[FakeTelegram]:
 
 
 async def test_forty_cashiers_in_five_seconds_all_end_done_and_the_feed_is_whole(
-    tmp_path: Path, sandbox_keys: Path, realistic: FakeTelegram
+    tmp_path: Path, sandbox_keys: Path, realistic: FakeTelegram, database_url: str
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     settings = settings_for(
         tmp_path,
         realistic.base_url,
+        database_url=database_url,
+        sandbox_dir=sandbox_folder(tmp_path, sandbox_keys),
         cashier_ids=cashier_ids(CASHIERS),
         supervisor_chat_ids=[SUPERVISOR_CHAT, SUPERVISOR],
         pending_retry_min=2.0,

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -33,9 +32,8 @@ from bot.domain.model import ConfirmOutcome
 from bot.domain.parsing import clean_name
 from bot.logs import one_line
 from bot.redaction import forget_secrets, redact, redact_error, register_secret
-from bot.store.db import SqliteDatabase
 from bot.telegram.access import RefusalBudget
-from tests.conftest import sandbox_folder
+from tests.conftest import Connect, sandbox_folder
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -46,6 +44,7 @@ from tests.harness import (
     SUPERVISOR_CHAT,
     TOKEN,
     Harness,
+    free_port,
     running_bot,
     seed_payment,
     settings_for,
@@ -58,12 +57,6 @@ ALLPAY_TOKEN = "482915"
 LOGIN = "77000000001"
 IIN = SCRIPT[LOGIN].iin
 assert IIN is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -256,28 +249,28 @@ async def test_a_refused_token_stops_start_up_with_one_line(
 
 
 async def test_without_telegram_pending_payments_are_resent_and_health_stays_ok(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    tmp_path: Path, sandbox_keys: Path, connect: Connect, database_url: str
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     port = free_port()
-    settings = settings_for(tmp_path, dead, web_port=port, log_level="INFO")
-    db = SqliteDatabase(settings.database_path)
-    await db.open()
+    settings = settings_for(
+        tmp_path,
+        dead,
+        web_port=port,
+        log_level="INFO",
+        database_url=database_url,
+        sandbox_dir=sandbox_folder(tmp_path, sandbox_keys),
+    )
+    db = await connect()  # another process's connection: the journal as the bot finds it
     payment = await seed_payment(Journal(db), login="77000000002", status=None)
-    await db.close()
 
     stop = asyncio.Event()
     bot = asyncio.create_task(run_bot(settings, stop=stop))
     try:
 
         async def status() -> str:
-            async with (
-                aiosqlite.connect(settings.database_path) as conn,
-                conn.execute("SELECT status FROM payments WHERE guid = ?", (payment.guid,)) as c,
-            ):
-                row = await c.fetchone()
-            return str(row[0]) if row else ""
+            rows = await db.query("SELECT status FROM payments WHERE guid = ?", (payment.guid,))
+            return str(rows[0][0]) if rows else ""
 
         async with asyncio.timeout(20):
             while await status() != "COMPLETED":
@@ -452,13 +445,10 @@ async def test_callback_fields_out_of_range_are_refused_once(
 
 
 async def test_webhook_port_refuses_a_non_ascii_secret_and_shows_no_status_pages(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram
+    controlled: Any, telegram: FakeTelegram
 ) -> None:
-    sandbox_folder(tmp_path, sandbox_keys)
     port, status_port = free_port(), free_port()
-    settings = settings_for(
-        tmp_path,
-        telegram.base_url,
+    settings = controlled.settings(
         webhook_url="https://bot.example.kz/hook",
         webhook_secret="s3cret-token_for-webhooks",
         web_port=port,

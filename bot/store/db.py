@@ -394,6 +394,16 @@ class Database:
 
     async def writable(self) -> bool:
         """For health checks: can we write a transaction right now?"""
+        try:
+            await self.write(self._probe)
+            return True
+        except Exception:
+            log.exception("database is not writable")
+            return False
+
+    @staticmethod
+    def _probe(tx: Tx) -> None:
+        """A write that proves the database takes writes (each backend its own)."""
         raise NotImplementedError
 
     async def wait_for_locks(self, seconds: float) -> None:
@@ -536,14 +546,7 @@ class SqliteDatabase(Database):
 
         return await self._on_thread(snapshot)
 
-    async def writable(self) -> bool:
-        def probe(tx: Tx) -> None:
-            tx.run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
-            tx.run("DELETE FROM _probe")
-
-        try:
-            await self.write(probe)
-            return True
-        except Exception:
-            log.exception("database is not writable")
-            return False
+    @staticmethod
+    def _probe(tx: Tx) -> None:
+        tx.run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+        tx.run("DELETE FROM _probe")

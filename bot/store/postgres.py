@@ -324,14 +324,7 @@ class PostgresDatabase(Database):
 
         return await self._call(snapshot)
 
-    async def writable(self) -> bool:
-        def probe(tx: Tx) -> None:
-            if tx.value("SELECT pg_is_in_recovery()"):
-                raise RuntimeError("the server is a read-only standby")
-
-        try:
-            await self.write(probe)
-            return True
-        except Exception:
-            log.exception("database is not writable")
-            return False
+    @staticmethod
+    def _probe(tx: Tx) -> None:
+        if tx.value("SELECT pg_is_in_recovery()"):
+            raise RuntimeError("the server is a read-only standby")
