@@ -181,3 +181,36 @@ async def test_without_redis_an_instance_paces_itself_and_says_so(
         await redis.aclose()
     assert api.texts() == ["0", "1", "2"]  # delivered all the same
     assert sum("Redis unreachable" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_redis_that_stops_answering_does_not_stop_the_bot() -> None:
+    """Redis accepts the connection and says nothing: each call waits at most REDIS_WAIT,
+    then this instance paces itself, and it does not ask Redis again for a while."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # reads everything, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pacer, redis = _shared("cashin-t", url=f"redis://127.0.0.1:{port}/0", private_rate=50.0)
+    assert isinstance(pacer.store, RedisBudgetStore)
+    store = pacer.store
+    store.REDIS_WAIT = 0.2
+    asked: list[object] = []
+    take = store._take
+
+    async def counted(**arguments: Any) -> Any:
+        asked.append(arguments)
+        return await take(**arguments)
+
+    store._take = counted  # type: ignore[assignment]
+    api = FakeApi()
+    try:
+        for n in range(5):
+            await _call(pacer, api, SendMessage(chat_id=3, text=str(n)), Lane.REPLY)
+    finally:
+        await redis.aclose()
+        server.close()
+    assert api.texts() == ["0", "1", "2", "3", "4"]
+    assert len(asked) == 1  # only the first call waited for Redis; the rest paced here

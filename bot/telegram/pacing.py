@@ -320,6 +320,11 @@ class RedisBudgetStore:
     ``REDIS_PREFIX``). If Redis cannot be reached, this process paces itself meanwhile
     (its own buckets) rather than stop talking to Telegram."""
 
+    #: A Redis that does not answer within this is taken as unreachable for that call...
+    REDIS_WAIT = 2.0
+    #: ...and is not asked again for this long (calls meanwhile are paced here alone).
+    RETRY_AFTER = 5.0
+
     def __init__(self, redis: Redis, prefix: str, fallback: LocalBudgetStore | None = None) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:pace"
@@ -328,27 +333,42 @@ class RedisBudgetStore:
         self._turns: dict[str, _Turns] = {}
         self.fallback = fallback or LocalBudgetStore()
         self._unreachable = False
+        self._retry_at = 0.0
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self._prefix}:{key}", f"{self._prefix}:{key}:window"]
 
     def _lost(self, exc: BaseException) -> None:
         if not self._unreachable:
-            log.warning("pacing: Redis unreachable (%s); this instance paces itself", exc)
+            log.warning(
+                "pacing: Redis unreachable (%s); this instance paces itself",
+                type(exc).__name__,
+            )
         self._unreachable = True
+        self._retry_at = time.monotonic() + self.RETRY_AFTER
+
+    def _reached(self) -> None:
+        if self._unreachable:
+            log.warning("pacing: Redis reachable again; the budget is shared again")
+        self._unreachable = False
 
     async def acquire(self, key: str, rate: float, burst: float, priority: int) -> None:
+        if time.monotonic() < self._retry_at:
+            await self.fallback.acquire(key, rate, burst, priority)
+            return
         turns = self._turns.setdefault(key, _Turns())
         await turns.enter(priority)
         try:
             while True:
                 try:
-                    wait = float(await self._take(keys=self._keys(key), args=[rate, burst]))
-                except (RedisError, OSError) as exc:
+                    async with asyncio.timeout(self.REDIS_WAIT):
+                        answer = await self._take(keys=self._keys(key), args=[rate, burst])
+                    wait = float(answer)
+                except (RedisError, OSError, TimeoutError) as exc:
                     self._lost(exc)
                     await self.fallback.acquire(key, rate, burst, priority)
                     return
-                self._unreachable = False
+                self._reached()
                 if wait <= 0:
                     return
                 await asyncio.sleep(wait)
@@ -359,9 +379,12 @@ class RedisBudgetStore:
 
     async def block(self, key: str, seconds: float) -> None:
         await self.fallback.block(key, seconds)  # this process at once, whatever Redis does
+        if time.monotonic() < self._retry_at:
+            return
         try:
-            await self._block(keys=[self._keys(key)[1]], args=[seconds])
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(self.REDIS_WAIT):
+                await self._block(keys=[self._keys(key)[1]], args=[seconds])
+        except (RedisError, OSError, TimeoutError) as exc:
             self._lost(exc)
 
     def set_rate(self, key: str, rate: float) -> None:
