@@ -104,7 +104,12 @@ def conversation_storage(
     # Idle conversations go after PRUNE_AFTER_DAYS, as in the journal (0: kept).
     ttl = timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
     storage = RedisStorage.from_url(
-        settings.redis_url.get_secret_value(), key_builder=keys, state_ttl=ttl, data_ttl=ttl
+        settings.redis_url.get_secret_value(),
+        # A Redis that stops answering fails a call in seconds (and /healthz), never hangs it.
+        connection_kwargs={"socket_timeout": 5, "socket_connect_timeout": 5},
+        key_builder=keys,
+        state_ttl=ttl,
+        data_ttl=ttl,
     )
     return storage, RedisEventIsolation(storage.redis, key_builder=keys)
 
@@ -244,7 +249,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
         )
         storage, isolation = conversation_storage(settings, db)
         if isinstance(storage, RedisStorage):  # Telegram's limits are the bot's: shared
-            pacer.store = RedisBudgetStore(storage.redis, settings.redis_prefix)
+            pacer.store = RedisBudgetStore(storage.redis, f"{settings.redis_prefix}:{bot.id}")
         dispatcher = Dispatcher(
             storage=storage,
             events_isolation=isolation,

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.allpay.protocol import ApiVersion
 from bot.domain.receipts import Parties
-from bot.store.db import database_passwords, is_postgres_url
+from bot.store.db import is_postgres_url, url_passwords
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     pending_alert_after: PositiveFloat = 600.0
     pending_give_up_after: PositiveFloat = 172800.0
 
-    database_url: str = "sqlite:///data/cashin.sqlite3"
+    #: Not in the settings' repr: a PostgreSQL URL may carry its password.
+    database_url: str = Field(default="sqlite:///data/cashin.sqlite3", repr=False)
 
     admin_ids: IdList = Field(default_factory=list)
     supervisor_ids: IdList = Field(default_factory=list)
@@ -372,11 +373,9 @@ class Settings(BaseSettings):
             if secret is not None
         ]
         if self.redis_url is not None:
-            password = urlsplit(self.redis_url.get_secret_value()).password
-            if password:
-                found.append(password)
+            found += url_passwords(self.redis_url.get_secret_value())
         if self.on_postgres:
-            found += database_passwords(self.database_url)
+            found += url_passwords(self.database_url)
         if self.allpay_private_key is not None:
             with contextlib.suppress(OSError, ValueError):  # unreadable, or not PEM text
                 found.append(self.allpay_private_key.read_text())

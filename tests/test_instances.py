@@ -79,6 +79,13 @@ async def test_a_conversation_continues_across_instances_and_pays_once(
         for app in apps:  # each instance reports the shared Redis
             healthy, body = await health(app)
             assert healthy and body["redis"] == {"reachable": True}
+        # One Telegram budget for all three, this bot's own (another bot may share Redis).
+        redis = apps[0].redis
+        assert redis is not None
+        paced = [key async for key in redis.scan_iter(f"{redis_prefix}:*:pace:*")]
+        assert paced and all(
+            key.decode().startswith(f"{redis_prefix}:{apps[0].bot.id}:pace:") for key in paced
+        )
         payments, _total = await Journal(apps[0].db).payments_page(None, 0, 10)
         assert [p.status for p in payments] == [Status.COMPLETED]
         ledger = [app.sandbox.sandbox.stats.pay_guids for app in apps if app.sandbox]

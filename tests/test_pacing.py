@@ -214,3 +214,31 @@ async def test_a_redis_that_stops_answering_does_not_stop_the_bot() -> None:
         server.close()
     assert api.texts() == ["0", "1", "2", "3", "4"]
     assert len(asked) == 1  # only the first call waited for Redis; the rest paced here
+
+
+async def test_a_window_opened_while_a_call_waits_for_the_bots_token_holds_it_back(
+    redis_prefix: str,
+) -> None:
+    """Instance B has its chat token and waits for the bot's; meanwhile Telegram tells
+    instance A to leave that chat alone: B's call waits the window out too."""
+    (first, first_redis), (second, second_redis) = (
+        _shared(redis_prefix, bot_rate=2.0, bot_burst=1.0) for _ in range(2)
+    )
+    api = FakeApi()
+    try:
+        await _call(second, api, SendMessage(chat_id=7, text="spends the bot's token"), Lane.REPLY)
+        waiting = asyncio.create_task(
+            _call(second, api, SendMessage(chat_id=42, text="b"), Lane.REPLY)
+        )
+        for _ in range(500):  # until B holds chat 42's token (and waits for the bot's)
+            if await first_redis.exists(f"{redis_prefix}:pace:chat:42"):
+                break
+            await asyncio.sleep(0.01)
+        await first.store.block("chat:42", 1.0)  # A was told: 429, retry after 1 s
+        told = time.monotonic()
+        await waiting
+    finally:
+        await first_redis.aclose()
+        await second_redis.aclose()
+    [at] = [at for at, m in api.calls if getattr(m, "chat_id", None) == 42]
+    assert at >= told + 0.95, at - told  # not inside the window

@@ -196,6 +196,11 @@ def test_every_form_of_the_database_password_is_a_secret(monkeypatch: pytest.Mon
         "DATABASE_URL", "postgresql://cashin@db/cashin?password=p%26q&sslmode=require"
     )
     assert {"p%26q", "p&q"} <= set(load_settings().secret_values())
+    assert "p%26q" not in repr(load_settings())  # not in the settings' repr either
+    monkeypatch.setenv("REDIS_URL", "redis://:Sup3r%2FSecretPw@redis:6379/0")
+    assert {"Sup3r%2FSecretPw", "Sup3r/SecretPw"} <= set(load_settings().secret_values())
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0?password=Sup3rSecretPw9")
+    assert "Sup3rSecretPw9" in load_settings().secret_values()
 
 
 @pytest.mark.parametrize("command", [[], ["backup", "out"], ["check"]])

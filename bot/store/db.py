@@ -419,9 +419,10 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-def database_passwords(url: str) -> list[str]:
-    """Every form the password in a PostgreSQL URL may be shown in (as typed, decoded, as
-    libpq reads it; in the address or as ``?password=``): each is redacted everywhere."""
+def url_passwords(url: str) -> list[str]:
+    """Every form the password in a server's URL (PostgreSQL, Redis) may be shown in: as
+    typed, decoded, as libpq reads it; in the address or as ``?password=``. Each is
+    redacted everywhere."""
     parts = urlsplit(url)
     found = {parts.password or "", unquote(parts.password or "")}
     for pair in parts.query.split("&"):
@@ -431,8 +432,9 @@ def database_passwords(url: str) -> list[str]:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    with contextlib.suppress(ProgrammingError):  # not for libpq to read: urlsplit's is all
-        found.add(str(conninfo_to_dict(url).get("password") or ""))
+    if is_postgres_url(url):
+        with contextlib.suppress(ProgrammingError):  # not for libpq to read: urlsplit's is all
+            found.add(str(conninfo_to_dict(url).get("password") or ""))
     return sorted(password for password in found if password)
 
 

@@ -120,6 +120,9 @@ class BudgetStore(Protocol):
     def set_rate(self, key: str, rate: float) -> None:
         """Change bucket ``key``'s refill rate from now on."""
 
+    async def window(self, key: str) -> float:
+        """Seconds left of a 429 window on ``key`` (0: none)."""
+
     def waiting(self) -> dict[int, int]:
         """Calls waiting now, by priority."""
 
@@ -240,6 +243,10 @@ class LocalBudgetStore:
             gate.rate = rate
             gate._reschedule()
 
+    async def window(self, key: str) -> float:
+        gate = self._gates.get(key)
+        return max(0.0, gate.blocked_until - self._clock()) if gate is not None else 0.0
+
     def waiting(self) -> dict[int, int]:
         counts: dict[int, int] = {}
         for gate in self._gates.values():
@@ -253,7 +260,7 @@ class LocalBudgetStore:
 _TAKE = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate, burst = math.max(tonumber(ARGV[1]), 0.001), math.max(tonumber(ARGV[2]), 1)
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then return tostring(blocked - now) end
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
@@ -265,6 +272,13 @@ if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
+"""
+#: Seconds left of the window KEYS[1] (0: none).
+_WINDOW = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
+return tostring(math.max(0, blocked - now))
 """
 #: Close bucket KEYS[1] for ARGV[1] seconds from Redis's now (a longer window stays).
 _BLOCK = """
@@ -330,6 +344,7 @@ class RedisBudgetStore:
         self._prefix = f"{prefix}:pace"
         self._take = redis.register_script(_TAKE)
         self._block = redis.register_script(_BLOCK)
+        self._window = redis.register_script(_WINDOW)
         self._turns: dict[str, _Turns] = {}
         self.fallback = fallback or LocalBudgetStore()
         self._unreachable = False
@@ -390,6 +405,18 @@ class RedisBudgetStore:
     def set_rate(self, key: str, rate: float) -> None:
         """Each caller passes its rate with every token it asks for: nothing kept here."""
         self.fallback.set_rate(key, rate)
+
+    async def window(self, key: str) -> float:
+        here = await self.fallback.window(key)
+        if time.monotonic() < self._retry_at:
+            return here
+        try:
+            async with asyncio.timeout(self.REDIS_WAIT):
+                shared = float(await self._window(keys=[self._keys(key)[1]]))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._lost(exc)
+            return here
+        return max(here, shared)
 
     def waiting(self) -> dict[int, int]:
         counts = self.fallback.waiting()
@@ -499,6 +526,12 @@ class Pacer(BaseRequestMiddleware):
             await self.store.acquire(
                 self.BOT_KEY, self._bot_rate(), self.budget.bot_burst, int(lane)
             )
+            # A window may have opened while this call waited for the bot's token (told to
+            # this instance or another): the chat is left alone until it ends.
+            closed = await self.store.window(f"chat:{chat}")
+            if closed > 0:
+                await asyncio.sleep(closed)
+                continue
             if isinstance(call, _PendingEdit) and self._edits.get(edit_key) is call:
                 del self._edits[edit_key]  # from here on a newer edit waits on its own
             if self.observer is not None:
