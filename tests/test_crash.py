@@ -11,6 +11,7 @@ sees ✅ only for a payment the sandbox completed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -18,12 +19,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiosqlite
 import pytest
 
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.store.db import open_database
 from tests.harness import CASHIER, PARTIES_ENV, TOKEN
+from tests.harness import holding as holding_journal
 from tests.tcpproxy import HoldingProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +67,7 @@ class BotProcess:
 
 @pytest.fixture
 async def bot_env(
-    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram, database_url: str
 ) -> AsyncIterator[BotProcess]:
     keys = sandbox.keys
     env = {
@@ -82,7 +84,7 @@ async def bot_env(
         "ALLPAY_TIMEOUT": "30",
         "PENDING_RETRY_MIN": "0.2",
         "PENDING_RETRY_MAX": "0.5",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "DATABASE_URL": database_url,
         "CASHIER_IDS": str(CASHIER),
         "DEFAULT_LANGUAGE": "en",
         "WEB_ENABLED": "false",
@@ -94,18 +96,20 @@ async def bot_env(
         await process.close()
 
 
-async def _journal(tmp_path: Path) -> list[tuple[str, str]]:
-    async with (
-        aiosqlite.connect(tmp_path / "bot.sqlite3") as db,
-        db.execute("SELECT guid, status FROM payments") as cur,
-    ):
-        return [(r[0], r[1]) for r in await cur.fetchall()]
+async def _journal(database_url: str) -> list[tuple[str, str]]:
+    """The bot's payments as another process reads them now."""
+    db = open_database(database_url)
+    await db.open()
+    try:
+        return [(str(r[0]), str(r[1])) for r in await db.query("SELECT guid, status FROM payments")]
+    finally:
+        await db.close()
 
 
-async def _journal_reaches(tmp_path: Path, status: str, timeout: float = 30.0) -> None:
+async def _journal_reaches(database_url: str, status: str, timeout: float = 30.0) -> None:
     """Poll the bot's journal (another process writes it) until its payment has ``status``."""
     async with asyncio.timeout(timeout):
-        while [s for _, s in await _journal(tmp_path)] != [status]:  # noqa: ASYNC110
+        while [s for _, s in await _journal(database_url)] != [status]:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
 
@@ -124,7 +128,7 @@ async def _card(telegram: FakeTelegram, login: str) -> ChatMessage:
 @pytest.mark.parametrize("point", POINTS)
 async def test_sigkill_at_each_step_then_restart(
     point: str,
-    tmp_path: Path,
+    database_url: str,
     sandbox: RunningSandbox,
     telegram: FakeTelegram,
     bot_env: BotProcess,
@@ -141,7 +145,7 @@ async def test_sigkill_at_each_step_then_restart(
         port = await holding.start()
         bot_env.env["ALLPAY_URL"] = sandbox.url.replace(f":{url.port}/", f":{port}/")
     try:
-        await _crash_and_restart(point, tmp_path, sandbox, telegram, bot_env, login, holding)
+        await _crash_and_restart(point, database_url, sandbox, telegram, bot_env, login, holding)
     finally:
         if holding is not None:
             await holding.close()
@@ -149,7 +153,7 @@ async def test_sigkill_at_each_step_then_restart(
 
 async def _crash_and_restart(
     point: str,
-    tmp_path: Path,
+    database_url: str,
     sandbox: RunningSandbox,
     telegram: FakeTelegram,
     bot_env: BotProcess,
@@ -163,7 +167,7 @@ async def _crash_and_restart(
 
     if point == "after_draft":
         await bot_env.kill()
-        assert await _journal(tmp_path) == []
+        assert await _journal(database_url) == []
         await bot_env.start()
         telegram.press_button(user, card, "Confirm")  # the card outlived the process
     elif point == "after_journal_commit":
@@ -173,7 +177,7 @@ async def _crash_and_restart(
         telegram.press_button(user, card, "Confirm")
         await asyncio.wait_for(holding.holding.wait(), 30)
         await bot_env.kill()
-        assert [s for _, s in await _journal(tmp_path)] == ["NEW"]
+        assert [s for _, s in await _journal(database_url)] == ["NEW"]
         assert sum(fake.stats.pay_guids.values()) == 0  # journaled, never reached Allpay
         holding.armed.clear()
         await bot_env.start()
@@ -184,12 +188,11 @@ async def _crash_and_restart(
         fake.slow_delay = 0.0
         await bot_env.start()
     elif point == "after_answer_before_journal":
-        database = tmp_path / "bot.sqlite3"
         locked = asyncio.Event()
-        lock = await aiosqlite.connect(database, isolation_level=None)
+        lock = contextlib.AsyncExitStack()
 
         async def hold_the_journal(_guid: str) -> None:
-            await lock.execute("BEGIN EXCLUSIVE")  # the bot cannot write its answer down
+            await lock.enter_async_context(holding_journal(database_url))  # no write gets in
             locked.set()
 
         fake.after_ledger = hold_the_journal
@@ -199,24 +202,23 @@ async def _crash_and_restart(
         await asyncio.sleep(0.3)  # the answer is on loopback; earlier is "during_pay", also fine
         await bot_env.kill()
         fake.after_ledger = None
-        await lock.rollback()
-        await lock.close()
-        assert [s for _, s in await _journal(tmp_path)] == ["NEW"]  # the answer was never noted
+        await lock.aclose()
+        assert [s for _, s in await _journal(database_url)] == ["NEW"]  # the answer was never noted
         assert [r.status.value for r in await fake.ledger.all()] == ["COMPLETED"]
         await bot_env.start()
     elif point == "during_status_edit":
         telegram.hold("editMessageText")  # the outbox's status edit hangs
         telegram.press_button(user, card, "Confirm")
         await telegram.wait_for(lambda: any(m == "editMessageText" for m, _ in telegram.calls))
-        await _journal_reaches(tmp_path, "COMPLETED")  # Allpay's answer is noted meanwhile
+        await _journal_reaches(database_url, "COMPLETED")  # Allpay's answer is noted meanwhile
         await bot_env.kill()
-        assert [s for _, s in await _journal(tmp_path)] == ["COMPLETED"]
+        assert [s for _, s in await _journal(database_url)] == ["COMPLETED"]
         assert not card.text.startswith("✅")
         telegram.release("editMessageText")
         await bot_env.start()
 
     done = await telegram.wait_message(CASHIER, lambda m: m.text.startswith("✅"), timeout=30)
-    [(guid, status)] = await _journal(tmp_path)
+    [(guid, status)] = await _journal(database_url)
     assert status == "COMPLETED" and guid in done.text
     assert list(fake.stats.pay_guids) == [guid]  # one GUID ever sent, however often
     assert [(r.guid, r.status.value) for r in await fake.ledger.all()] == [(guid, "COMPLETED")]
