@@ -11,10 +11,18 @@ import psycopg
 import pytest
 
 from bot.domain.model import Status
-from bot.store.db import MIGRATIONS, Database, SqliteDatabase, Tx, is_postgres_url, open_database
+from bot.store.db import (
+    LOCK_WAIT_MS,
+    MIGRATIONS,
+    Database,
+    SqliteDatabase,
+    Tx,
+    is_postgres_url,
+    open_database,
+)
 from bot.store.postgres import postgres_migration
 from tests.conftest import Connect
-from tests.harness import CASHIER, seed_payment
+from tests.harness import CASHIER, holding, seed_payment
 from tests.journal import Journal
 
 
@@ -249,3 +257,21 @@ async def test_a_postgresql_session_cannot_hang_the_others(postgres_url: str) ->
         }
     finally:
         await db.close()
+
+
+async def test_an_instance_starting_during_a_long_migration_waits_for_it(
+    postgres_url: str,
+) -> None:
+    """Another instance holds the writers' lock (migrating a large journal, as it were)
+    longer than a transaction's lock wait: a starting one waits its turn, not fails."""
+    first = open_database(postgres_url)
+    await first.open()
+    await first.close()
+    async with holding(postgres_url):
+        second = open_database(postgres_url)
+        opening = asyncio.create_task(second.open())
+        await asyncio.sleep((LOCK_WAIT_MS + 500) / 1000)  # past the usual wait, on purpose
+        assert not opening.done()
+    await opening
+    assert await _version(second) == len(MIGRATIONS)
+    await second.close()

@@ -258,7 +258,8 @@ class PostgresDatabase(Database):
             self._conn = None
 
     def _setup(self) -> None:
-        self._in_transaction(self._connection(), "BEGIN", self._migrate)
+        # Another instance may be migrating a large journal: wait for it, not LOCK_WAIT_MS.
+        self._in_transaction(self._connection(), "BEGIN", self._migrate, lock_wait_ms=600_000)
 
     def _migrate(self, tx: PostgresTx) -> None:
         conn = tx._pg
@@ -279,10 +280,17 @@ class PostgresDatabase(Database):
             conn.execute("UPDATE schema_version SET version = %s", (number,))
 
     def _in_transaction(
-        self, conn: psycopg.Connection[_Row], begin: str, work: Callable[[PostgresTx], T]
+        self,
+        conn: psycopg.Connection[_Row],
+        begin: str,
+        work: Callable[[PostgresTx], T],
+        *,
+        lock_wait_ms: int | None = None,
     ) -> T:
         conn.execute(begin)
         try:
+            if lock_wait_ms is not None:
+                conn.execute(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
             if begin == "BEGIN":  # a writer: one at a time (see the module's docstring)
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             result = work(PostgresTx(conn))
