@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -25,17 +24,13 @@ import aiohttp
 import psycopg
 from redis.asyncio import Redis
 from tests.cluster import Cashier, cluster_env, running_cluster, webhook_delivery
+from tests.conftest import POSTGRES_URL, REDIS_URL, postgres_schema
 
 from bench.common import median, pct, recording_bot, table
 from bench.updates import UNTHROTTLED, InstantAllpay, conversation_stream, settings_for
 from bot.app import build_app
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.devtools.telegram import FakeTelegram
-
-POSTGRES_URL = os.environ.get(
-    "CASHIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("CASHIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @contextlib.asynccontextmanager
@@ -45,8 +40,7 @@ async def _schema() -> AsyncIterator[str]:
     async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as admin:
         await admin.execute(f"CREATE SCHEMA {name}".encode())
         try:
-            sep = "&" if "?" in POSTGRES_URL else "?"
-            yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{name}"
+            yield postgres_schema(name)
         finally:
             await admin.execute(f"DROP SCHEMA {name} CASCADE".encode())
 

@@ -259,7 +259,7 @@ class PostgresDatabase(Database):
 
     def _setup(self) -> None:
         # Another instance may be migrating a large journal: wait for it, not LOCK_WAIT_MS.
-        self._in_transaction(self._connection(), "BEGIN", self._migrate, lock_wait_ms=600_000)
+        self._in_transaction(self._connection(), self._migrate, lock_wait_ms=600_000)
 
     def _migrate(self, tx: PostgresTx) -> None:
         conn = tx._pg
@@ -282,16 +282,18 @@ class PostgresDatabase(Database):
     def _in_transaction(
         self,
         conn: psycopg.Connection[_Row],
-        begin: str,
         work: Callable[[PostgresTx], T],
         *,
+        snapshot: bool = False,
         lock_wait_ms: int | None = None,
     ) -> T:
-        conn.execute(begin)
+        """``work`` in one transaction: a writer's (one at a time, see the module's
+        docstring), or a read-only ``snapshot``."""
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if snapshot else "BEGIN")
         try:
             if lock_wait_ms is not None:
                 conn.execute(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
-            if begin == "BEGIN":  # a writer: one at a time (see the module's docstring)
+            if not snapshot:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             result = work(PostgresTx(conn))
             conn.execute("COMMIT")
@@ -319,18 +321,14 @@ class PostgresDatabase(Database):
                     conn.execute("SET LOCAL synchronous_commit = off")
                 return work(tx)
 
-            return self._in_transaction(conn, "BEGIN", body)
+            return self._in_transaction(conn, body)
 
         return await self._call(transaction)
 
     async def read(self, work: Callable[[Tx], T]) -> T:
-        def snapshot() -> T:
-            conn = self._connection()
-            return self._in_transaction(
-                conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", work
-            )
-
-        return await self._call(snapshot)
+        return await self._call(
+            lambda: self._in_transaction(self._connection(), work, snapshot=True)
+        )
 
     @staticmethod
     def _probe(tx: Tx) -> None:
