@@ -1,4 +1,4 @@
-"""Run every benchmark and print the six tables: ``python bench/run.py [--quick]``.
+"""Run every benchmark and print the seven tables: ``python bench/run.py [--quick]``.
 
 Ratios are measured within one run on the same machine (machines here are noisy).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import allpay_client, instances, resolver, rush, scale, updates
+from bench import allpay_client, instances, resolver, rush, scale, startup, updates
 from bench.common import machine, sandbox_process
 
 
@@ -44,6 +44,9 @@ async def main(quick: bool, only: set[int]) -> None:
                 folder = Path(tmp) / "instances"
                 report = await instances.run(sandbox.url, keys, folder, cashiers, each, steps)
                 print(report, flush=True)
+            if 7 in only:
+                runs, top_ups = (3, 200) if quick else (5, 1000)
+                print(await startup.run(sandbox.url, keys, runs, top_ups), flush=True)
         if 5 in only:
             print(await rush.run((20, 40) if quick else (20, 40, 80, 160)), flush=True)
 
@@ -55,8 +58,8 @@ if __name__ == "__main__":
         "--only",
         type=int,
         action="append",
-        choices=[1, 2, 3, 4, 5, 6],
+        choices=[1, 2, 3, 4, 5, 6, 7],
         help="run only these tables",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5, 6])))
+    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5, 6, 7])))

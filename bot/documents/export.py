@@ -1,6 +1,8 @@
 """The XLSX export: what a supervisor opens in Excel — real number and date cells (a ru/kk
 Excel reads the CSV's ``5000.00`` as text), one sheet per kind: the payments, and the totals
-per cashier and status."""
+per cashier and status.
+
+openpyxl (~12 MB) loads at the first export, not with the bot."""
 
 from __future__ import annotations
 
@@ -8,16 +10,15 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.cash import Handover, HandoverState
 from bot.domain.model import Payment, Status, Totals
 from bot.domain.reports import summarize
+
+if TYPE_CHECKING:
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 Gettext = Callable[[str], str]
 
@@ -34,7 +35,12 @@ def _local(moment: datetime | None, tz: tzinfo) -> datetime | None:
 
 class _Sheet:
     def __init__(self, sheet: WriteOnlyWorksheet) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         self.sheet = sheet
+        self._new = WriteOnlyCell
+        self._bold = Font(bold=True)
 
     def header(self, titles: list[str], widths: list[int]) -> None:
         for index, width in enumerate(widths):
@@ -45,12 +51,12 @@ class _Sheet:
         self.sheet.append([self._cell(title, bold=True) for title in titles])
 
     def _cell(self, value: Any, *, bold: bool = False, format: str | None = None) -> Cell:
-        cell = WriteOnlyCell(self.sheet, value=value)
+        cell = self._new(self.sheet, value=value)
         if isinstance(value, str):
             # Text stays text: a client's name "=HYPERLINK(…)" is never a formula.
             cell.data_type = "s"
         if bold:
-            cell.font = Font(bold=True)
+            cell.font = self._bold
         if format is not None:
             cell.number_format = format
         return cell
@@ -78,6 +84,8 @@ def export_xlsx(
 ) -> bytes:
     """A workbook in the reader's language: sheet 1 every payment, sheet 2 the totals,
     sheet 3 the cash handovers."""
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     listed = list(payments)
     sheet = _Sheet(book.create_sheet(_("Payments")[:_SHEET_NAME]))

@@ -40,17 +40,18 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bot.logs import log_context
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -340,6 +341,10 @@ class RedisBudgetStore:
     RETRY_AFTER = 5.0
 
     def __init__(self, redis: Redis, prefix: str, fallback: LocalBudgetStore | None = None) -> None:
+        from redis.exceptions import RedisError  # redis loads only where REDIS_URL is set
+
+        #: What a call to an unreachable or silent Redis raises.
+        self._failures: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
         self._redis = redis
         self._prefix = f"{prefix}:pace"
         self._take = redis.register_script(_TAKE)
@@ -379,7 +384,7 @@ class RedisBudgetStore:
                     async with asyncio.timeout(self.REDIS_WAIT):
                         answer = await self._take(keys=self._keys(key), args=[rate, burst])
                     wait = float(answer)
-                except (RedisError, OSError, TimeoutError) as exc:
+                except self._failures as exc:
                     self._lost(exc)
                     await self.fallback.acquire(key, rate, burst, priority)
                     return
@@ -399,7 +404,7 @@ class RedisBudgetStore:
         try:
             async with asyncio.timeout(self.REDIS_WAIT):
                 await self._block(keys=[self._keys(key)[1]], args=[seconds])
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._lost(exc)
 
     def set_rate(self, key: str, rate: float) -> None:
@@ -413,7 +418,7 @@ class RedisBudgetStore:
         try:
             async with asyncio.timeout(self.REDIS_WAIT):
                 shared = float(await self._window(keys=[self._keys(key)[1]]))
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._lost(exc)
             return here
         return max(here, shared)

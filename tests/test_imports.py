@@ -1,0 +1,102 @@
+"""A deployment loads what it uses: the bot on SQLite without Redis, talking to a real
+Allpay, never loads the PDF, XLSX, PostgreSQL or Redis libraries, nor the stand-ins in
+``bot.devtools`` (together ~60 MB of an idle bot's memory; bench/ table 7). Each loads when
+used: the first receipt or export, a ``postgresql://`` DATABASE_URL, a REDIS_URL, the
+embedded sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.app import conversation_storage
+from bot.config import Settings
+from bot.devtools.sandbox import ensure_sandbox_keys
+from bot.store.db import open_database
+from bot.telegram.storage import SQLiteStorage
+from tests.harness import PARTIES_ENV, TOKEN, free_port, settings_for
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Top-level packages (and bot.devtools) a SQLite deployment without Redis must not load.
+UNUSED = ("fpdf", "fontTools", "segno", "openpyxl", "psycopg", "redis", "bot.devtools")
+
+#: Run in a fresh interpreter: the run path's imports (``python -m bot``), then the whole
+#: app built, started and stopped as ``python -m bot`` does (routers, loops, storage).
+SCRIPT = """
+import asyncio, json, sys
+
+import bot.__main__
+from bot.app import build_app
+from bot.config import Settings
+
+
+async def main() -> None:
+    async with build_app(Settings(_env_file=None)) as app:
+        assert app.sandbox is None and app.redis is None
+        await asyncio.sleep(0.2)  # the loops' first passes
+
+
+asyncio.run(main())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded(names: list[str]) -> list[str]:
+    return [name for name in names if any(name == u or name.startswith(u + ".") for u in UNUSED)]
+
+
+def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: Path) -> None:
+    keys = ensure_sandbox_keys(tmp_path / "keys")
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing is sent: building calls no one
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": closed,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cashin.sqlite3'}",
+        "ALLPAY_URL": f"{closed}/soap",
+        "ALLPAY_REQUESTER": "agent-test",
+        "ALLPAY_CERTIFICATE_NUMBER": keys.certificate_number,
+        "ALLPAY_PRIVATE_KEY": str(keys.agent_private),
+        "ALLPAY_PUBLIC_KEY": str(keys.allpay_public),
+        **PARTIES_ENV,
+        "CASHIER_IDS": "200",
+        "DIGEST_TIME": "off",
+        "LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    modules = json.loads(done.stdout.splitlines()[-1])
+    assert "bot.telegram.handlers" in modules and "aiogram" in modules  # it did build
+    assert _loaded(modules) == []
+
+
+async def test_redis_loads_with_redis_url_only(tmp_path: Path) -> None:
+    """Without REDIS_URL the conversations stay in the journal and no Redis client is made;
+    with it, the storage is aiogram's RedisStorage (built, not connected) with its client."""
+    db = open_database(f"sqlite:///{tmp_path / 'cashin.sqlite3'}")
+    plain = settings_for(tmp_path, "http://127.0.0.1:1")
+    storage, _isolation, redis = conversation_storage(plain, db)
+    assert isinstance(storage, SQLiteStorage) and redis is None
+    shared: Settings = settings_for(
+        tmp_path, "http://127.0.0.1:1", redis_url="redis://127.0.0.1:1/0"
+    )
+    storage, isolation, redis = conversation_storage(shared, db)
+    try:
+        assert type(storage).__module__ == "aiogram.fsm.storage.redis" and redis is not None
+        assert type(isolation).__name__ == "RenewedRedisIsolation"
+    finally:
+        await isolation.close()
+        await storage.close()
