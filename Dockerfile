@@ -52,8 +52,12 @@ RUN pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/app/data"]
+# /healthz and /metrics listen on the container's loopback: `docker run -p 8080:8080` publishes
+# nothing (the HEALTHCHECK runs inside). To be reached from outside the container — Telegram's
+# webhook (then only its path is served there), a Prometheus — set WEB_HOST=0.0.0.0 and publish
+# the port where only they reach it (compose.yaml: the host's loopback).
 ENV DATABASE_URL=sqlite:////app/data/cashin.sqlite3 \
-    WEB_HOST=0.0.0.0 \
+    WEB_HOST=127.0.0.1 \
     WEB_PORT=8080
 EXPOSE 8080
 

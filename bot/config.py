@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
 
     allpay_url: str | None = None
+    #: The embedded sandbox asked for by name (true), or refused (false). Unset: the sandbox
+    #: runs without ALLPAY_URL only for a configuration that does not say production.
+    allpay_sandbox: bool | None = None
     allpay_requester: str | None = None
     allpay_token: SecretStr | None = None
     allpay_certificate_number: str | None = None
@@ -282,6 +285,11 @@ class Settings(BaseSettings):
             raise ValueError("PENDING_RETRY_MIN must not exceed PENDING_RETRY_MAX")
         if self.amount_min > self.amount_max:
             raise ValueError("AMOUNT_MIN must not exceed AMOUNT_MAX")
+        if self.allpay_url is not None and self.allpay_sandbox:
+            raise ValueError(
+                "ALLPAY_SANDBOX=true and ALLPAY_URL contradict each other: unset "
+                "ALLPAY_SANDBOX for the real Allpay, or ALLPAY_URL for the sandbox"
+            )
         if self.allpay_url is not None:
             missing = [
                 name
@@ -304,7 +312,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ALLPAY_URL is required with a postgresql:// DATABASE_URL: the instances "
                     "share one Allpay (a real one, or `python -m bot sandbox` run once); "
-                    "SANDBOX_DIR gives a single instance an embedded sandbox instead"
+                    "SANDBOX_DIR with ALLPAY_SANDBOX=true gives a single instance an embedded "
+                    "sandbox instead"
                 )
             if self.backup_dir is not None:
                 raise ValueError("BACKUP_DIR copies SQLite only: back PostgreSQL up with pg_dump")
@@ -321,7 +330,54 @@ class Settings(BaseSettings):
         ):
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file {str(path)!r}")
+        self._sandbox_by_name_only()
         return self
+
+    def _sandbox_by_name_only(self) -> None:
+        """A misspelled ALLPAY_URL must never run real people's top-ups on the sandbox: a
+        configuration that says production refuses to start without ALLPAY_URL, unless the
+        sandbox is asked for by name (ALLPAY_SANDBOX=true)."""
+        if self.allpay_url is not None:
+            return
+        if self.allpay_sandbox is False:
+            raise ValueError(
+                "ALLPAY_URL is required: ALLPAY_SANDBOX=false says this is not the sandbox "
+                "(check the variable's spelling)"
+            )
+        if self.allpay_sandbox:
+            return
+        production = self.production_signs()
+        if production:
+            raise ValueError(
+                "ALLPAY_URL is not set, yet this configuration is a production one "
+                f"({', '.join(production)}): set ALLPAY_URL (check the variable's spelling), "
+                "or ALLPAY_SANDBOX=true to run on the embedded sandbox, where no real money "
+                "moves"
+            )
+
+    def production_signs(self) -> list[str]:
+        """The settings that say this is a production configuration: a webhook, PostgreSQL,
+        a real issuer or agent, any of Allpay's own settings."""
+        signs = [
+            name
+            for name, value in (
+                ("WEBHOOK_URL", self.webhook_url),
+                ("ISSUER_NAME", self.issuer_name),
+                ("ISSUER_BIN", self.issuer_bin),
+                ("AGENT_NAME", self.agent_name),
+                ("AGENT_BIN", self.agent_bin),
+                ("ALLPAY_REQUESTER", self.allpay_requester),
+                ("ALLPAY_TOKEN", self.allpay_token),
+                ("ALLPAY_CERTIFICATE_NUMBER", self.allpay_certificate_number),
+                ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
+                ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
+                ("ALLPAY_TM_URL", self.allpay_tm_url),
+            )
+            if value
+        ]
+        if self.on_postgres:
+            signs.insert(1 if self.webhook_url else 0, "a postgresql:// DATABASE_URL")
+        return signs
 
     # Derived values -------------------------------------------------------------------
 
@@ -357,6 +413,14 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.allpay_url is None
+
+    def plain_http_allpay(self) -> list[str]:
+        """Allpay endpoints set without TLS. Answers are signed and verified either way, but
+        a Fault is not signed: on plain http anyone on the way can write one."""
+        if self.allpay_url is None:  # the embedded sandbox: on loopback, in-process
+            return []
+        urls = (("ALLPAY_URL", self.allpay_url), ("ALLPAY_TM_URL", self.allpay_tm_url))
+        return [name for name, url in urls if url is not None and not url.startswith("https://")]
 
     @property
     def health_address(self) -> tuple[str, int]:

@@ -2,25 +2,44 @@
 
 Code masks logins itself and never logs IINs; :class:`RedactingFilter` is the backstop that
 catches what a library (or a mistake) lets through — registered secrets in any encoding, bot
-tokens (also inside URLs), PEM blocks, 12-digit IINs, 11-digit logins — in every record's
-message, exception text and stack. Uncaught exceptions (main thread, other threads) become
-one redacted line: a traceback can carry a URL with the bot token in it.
+tokens (also inside URLs), PEM blocks, 12-digit IINs, logins in every form the bot writes
+them (``77000000001``, ``+7 700 000 00 01``, ``8 700 …``) — in every record's message,
+exception text and stack. Every record is one line: line breaks in a message or an exception
+(a forged text from outside) become " | ", so nothing can write a log line of its own.
+
+Exceptions are described by :func:`describe_error`, never by their repr: an aiogram
+exception's repr or text can carry Telegram's whole answer (people's messages, clients'
+names and logins). Uncaught exceptions (main thread, other threads) become one redacted
+line: a traceback can carry a URL with the bot token in it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
+import traceback
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
-from bot.redaction import redact
+from aiogram.exceptions import AiogramError, ClientDecodeError, TelegramAPIError
+from pydantic import ValidationError
+
+from bot.redaction import redact, single_line
 
 #: Context that handlers and the payment service set; every record carries it.
 log_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
+
+#: The longest description of one exception (a log line stays readable).
+DESCRIPTION_LIMIT = 500
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+#: Python 3.11's pointers under a frame's code line (``^^^^``): noise on one line.
+_CARETS = re.compile(r"^\s*[\^~]+\s*$")
 
 
 def bind(**values: object) -> Token[dict[str, object] | None]:
@@ -28,20 +47,115 @@ def bind(**values: object) -> Token[dict[str, object] | None]:
     return log_context.set({**(log_context.get() or {}), **values})
 
 
-__all__ = ["bind", "log_context", "redact", "setup_logging"]
+__all__ = ["bind", "describe_error", "log_context", "redact", "setup_logging"]
+
+
+def describe_error(exc: BaseException, limit: int = DESCRIPTION_LIMIT) -> str:
+    """One safe line about ``exc`` for a log or a stored error: its type and what it says,
+    secrets removed, IINs removed, logins masked (spaced ones too), line breaks gone, at most
+    ``limit`` characters.
+
+    aiogram's exceptions are never shown by their repr, and Telegram's answer never at all:
+    a :class:`~aiogram.exceptions.ClientDecodeError` is its message and what failed to
+    decode (the fields pydantic missed, never their values); a Bot API error is its method
+    and Telegram's short description."""
+    what = _what(exc)
+    text = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+    return single_line(redact(text))[:limit]
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, ClientDecodeError):
+        return f"{exc.message} ({_decoding(exc.original)}; Telegram's answer not shown)"
+    if isinstance(exc, TelegramAPIError):
+        return f"{type(exc.method).__name__}: {exc.message}"
+    if isinstance(exc, ValidationError):
+        return _invalid(exc)
+    if isinstance(exc, AiogramError):
+        message = getattr(exc, "message", None)
+        return message if isinstance(message, str) else ""
+    if isinstance(exc, BaseExceptionGroup):
+        parts = "; ".join(describe_error(inner, 160) for inner in exc.exceptions[:3])
+        more = len(exc.exceptions) - 3
+        return f"{exc.message}: {parts}" + (f"; and {more} more" if more > 0 else "")
+    return str(exc)
+
+
+def _decoding(original: BaseException) -> str:
+    """Why an answer did not decode, without a word of the answer itself."""
+    if isinstance(original, ValidationError):
+        return _invalid(original)
+    if isinstance(original, json.JSONDecodeError):  # a position, no content
+        return f"{type(original).__name__}: {original.msg} at {original.pos}"
+    return type(original).__name__
+
+
+def _invalid(error: ValidationError) -> str:
+    """A pydantic error by the fields it names and its kind: never the input's values."""
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    shown = [
+        f"{'.'.join(str(part) for part in problem['loc']) or '(root)'}: {problem['type']}"
+        for problem in problems[:3]
+    ]
+    more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"{error.error_count()} invalid in {error.title}: {', '.join(shown)}{more}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """A traceback of ``exc`` and its causes as Python prints one, but each exception
+    described by :func:`describe_error`: the frames (our own code) are kept, what the
+    exceptions say passes the same redaction as everything else."""
+    chain: list[tuple[BaseException, str | None]] = []  # outermost first, with its link
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if current.__cause__ is not None:
+            inner, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            inner, link = current.__context__, _CONTEXT
+        else:
+            inner, link = None, None
+        chain.append((current, link))
+        current = inner
+    lines: list[str] = []
+    for index in range(len(chain) - 1, -1, -1):
+        item = chain[index][0]
+        if item.__traceback__ is not None:
+            lines.append("Traceback (most recent call last):")
+            for frame in traceback.format_tb(item.__traceback__):
+                lines += [ln for ln in frame.rstrip("\n").split("\n") if not _CARETS.match(ln)]
+        lines.append(describe_error(item))
+        if index > 0:
+            lines.append(chain[index - 1][1] or _CONTEXT)
+    return "\n".join(lines)
+
+
+def _safe_argument(value: object) -> object:
+    return describe_error(value) if isinstance(value, BaseException) else value
 
 
 class RedactingFilter(logging.Filter):
+    """Every record, whatever logged it: exceptions given as arguments described (never
+    their repr), the message and the exception text redacted and made one line."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, BaseException):  # log.error(exc)
+            record.msg = describe_error(record.msg)
+        args: Any = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_safe_argument(a) for a in args)
+        elif isinstance(args, Mapping):
+            record.args = {k: _safe_argument(v) for k, v in args.items()}
         message = record.getMessage()
-        clean = redact(message)
+        clean = single_line(redact(message))
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = single_line(redact(exception_text(record.exc_info[1])))
             record.exc_info = None
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = single_line(redact(record.exc_text))
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = single_line(redact(record.stack_info))
         if clean != message or record.args:
             record.msg = clean
             record.args = None
@@ -52,6 +166,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """Text for people: one record, one line — its exception text follows on the same line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatException(self, ei: Any) -> str:  # logging's name
+        return redact(exception_text(ei[1])) if ei and ei[1] is not None else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return single_line(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     _CONTEXT_KEYS = ("guid", "cashier_id", "update_id")
 
@@ -60,26 +187,23 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": single_line(record.getMessage()),
         }
         for key in self._CONTEXT_KEYS:
             value = getattr(record, key, None)
             if value is not None:
                 data[key] = value
         if record.exc_text:
-            data["exception"] = record.exc_text
-        elif record.exc_info:
-            data["exception"] = redact(self.formatException(record.exc_info))
+            data["exception"] = single_line(record.exc_text)
+        elif record.exc_info and record.exc_info[1] is not None:
+            data["exception"] = single_line(redact(exception_text(record.exc_info[1])))
         return json.dumps(data, ensure_ascii=False)
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -89,8 +213,9 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one redacted line: what start-up failures print instead of a traceback."""
-    return " ".join(redact(f"{type(exc).__name__}: {exc}").split())
+    """An exception as one redacted line: what start-up failures print instead of a
+    traceback (:func:`describe_error`)."""
+    return describe_error(exc)
 
 
 def _uncaught(kind: type[BaseException], exc: BaseException, tb: object) -> None:

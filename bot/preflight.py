@@ -36,9 +36,12 @@ class Outcome:
     ok: bool
     detail: str
     counts: bool = True  # False: informational (an optional part not configured)
+    warning: bool = False  # passes, but says what to fix (⚠️)
 
     def line(self) -> str:
         mark = "✅" if self.ok else ("❌" if self.counts else "➖")
+        if self.ok and self.warning:
+            mark = "⚠️"
         return f"{mark} {self.name}: {self.detail}"
 
 
@@ -225,6 +228,16 @@ async def preflight(settings: Settings) -> list[Outcome]:
         Outcome(
             "settings", True, "valid" + (" (the embedded sandbox)" if settings.uses_sandbox else "")
         )
+    ]
+    found += [
+        Outcome(
+            name,
+            True,
+            "not https://: Allpay's answers are verified by signature, but its Faults are "
+            "unsigned and could be forged on the way; ask Allpay for an https:// endpoint",
+            warning=True,
+        )
+        for name in settings.plain_http_allpay()
     ]
     found += _key_files(settings)
     try:

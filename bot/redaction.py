@@ -21,7 +21,21 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 from bot.domain.masking import mask_login
 
-_LOGIN = re.compile(r"(?<![\d\-{])(?:\+?7|8)(\d{10})(?!\d)")
+#: A client's login in every form the bot and people write it: ``77000000001``,
+#: ``+77000000001``, ``87000000001``, and spaced or punctuated — ``+7 700 000 00 01``,
+#: ``8 (700) 000-00-01``, no-break spaces too. Never inside a longer number, a GUID (hex
+#: digits and dashes before it) or a word ending in a hex letter.
+_LOGIN_SEP = "[ \u00a0\u2009\u202f()\\-]"
+_LOGIN = re.compile(
+    rf"(?<![0-9A-Fa-f{{+\-])(?:\+[ \u00a0]?7|7|8)((?:{_LOGIN_SEP}{{0,2}}\d){{10}})(?!\d)"
+)
+_NOT_DIGITS = re.compile(r"\D")
+#: What starts a new line in a log file or a terminal: CR/LF and their Unicode kin.
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+#: Other control characters (a terminal acts on ESC sequences): shown as "?".
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+#: What replaces a line break in a log line.
+LINE_MARK = " | "
 _IIN = re.compile(r"(?<![\d\-])\d{12}(?![\d\-])")
 # No word boundary in front: in ".../bot123456:AA..." the digits follow a letter.
 _TOKEN = re.compile(r"(?<!\d)\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
@@ -94,7 +108,13 @@ def redact(text: str) -> str:
     text = _PEM.sub("<key redacted>", text)
     text = _TOKEN.sub(TOKEN_MARK, text)
     text = _IIN.sub("<iin redacted>", text)
-    return _LOGIN.sub(lambda m: mask_login("7" + m.group(1)), text)
+    return _LOGIN.sub(lambda m: mask_login("7" + _NOT_DIGITS.sub("", m.group(1))), text)
+
+
+def single_line(text: str) -> str:
+    """``text`` as one line: line breaks (CR, LF and their Unicode kin) become " | ", other
+    control characters "?" — a forged text can never start a line of its own in a log."""
+    return _CONTROLS.sub("?", _LINE_BREAKS.sub(LINE_MARK, text))
 
 
 def redact_error(error: BaseException | str | None, limit: int = 500) -> str | None:

@@ -48,6 +48,7 @@ async def test_all_green_on_the_embedded_sandbox(
         "TELEGRAM_API_URL": telegram.base_url,
         "DATABASE_URL": database_url,
         "SANDBOX_DIR": str(sandbox_folder(tmp_path, sandbox_keys)),
+        "ALLPAY_SANDBOX": "true",  # asked for by name: a PostgreSQL journal says production
     }
     code, lines = await _check(env, tmp_path)
     assert code == 0, lines

@@ -155,7 +155,10 @@ def test_postgresql_needs_one_allpay_for_all_and_no_file_backups(
     with pytest.raises(ConfigError, match="ALLPAY_URL is required") as refused:
         load_settings()
     assert PG_PASSWORD not in str(refused.value)
-    monkeypatch.setenv("SANDBOX_DIR", "mine")  # one instance, a sandbox of its own
+    monkeypatch.setenv("SANDBOX_DIR", "mine")  # one instance, a sandbox of its own…
+    with pytest.raises(ConfigError, match="ALLPAY_SANDBOX=true") as refused:
+        load_settings()  # …asked for by name: PostgreSQL says production
+    monkeypatch.setenv("ALLPAY_SANDBOX", "true")
     settings = load_settings()
     assert settings.on_postgres and settings.sandbox_folder == Path("mine")
     assert PG_PASSWORD in settings.secret_values()  # redacted wherever it might show
@@ -183,6 +186,7 @@ def test_a_malformed_postgresql_url_is_refused_without_its_password(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SANDBOX_DIR", "mine")
+    monkeypatch.setenv("ALLPAY_SANDBOX", "true")
     with pytest.raises(ConfigError) as refused:
         load_settings()
     assert says in str(refused.value) and PG_PASSWORD not in str(refused.value)
@@ -190,6 +194,7 @@ def test_a_malformed_postgresql_url_is_refused_without_its_password(
 
 def test_every_form_of_the_database_password_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDBOX_DIR", "mine")
+    monkeypatch.setenv("ALLPAY_SANDBOX", "true")
     monkeypatch.setenv("DATABASE_URL", "postgresql://cashin:Tr%40ub%3Aa@db/cashin")
     assert {"Tr%40ub%3Aa", "Tr@ub:a"} <= set(load_settings().secret_values())
     monkeypatch.setenv(
@@ -212,6 +217,7 @@ def test_an_unreachable_postgresql_is_one_line_without_its_password(
         "HOME": str(tmp_path),
         "DATABASE_URL": PG_URL,
         "SANDBOX_DIR": str(tmp_path / "sandbox"),
+        "ALLPAY_SANDBOX": "true",
         "BOT_TOKEN": "123456:TEST-token-abcdefghijklmnopqrstuvwxyz",
         "TELEGRAM_API_URL": "http://127.0.0.1:1",
     }

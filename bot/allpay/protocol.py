@@ -155,13 +155,21 @@ class AllpayErrorKind(StrEnum):
 
 
 class AllpayError(Exception):
-    """A check could not be answered. ``user_message`` is Allpay's own text when it sent one."""
+    """A check could not be answered. ``user_message`` is the text a Fault carried for people
+    and ``code`` its faultcode: a Fault is never signed, so neither is Allpay's verified word."""
 
-    def __init__(self, kind: AllpayErrorKind, detail: str, user_message: str | None = None):
+    def __init__(
+        self,
+        kind: AllpayErrorKind,
+        detail: str,
+        user_message: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.user_message = user_message
+        self.code = code
 
 
 class InvalidAnswer(Exception):
@@ -169,6 +177,10 @@ class InvalidAnswer(Exception):
 
 
 class SoapFault(Exception):
+    """A SOAP Fault. Unsigned by contract (and Allpay's endpoints are plain http): anyone on
+    the way can write one, so its texts are kept as unverified words — one line, no control
+    or bidi characters, bounded — never as Allpay's."""
+
     def __init__(self, code: str, string: str, user_message: str | None = None) -> None:
         super().__init__(f"{code}: {string}")
         self.code = code
@@ -391,6 +403,13 @@ def soap_parts(root: etree._Element) -> tuple[etree._Element | None, etree._Elem
     return header, content[0]
 
 
+#: A faultcode as shown: a qualified name (``soap:Server``), nothing else of what came.
+_FAULT_CODE = re.compile(r"[^A-Za-z0-9:._-]")
+FAULT_CODE_MAX = 64
+#: A Fault's texts, at most (they are unverified: quoted, never trusted).
+FAULT_TEXT_MAX = 300
+
+
 def raise_for_fault(payload: etree._Element) -> None:
     if payload.tag != _q(SOAP_NS, "Fault"):
         return
@@ -403,7 +422,12 @@ def raise_for_fault(payload: etree._Element) -> None:
         user_message = next((text for text in found if text), None) or detail.findtext(
             "userMessage"
         )
-    raise SoapFault(code.strip(), string.strip(), user_message)
+    words = code.split()
+    raise SoapFault(
+        _FAULT_CODE.sub("", words[0] if words else "")[:FAULT_CODE_MAX],
+        clean_name(string, FAULT_TEXT_MAX) or "",
+        clean_name(user_message, FAULT_TEXT_MAX) if user_message else None,
+    )
 
 
 def _return_of(payload: etree._Element, operation: str, service_ns: str) -> etree._Element:

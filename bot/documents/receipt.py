@@ -1,5 +1,8 @@
 """The receipt of a completed top-up: its fields (shared by the chat text and the PDF), and
-the PDF a cashier forwards to the client, with a QR code of the GUID."""
+the PDF a cashier forwards to the client, with a QR code of the GUID.
+
+fpdf2 (with fontTools, ~30 MB) and segno load at the first PDF, not with the bot: the chat
+text needs only :func:`fields`."""
 
 from __future__ import annotations
 
@@ -8,9 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-
-import segno
-from fpdf import FPDF
 
 from bot.domain.parsing import format_login, format_tenge
 from bot.domain.receipts import EXAMPLE_BIN, Receipt
@@ -57,6 +57,8 @@ def filename(receipt: Receipt) -> str:
 
 
 def qr_png(text: str) -> bytes:
+    import segno
+
     buffer = io.BytesIO()
     segno.make(text, error="m", micro=False).save(buffer, kind="png", scale=8, border=4)
     return buffer.getvalue()
@@ -66,6 +68,8 @@ def render_pdf(receipt: Receipt, tz: tzinfo, _: Gettext) -> bytes:
     """A one-page PDF (105 × 210 mm: room for legal names at their longest, 120 characters,
     in Kazakh) the client can keep: the fonts are embedded (subset),
     so every Kazakh letter and ₸ prints on any device; the same receipt gives the same bytes."""
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="P", unit="mm", format=(105, 210))
     pdf.set_auto_page_break(auto=False)
     pdf.set_margins(8, 8, 8)
@@ -81,6 +85,11 @@ def render_pdf(receipt: Receipt, tz: tzinfo, _: Gettext) -> bytes:
     pdf.multi_cell(width, 7, title(receipt, _), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(_FAMILY, "", 10)
     pdf.multi_cell(width, 5, _("Allpay wallet top-up"), align="C", new_x="LMARGIN", new_y="NEXT")
+    if receipt.sandbox:
+        pdf.set_font(_FAMILY, "B", 11)
+        pdf.multi_cell(
+            width, 6, _("SANDBOX — no real money"), align="C", new_x="LMARGIN", new_y="NEXT"
+        )
     if receipt.example:
         pdf.set_font(_FAMILY, "B", 8)
         pdf.multi_cell(

@@ -38,6 +38,8 @@ class Receipt:
     payment: Payment
     cashier: str  # the cashier's name as the roster has it (their id when unnamed)
     parties: Parties
+    #: Made on the embedded sandbox: no real money moved, and the receipt says so.
+    sandbox: bool = False
 
     @property
     def number(self) -> str:

@@ -41,14 +41,20 @@ class Approvals:
 
     @staticmethod
     def close(
-        tx: Tx, now: datetime, approval_id: str, state: ApprovalState, actor_id: int | None
+        tx: Tx,
+        now: datetime,
+        approval_id: str,
+        state: ApprovalState,
+        actor_id: int | None,
+        reason: str | None = None,
     ) -> bool:
-        """WAITING → ``state``, once; False if it was not waiting."""
+        """WAITING → ``state``, once; False if it was not waiting. ``reason``: the bot's own
+        (a daily limit refused it), never a supervisor's (see :meth:`set_reason`)."""
         return (
             tx.run(
-                "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ? "
-                "WHERE id = ? AND state = 'WAITING'",
-                (state.value, actor_id, ts(now), approval_id),
+                "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, "
+                "reason = COALESCE(?, reason) WHERE id = ? AND state = 'WAITING'",
+                (state.value, actor_id, ts(now), reason, approval_id),
             )
             == 1
         )
@@ -135,6 +141,17 @@ class Approvals:
         return [int(r["chat_id"]) for r in rows]
 
     @staticmethod
-    def usage(tx: Tx, column: UsageColumn, value: object, day: tuple[datetime, datetime]) -> Usage:
-        """Sum and count of the day's requests by ``column = value`` still waiting."""
-        return day_usage(tx, "approvals", column, value, day, "state = 'WAITING'", ())
+    def usage(
+        tx: Tx,
+        column: UsageColumn,
+        value: object,
+        day: tuple[datetime, datetime],
+        except_id: str | None = None,
+    ) -> Usage:
+        """Sum and count of the day's requests by ``column = value`` still waiting (but
+        ``except_id``: the request being decided)."""
+        if except_id is None:
+            return day_usage(tx, "approvals", column, value, day, "state = 'WAITING'", ())
+        return day_usage(
+            tx, "approvals", column, value, day, "state = 'WAITING' AND id != ?", (except_id,)
+        )

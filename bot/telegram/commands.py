@@ -34,23 +34,31 @@ from bot.telegram.keyboards import N_
 log = logging.getLogger(__name__)
 
 
+#: Every role: the answer shows clients' names or logins to whoever may use the command.
+EVERYONE = tuple(Role)
+
+
 @dataclass(frozen=True, slots=True)
 class BotCommandSpec:
     name: str
     description: str  # msgid, translated where shown
     least: Role  # the least role that may use it; every higher role may too
+    #: The roles to whom its answer shows clients' personal data (names, logins, receipts):
+    #: for them it is answered in a private chat only (see handlers.privacy).
+    private: tuple[Role, ...] = ()
 
 
 #: In menu and /help order.
 COMMANDS: tuple[BotCommandSpec, ...] = (
-    BotCommandSpec("cashin", N_("Top up a client's wallet"), Role.CASHIER),
-    BotCommandSpec("history", N_("My payments"), Role.CASHIER),
-    BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER),
+    BotCommandSpec("cashin", N_("Top up a client's wallet"), Role.CASHIER, EVERYONE),
+    BotCommandSpec("history", N_("My payments"), Role.CASHIER, EVERYONE),
+    BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER, EVERYONE),
     BotCommandSpec("today", N_("Today's totals"), Role.CASHIER),
-    BotCommandSpec("cash", N_("Cash on hand from top-ups"), Role.CASHIER),
+    # A cashier's /cash lists the clients of their top-ups; a supervisor's, cashiers only.
+    BotCommandSpec("cash", N_("Cash on hand from top-ups"), Role.CASHIER, (Role.CASHIER,)),
     BotCommandSpec("handover", N_("Hand the cash over to a supervisor"), Role.CASHIER),
     BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
-    BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR),
+    BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR, EVERYONE),
     BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
     BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
     BotCommandSpec(
@@ -67,6 +75,11 @@ COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("help", N_("How it works"), Role.CASHIER),
     BotCommandSpec("cancel", N_("Cancel the current step"), Role.CASHIER),
 )
+
+
+def private_to(role: Role) -> frozenset[str]:
+    """The commands ``role`` may use whose answers show clients' personal data."""
+    return frozenset(spec.name for spec in available(role) if role in spec.private)
 
 
 def available(role: Role) -> list[BotCommandSpec]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.domain.clock import utcnow
 from bot.domain.model import (
@@ -20,6 +20,7 @@ from bot.domain.model import (
     Decision,
     DecisionResult,
     Draft,
+    Limits,
     Payment,
     Withdrawal,
 )
@@ -30,6 +31,7 @@ from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
 from bot.store.roster import Roster
+from bot.usecases.limits import day_of, refusal_in
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Sender
 
@@ -44,12 +46,17 @@ class ApprovalDesk:
         notices: Notices,
         *,
         timeout: float,
+        limits: Limits | None = None,
+        tz: tzinfo = UTC,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.sender = sender
         self.notices = notices
         self.timeout = timeout
+        #: The daily limits, checked again for the day an approved top-up is paid on.
+        self.limits = limits or Limits()
+        self.tz = tz
         self._clock = clock
         #: Set when a new request waits: the sweeper re-plans its next expiry.
         self.added = asyncio.Event()
@@ -95,9 +102,10 @@ class ApprovalDesk:
         approval: Approval,
         state: ApprovalState,
         actor_id: int | None,
+        reason: str | None = None,
     ) -> bool:
         """WAITING → ``state`` (once); the cashier and every card are told."""
-        if not Approvals.close(tx, now, approval.id, state, actor_id):
+        if not Approvals.close(tx, now, approval.id, state, actor_id, reason):
             return False
         AuditLog.add(
             tx,
@@ -114,8 +122,14 @@ class ApprovalDesk:
 
     async def decide(self, approval_id: str, actor_id: int, *, approve: bool) -> DecisionResult:
         """The first supervisor decision wins; approving journals the payment in that step
-        and sends it at once."""
+        and sends it at once.
+
+        The payment is paid on the day it is approved: that day's limits are checked again
+        (its payments and waiting requests, this one aside). Over a limit nothing is sent:
+        the request ends rejected by the bot, the limit as its reason (the cashier gives the
+        cash back), and the supervisor is told what the limit says (REFUSED)."""
         now = self._clock()
+        day = day_of(now, self.tz)
 
         def decide(tx: Tx) -> DecisionResult:
             approval = Approvals.get(tx, approval_id)
@@ -129,6 +143,28 @@ class ApprovalDesk:
             if actor_id == approval.cashier_id:
                 AuditLog.add(tx, now, actor_id, "approval.self_refused", approval_id)
                 return DecisionResult(Decision.SELF, approval)
+            if approve:
+                refusal = refusal_in(
+                    tx,
+                    self.limits,
+                    cashier_id=approval.cashier_id,
+                    login=approval.login,
+                    amount=approval.amount,
+                    day=day,
+                    waiting_except=approval.id,
+                )
+                if refusal is not None:
+                    AuditLog.add(
+                        tx,
+                        now,
+                        actor_id,
+                        f"limit.{refusal.kind.value}",
+                        approval_id,
+                        f"amount {approval.amount}, limit {refusal.limit}, left {refusal.left}",
+                    )
+                    self.close_in(tx, now, approval, ApprovalState.REJECTED, None, refusal.stored())
+                    refused = Approvals.get(tx, approval_id)
+                    return DecisionResult(Decision.REFUSED, refused, refusal=refusal)
             state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
             self.close_in(tx, now, approval, state, actor_id)
             payment: Payment | None = None
@@ -149,7 +185,19 @@ class ApprovalDesk:
                 result.payment.guid,
             )
             self.sender.send_soon(result.payment)
-        if result.decision in (Decision.APPROVED, Decision.REJECTED, Decision.EXPIRED):
+        elif result.refusal is not None:
+            log.info(
+                "approval %s: approved by %d, refused by the daily limit %s",
+                approval_id,
+                actor_id,
+                result.refusal.kind.value,
+            )
+        if result.decision in (
+            Decision.APPROVED,
+            Decision.REJECTED,
+            Decision.EXPIRED,
+            Decision.REFUSED,
+        ):
             self.notices.wake()
         return result
 

@@ -68,12 +68,20 @@ class Balance:
 
 class Reports:
     def __init__(
-        self, db: Database, tz: tzinfo, allpay: BalanceSource, parties: Parties | None = None
+        self,
+        db: Database,
+        tz: tzinfo,
+        allpay: BalanceSource,
+        parties: Parties | None = None,
+        *,
+        sandbox: bool = False,
     ) -> None:
         self.db = db
         self.tz = tz
         self.allpay = allpay
         self.parties = parties or Parties()
+        #: The embedded sandbox answers: receipts say no real money moved.
+        self.sandbox = sandbox
 
     async def balance(self, lang: str) -> Balance:
         """The agent's balance in Allpay (TransactionManagement ``availableBalance``)."""
@@ -129,7 +137,7 @@ class Reports:
             if owner is not None and payment.cashier_id != owner:
                 return None
             cashier = Roster.names(tx).get(payment.cashier_id) or str(payment.cashier_id)
-            return Receipt(payment, cashier, self.parties)
+            return Receipt(payment, cashier, self.parties, sandbox=self.sandbox)
 
         return await self.db.read(read)
 

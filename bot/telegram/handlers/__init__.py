@@ -18,6 +18,7 @@ from bot.telegram.handlers import (
     common,
     history,
     language,
+    privacy,
     reports,
     roster,
 )
@@ -28,9 +29,11 @@ def build_router() -> Router:
     # common first: /start, /cancel and the error handlers apply at every step. The
     # conversation's steps come next (found fast: most updates are steps); they never take
     # a command or a menu button, so /history or /find work in the middle of a top-up. A
-    # role's commands come before the refusals for everyone else.
+    # role's commands come before the refusals for everyone else. Clients' personal data is
+    # answered in private chats only: privacy comes before every router that shows it.
     root.include_routers(
         common.make_router(),
+        privacy.make_router(),
         cashin.make_router(),
         language.make_router(),
         history.make_router(),

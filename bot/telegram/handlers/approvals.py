@@ -59,7 +59,7 @@ async def _show_decided(
                               show_alert=True)  # fmt: skip
     if not isinstance(message, Message) or card != message.message_id:
         return
-    text = texts.approval_card(approval, names, settings.tz)
+    text = texts.approval_card(approval, names, settings.tz, sandbox=settings.uses_sandbox)
     with contextlib.suppress(TelegramAPIError):
         await message.edit_text(text, reply_markup=None)
 
@@ -87,6 +87,11 @@ async def decide(
     if result.decision is Decision.EXPIRED:
         too_late = _("Too late: the request has expired.")
         await _show_decided(callback, approval, desk, settings, too_late)
+        return
+    if result.decision is Decision.REFUSED and result.refusal is not None:
+        # The day it would be paid on is over a limit: nothing sent, the supervisor is told.
+        alert = texts.approval_refused(result.refusal).replace("{", "{{").replace("}", "}}")
+        await _show_decided(callback, approval, desk, settings, alert)
         return
     await callback.answer(_("Approved: sending to Allpay.") if approve else _("Rejected."))
     await _show_decided(callback, approval, desk, settings)

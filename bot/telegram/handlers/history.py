@@ -148,6 +148,7 @@ async def detail(
         settings.tz,
         texts.person(payment.cashier_id, found.names),
         staff_view=staff.role.sees_everyone,
+        sandbox=settings.uses_sandbox,
     )
     completed = [payment.guid] if payment.status is Status.COMPLETED else []
     await callback.message.answer(text, reply_markup=receipt_keyboard(completed))
@@ -192,6 +193,7 @@ async def find(
             settings.tz,
             texts.person(p.cashier_id, found.names),
             staff_view=staff.role.sees_everyone,
+            sandbox=settings.uses_sandbox,
         )
         for p in shown
     ]

@@ -169,11 +169,12 @@ async def balance(message: Message, reports: Reports, i18n: I18n, settings: Sett
         await message.answer(_("Allpay did not answer the balance request. Try again in a minute."))
         return
     shown = format_tenge(result.amount) if result.amount is not None else result.raw
-    await message.answer(
-        _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
-            amount=escape(shown), time=texts.local_time(result.header.timestamp, settings.tz)
-        )
+    text = _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
+        amount=escape(shown), time=texts.local_time(result.header.timestamp, settings.tz)
     )
+    if settings.uses_sandbox:  # the sandbox's own figure: no agent's money in it
+        text += "\n\n" + texts.sandbox_mark()
+    await message.answer(text)
 
 
 async def recheck(
