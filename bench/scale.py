@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import tempfile
 import time
@@ -81,11 +82,7 @@ async def run(url: str, keys: Path, cashiers: int, conversations: int) -> str:
         with tempfile.TemporaryDirectory() as tmp:
             settings = _settings(Path(tmp), tg.base_url, url, keys, max(cashiers, conversations))
             async with build_app(settings) as app:
-                polling = asyncio.create_task(
-                    app.dispatcher.start_polling(
-                        app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-                    )
-                )
+                polling = asyncio.create_task(app.intake.poll(timeout=1), name="polling")
                 rss_idle = _rss_mb()
                 times: list[float] = []
                 started = time.perf_counter()
@@ -115,8 +112,9 @@ async def run(url: str, keys: Path, cashiers: int, conversations: int) -> str:
                         f"{before:.0f} → {_rss_mb():.0f} MB",
                     ]
                 )
-                await app.dispatcher.stop_polling()
-                await polling
+                polling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
     finally:
         await tg.close()
     return table(

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -23,19 +23,17 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
-from redis.asyncio import Redis
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
-from bot.devtools.sandbox import RunningSandbox, start_sandbox
 from bot.domain.model import Limits
 from bot.logs import one_line
-from bot.loops import wait_event
+from bot.loops import BackgroundLoop, wait_event
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
+from bot.outage import Part
 from bot.redaction import register_secret
 from bot.store.db import Database, open_database
 from bot.store.roster import Roster
@@ -44,8 +42,11 @@ from bot.telegram.commands import sync_commands
 from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
+from bot.telegram.intake import Intake
 from bot.telegram.outbox import OutboxWorker
 from bot.telegram.pacing import Pacer, RedisBudgetStore
+from bot.telegram.parts import Parts, PartsMiddleware
+from bot.telegram.rerun import RerunMiddleware, RerunSafeStorage
 from bot.telegram.storage import SQLiteStorage
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cash import CashDesk
@@ -53,12 +54,21 @@ from bot.usecases.cashin import CashIn
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.housekeeping import Housekeeping
+from bot.usecases.inbox import Inbox
 from bot.usecases.notices import Notices
 from bot.usecases.people import People
 from bot.usecases.reports import Reports
 from bot.usecases.sending import Resolver, RetryPolicy, Sender
 from bot.usecases.singleton import Identity, NameTaken, Singleton
 from bot.web import start_status, start_web
+
+# What a deployment does not use is not loaded (tests/test_imports.py): redis with
+# REDIS_URL only (conversation_storage), the embedded sandbox only when it runs
+# (allpay_client), psycopg with a postgresql:// DATABASE_URL only (open_database).
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.devtools.sandbox import RunningSandbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,18 +98,27 @@ class App:
     metrics: Metrics
     telegram: TelegramReach
     pacer: Pacer
+    intake: Intake
+    #: Every background loop, started and watched: one that ends for good stops the process.
+    loops: tuple[BackgroundLoop, ...]
+    parts: Parts
     #: The shared conversations' Redis (``REDIS_URL``), for /healthz; None without one.
     redis: Redis | None = None
 
 
 def conversation_storage(
     settings: Settings, db: Database
-) -> tuple[BaseStorage, BaseEventIsolation]:
+) -> tuple[BaseStorage, BaseEventIsolation, Redis | None]:
     """Where conversations live and how one person's updates are kept in order: in the
     journal and in this process (one instance), or in Redis for every instance
-    (``REDIS_URL``: a conversation continues on whichever instance takes its next update)."""
+    (``REDIS_URL``: a conversation continues on whichever instance takes its next update).
+    The third: the Redis client, where there is one."""
     if settings.redis_url is None:
-        return SQLiteStorage(db), SimpleEventIsolation()
+        return SQLiteStorage(db), SimpleEventIsolation(), None
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.telegram.isolation import RenewedRedisIsolation
+
     keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
     # Idle conversations go after PRUNE_AFTER_DAYS, as in the journal (0: kept).
     ttl = timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
@@ -111,13 +130,28 @@ def conversation_storage(
         state_ttl=ttl,
         data_ttl=ttl,
     )
-    return storage, RedisEventIsolation(storage.redis, key_builder=keys)
+    return storage, RenewedRedisIsolation(storage.redis, key_builder=keys), storage.redis
+
+
+def warn_about_allpay(settings: Settings) -> None:
+    """A start-up line an operator must not miss: an Allpay endpoint without TLS (its Faults
+    are unsigned: anyone on the way can write one). The embedded sandbox says itself that no
+    real money moves, and so does every card, status, receipt and /balance while it runs."""
+    for name in settings.plain_http_allpay():
+        log.warning(
+            "%s is not https://: Allpay's answers are verified by signature, but its Faults "
+            "are unsigned and could be forged on the way (shown as unverified text); ask "
+            "Allpay for an https:// endpoint",
+            name,
+        )
 
 
 async def allpay_client(
     settings: Settings, metrics: Metrics
 ) -> tuple[AllpayClient, RunningSandbox | None]:
     if settings.uses_sandbox:
+        from bot.devtools.sandbox import start_sandbox
+
         sandbox = await start_sandbox(
             settings.sandbox_folder, slow_delay=settings.allpay_timeout + 1
         )
@@ -181,6 +215,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     metrics.watch_queue(pacer.queue_depth)
     bot.session.middleware(pacer)
     bot.session.middleware(TelegramWatch(metrics, reach))
+    warn_about_allpay(settings)
     db = open_database(settings.database_url)
     await db.open()
     sandbox: RunningSandbox | None = None
@@ -205,7 +240,16 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             # Longer than any one send (one request of at most ALLPAY_TIMEOUT, then its record).
             lease=2 * settings.allpay_timeout + 5,
         )
-        desk = ApprovalDesk(db, sender, notices, timeout=settings.approval_timeout)
+        limits = Limits(
+            cashier_daily_sum=settings.cashier_daily_limit,
+            cashier_daily_count=settings.cashier_daily_count,
+            client_daily_sum=settings.client_daily_limit,
+            approval_threshold=settings.approval_threshold,
+            approval_timeout=settings.approval_timeout,
+        )
+        desk = ApprovalDesk(
+            db, sender, notices, timeout=settings.approval_timeout, limits=limits, tz=settings.tz
+        )
         cash = CashDesk(db, notices, settings.tz)
         shared = settings.redis_url is not None  # several instances may share the journal
         people = People(
@@ -217,18 +261,14 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             allpay,
             sender,
             desk,
-            Limits(
-                cashier_daily_sum=settings.cashier_daily_limit,
-                cashier_daily_count=settings.cashier_daily_count,
-                client_daily_sum=settings.client_daily_limit,
-                approval_threshold=settings.approval_threshold,
-                approval_timeout=settings.approval_timeout,
-            ),
+            limits,
             tz=settings.tz,
         )
-        reports = Reports(db, settings.tz, allpay, settings.parties)
+        reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
         deliveries = Deliveries(db, settings.tz, instance=sender.instance)
-        outbox = OutboxWorker(bot, deliveries, people, desk, cash, i18n, settings.tz)
+        outbox = OutboxWorker(
+            bot, deliveries, people, desk, cash, i18n, settings.tz, sandbox=settings.uses_sandbox
+        )
         notices.wake = outbox.wakeup.set
         sweeper = ApprovalSweeper(desk)
         resolver = Resolver(sender, concurrency=settings.allpay_concurrency)
@@ -247,12 +287,18 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             if settings.digest_time is not None and settings.supervisor_chat_ids
             else None
         )
-        storage, isolation = conversation_storage(settings, db)
-        if isinstance(storage, RedisStorage):  # Telegram's limits are the bot's: shared
-            pacer.store = RedisBudgetStore(storage.redis, f"{settings.redis_prefix}:{bot.id}")
+        storage, isolation, redis = conversation_storage(settings, db)
+        if redis is not None:  # Telegram's limits are the bot's: shared
+            pacer.store = RedisBudgetStore(redis, f"{settings.redis_prefix}:{bot.id}")
+        # A rerun of an update (after a crash) meets the conversation as the first did.
+        conversations = RerunSafeStorage(storage)
+        parts = Parts(
+            journal=db.part, redis=Part("redis") if settings.redis_url is not None else None
+        )
         dispatcher = Dispatcher(
-            storage=storage,
+            storage=conversations,
             events_isolation=isolation,
+            parts=parts,
             cashin=cashin,
             people=people,
             desk=desk,
@@ -262,11 +308,25 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             settings=settings,
         )
         dispatcher.update.outer_middleware(LogContextMiddleware())
+        dispatcher.update.outer_middleware(PartsMiddleware(parts))
+        dispatcher.update.outer_middleware(RerunMiddleware(conversations))
         LocaleMiddleware(i18n, people).setup(dispatcher)
         access = AccessMiddleware(people, RefusalBudget())
         dispatcher.message.outer_middleware(access)
         dispatcher.callback_query.outer_middleware(access)
         dispatcher.include_router(build_router())
+        inbox = Inbox(
+            db,
+            owner=sender.instance,
+            # Longer than a handler runs (a client check waits ALLPAY_TIMEOUT at most).
+            claim=timedelta(seconds=max(60.0, 2 * settings.allpay_timeout + 30)),
+        )
+        intake = Intake(inbox, dispatcher, bot, i18n)
+        loops: tuple[BackgroundLoop, ...] = tuple(
+            loop
+            for loop in (resolver, outbox, sweeper, digest, housekeeping, intake)
+            if loop is not None
+        )
         app = App(
             settings=settings,
             db=db,
@@ -288,7 +348,10 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             metrics=metrics,
             telegram=reach,
             pacer=pacer,
-            redis=storage.redis if isinstance(storage, RedisStorage) else None,
+            intake=intake,
+            loops=loops,
+            parts=parts,
+            redis=redis,
         )
         # This process's name among the instances; what its earlier lives held (a crash) is
         # taken back, so their unfinished sends resume now, not when their leases run out.
@@ -308,15 +371,13 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             )
         name_lost = asyncio.Event()
         name_keeper = asyncio.create_task(identity.lease.keep(name_lost))
-        resolver.start()
-        outbox.start()
-        sweeper.start()
-        if digest is not None:
-            digest.start()
-        housekeeping.start()
+        for loop in loops:
+            loop.start()
         try:
             yield app
         finally:
+            # Handlers first (they journal and send), then the loops behind them.
+            await intake.drain(SHUTDOWN_GRACE)
             await housekeeping.stop()
             await sweeper.stop()
             if digest is not None:
@@ -405,31 +466,53 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
                 loop.remove_signal_handler(sig)
 
 
+async def _watch_loops(app: App, stop: asyncio.Event) -> None:
+    """A background loop that ended for good (restarted MAX_RESTARTS times in a row) stops
+    the process, which then exits non-zero: never a live process with a dead loop."""
+    await asyncio.wait(
+        [asyncio.create_task(loop.died.wait()) for loop in app.loops],
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    stop.set()
+
+
 async def _run(settings: Settings, stop: asyncio.Event) -> int:
     async with build_app(settings) as app:
-        # /healthz first: it must answer while Telegram does not (resends go on meanwhile).
-        runners = await _start_web(app) if settings.web_enabled else []
+        watcher = asyncio.create_task(_watch_loops(app, stop), name="loop watch")
         try:
-            me = await until_answered(app.bot.get_me, "getMe", stop)
-            if me is None:
-                log.info("stopped before Telegram answered")
-                return 0
-            log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
-            await announce(app)
-            # aiogram's ~200 000 start-up objects make one full garbage collection a ~200 ms
-            # pause of the event loop (bench/, table 3). They live as long as the process:
-            # move them out of the collector's sight.
-            gc.collect()
-            gc.freeze()
-            if settings.webhook_url is not None:
-                await _run_webhook(app, stop)
-            else:
-                await _run_polling(app, stop)
+            code = await _serve(app, settings, stop)
         finally:
-            for runner in runners:
-                await runner.cleanup()  # waits for webhook requests being handled
-        log.info("stopping: no new updates; letting in-flight payments reach the journal")
+            watcher.cancel()
+        if any(loop.died.is_set() for loop in app.loops):
+            log.critical("a background loop could not be kept running; exiting with 1")
+            code = 1
     log.info("stopped")
+    return code
+
+
+async def _serve(app: App, settings: Settings, stop: asyncio.Event) -> int:
+    # /healthz first: it must answer while Telegram does not (resends go on meanwhile).
+    runners = await _start_web(app) if settings.web_enabled else []
+    try:
+        me = await until_answered(app.bot.get_me, "getMe", stop)
+        if me is None:
+            log.info("stopped before Telegram answered")
+            return 0
+        log.info("logged in to Telegram as @%s (id %d)", me.username, me.id)
+        await announce(app)
+        # aiogram's ~200 000 start-up objects make one full garbage collection a ~200 ms
+        # pause of the event loop (bench/, table 3). They live as long as the process:
+        # move them out of the collector's sight.
+        gc.collect()
+        gc.freeze()
+        if settings.webhook_url is not None:
+            await _run_webhook(app, stop)
+        else:
+            await _run_polling(app, stop)
+    finally:
+        for runner in runners:
+            await runner.cleanup()  # waits for webhook requests being kept
+    log.info("stopping: no new updates; letting in-flight payments reach the journal")
     return 0
 
 
@@ -479,14 +562,14 @@ async def _run_polling(app: App, stop: asyncio.Event) -> None:
         # getUpdates refuses to work while a webhook is set.
         if not await until_answered(app.bot.delete_webhook, "deleteWebhook", stop):
             return
-        polling = asyncio.create_task(
-            app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
-        )
+        # Not aiogram's start_polling: it confirms a batch (the next offset) while its
+        # handlers still run, so a kill loses them. Here a batch is kept first.
+        polling = asyncio.create_task(app.intake.poll(), name="polling")
         stoppers = {asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())}
-        done, _ = await asyncio.wait({polling, *stoppers}, return_when=asyncio.FIRST_COMPLETED)
-        if polling not in done:
-            await app.dispatcher.stop_polling()
-        await polling
+        await asyncio.wait({polling, *stoppers}, return_when=asyncio.FIRST_COMPLETED)
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
         for stopper in stoppers:
             stopper.cancel()
     finally:

@@ -19,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiogram.types import Update
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from pydantic import ValidationError
 
 from bot.domain.clock import utcnow
+from bot.metrics import Vitals
+from bot.outage import Part
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.app import App
 
 log = logging.getLogger(__name__)
@@ -56,13 +59,17 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
     except TimeoutError:
         writable = False
     loops = {
-        name: {"alive": loop.alive, "last_run": _iso(loop.last_run)}
-        for name, loop in (("resolver", app.resolver), ("outbox", app.outbox))
+        loop.name: {
+            "alive": loop.alive,
+            "last_run": _iso(loop.last_run),
+            "failing_since": _iso(loop.failing_since),
+        }
+        for loop in app.loops
     }
     shared: dict[str, Any] = {}
     if app.redis is not None:
         # Conversations live there: an instance that cannot reach it must take no updates.
-        shared["redis"] = {"reachable": await _pings(app.redis)}
+        shared["redis"] = {"reachable": await _pings(app.redis, app.parts.redis)}
     healthy = (
         writable
         and all(item["alive"] for item in loops.values())
@@ -84,15 +91,22 @@ async def health(app: App) -> tuple[bool, dict[str, Any]]:
     return healthy, body
 
 
-async def _pings(redis: Redis) -> bool:
+async def _pings(redis: Redis, part: Part | None = None) -> bool:
+    """Whether Redis answers a PING within 2 s; told to its ``part`` (one log line each way)."""
+    from redis.exceptions import RedisError  # loaded already: there is a Redis to ping
+
     try:
         async with asyncio.timeout(2.0):
             # redis' stubs type ping() for the sync and async clients at once.
             answer: Any = redis.ping()
-            return bool(await answer)
+            alive = bool(await answer)
     except (TimeoutError, RedisError, OSError) as exc:
-        log.warning("Redis does not answer: %s", exc)
+        if part is not None:
+            part.failed(type(exc).__name__)
         return False
+    if part is not None and alive:
+        part.answered()
+    return alive
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -101,20 +115,44 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    """Answers within about 2 s whatever is down: a journal, Redis or Telegram that does not
+    answer is a 0 in its gauge (the journal's figures then the last known), never an error."""
     app = request.app[APP_KEY]
-    body = await app.metrics.render(app.reports)
+    redis = app.redis
+    vitals = Vitals(
+        writable=app.db.writable,
+        telegram=app.telegram,
+        loops={loop.name: loop for loop in app.loops},
+        redis=(lambda: _pings(redis, app.parts.redis)) if redis is not None else None,
+        pending_alert_after=app.settings.pending_alert_after,
+        allpay_last_success=app.allpay.last_success,
+    )
+    body = await app.metrics.render(app.reports, vitals)
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
-class _WebhookHandler(SimpleRequestHandler):
-    """aiogram's handler, with the secret compared as bytes: a header that is not ASCII is a
-    wrong secret (401), not a server error (``hmac.compare_digest`` refuses non-ASCII str)."""
+def _webhook(secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Telegram's POSTs: the secret header compared as bytes (a header that is not ASCII is a
+    wrong secret: 401, not a server error), the update kept in the journal, then 200 —
+    handled after the answer, so a handler's paced wait never holds Telegram's request open,
+    and a process killed mid-handler loses nothing (:mod:`bot.telegram.intake`)."""
+    expected = secret.encode()
 
-    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
-        if not self.secret_token:
-            return True
-        given = telegram_secret_token.encode("utf-8", "surrogateescape")
-        return hmac.compare_digest(given, self.secret_token.encode())
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
+            return web.Response(status=401, text="Unauthorized")
+        app = request.app[APP_KEY]
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": app.bot})
+        except (ValueError, ValidationError):
+            # Never from Telegram; answered 200 all the same, so nothing is sent again.
+            log.warning("webhook: a request that is not an update was ignored")
+            return web.Response(status=200)
+        await app.intake.accept([update])
+        return web.Response(status=200)
+
+    return handle
 
 
 def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web.Application:
@@ -128,17 +166,7 @@ def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web
     if webhook and path is not None:
         secret = app.settings.webhook_secret
         assert secret is not None  # settings require it with WEBHOOK_URL
-        _WebhookHandler(
-            dispatcher=app.dispatcher,
-            bot=app.bot,
-            secret_token=secret.get_secret_value(),
-            # Acknowledge at once and handle in the background: a handler's paced wait for
-            # Telegram's budget must not hold Telegram's webhook request open (it would time
-            # out and re-send). Money is safe either way: a confirm commits to the journal
-            # before anything is sent; an update lost to a crash mid-handling is a tap the
-            # cashier repeats on a card that still shows its buttons.
-            handle_in_background=True,
-        ).register(web_app, path=path)
+        web_app.router.add_post(path, _webhook(secret.get_secret_value()))
     return web_app
 
 

@@ -90,6 +90,10 @@ def settings_for(tmp_path: Path, telegram_url: str, **overrides: Any) -> Setting
         "digest_time": "off",
     }
     values.update(overrides)
+    if values.get("allpay_url") is None:
+        # The embedded sandbox, asked for by name: some tests run it with production's
+        # signs (PostgreSQL, an issuer and agent), which refuse a sandbox not asked for.
+        values.setdefault("allpay_sandbox", True)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -115,6 +119,16 @@ async def holding(database_url: str) -> AsyncIterator[None]:
 class Harness:
     app: App
     tg: FakeTelegram
+    polling: asyncio.Task[None] | None = None
+    #: A sandbox the test runs itself (the bot reaches it at ALLPAY_URL), else the embedded.
+    external_sandbox: Any = None
+
+    async def stop_polling(self) -> None:
+        """Take no more updates (as a process being stopped)."""
+        if self.polling is not None:
+            self.polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.polling
 
     @property
     def journal(self) -> Journal:
@@ -123,8 +137,14 @@ class Harness:
 
     @property
     def sandbox(self) -> Sandbox:
+        if self.external_sandbox is not None:
+            sandbox: Sandbox = self.external_sandbox.sandbox
+            return sandbox
         assert self.app.sandbox is not None
         return self.app.sandbox.sandbox
+
+    async def sandbox_ledger(self) -> list[Any]:
+        return list(await self.sandbox.ledger.all())
 
     def user(self, user_id: int = CASHIER, language_code: str | None = "en") -> dict[str, Any]:
         return FakeTelegram.user(user_id, f"User{user_id}", language_code)
@@ -190,18 +210,13 @@ class Harness:
 async def running_bot(settings: Settings, tg: FakeTelegram) -> AsyncIterator[Harness]:
     async with build_app(settings) as app:
         calls_before = len(tg.calls)
-        polling = asyncio.create_task(
-            app.dispatcher.start_polling(
-                app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-            )
-        )
-        # Polling has started once Telegram is asked for updates: only then can it be stopped.
+        # The bot's own polling: each batch kept in the journal before it is confirmed.
+        polling = asyncio.create_task(app.intake.poll(timeout=1), name="polling")
         await tg.wait_for(lambda: any(m == "getUpdates" for m, _ in tg.calls[calls_before:]))
         try:
-            yield Harness(app, tg)
+            yield Harness(app, tg, polling)
         finally:
-            with contextlib.suppress(RuntimeError):  # a test may have stopped it already
-                await app.dispatcher.stop_polling()
+            polling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
 

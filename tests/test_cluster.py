@@ -70,7 +70,8 @@ async def test_three_instances_one_killed_pay_each_top_up_once(
         session = aiohttp.ClientSession()
         deliver = webhook_delivery(telegram, front, session)
 
-        cashiers = [Cashier(user_id, telegram, deliver) for user_id in CASHIERS]
+        # Each step typed once, Confirm pressed once: every one must be answered.
+        cashiers = [Cashier(user_id, telegram, deliver, patient=True) for user_id in CASHIERS]
         completed: list[str] = []
         killed = asyncio.Event()
 
@@ -124,6 +125,8 @@ async def test_three_instances_one_killed_pay_each_top_up_once(
 
     # One payment per top-up, each final and ✅; one GUID each at Allpay, never two at once.
     assert len(payments) == len(CASHIERS) * EACH, len(payments)
+    assert sum(c.restarts for c in cashiers) == 0
+    assert [c.presses for c in cashiers] == [EACH] * len(CASHIERS)
     assert {status for _guid, status in payments} == {Status.COMPLETED}
     ledger = await sandbox.sandbox.ledger.all()
     assert sorted(row.guid for row in ledger) == sorted(guid for guid, _status in payments)

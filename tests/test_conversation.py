@@ -240,7 +240,7 @@ async def test_conversation_survives_a_restart(tmp_path: Path, harness: Harness)
     await harness.say(user, "77000000002")  # now at the amount step
     # The first process has not let go of its name yet: the new one runs under its own.
     settings = harness.app.settings.model_copy(update={"instance_name": "restarted"})
-    await harness.app.dispatcher.stop_polling()
+    await harness.stop_polling()
     async with running_bot(settings, harness.tg) as again:
         card = await again.say(user, "2500")
         assert card.text.startswith("Check and confirm") and "2\u202f500" in card.text

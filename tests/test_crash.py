@@ -113,6 +113,23 @@ async def _journal_reaches(database_url: str, status: str, timeout: float = 30.0
             await asyncio.sleep(0.02)
 
 
+async def _updates_handled(database_url: str, timeout: float = 30.0) -> None:
+    """Until every update the bot took is marked handled (its handler finished)."""
+    async with asyncio.timeout(timeout):
+        while await _unfinished(database_url):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def _unfinished(database_url: str) -> int:
+    db = open_database(database_url)
+    await db.open()
+    try:
+        rows = await db.query("SELECT COUNT(*) FROM updates WHERE done_at IS NULL")
+        return int(rows[0][0])
+    finally:
+        await db.close()
+
+
 async def _card(telegram: FakeTelegram, login: str) -> ChatMessage:
     user = FakeTelegram.user(CASHIER, "Cashier", "en")
     telegram.send_text(user, "/cashin")
@@ -166,6 +183,7 @@ async def _crash_and_restart(
     card = await _card(telegram, login)
 
     if point == "after_draft":
+        await _updates_handled(database_url)  # the card's step has finished: it is recorded
         await bot_env.kill()
         assert await _journal(database_url) == []
         await bot_env.start()
@@ -224,3 +242,38 @@ async def _crash_and_restart(
     assert [(r.guid, r.status.value) for r in await fake.ledger.all()] == [(guid, "COMPLETED")]
     balance = await fake.ledger.balance("agent-crash")
     assert balance == DEFAULT_BALANCE - 1000  # debited once
+
+
+async def test_an_update_whose_handler_was_killed_is_answered_after_the_restart(
+    database_url: str, sandbox: RunningSandbox, telegram: FakeTelegram, bot_env: BotProcess
+) -> None:
+    """Polling: the bot took the cashier's login and was killed while its handler waited for
+    Allpay's client check. Telegram was told nothing yet (the next getUpdates would have); the
+    update is in the journal, and the restarted bot answers it."""
+    url = urlsplit(sandbox.url)
+    assert url.hostname is not None and url.port is not None
+    holding = HoldingProxy(url.hostname, url.port)
+    port = await holding.start()
+    bot_env.env["ALLPAY_URL"] = sandbox.url.replace(f":{url.port}/", f":{port}/")
+    try:
+        user = FakeTelegram.user(CASHIER, "Cashier", "en")
+        await bot_env.start()
+        telegram.send_text(user, "/cashin")
+        await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
+        holding.armed.set()  # the client check leaves the bot and is never answered
+        mark = telegram.mark()
+        telegram.send_text(user, "77000000002")
+        await asyncio.wait_for(holding.holding.wait(), 30)  # the handler waits on Allpay
+        async with asyncio.timeout(10):  # the login's alone: /cashin's is marked done
+            while await _unfinished(database_url) != 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await bot_env.kill()
+        holding.armed.clear()
+        await bot_env.start()
+        card = await telegram.wait_message(
+            CASHIER, lambda m: "Ахметов" in m.text and "amount" in m.text, after=mark, timeout=30
+        )
+        assert card.buttons  # the amount presets: the step went on where it stopped
+        await _updates_handled(database_url)
+    finally:
+        await holding.close()

@@ -66,10 +66,17 @@ async def test_healthz_flips_with_the_resolver_and_the_database(harness: Harness
         assert body["resolver"]["alive"] and body["resolver"]["last_run"]
         assert "last_success" in body["allpay"]
 
-        # The resolver task dies: 503, and back to 200 once it runs again.
+        # The resolver's task ends from outside: it is started again, and stays healthy.
         resolver = harness.app.resolver
-        assert resolver.task is not None
-        resolver.task.cancel()
+        killed = resolver.task
+        assert killed is not None
+        killed.cancel()
+        await asyncio.wait({killed})  # its end is seen first: the loop is started again
+        assert resolver.task is not killed and resolver.alive
+        assert resolver.restarts == 1
+        await wait_status(url, 200)
+        # One that cannot be kept running (stopped for good): 503.
+        await resolver.stop()
         body = await wait_status(url, 503)
         assert body["status"] == "unhealthy" and body["resolver"]["alive"] is False
         resolver.start()

@@ -236,3 +236,17 @@ async def test_a_late_final_is_told_once_even_when_an_earlier_status_is_retried(
         await h.say(user, "/help")
         late = [m for m in telegram.messages(CASHIER) if "completed; the cash" in m.plain]
         assert len(late) == 1
+
+
+async def test_another_cashiers_press_on_a_card_changes_nothing(harness: Harness) -> None:
+    """A card seen by two roster members (a group they shared before cash-in became
+    private-only): the other's Confirm neither pays nor voids the owner's card."""
+    owner, other = harness.user(CASHIER), harness.user(CASHIER_2)
+    card = await harness.top_up_card(owner, "77000000002", "3000")
+    before = (card.text, list(card.callback_buttons))
+    await harness.press(other, card, "Confirm")
+    await harness.press(other, card, "Cancel")
+    assert (card.text, list(card.callback_buttons)) == before  # not "no longer valid"
+    assert await harness.journal.payments_page(None, 0, 10) == ([], 0)
+    await harness.press(owner, card, "Confirm")
+    await harness.wait_status(CASHIER, card.message_id, "✅")

@@ -50,6 +50,7 @@ from bot.allpay.protocol import (
 )
 from bot.allpay.signing import SignatureError, Signer, Verifier
 from bot.domain.masking import mask_login
+from bot.outage import Part
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class AllpayClient:
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self.last_success: datetime | None = None
+        #: Whether Allpay answers at all: one log line when it stops, one when it is back.
+        self.part = Part("Allpay")
 
     async def __aenter__(self) -> AllpayClient:
         self._ensure_session()
@@ -188,7 +191,9 @@ class AllpayClient:
             result = parse(await self._exchange(operation, root, url))
         except SoapFault as fault:
             self._observe(operation, started, "fault")
-            raise AllpayError(AllpayErrorKind.FAULT, fault.string, fault.user_message) from None
+            raise AllpayError(
+                AllpayErrorKind.FAULT, fault.string, fault.user_message, fault.code
+            ) from None
         except (_Unavailable, InvalidAnswer, SignatureError) as exc:
             kind = (
                 AllpayErrorKind.UNAVAILABLE
@@ -219,7 +224,9 @@ class AllpayClient:
         except asyncio.CancelledError:
             raise
         except SoapFault as fault:
-            return self._pending(guid, started, "fault", f"SOAP Fault {fault.code}: {fault.string}")
+            # Unsigned (anyone on the way can write one): its text is quoted as unverified.
+            cause = f"SOAP Fault {fault.code or '?'}, unverified text: «{fault.string}»"
+            return self._pending(guid, started, "fault", cause)
         except _Unavailable as exc:
             return self._pending(guid, started, exc.kind, str(exc))
         except (InvalidAnswer, SignatureError) as exc:
@@ -244,7 +251,9 @@ class AllpayClient:
 
     def _pending(self, guid: str, started: float, kind: str, cause: str) -> PayResult:
         self._observe(OP_CASH_IN, started, kind)
-        log.warning("pay %s: no final answer (%s): %s", guid, kind, cause)
+        # Allpay away is said once by its part; a payment left pending by it, quietly.
+        level = logging.INFO if kind in _AWAY else logging.WARNING
+        log.log(level, "pay %s: no final answer (%s): %s", guid, kind, cause)
         return PayResult(status=PayStatus.PENDING, cause=f"{kind}: {cause}")
 
     async def _exchange(self, operation: str, root: etree._Element, url: str) -> etree._Element:
@@ -291,13 +300,20 @@ class AllpayClient:
                     size,
                     (time.monotonic() - sent) * 1000,
                 )
+                self.part.answered()
                 return _Raw(response.status, b"".join(chunks))
         except _TooLarge:
             raise InvalidAnswer(f"answer larger than {self._max_answer_bytes} bytes") from None
         except TimeoutError:
+            self.part.failed(f"no answer within {self._timeout:g} s")
             raise _Unavailable("timeout", f"no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as exc:
+            self.part.failed(type(exc).__name__)
             raise _Unavailable("connection", f"{type(exc).__name__}: {exc}") from None
+
+
+#: The kinds of "no final answer" that mean Allpay could not be reached (its part says so).
+_AWAY = frozenset({"timeout", "connection", "http"})
 
 
 class _Unavailable(Exception):

@@ -134,6 +134,7 @@ def demo_settings(folder: Path, telegram_url: str, language: str) -> Settings:
         "bot_token": DEMO_TOKEN,
         "telegram_api_url": telegram_url,
         "allpay_url": None,  # always the sandbox, whatever the environment says
+        "allpay_sandbox": True,
         "webhook_url": None,
         "web_enabled": False,
         "database_url": f"sqlite:///{folder / 'demo.sqlite3'}",
@@ -167,16 +168,11 @@ async def run_demo(
             settings = demo_settings(folder, tg.base_url, language)
             async with build_app(settings) as app:
                 await announce(app)
-                polling = asyncio.create_task(
-                    app.dispatcher.start_polling(
-                        app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-                    )
-                )
+                polling = asyncio.create_task(app.intake.poll(timeout=1), name="polling")
                 try:
                     await _converse(tg, Screen(out, folder / "files"), language, src)
                 finally:
-                    with contextlib.suppress(RuntimeError):
-                        await app.dispatcher.stop_polling()
+                    polling.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await polling
         finally:

@@ -196,6 +196,25 @@ class LimitRefusal:
     limit: Decimal  # tenge, or a count for CASHIER_COUNT
     left: Decimal
 
+    def stored(self) -> str:
+        """The form an approval request refused by a limit keeps as its reason."""
+        return f"{LIMIT_REASON} {self.kind.value} {self.limit} {self.left}"
+
+    @staticmethod
+    def from_stored(text: str | None) -> LimitRefusal | None:
+        """What :meth:`stored` wrote (None for anything else: a supervisor's words)."""
+        parts = (text or "").split(" ")
+        if len(parts) != 4 or parts[0] != LIMIT_REASON:
+            return None
+        try:
+            return LimitRefusal(LimitKind(parts[1]), Decimal(parts[2]), Decimal(parts[3]))
+        except (ValueError, ArithmeticError):
+            return None
+
+
+#: How an approval request refused by a daily limit at approval marks its reason.
+LIMIT_REASON = "daily-limit"
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -269,6 +288,14 @@ class Approval:
     created_at: datetime
     expires_at: datetime
 
+    @property
+    def limit_refusal(self) -> LimitRefusal | None:
+        """Refused at approval by the daily limits of the day it would have been paid on
+        (rejected by the bot itself, the limit as its reason)."""
+        if self.state is not ApprovalState.REJECTED or self.decided_by is not None:
+            return None
+        return LimitRefusal.from_stored(self.reason)
+
 
 class ConfirmOutcome(StrEnum):
     PAID = "paid"  # a NEW payment is journaled and being sent
@@ -276,6 +303,9 @@ class ConfirmOutcome(StrEnum):
     AWAITING = "awaiting"  # waits for a supervisor: nothing is sent yet
     STALE = "stale"  # the card was not open (tapped before, cancelled, someone else's)
     NOT_THIS_CARD = "not_this_card"  # the button was pressed on a message that is not its card
+    #: The journal did not answer: nothing was sent now. Its COMMIT may have landed all the
+    #: same (the answer lost): then the resolver sends that GUID and the card shows it.
+    UNRECORDED = "unrecorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +323,8 @@ class Decision(StrEnum):
     EXPIRED = "expired"
     SELF = "self"  # a cashier cannot approve their own payment
     NOT_FOUND = "not_found"
+    #: Approving would cross a daily limit of the day it is paid on: refused, nothing sent.
+    REFUSED = "refused"
 
 
 class Withdrawal(StrEnum):
@@ -306,3 +338,4 @@ class DecisionResult:
     decision: Decision
     approval: Approval | None = None
     payment: Payment | None = None
+    refusal: LimitRefusal | None = None  # REFUSED: what the limit says

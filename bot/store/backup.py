@@ -21,6 +21,7 @@ from bot.store.db import Tx
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
+from bot.store.updates import Updates
 
 #: What a restore is judged by: every table, counted in the copy.
 TABLES = (
@@ -110,5 +111,6 @@ def _without_leases(copy: sqlite3.Connection) -> None:
     copy.execute("BEGIN")
     Payments.release_every(tx)
     Outbox.release_every(tx)
+    Updates.release_every(tx)
     Leases.clear(tx)
     copy.execute("COMMIT")

@@ -33,11 +33,15 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 import aiosqlite
 
 from bot.files import private_file
+from bot.outage import Part, PartDown
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: How long a transaction waits for another process's before failing (health turns red).
 LOCK_WAIT_MS = 5000
+#: SQLite's primary result codes that mean "the journal cannot be used right now" (another
+#: process holds it past the busy timeout, the disk fails or is full), not a wrong statement.
+SQLITE_UNAVAILABLE = frozenset({5, 6, 10, 13, 14})  # BUSY, LOCKED, IOERR, FULL, CANTOPEN
 
 
 class Row(Protocol):
@@ -313,6 +317,23 @@ MIGRATIONS: list[str] = [
         until  TEXT NOT NULL
     );
     """,
+    # 10: every update Telegram hands over, kept before Telegram is told it arrived, until
+    # its handler has finished: one that a process took and did not finish (a crash, a kill)
+    # is handled after its restart, or by another instance once its claim runs out
+    """
+    CREATE TABLE updates (
+        update_id    INTEGER PRIMARY KEY,
+        sender_id    INTEGER NOT NULL,
+        body         TEXT NOT NULL,
+        received_at  TEXT NOT NULL,
+        claim_owner  TEXT,
+        claim_until  TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        done_at      TEXT
+    );
+    CREATE INDEX updates_open ON updates (claim_until) WHERE done_at IS NULL;
+    CREATE INDEX updates_sender ON updates (sender_id, update_id);
+    """,
 ]
 
 
@@ -375,6 +396,9 @@ class Database:
     def __init__(self) -> None:
         #: Trips from the event loop to the database thread (bench/ reports it per step).
         self.hops = 0
+        #: Whether the journal answers: a trip that cannot reach it raises
+        #: :class:`~bot.outage.PartDown` and says so here (one log line each way).
+        self.part = Part("journal")
 
     async def open(self) -> None:
         raise NotImplementedError
@@ -397,6 +421,8 @@ class Database:
         try:
             await self.write(self._probe)
             return True
+        except PartDown:  # said once by the part itself
+            return False
         except Exception:
             log.exception("database is not writable")
             return False
@@ -477,7 +503,14 @@ class SqliteDatabase(Database):
             raise RuntimeError("database is not open")
         self.hops += 1
         raw = conn._conn  # aiosqlite's own connection, used only on its thread (below)
-        result: T = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+        try:
+            result: T = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode & 0xFF) not in SQLITE_UNAVAILABLE:
+                raise  # a bug (a statement SQLite refuses), not the journal going away
+            self.part.failed(str(exc))
+            raise PartDown("journal", str(exc)) from exc
+        self.part.answered()
         return result
 
     async def wait_for_locks(self, seconds: float) -> None:

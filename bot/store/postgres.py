@@ -34,7 +34,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
+import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -44,6 +47,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg.types.numeric import Int8Dumper
 
+from bot.outage import PartDown
 from bot.store.db import LOCK_WAIT_MS, MIGRATIONS, Database, Row, Tx
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ T = TypeVar("T")
 #: thread for ever; the call fails, and the next one connects again.
 CONNECTION: dict[str, Any] = {
     "autocommit": True,  # BEGIN and COMMIT are said explicitly, as on SQLite
-    "connect_timeout": 10,
+    "connect_timeout": 3,
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 5,
@@ -70,6 +74,11 @@ SESSION = (
     "SET statement_timeout = 60000",
     "SET idle_in_transaction_session_timeout = 30000",
 )
+
+#: How long one call may wait on the server once it runs: a transaction here is
+#: milliseconds, waits for the writers' lock at most LOCK_WAIT_MS; past this the server is
+#: taken for gone (a partition ACKed by a proxy or a NAT never trips a TCP timeout).
+CALL_DEADLINE = 12.0
 
 #: The key of the writers' advisory lock: one per database and schema.
 WRITERS_LOCK = "SELECT hashtext(current_database() || '.' || current_schema())"
@@ -213,10 +222,13 @@ class PostgresDatabase(Database):
         self._conn: psycopg.Connection[_Row] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock_key = 0  # the writers' advisory lock: this database and schema's own
+        self._calls = 0
+        self._running: tuple[int, float] | None = None  # (call, since): set on the thread
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres")
-        await self._call(self._setup)
+        # Another instance may be migrating a large journal: no deadline here.
+        await self._call(self._setup, deadline=None, watched=False)
 
     async def close(self) -> None:
         if self._thread is None:
@@ -225,11 +237,58 @@ class PostgresDatabase(Database):
         self._thread.shutdown(wait=True)
         self._thread = None
 
-    async def _call(self, fn: Callable[[], T]) -> T:
+    async def _call(
+        self, fn: Callable[[], T], *, deadline: float | None = CALL_DEADLINE, watched: bool = True
+    ) -> T:
+        """``fn`` on the database's thread. A server that cannot be reached — refused,
+        reset, or silent past ``deadline`` once the call runs — fails the call with
+        :class:`PartDown` (and the next call connects again); it never hangs the thread."""
         if self._thread is None:
             raise RuntimeError("database is not open")
         self.hops += 1
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+        self._calls += 1
+        token = self._calls
+
+        def timed() -> T:
+            self._running = (token, time.monotonic())
+            try:
+                return fn()
+            finally:
+                self._running = None
+
+        future = asyncio.get_running_loop().run_in_executor(self._thread, timed)
+        try:
+            while deadline is not None:
+                done, _ = await asyncio.wait({future}, timeout=min(1.0, deadline))
+                if done:
+                    break
+                running = self._running
+                overdue = running is not None and time.monotonic() - running[1] > deadline
+                if overdue and running is not None and running[0] == token:
+                    self._cut()  # the thread's wait ends with an error, at once
+            result = await future
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if not watched:
+                raise  # start-up: its own one line says it
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.part.failed(reason)
+            raise PartDown("journal", reason) from exc
+        if watched:
+            self.part.answered()
+        return result
+
+    def _cut(self) -> None:
+        """Shut the socket of a call that waits on a silent server (a proxy or a peer that
+        accepts bytes and never answers: no TCP timeout fires). From the event loop; the
+        thread's own wait then fails and its next call reconnects."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        log.warning("database: no answer within %.0f s; dropping the connection", CALL_DEADLINE)
+        with contextlib.suppress(OSError, psycopg.Error):
+            fd = os.dup(conn.pgconn.socket)
+            with socket.socket(fileno=fd) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
 
     # On the database thread ---------------------------------------------------------
 
@@ -239,8 +298,8 @@ class PostgresDatabase(Database):
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
             return conn
-        if conn is not None:
-            log.warning("database: connection lost; reconnecting")
+        if conn is not None:  # the part says it went, once
+            self._conn = None
             conn.close()
         self._conn = conn = psycopg.connect(self.url, row_factory=_rows, **CONNECTION)
         conn.adapters.register_dumper(bool, _BoolAsInteger)

@@ -41,7 +41,10 @@ class LocaleMiddleware(I18nMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
-        stored = await self.people.language(user.id)
+        try:
+            stored = await self.people.language(user.id)
+        except Exception:  # the journal away: still answered, in the user's own language
+            stored = None
         if stored:
             return stored
         guessed = normalize_language(user.language_code or "")

@@ -92,6 +92,20 @@ def confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[confirm], *rest])
 
 
+def retry_confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
+    """A card whose confirm could not be recorded: the same confirm once more (one draft,
+    one payment at most: a second press finds the first if it landed), or cancel."""
+    again = InlineKeyboardButton(
+        text=_("🔄 Try again"),
+        callback_data=DraftCb(action=DraftAction.CONFIRM, draft_id=draft_id).pack(),
+    )
+    cancel = InlineKeyboardButton(
+        text=_("✖️ Cancel"),
+        callback_data=DraftCb(action=DraftAction.CANCEL, draft_id=draft_id).pack(),
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[again, cancel]])
+
+
 def change_or_cancel_keyboard(draft_id: str) -> InlineKeyboardMarkup:
     """A card that may not be confirmed as it is (over a limit)."""
     return InlineKeyboardMarkup(

@@ -37,7 +37,9 @@ from aiogram.utils.i18n import I18n
 
 from bot.domain.clock import utcnow
 from bot.domain.model import ApprovalState, OutboxItem, OutboxKind, Payment
+from bot.logs import describe_error
 from bot.loops import BackgroundLoop
+from bot.outage import PartDown
 from bot.telegram import texts
 from bot.telegram.keyboards import (
     approval_keyboard,
@@ -98,6 +100,7 @@ class OutboxWorker(BackgroundLoop):
         clock: Callable[[], datetime] = utcnow,
         idle: float = 30.0,
         concurrency: int = 16,
+        sandbox: bool = False,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.bot = bot
@@ -107,6 +110,8 @@ class OutboxWorker(BackgroundLoop):
         self.cash = cash
         self.i18n = i18n
         self.tz = tz
+        #: The embedded sandbox answers: statuses and cards say no real money moves.
+        self.sandbox = sandbox
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[int, asyncio.Task[None]] = {}
 
@@ -168,6 +173,8 @@ class OutboxWorker(BackgroundLoop):
                         return
         except asyncio.CancelledError:
             raise
+        except PartDown:
+            pass  # the journal said so, once; the loop opens the lane again when it answers
         except Exception:
             log.exception("outbox lane for chat %d failed; it is retried", chat_id)
         finally:
@@ -217,10 +224,15 @@ class OutboxWorker(BackgroundLoop):
             log.warning("outbox %d: cannot reach chat %d: %s", item.id, item.chat_id, exc.message)
             await self.deliveries.done(ids, failed=exc.message)
             return True
+        except PartDown:
+            raise  # not this item's fault: the lane ends, its items wait for the journal
         except Exception as exc:
             delay = min(MAX_BACKOFF, 2.0 ** min(item.attempts + 1, 10))
-            log.warning("outbox %d: delivery failed (%s); retrying in %.0f s", item.id, exc, delay)
-            await self.deliveries.retry(f"{type(exc).__name__}: {exc}", delay, ids)
+            error = describe_error(exc)  # never Telegram's answer (a decode error has it)
+            log.warning(
+                "outbox %d: delivery failed (%s); retrying in %.0f s", item.id, error, delay
+            )
+            await self.deliveries.retry(error, delay, ids)
             return False
         log.debug("outbox %s: %s delivered to chat %d", ids, item.kind.value, item.chat_id)
         await self.deliveries.done(ids)
@@ -232,7 +244,7 @@ class OutboxWorker(BackgroundLoop):
     async def _status(self, ids: list[int], payment: Payment) -> None:
         lang = await self._language(payment.cashier_id, payment.lang)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            text = texts.status_text(payment, self.tz)
+            text = texts.status_text(payment, self.tz, sandbox=self.sandbox)
             markup = final_keyboard(payment)
             late = texts.late_final(payment) if _late(payment) else None
         sent, changed = await self._show(payment.chat_id, payment.message_id, text, markup)
@@ -302,10 +314,10 @@ class OutboxWorker(BackgroundLoop):
         with self.i18n.context(), self.i18n.use_locale(lang):
             waiting = approval.state is ApprovalState.WAITING
             if notice:
-                text = texts.approval_notice(approval, names, self.tz)
+                text = texts.approval_notice(approval, names, self.tz, sandbox=self.sandbox)
                 markup = withdraw_keyboard(approval.id) if waiting else None
             else:
-                text = texts.approval_card(approval, names, self.tz)
+                text = texts.approval_card(approval, names, self.tz, sandbox=self.sandbox)
                 markup = approval_keyboard(approval.id) if waiting else None
         if notice:
             await self._edit_or_send(approval.chat_id, approval.message_id, text, markup)
@@ -318,7 +330,7 @@ class OutboxWorker(BackgroundLoop):
             # Decided while this card was on its way: show the decision, not live buttons.
             if now is not None and now.state is not ApprovalState.WAITING and markup is not None:
                 with self.i18n.context(), self.i18n.use_locale(lang):
-                    decided = texts.approval_card(now, names, self.tz)
+                    decided = texts.approval_card(now, names, self.tz, sandbox=self.sandbox)
                 await self._edit_or_send(item.chat_id, sent.message_id, decided, None)
 
     async def _handover(self, item: OutboxItem) -> None:

@@ -19,6 +19,7 @@ from aiogram.fsm.storage.base import (
 )
 
 from bot.domain.clock import utcnow
+from bot.outage import PartDown
 from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx
 
@@ -80,17 +81,19 @@ class SQLiteStorage(BaseStorage):
             try:
                 await self.db.write(functools.partial(_save_all, batch), durable=False)
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 # Kept for the next round (a newer change of the same key wins), retried
                 # with backoff; the memory copy serves meanwhile.
                 self._dirty = {**batch, **self._dirty}
                 failures += 1
-                delay = min(RETRY_MAX, self.WINDOW * 2**failures)
-                log.exception(
-                    "conversation state: %d change(s) not written; retrying in %.1f s",
-                    len(batch),
-                    delay,
-                )
+                away = isinstance(exc, PartDown)  # said once by the journal itself
+                delay = min(2.0 if away else RETRY_MAX, self.WINDOW * 2**failures)
+                if not away:
+                    log.exception(
+                        "conversation state: %d change(s) not written; retrying in %.1f s",
+                        len(batch),
+                        delay,
+                    )
                 await asyncio.sleep(delay)
 
     async def flush(self) -> None:

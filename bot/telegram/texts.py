@@ -19,7 +19,7 @@ from aiogram.utils.i18n import ngettext
 from bot.allpay.protocol import ClientInfo
 from bot.documents import receipt as documents
 from bot.domain.cash import CashDay, CashPosition, Handover, HandoverState
-from bot.domain.masking import mask_login
+from bot.domain.masking import mask_iin, mask_login
 from bot.domain.model import (
     Approval,
     ApprovalState,
@@ -46,7 +46,17 @@ def short_guid(guid: str) -> str:
     return guid.strip("{}")[:8]
 
 
-def client_card(login: str, client: ClientInfo) -> str:
+def sandbox_mark() -> str:
+    """The line every card, status, receipt and balance ends with while the embedded sandbox
+    runs (``settings.uses_sandbox``): nothing there is real money."""
+    return "🧪 " + _("SANDBOX — no real money")
+
+
+def _marked(lines: list[str], sandbox: bool) -> list[str]:
+    return [*lines, "", sandbox_mark()] if sandbox else lines
+
+
+def client_card(login: str, client: ClientInfo, *, sandbox: bool = False) -> str:
     lines = [
         _("Client: <b>{name}</b>").format(name=escape(client.full_name)),
         _("Login: {login}").format(login=format_login(login)),
@@ -61,14 +71,41 @@ def client_card(login: str, client: ClientInfo) -> str:
                 "(limits for unidentified wallets)."
             )
         )
+    return "\n".join(_marked(lines, sandbox))
+
+
+def lookup_refused(code: str | None, message: str | None) -> str:
+    """Allpay answered the client lookup with a SOAP Fault. Faults are unsigned (anyone on the
+    way can write one): the bot says what happened in its own words, with the fault code;
+    the Fault's text, if any, is quoted as unverified — never as Allpay's word."""
+    lines = [
+        _(
+            "⚠️ The client lookup failed: Allpay answered with an error (code {code}). Nothing "
+            "was paid. Check the login and try again."
+        ).format(code=f"<code>{escape(code or '—')}</code>")
+    ]
+    if message:
+        # The bot never shows an IIN whole, whoever wrote it.
+        shown = _IIN_SHAPED.sub(lambda m: mask_iin(m.group()), message)
+        lines.append(
+            _(
+                "The error's text is not signed by Allpay and is unverified — do not act on "
+                "it: «{text}»"
+            ).format(text=escape(shown))
+        )
     return "\n".join(lines)
 
 
-def confirm_card(draft: Draft, fee: Decimal) -> str:
-    """The last look before money moves: who, how much, and the cash to take."""
+_IIN_SHAPED = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def confirm_card(draft: Draft, fee: Decimal, *, sandbox: bool = False) -> str:
+    """The last look before money moves: who, how much, and the cash to take — its last line,
+    right above the button (the sandbox's mark goes under the title)."""
     assert draft.amount is not None, "a card is shown for a draft with its amount"
     lines = [
         _("Check and confirm the top-up:"),
+        *([sandbox_mark()] if sandbox else []),
         "",
         _("Client: <b>{name}</b>").format(name=escape(draft.client_name)),
         _("Login: {login}").format(login=format_login(draft.login)),
@@ -98,7 +135,7 @@ def _details(payment: Payment, tz: tzinfo) -> list[str]:
     ]
 
 
-def status_text(payment: Payment, tz: tzinfo) -> str:
+def status_text(payment: Payment, tz: tzinfo, *, sandbox: bool = False) -> str:
     """The cashier's status message for a payment, as the journal has it now."""
     status = payment.status
     if status is Status.COMPLETED:
@@ -127,7 +164,7 @@ def status_text(payment: Payment, tz: tzinfo) -> str:
             else _("⏳ Allpay is processing the top-up; the result will appear here."),
             keep_the_cash(),
         ]
-    return "\n".join([*head, "", *_details(payment, tz)])
+    return "\n".join(_marked([*head, "", *_details(payment, tz)], sandbox))
 
 
 def pending_subject(payment: Payment) -> str:
@@ -232,7 +269,9 @@ def history_line(number: int, payment: Payment, tz: tzinfo, cashier: str | None)
     return f"{head} · {client} · {login}" if client else f"{head} · {login}"
 
 
-def payment_card(payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool) -> str:
+def payment_card(
+    payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool, sandbox: bool = False
+) -> str:
     """Everything known about one payment (/find). ``staff_view`` adds our own error notes."""
     lines = [
         f"{payment.status.icon} <b>{status_label(payment.status)}</b> · "
@@ -252,7 +291,7 @@ def payment_card(payment: Payment, tz: tzinfo, cashier: str, *, staff_view: bool
         lines.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
     if staff_view and payment.last_error and not payment.status.is_final:
         lines.append(_("Last error: {error}").format(error=escape(payment.last_error)))
-    return "\n".join(lines)
+    return "\n".join(_marked(lines, sandbox))
 
 
 def receipt_number(payment: Payment) -> str:
@@ -262,6 +301,8 @@ def receipt_number(payment: Payment) -> str:
 def receipt(receipt: Receipt, tz: tzinfo) -> str:
     """The receipt as a chat message (the PDF beside it says the same, see bot.documents)."""
     lines = [f"🧾 <b>{escape(documents.title(receipt, _))}</b>", _("Allpay wallet top-up")]
+    if receipt.sandbox:
+        lines.append(f"<b>{sandbox_mark()}</b>")
     if receipt.example:
         lines.append(_("Example values: the sandbox, not a real top-up."))
     lines.append("")
@@ -486,6 +527,31 @@ def limit_refusal(refusal: LimitRefusal) -> str:
     ).format(limit=format_tenge(refusal.limit), left=format_tenge(refusal.left))
 
 
+def limit_for_supervisor(refusal: LimitRefusal) -> str:
+    """What a daily limit says, told to a supervisor (the cashier's limits are theirs)."""
+    if refusal.kind is LimitKind.CASHIER_COUNT:
+        return ngettext(
+            "⛔ The cashier has made {limit} top-up today: that is their daily limit.",
+            "⛔ The cashier has made {limit} top-ups today: that is their daily limit.",
+            int(refusal.limit),
+        ).format(limit=int(refusal.limit))
+    if refusal.kind is LimitKind.CASHIER_SUM:
+        return _("⛔ Over the cashier's daily limit of {limit}: {left} left today.").format(
+            limit=format_tenge(refusal.limit), left=format_tenge(refusal.left)
+        )
+    return limit_refusal(refusal)  # the client's limit reads the same for everyone
+
+
+def approval_refused(refusal: LimitRefusal) -> str:
+    """The approving supervisor's alert when today's limits refuse the top-up (≤ 200)."""
+    text = (
+        limit_for_supervisor(refusal)
+        + "\n"
+        + _("Not sent; the cashier is told to give the cash back.")
+    )
+    return text[:200]
+
+
 def _approval_lines(approval: Approval, tz: tzinfo) -> list[str]:
     return [
         _("Amount: <b>{amount}</b>").format(amount=format_tenge(approval.amount)),
@@ -493,7 +559,9 @@ def _approval_lines(approval: Approval, tz: tzinfo) -> list[str]:
     ]
 
 
-def approval_notice(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> str:
+def approval_notice(
+    approval: Approval, names: Mapping[int, str], tz: tzinfo, *, sandbox: bool = False
+) -> str:
     """The cashier's card while a supervisor decides, and after a decision without payment."""
     state = approval.state
     if state is ApprovalState.WAITING:
@@ -502,6 +570,12 @@ def approval_notice(approval: Approval, names: Mapping[int, str], tz: tzinfo) ->
                 "🛂 This amount needs a supervisor's approval. The request is sent; the "
                 "decision will appear here. Nothing has been sent to Allpay yet."
             )
+        ]
+    elif state is ApprovalState.REJECTED and approval.limit_refusal is not None:
+        head = [
+            _("🚫 The top-up was not approved: it would go over a daily limit today."),
+            limit_refusal(approval.limit_refusal),
+            _("Nothing was sent to Allpay: give the cash back."),
         ]
     elif state is ApprovalState.REJECTED:
         head = [
@@ -525,10 +599,12 @@ def approval_notice(approval: Approval, names: Mapping[int, str], tz: tzinfo) ->
         head = [_("🛂 A supervisor approved the top-up; it is being sent.")]
     lines = [*head, "", *_approval_lines(approval, tz)]
     lines.append(_("Login: {login}").format(login=format_login(approval.login)))
-    return "\n".join(lines)
+    return "\n".join(_marked(lines, sandbox))
 
 
-def approval_card(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> str:
+def approval_card(
+    approval: Approval, names: Mapping[int, str], tz: tzinfo, *, sandbox: bool = False
+) -> str:
     """A supervisor's card: the request and, once decided, who decided."""
     lines = [
         _("🛂 Approval needed"),
@@ -545,16 +621,24 @@ def approval_card(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> s
         lines.append(_("Expires: {time}").format(time=local_time(approval.expires_at, tz)))
     elif state is ApprovalState.APPROVED:
         lines += ["", _("✔️ Approved by {who} at {time}").format(who=who, time=when)]
+    elif state is ApprovalState.REJECTED and approval.limit_refusal is not None:
+        lines += [
+            "",
+            _("⛔ Not approved at {time}: over a daily limit.").format(time=when),
+            limit_for_supervisor(approval.limit_refusal),
+        ]
     elif state is ApprovalState.REJECTED:
         lines += ["", _("🚫 Rejected by {who} at {time}").format(who=who, time=when)]
     elif state is ApprovalState.EXPIRED:
         lines += ["", _("⌛ Expired without a decision at {time}").format(time=when)]
     else:
         lines += ["", _("🚫 Cancelled by {who} at {time}").format(who=who, time=when)]
-    return "\n".join(lines)
+    return "\n".join(_marked(lines, sandbox))
 
 
 def approval_state_label(approval: Approval, names: Mapping[int, str]) -> str:
+    if approval.limit_refusal is not None:
+        return _("not approved: over a daily limit")
     who = person(approval.decided_by, names)
     return {
         ApprovalState.WAITING: _("waiting"),
@@ -865,3 +949,24 @@ def handover_digest_line(handover: Handover, names: Mapping[int, str]) -> str:
             line += " · " + _("written off")
         return line
     return head + handover_state_label(handover, names)
+
+
+def confirm_unrecorded() -> str:
+    """A confirm the journal did not answer: the cashier must not start a second top-up."""
+    return "\n".join(
+        [
+            _("⚠️ Our records are not answering right now: this top-up is not confirmed yet."),
+            _(
+                "Do not take more cash and do not start it again. If it was recorded, this "
+                "message shows its status by itself within a minute; if not, tap "
+                "«🔄 Try again» in a minute."
+            ),
+        ]
+    )
+
+
+def temporarily_unavailable() -> str:
+    """A step that could not be handled because a part of the bot is away."""
+    return _(
+        "⏳ Temporarily unavailable — nothing was sent to Allpay. Please try again in a minute."
+    )

@@ -26,9 +26,8 @@ from bot.domain.model import (
     DraftState,
     LimitRefusal,
     Limits,
-    Usage,
 )
-from bot.domain.reports import day_bounds, local_today
+from bot.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
@@ -36,6 +35,7 @@ from bot.store.drafts import Drafts
 from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
+from bot.usecases.limits import day_of, refusal_in
 from bot.usecases.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,10 @@ class Check:
     found: Found
     draft: Draft | None = None
     client: ClientInfo | None = None
-    message: str | None = None  # Allpay's words when it refused (text, never markup)
+    #: When Allpay refused with a Fault: its text (unsigned, unverified: shown as such, as
+    #: text, never markup) and its faultcode.
+    message: str | None = None
+    code: str | None = None
 
 
 class AmountStep(StrEnum):
@@ -108,8 +111,7 @@ class CashIn:
 
     def today(self) -> tuple[datetime, datetime]:
         """[start, end) of the local day (``TIMEZONE``) that daily limits count."""
-        today = local_today(self._clock(), self.tz)
-        return day_bounds(today, today, self.tz)
+        return day_of(self._clock(), self.tz)
 
     # ------------------------------------------------------------------ the login
 
@@ -155,14 +157,14 @@ class CashIn:
         draft = await self.db.write(start, durable=False)
         if draft is None:
             return Check(Found.ENDED)
-        return Check(check.found, draft, client, check.message)
+        return Check(check.found, draft, client, check.message, check.code)
 
     async def check_again(self, draft: Draft) -> Check:
         """The retry button after Allpay did not answer (``draft``: see :meth:`current`)."""
         check = await self._check(draft.login, draft.lang)
         client = check.client
         if client is None:
-            return Check(check.found, draft, None, check.message)
+            return Check(check.found, draft, None, check.message, check.code)
         now = self._clock()
         found = await self.db.write(
             lambda tx: Drafts.set_client(
@@ -176,9 +178,11 @@ class CashIn:
         try:
             result = await self.directory.check_user(login, lang)
         except AllpayError as exc:
-            log.warning("check %s failed: %s", mask_login(login), exc.kind)
+            # Allpay away is said once by its part; a Fault or a bad answer here, every time.
+            level = logging.INFO if exc.kind is AllpayErrorKind.UNAVAILABLE else logging.WARNING
+            log.log(level, "check %s failed: %s %s", mask_login(login), exc.kind, exc.code or "")
             if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
-                return Check(Found.REFUSED, message=exc.user_message)
+                return Check(Found.REFUSED, message=exc.user_message, code=exc.code)
             return Check(Found.UNREACHABLE)
         if result.client is None:
             return Check(Found.NO_CLIENT)
@@ -200,16 +204,9 @@ class CashIn:
     ) -> LimitRefusal | None:
         """The day's limits for this amount: payments sent (or possibly sent) and requests
         waiting for approval both count."""
-        cashier = client = Usage()
-        if self.limits.counts_cashier:
-            cashier = Payments.usage(tx, "cashier_id", cashier_id, day) + Approvals.usage(
-                tx, "cashier_id", cashier_id, day
-            )
-        if self.limits.counts_client:
-            client = Payments.usage(tx, "login", login, day) + Approvals.usage(
-                tx, "login", login, day
-            )
-        return self.limits.refusal(amount, cashier, client)
+        return refusal_in(
+            tx, self.limits, cashier_id=cashier_id, login=login, amount=amount, day=day
+        )
 
     async def enter_amount(self, draft_id: object, cashier_id: int, amount: Decimal) -> Amounted:
         """The amount for the draft's client: a new open card (an earlier card of this draft
@@ -315,7 +312,18 @@ class CashIn:
             payment = self.sender.journal_in(tx, now, draft, cashier_id, message_id)
             return Confirmation(ConfirmOutcome.PAID, payment=payment)
 
-        result = await self.db.write(confirm)
+        try:
+            result = await self.db.write(confirm)
+        except PartDown:
+            # Landed or not, nobody can tell until the journal answers. If it did, the
+            # payment holds this process's lease and its status message is queued: the
+            # resolver and the outbox, woken now, find both as soon as the journal answers
+            # (the GUID is the journal's; nothing is sent from here).
+            log.warning("a confirm by %d: the journal did not answer", cashier_id)
+            self.sender.resolver_wakeup.set()
+            self.sender.notices.wake()
+            self.desk.requested()
+            return Confirmation(ConfirmOutcome.UNRECORDED)
         if result.payment is not None:
             log.info(
                 "payment %s journaled: %s to %s by %d",

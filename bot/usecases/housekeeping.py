@@ -9,6 +9,7 @@ journal is made there every day and the newest ``BACKUP_KEEP`` are kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,16 +98,27 @@ class Housekeeping(BackgroundLoop):
         day = self._due_day(now)
         if self._done is not None and self._done >= day:
             return 0
-        self._done = day
         until = datetime.combine(day + timedelta(days=1), HOUSEKEEPING_AT, tzinfo=self.tz)
         holder = await self.db.write(
             lambda tx: Leases.take(tx, now, "housekeeping", self.instance, until), durable=False
         )
+        # Only now: a journal that did not answer leaves the day to the next pass.
+        self._done = day
         if holder is not None:
             log.info("housekeeping: done today by %s", holder)
             return 0
         if self.prune_after is not None:
-            pruned = await self.prune(now)
+            try:
+                pruned = await self.prune(now)
+            except Exception:
+                # Not done: the day's lease goes back, and the next pass tries again.
+                self._done = None
+                with contextlib.suppress(Exception):
+                    await self.db.write(
+                        lambda tx: Leases.release(tx, "housekeeping", self.instance),
+                        durable=False,
+                    )
+                raise
             log.info(
                 "housekeeping: pruned %d outbox rows, %d drafts, %d conversations",
                 pruned.outbox,

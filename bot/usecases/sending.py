@@ -24,6 +24,7 @@ from bot.domain.model import Draft, Payment, Status
 from bot.domain.money import new_guid
 from bot.logs import bind, log_context
 from bot.loops import BackgroundLoop, wait_event
+from bot.outage import PartDown
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
@@ -127,11 +128,12 @@ class Sender:
 
     @staticmethod
     def _log_failure(task: asyncio.Task[Payment | None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, PartDown):  # the journal said so, once
+            log.info("%s: not recorded (%s); the resolver will resend", task.get_name(), error)
+        elif error is not None:
             # The payment stays NEW/PENDING in the journal: the resolver resends it.
-            log.error(
-                "%s failed; the resolver will resend", task.get_name(), exc_info=task.exception()
-            )
+            log.error("%s failed; the resolver will resend", task.get_name(), exc_info=error)
 
     async def drain(self, timeout: float) -> None:
         """Let in-flight sends reach the journal (graceful shutdown); cancel what is left.

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.domain.clock import utcnow
+from bot.outage import PartDown
 from bot.store.db import Database, Tx
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
+from bot.store.updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +57,27 @@ class Singleton:
 
     async def keep(self, lost: asyncio.Event) -> None:
         """Renew at a third of the lease until cancelled; ``lost`` is set if another process
-        took it meanwhile, or renewing failed until the lease ran out (this one stalled)."""
-        held_until = self._clock() + self.ttl
+        took it meanwhile (this one stalled, or the journal was away past the lease and another
+        instance reached it first). Failures to reach the journal are retried, never fatal."""
+        failing = False
         while True:
-            await asyncio.sleep(self.ttl.total_seconds() / 3)
+            await asyncio.sleep(self.ttl.total_seconds() / (3 if not failing else 10))
             try:
                 holder = await self.take()
-            except Exception:
-                log.exception("%s: could not renew the lease", self.name)
-                if self._clock() >= held_until:
-                    lost.set()
-                    return
+            except Exception as exc:
+                # A journal away for a while is no reason to stop: nobody else can take the
+                # lease meanwhile either (one journal). Once it answers, whoever holds the
+                # lease is known: this process again, or another that took over.
+                if not failing:  # the journal away is said once by the journal itself
+                    level = logging.INFO if isinstance(exc, PartDown) else logging.WARNING
+                    log.log(level, "%s: could not renew the lease (%s); retrying", self.name, exc)
+                failing = True
                 continue
+            failing = False
             if holder is not None:
                 log.error("%s: %s took over; stopping here", self.name, holder)
                 lost.set()
                 return
-            held_until = self._clock() + self.ttl
 
     async def release(self) -> None:
         with contextlib.suppress(Exception):  # at shutdown: the lease runs out anyway
@@ -104,7 +110,7 @@ class Identity:
     process at a time (an ``instance:NAME`` lease, renewed while it runs). At start a process
     takes its name — from a dead earlier life on this host at once, refused while a live
     process holds it — and takes back what its earlier lives held: send leases, outbox
-    claims, named leases. A restart after a crash resumes at once.
+    claims, named leases, unfinished updates. A restart after a crash resumes at once.
     """
 
     def __init__(
@@ -137,9 +143,15 @@ class Identity:
         def take_back(tx: Tx) -> list[str]:
             sends = Payments.release_all(tx, prefix, earlier_than=self.owner)
             chats = Outbox.release_all(tx, prefix, earlier_than=self.owner)
+            updates = Updates.release(tx, prefix, earlier_than=self.owner)
             Leases.release_earlier(tx, prefix, self.owner)
-            if sends or chats:
-                log.info("took back %d send lease(s) and %d outbox claim(s)", sends, chats)
+            if sends or chats or updates:
+                log.info(
+                    "took back %d send lease(s), %d outbox claim(s), %d unfinished update(s)",
+                    sends,
+                    chats,
+                    updates,
+                )
             return [
                 owner
                 for name, owner in Leases.holders(tx, now, "instance:")

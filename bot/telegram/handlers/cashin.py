@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from decimal import Decimal
-from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import (
@@ -61,6 +60,7 @@ from bot.telegram.keyboards import (
     quick_amounts,
     recent_clients_keyboard,
     retry_check_keyboard,
+    retry_confirm_keyboard,
 )
 from bot.telegram.states import CashIn
 from bot.usecases.approvals import ApprovalDesk
@@ -226,10 +226,8 @@ async def _show_check(
         ).format(login=format_login(login))
         await _step(message, text, None, edit=edit, state=state)
     elif check.found is Found.REFUSED:
-        # Allpay's wording arrives before any signature check: text, never markup.
-        text = _("Allpay refused the client lookup: {message}").format(
-            message=escape(check.message or "")
-        )
+        # A Fault is unsigned: the bot's own words, its text quoted as unverified.
+        text = texts.lookup_refused(check.code, check.message)
         await _step(message, text, retry_check_keyboard(), edit=edit, state=state)
     elif check.found is Found.UNREACHABLE or check.client is None:
         text = _("Allpay is not answering right now. Nothing was paid. Try again in a minute.")
@@ -237,7 +235,11 @@ async def _show_check(
     else:
         await state.set_state(CashIn.amount)
         await _ask_amount(
-            message, state, settings, texts.client_card(login, check.client), edit=edit
+            message,
+            state,
+            settings,
+            texts.client_card(login, check.client, sandbox=settings.uses_sandbox),
+            edit=edit,
         )
 
 
@@ -409,7 +411,10 @@ async def _show_card(
     if card.id != draft_id:
         await state.set_data({"draft": card.id})
     sent = await _step(
-        message, texts.confirm_card(card, settings.cashin_fee), confirm_keyboard(card.id), edit=edit
+        message,
+        texts.confirm_card(card, settings.cashin_fee, sandbox=settings.uses_sandbox),
+        confirm_keyboard(card.id),
+        edit=edit,
     )
     await cashin.card_shown(card.id, sent.message_id)
     await state.set_state(CashIn.confirm)
@@ -448,6 +453,17 @@ async def confirm(
                     reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
                 )
         return
+    if result.outcome is ConfirmOutcome.UNRECORDED:
+        # The journal did not answer. If the confirm landed anyway, the outbox turns this
+        # card into its status within seconds; if not, the same draft may be confirmed
+        # again — never a second top-up (one draft, one payment).
+        with contextlib.suppress(TelegramBadRequest):
+            if isinstance(message, Message):
+                await message.edit_text(
+                    texts.confirm_unrecorded(),
+                    reply_markup=retry_confirm_keyboard(callback_data.draft_id),
+                )
+        return
     if result.outcome in (ConfirmOutcome.AWAITING, ConfirmOutcome.PAID):
         # The payment is being sent; the card belongs to the outbox now (waiting, the
         # decision, the status): it is never re-rendered here.
@@ -458,6 +474,7 @@ async def confirm(
     if (
         result.outcome is ConfirmOutcome.STALE
         and draft is not None
+        and draft.cashier_id == staff.user_id  # another's press in a shared group: nothing
         and not button.settled
         and not button.taken
         and _on_card(draft, callback)

@@ -12,10 +12,13 @@ from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.model import StaffUser
+from bot.logs import describe_error
+from bot.outage import PartDown
 from bot.telegram import texts
 from bot.telegram.commands import help_text
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import MENU, MENU_HELP, main_menu
+from bot.telegram.parts import Parts, is_redis_outage
 from bot.usecases.people import People
 
 log = logging.getLogger(__name__)
@@ -91,21 +94,48 @@ async def stale_button(callback: CallbackQuery) -> None:
     await callback.answer(_("This button is no longer active."), show_alert=False)
 
 
-async def error_in_message(event: ErrorEvent, message: Message) -> None:
+def _outage(event: ErrorEvent, parts: Parts | None) -> bool:
+    """Whether the update failed because a part of the bot is away (the journal, Redis):
+    said once by the part, not once per update."""
+    exc = event.exception
+    if isinstance(exc, PartDown):
+        return True
+    if parts is not None and parts.redis is not None and is_redis_outage(exc):
+        parts.redis.failed(type(exc).__name__)
+        return True
+    return False
+
+
+def _log_failure(event: ErrorEvent) -> None:
+    # Never the exception's repr or text: aiogram's carry whole Bot API answers (names,
+    # logins); the traceback goes through the log's redaction.
     log.error(
-        "update %d failed: %r", event.update.update_id, event.exception, exc_info=event.exception
+        "update %d failed: %s",
+        event.update.update_id,
+        describe_error(event.exception),
+        exc_info=event.exception,
     )
+
+
+async def error_in_message(event: ErrorEvent, message: Message, parts: Parts | None = None) -> None:
+    if _outage(event, parts):
+        await message.answer(texts.temporarily_unavailable())
+        return
+    _log_failure(event)
     await message.answer(_("Something went wrong on our side. Please try again."))
 
 
-async def error_in_callback(event: ErrorEvent, callback: CallbackQuery) -> None:
-    log.error(
-        "update %d failed: %r", event.update.update_id, event.exception, exc_info=event.exception
-    )
+async def error_in_callback(
+    event: ErrorEvent, callback: CallbackQuery, parts: Parts | None = None
+) -> None:
+    if _outage(event, parts):
+        await callback.answer(texts.temporarily_unavailable(), show_alert=True)
+        return
+    _log_failure(event)
     await callback.answer(_("Something went wrong on our side. Please try again."), show_alert=True)
 
 
-async def error_elsewhere(event: ErrorEvent) -> None:
-    log.error(
-        "update %d failed: %r", event.update.update_id, event.exception, exc_info=event.exception
-    )
+async def error_elsewhere(event: ErrorEvent, parts: Parts | None = None) -> None:
+    if _outage(event, parts):
+        return
+    _log_failure(event)
