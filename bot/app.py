@@ -38,6 +38,7 @@ from bot.redaction import register_secret
 from bot.store.db import Database, open_database
 from bot.store.roster import Roster
 from bot.telegram.access import AccessMiddleware, RefusalBudget
+from bot.telegram.answers import LateAnswers
 from bot.telegram.commands import sync_commands
 from bot.telegram.context import LogContextMiddleware
 from bot.telegram.handlers import build_router
@@ -102,6 +103,8 @@ class App:
     #: Every background loop, started and watched: one that ends for good stops the process.
     loops: tuple[BackgroundLoop, ...]
     parts: Parts
+    #: Set if another process took this instance's name (this one stalled past its lease).
+    name_lost: asyncio.Event | None = None
     #: The shared conversations' Redis (``REDIS_URL``), for /healthz; None without one.
     redis: Redis | None = None
 
@@ -213,9 +216,13 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     # Every Bot API call, whoever makes it, is paced; the watch inside sees each attempt.
     pacer = Pacer(observer=metrics)
     metrics.watch_queue(pacer.queue_depth)
+    bot.session.middleware(LateAnswers())  # a rerun's second answer to a press is no error
     bot.session.middleware(pacer)
     bot.session.middleware(TelegramWatch(metrics, reach))
     warn_about_allpay(settings)
+    from bot.preflight import warn_about_admins
+
+    warn_about_admins(settings)
     db = open_database(settings.database_url)
     await db.open()
     sandbox: RunningSandbox | None = None
@@ -369,7 +376,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
                 "(" + ", ".join(sorted(others)) + "); several instances need REDIS_URL, "
                 "where their conversations are shared"
             )
-        name_lost = asyncio.Event()
+        name_lost = app.name_lost = asyncio.Event()
         name_keeper = asyncio.create_task(identity.lease.keep(name_lost))
         for loop in loops:
             loop.start()
@@ -467,12 +474,17 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
 
 
 async def _watch_loops(app: App, stop: asyncio.Event) -> None:
-    """A background loop that ended for good (restarted MAX_RESTARTS times in a row) stops
+    """A background loop that ended for good (restarted MAX_RESTARTS times in a row), or
+    this instance's name taken by another process (this one stalled past its lease), stops
     the process, which then exits non-zero: never a live process with a dead loop."""
-    await asyncio.wait(
-        [asyncio.create_task(loop.died.wait()) for loop in app.loops],
-        return_when=asyncio.FIRST_COMPLETED,
-    )
+    waits = [asyncio.create_task(loop.died.wait()) for loop in app.loops]
+    if app.name_lost is not None:
+        waits.append(asyncio.create_task(app.name_lost.wait()))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
     stop.set()
 
 
@@ -485,6 +497,9 @@ async def _run(settings: Settings, stop: asyncio.Event) -> int:
             watcher.cancel()
         if any(loop.died.is_set() for loop in app.loops):
             log.critical("a background loop could not be kept running; exiting with 1")
+            code = 1
+        elif app.name_lost is not None and app.name_lost.is_set():
+            log.critical("another process took this instance's name; exiting with 1")
             code = 1
     log.info("stopped")
     return code

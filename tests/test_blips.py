@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 
 from bot.devtools.telegram import FakeTelegram
-from bot.store.db import is_postgres_url
+from bot.outage import PartDown
+from bot.store import postgres
+from bot.store.db import is_postgres_url, open_database
+from bot.telegram import texts
+from bot.telegram.keyboards import retry_confirm_keyboard
 from tests.harness import CASHIER, CASHIER_2, STRANGER, Harness, holding
 from tests.tcpproxy import CutProxy
 
@@ -154,3 +158,86 @@ async def test_a_confirm_whose_commit_answer_is_lost_is_sent_and_shown(
         assert proxy.lost_answers == 1
         [payment], _ = await h.journal.payments_page(None, 0, 10)
         assert h.sandbox.stats.pay_guids == {payment.guid: 1}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_silent_server_never_hangs_the_database_thread(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call waiting on a server that accepts bytes and never answers is cut at its
+    deadline by its own timer — also when its caller gave up first (as /healthz does) — so
+    the calls queued behind it fail fast instead of waiting for ever, and the next call
+    after the server returns works."""
+    monkeypatch.setattr(postgres, "CALL_DEADLINE", 1.0)
+    async with journal_for(database_url) as (url, proxy):
+        assert proxy is not None
+        db = open_database(url)
+        await db.open()
+        try:
+            assert await db.read(lambda tx: tx.value("SELECT 1")) == 1
+            await proxy.cut("stall")
+            with pytest.raises(TimeoutError):  # the caller gives up before the deadline
+                await asyncio.wait_for(db.read(lambda tx: tx.value("SELECT 1")), 0.3)
+            started = time.monotonic()
+            with pytest.raises(PartDown):  # queued behind it: failed, not hung
+                await asyncio.wait_for(db.read(lambda tx: tx.value("SELECT 2")), 30)
+            assert time.monotonic() - started < 15
+            assert not db.part.up
+            await proxy.mend()
+            assert await db.read(lambda tx: tx.value("SELECT 3")) == 3
+            assert db.part.up
+        finally:
+            await db.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_update_kept_though_its_answer_was_lost_is_not_handled_after_all(
+    controlled: Any, telegram: FakeTelegram, database_url: str
+) -> None:
+    """Keeping an update failed as far as the bot knows (PostgreSQL's answer lost): the
+    person is told "temporarily unavailable — nothing was sent". The write had landed all
+    the same: the update is marked done, and never handled later behind their back."""
+    async with journal_for(database_url) as (url, proxy), controlled(database_url=url) as h:
+        assert proxy is not None
+        user = h.user(CASHIER)
+        await h.say(user, "/start")
+        proxy.lose_answer(b"INSERT INTO updates", b"Z\x00\x00\x00\x05I")
+        mark = telegram.mark()
+        telegram.send_text(user, "/cashin")
+        told = await telegram.wait_message(CASHIER, after=mark)
+        assert "Temporarily unavailable" in told.text and proxy.lost_answers == 1
+        async with asyncio.timeout(10):  # kept after all, and marked done
+            while await h.app.db.query(  # noqa: ASYNC110
+                "SELECT 1 FROM updates WHERE done_at IS NULL"
+            ):
+                await asyncio.sleep(0.05)
+        passes = h.app.intake.last_pass_ok
+        h.app.intake.wakeup.set()  # the loop that takes unfinished updates: nothing to take
+        async with asyncio.timeout(10):
+            while h.app.intake.last_pass_ok == passes:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert telegram.messages(CASHIER)[-1].message_id == told.message_id
+
+
+async def test_a_card_that_says_not_confirmed_over_its_payment_shows_it_again(
+    harness: Harness,
+) -> None:
+    """The confirm's COMMIT landed, its answer was lost, and the card's "not confirmed yet"
+    reached Telegram after the payment's ✅ (another lane): its 🔄 shows the payment again —
+    never silence that invites a second top-up."""
+    user = harness.user(CASHIER)
+    card = await ready_card(harness, user)
+    [draft_id] = [str(b[1]).rsplit(":", 1)[1] for b in card.callback_buttons[:1]]
+    await harness.press(user, card, "Confirm")
+    await harness.wait_status(CASHIER, card.message_id, "✅")
+    app = harness.app
+    with app.i18n.context(), app.i18n.use_locale("en"):
+        text, markup = texts.confirm_unrecorded(), retry_confirm_keyboard(draft_id)
+    await app.bot.edit_message_text(
+        text, chat_id=CASHIER, message_id=card.message_id, reply_markup=markup
+    )
+    await harness.tg.wait_for(lambda: "not confirmed yet" in card.text)
+    await harness.press(user, card, "Try again")
+    await harness.wait_status(CASHIER, card.message_id, "✅")
+    [payment], _ = await harness.journal.payments_page(None, 0, 10)
+    assert harness.sandbox.stats.pay_guids == {payment.guid: 1}

@@ -277,3 +277,42 @@ async def test_an_update_whose_handler_was_killed_is_answered_after_the_restart(
         await _updates_handled(database_url)
     finally:
         await holding.close()
+
+
+async def test_a_button_press_whose_handler_was_killed_is_answered_after_the_restart(
+    database_url: str, sandbox: RunningSandbox, telegram: FakeTelegram, bot_env: BotProcess
+) -> None:
+    """The same for a button: its rerun answers the press a second time, which Telegram
+    refuses — the step goes on all the same (bot/telegram/answers.py)."""
+    url = urlsplit(sandbox.url)
+    assert url.hostname is not None and url.port is not None
+    holding = HoldingProxy(url.hostname, url.port)
+    port = await holding.start()
+    bot_env.env["ALLPAY_URL"] = sandbox.url.replace(f":{url.port}/", f":{port}/")
+    bot_env.env["ALLPAY_TIMEOUT"] = "2"
+    try:
+        user = FakeTelegram.user(CASHIER, "Cashier", "en")
+        await bot_env.start()
+        telegram.send_text(user, "/cashin")
+        await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
+        holding.armed.set()  # Allpay does not answer the client check
+        mark = telegram.mark()
+        telegram.send_text(user, "77000000002")
+        failed = await telegram.wait_message(
+            CASHIER, lambda m: "not answering" in m.text, after=mark, timeout=30
+        )
+        held = holding.held
+        answers = len(telegram.callback_answers)
+        telegram.press_button(user, failed, "Try again")  # checked again: held again
+        await telegram.wait_for(lambda: len(telegram.callback_answers) > answers, timeout=30)
+        async with asyncio.timeout(30):
+            while holding.held == held:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await bot_env.kill()  # the press is answered, its step is not
+        holding.armed.clear()
+        await bot_env.start()
+        await telegram.wait_for(lambda: "Ахметов" in failed.text, timeout=30)
+        assert "amount" in failed.text and failed.buttons  # the prompt became the client
+        await _updates_handled(database_url)
+    finally:
+        await holding.close()

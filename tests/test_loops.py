@@ -206,7 +206,9 @@ class Doomed(BackgroundLoop):
 async def test_a_loop_that_ends_is_started_again_then_stops_the_process() -> None:
     loop = Doomed(idle=10)
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_loops(SimpleNamespace(loops=(loop,)), stop))  # type: ignore[arg-type]
+    watcher = asyncio.create_task(
+        _watch_loops(SimpleNamespace(loops=(loop,), name_lost=None), stop)
+    )  # type: ignore[arg-type]
     loop.start()
     await asyncio.wait_for(stop.wait(), 10)  # the process is told to stop...
     assert loop.died.is_set() and loop.restarts == MAX_RESTARTS + 1  # ...after restarts

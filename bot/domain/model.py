@@ -52,6 +52,7 @@ class RosterChange(StrEnum):
     CHANGED = "changed"
     BLOCKED = "blocked"
     UNBLOCKED = "unblocked"
+    RENAMED = "renamed"  # the same role, another name
     UNCHANGED = "unchanged"
     REMOVED = "removed"
     NOT_FOUND = "not_found"
@@ -325,6 +326,9 @@ class Decision(StrEnum):
     NOT_FOUND = "not_found"
     #: Approving would cross a daily limit of the day it is paid on: refused, nothing sent.
     REFUSED = "refused"
+    #: The journal did not answer: whether the decision was recorded is not known yet (the
+    #: cards show it once it answers; an approval recorded is sent by the resolver).
+    UNRECORDED = "unrecorded"
 
 
 class Withdrawal(StrEnum):

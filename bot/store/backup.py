@@ -111,6 +111,6 @@ def _without_leases(copy: sqlite3.Connection) -> None:
     copy.execute("BEGIN")
     Payments.release_every(tx)
     Outbox.release_every(tx)
-    Updates.release_every(tx)
+    Updates.forget_unfinished(tx)
     Leases.clear(tx)
     copy.execute("COMMIT")

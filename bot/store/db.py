@@ -406,13 +406,16 @@ class Database:
     async def close(self) -> None:
         raise NotImplementedError
 
-    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+    async def write(
+        self, work: Callable[[Tx], T], *, durable: bool = True, slow: bool = False
+    ) -> T:
         """``work`` as one write transaction, committed if it returns: durable (fsynced)
         when ``durable`` (the default, and always for money). An exception rolls it back
-        and reaches the caller. Write transactions run one at a time."""
+        and reaches the caller. Write transactions run one at a time. ``slow``: a long job
+        (pruning, an export), given longer before a silent server is taken for gone."""
         raise NotImplementedError
 
-    async def read(self, work: Callable[[Tx], T]) -> T:
+    async def read(self, work: Callable[[Tx], T], *, slow: bool = False) -> T:
         """``work``'s reads, from one snapshot of the database."""
         raise NotImplementedError
 
@@ -522,6 +525,8 @@ class SqliteDatabase(Database):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # What people typed (kept updates, blanked once handled) leaves no trace in free pages.
+        conn.execute("PRAGMA secure_delete=FAST")
         conn.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         self._migrate(conn)
 
@@ -549,7 +554,9 @@ class SqliteDatabase(Database):
         finally:
             conn.execute("PRAGMA foreign_keys=ON")
 
-    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+    async def write(
+        self, work: Callable[[Tx], T], *, durable: bool = True, slow: bool = False
+    ) -> T:
         """BEGIN IMMEDIATE; not ``durable``: as WAL's NORMAL allows."""
         wanted = "FULL" if durable else "NORMAL"
 
@@ -570,7 +577,7 @@ class SqliteDatabase(Database):
 
         return await self._on_thread(transaction)
 
-    async def read(self, work: Callable[[Tx], T]) -> T:
+    async def read(self, work: Callable[[Tx], T], *, slow: bool = False) -> T:
         def snapshot(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN")
             try:

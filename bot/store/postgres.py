@@ -37,12 +37,13 @@ import logging
 import os
 import re
 import socket
-import time
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.errors import ReadOnlySqlTransaction
 from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg.types.numeric import Int8Dumper
@@ -79,6 +80,9 @@ SESSION = (
 #: milliseconds, waits for the writers' lock at most LOCK_WAIT_MS; past this the server is
 #: taken for gone (a partition ACKed by a proxy or a NAT never trips a TCP timeout).
 CALL_DEADLINE = 12.0
+#: The same for the few long jobs (the daily pruning, an export over months): past the
+#: server's own statement_timeout.
+SLOW_DEADLINE = 75.0
 
 #: The key of the writers' advisory lock: one per database and schema.
 WRITERS_LOCK = "SELECT hashtext(current_database() || '.' || current_schema())"
@@ -223,7 +227,7 @@ class PostgresDatabase(Database):
         self._thread: ThreadPoolExecutor | None = None
         self._lock_key = 0  # the writers' advisory lock: this database and schema's own
         self._calls = 0
-        self._running: tuple[int, float] | None = None  # (call, since): set on the thread
+        self._running: int | None = None  # the call on the thread now (set there)
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres")
@@ -242,7 +246,9 @@ class PostgresDatabase(Database):
     ) -> T:
         """``fn`` on the database's thread. A server that cannot be reached — refused,
         reset, or silent past ``deadline`` once the call runs — fails the call with
-        :class:`PartDown` (and the next call connects again); it never hangs the thread."""
+        :class:`PartDown` (and the next call connects again); it never hangs the thread.
+        The deadline is kept by a timer of the call's own, whoever waits for it (a caller
+        that gives up first leaves the call to its timer)."""
         if self._thread is None:
             raise RuntimeError("database is not open")
         self.hops += 1
@@ -250,24 +256,22 @@ class PostgresDatabase(Database):
         token = self._calls
 
         def timed() -> T:
-            self._running = (token, time.monotonic())
+            watchdog: threading.Timer | None = None
+            if deadline is not None:
+                watchdog = threading.Timer(deadline, self._cut, args=(token, deadline))
+                watchdog.daemon = True
+                watchdog.start()
+            self._running = token
             try:
                 return fn()
             finally:
                 self._running = None
+                if watchdog is not None:
+                    watchdog.cancel()
 
-        future = asyncio.get_running_loop().run_in_executor(self._thread, timed)
         try:
-            while deadline is not None:
-                done, _ = await asyncio.wait({future}, timeout=min(1.0, deadline))
-                if done:
-                    break
-                running = self._running
-                overdue = running is not None and time.monotonic() - running[1] > deadline
-                if overdue and running is not None and running[0] == token:
-                    self._cut()  # the thread's wait ends with an error, at once
-            result = await future
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            result = await asyncio.get_running_loop().run_in_executor(self._thread, timed)
+        except (psycopg.OperationalError, psycopg.InterfaceError, ReadOnlySqlTransaction) as exc:
             if not watched:
                 raise  # start-up: its own one line says it
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -277,14 +281,20 @@ class PostgresDatabase(Database):
             self.part.answered()
         return result
 
-    def _cut(self) -> None:
-        """Shut the socket of a call that waits on a silent server (a proxy or a peer that
-        accepts bytes and never answers: no TCP timeout fires). From the event loop; the
-        thread's own wait then fails and its next call reconnects."""
+    def _cut(self, token: int, deadline: float) -> None:
+        """The timer's: the call ``token`` still waits on the server past its deadline (a
+        proxy or a peer that accepts bytes and never answers: no TCP timeout fires). Ask the
+        server to cancel the statement (it ends its transaction and lets go of the writers'
+        lock), then shut the socket: the thread's wait fails at once, and its next call
+        connects again."""
         conn = self._conn
-        if conn is None or conn.closed:
+        if self._running != token or conn is None or conn.closed:
             return
-        log.warning("database: no answer within %.0f s; dropping the connection", CALL_DEADLINE)
+        log.warning("database: no answer within %.0f s; dropping the connection", deadline)
+        with contextlib.suppress(Exception):
+            conn.cancel_safe(timeout=2.0)
+        if self._running != token:
+            return  # the cancel ended it
         with contextlib.suppress(OSError, psycopg.Error):
             fd = os.dup(conn.pgconn.socket)
             with socket.socket(fileno=fd) as sock:
@@ -371,7 +381,9 @@ class PostgresDatabase(Database):
             lambda: self._connection().execute(f"SET lock_timeout = {milliseconds}") and None
         )
 
-    async def write(self, work: Callable[[Tx], T], *, durable: bool = True) -> T:
+    async def write(
+        self, work: Callable[[Tx], T], *, durable: bool = True, slow: bool = False
+    ) -> T:
         def transaction() -> T:
             conn = self._connection()
 
@@ -382,11 +394,12 @@ class PostgresDatabase(Database):
 
             return self._in_transaction(conn, body)
 
-        return await self._call(transaction)
+        return await self._call(transaction, deadline=SLOW_DEADLINE if slow else CALL_DEADLINE)
 
-    async def read(self, work: Callable[[Tx], T]) -> T:
+    async def read(self, work: Callable[[Tx], T], *, slow: bool = False) -> T:
         return await self._call(
-            lambda: self._in_transaction(self._connection(), work, snapshot=True)
+            lambda: self._in_transaction(self._connection(), work, snapshot=True),
+            deadline=SLOW_DEADLINE if slow else CALL_DEADLINE,
         )
 
     @staticmethod

@@ -53,6 +53,16 @@ class Updates:
             )
 
     @staticmethod
+    def renew(tx: Tx, update_ids: Sequence[int], owner: str, until: datetime) -> None:
+        ids = list(update_ids)
+        if ids:
+            tx.run(
+                "UPDATE updates SET claim_until = ? WHERE claim_owner = ? AND done_at IS NULL "
+                f"AND update_id IN ({marks(ids)})",
+                (ts(until), owner, *ids),
+            )
+
+    @staticmethod
     def claim_lapsed(
         tx: Tx, now: datetime, owner: str, until: datetime, limit: int
     ) -> list[KeptUpdate]:
@@ -116,6 +126,10 @@ class Updates:
         )
 
     @staticmethod
-    def release_every(tx: Tx) -> None:
-        """No claims at all (a restored copy)."""
-        tx.run("UPDATE updates SET claim_owner = NULL, claim_until = NULL")
+    def forget_unfinished(tx: Tx) -> None:
+        """A restored copy: what was being handled when it was taken is hours old — its
+        person has long gone on — and is not handled again."""
+        tx.run(
+            "UPDATE updates SET done_at = received_at, body = '', claim_owner = NULL, "
+            "claim_until = NULL WHERE done_at IS NULL"
+        )

@@ -76,6 +76,9 @@ class Intake(BackgroundLoop):
         self.bot = bot
         self.i18n = i18n
         self._handling: set[asyncio.Task[None]] = set()
+        #: The updates this process is handling now: their claims are renewed, and the loop
+        #: never takes them as lapsed.
+        self._live: set[int] = set()
         self._done: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
         self._pruned_at: datetime | None = None
@@ -91,9 +94,14 @@ class Intake(BackgroundLoop):
         pairs = [(u.update_id, _sender(u), u.model_dump_json(exclude_unset=True)) for u in updates]
         try:
             fresh = await self.inbox.keep(pairs)
-        except PartDown:
+        except Exception as exc:
+            if not isinstance(exc, PartDown):  # the journal's part says its own once
+                log.error("updates not kept: %s", type(exc).__name__)
+            # Told "nothing was sent": should the write have landed all the same (its answer
+            # lost), the done-marks make sure they are never handled after all.
             for update in updates:
                 self._spawn(self._unavailable(update), update.update_id)
+                self._mark_done(update.update_id)
             return
         self.kept += len(fresh)
         for update in updates:
@@ -106,6 +114,7 @@ class Intake(BackgroundLoop):
         task.add_done_callback(self._handling.discard)
 
     async def _handle(self, update: Update, attempt: int = 1) -> None:
+        self._live.add(update.update_id)
         try:
             if attempt > 1:
                 await self.dispatcher.feed_update(self.bot, update, **{RERUN: attempt})
@@ -115,6 +124,8 @@ class Intake(BackgroundLoop):
             raise  # shutdown: left claimed, let go, handled after the restart
         except Exception as exc:  # the errors handlers answered what they could
             log.error("update %d: handling failed: %s", update.update_id, type(exc).__name__)
+        finally:
+            self._live.discard(update.update_id)
         self._mark_done(update.update_id)
 
     async def _in_order(self, updates: list[tuple[Update, int]]) -> None:
@@ -132,7 +143,8 @@ class Intake(BackgroundLoop):
                 await self.bot.answer_callback_query(
                     update.callback_query.id, text=text, show_alert=True
                 )
-            elif update.message is not None:
+            elif update.message is not None and update.message.chat.type == "private":
+                # Not in groups: there every message of every member would get one.
                 await self.bot.send_message(update.message.chat.id, text)
 
     # ------------------------------------------------------------------ done
@@ -159,12 +171,20 @@ class Intake(BackgroundLoop):
     # ------------------------------------------------------------------ the loop
 
     async def next_due(self) -> datetime | None:
-        return await self.inbox.next_lapse()
+        lapse = await self.inbox.next_lapse()
+        if self._live:  # their claims are renewed at a third of a claim
+            renew = self._clock() + self.inbox.claim / 3
+            lapse = renew if lapse is None else min(lapse, renew)
+        return lapse
 
     async def run_once(self) -> int:
         """Hand every unfinished update nobody holds to the Dispatcher again."""
         now = self._clock()
-        taken = await self.inbox.take_lapsed(50)
+        if self._done:  # marks first: what finished here is not taken as lapsed (the
+            await self.inbox.done(list(self._done))  # flusher writes them too: harmless)
+        if self._live:  # handlers still running (a reply waiting in the pacer, an export)
+            await self.inbox.renew(sorted(self._live))
+        taken = [u for u in await self.inbox.take_lapsed(50) if u.update_id not in self._live]
         given_up = [kept.update_id for kept in taken if kept.attempts > MAX_ATTEMPTS]
         # One person's updates again in their order, one after another (the isolation
         # lock alone keeps them apart, not in order).

@@ -27,24 +27,34 @@ class RenewedRedisIsolation(RedisEventIsolation):
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
         name = self.key_builder.build(key, "lock")
         lock = self.redis.lock(name=name, timeout=LOCK_TTL, sleep=0.05, lock_class=Lock)
-        async with lock:
-            keeper = asyncio.create_task(_keep(lock), name="isolation lock")
+        await lock.acquire()
+        keeper = asyncio.create_task(_keep(lock), name="isolation lock")
+        try:
+            yield None
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
             try:
-                yield None
-            finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+                await lock.release()
+            except (LockError, RedisError, OSError) as exc:
+                # Lapsed meanwhile (Redis away past its time): the step itself went through,
+                # and the lock is gone either way.
+                log.info("isolation lock already gone at release: %s", type(exc).__name__)
 
 
 async def _keep(lock: Lock) -> None:
-    """Renew at a third of its time while the handler runs."""
+    """Renew at a third of its time while the handler runs; a renewal that fails (Redis
+    away a moment) is tried again at the next third. If the lock lapsed meanwhile, another
+    instance may take this person's next update: the journal's own rules keep money right."""
+    failing = False
     while True:
         await asyncio.sleep(LOCK_TTL / 3)
         try:
             await lock.reacquire()
         except (LockError, RedisError, OSError) as exc:
-            # Lost (Redis away past the lock's time): the handler goes on; the journal's own
-            # rules keep money right if another instance takes this person's next update.
-            log.warning("isolation lock not renewed: %s", type(exc).__name__)
-            return
+            if not failing:
+                log.info("isolation lock not renewed: %s; trying again", type(exc).__name__)
+            failing = True
+        else:
+            failing = False

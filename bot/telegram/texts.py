@@ -970,3 +970,28 @@ def temporarily_unavailable() -> str:
     return _(
         "⏳ Temporarily unavailable — nothing was sent to Allpay. Please try again in a minute."
     )
+
+
+def audit_entry_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
+    """One /audit line: :func:`audit_line`, and a rename on the roster (``roster.renamed``:
+    its detail the names as typed, ``«First» → «Second»``, read the same in every language)."""
+    if entry.action != "roster.renamed":
+        return audit_line(entry, tz, names)
+    parts = [
+        f"{entry.at.astimezone(tz):%d.%m %H:%M:%S}",
+        person(entry.actor_id, names),
+        _("name changed"),
+    ]
+    if entry.subject:
+        parts.append(f"<code>{escape(entry.subject)}</code>")
+    if entry.detail:
+        parts.append(escape(entry.detail))
+    return " · ".join(parts)
+
+
+def decision_unrecorded() -> str:
+    """A supervisor's decision the journal did not answer (a pop-up: at most 200 characters)."""
+    return _(
+        "⚠️ Our records are not answering: your decision may not be recorded. If it was, "
+        "the cards show it within a minute; if not, press again then."
+    )

@@ -26,6 +26,7 @@ from bot.domain.model import (
 )
 from bot.domain.money import new_id
 from bot.loops import BackgroundLoop
+from bot.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
@@ -176,7 +177,16 @@ class ApprovalDesk:
             decision = Decision.APPROVED if approve else Decision.REJECTED
             return DecisionResult(decision, Approvals.get(tx, approval_id), payment)
 
-        result = await self.db.write(decide)
+        try:
+            result = await self.db.write(decide)
+        except PartDown:
+            # Recorded or not, nobody can tell until the journal answers: if it was, the
+            # payment holds this process's lease and the cards' messages are queued — the
+            # resolver and the outbox, woken, find them then.
+            log.warning("approval %s: the journal did not answer the decision", approval_id)
+            self.sender.resolver_wakeup.set()
+            self.notices.wake()
+            return DecisionResult(Decision.UNRECORDED)
         if result.payment is not None:
             log.info(
                 "approval %s: approved by %d, sending %s",

@@ -275,6 +275,31 @@ class CashIn:
 
     # ------------------------------------------------------------------ the confirm tap
 
+    def look_again(self) -> None:
+        """After a confirm the journal did not answer, and after its card said so: the
+        resolver sends what it may have journaled, the outbox shows it (woken only now, so
+        the card's "not confirmed yet" never lands over its status)."""
+        self.sender.resolver_wakeup.set()
+        self.sender.notices.wake()
+        self.desk.requested()
+
+    async def show_again(self, draft_id: str) -> bool:
+        """A press on a card whose confirm did become a payment (its answer was lost): the
+        card shows that payment's status again, through the outbox. False: no payment."""
+        now = self._clock()
+
+        def again(tx: Tx) -> bool:
+            payment = Payments.for_draft(tx, draft_id)
+            if payment is None:
+                return False
+            self.sender.notices.payment_changed(tx, now, payment.chat_id, payment.guid, final=False)
+            return True
+
+        shown = await self.db.write(again, durable=False)
+        if shown:
+            self.sender.notices.wake()
+        return shown
+
     async def confirm(
         self, draft_id: str, cashier_id: int, *, chat_id: int | None, message_id: int | None
     ) -> Confirmation:
@@ -317,12 +342,10 @@ class CashIn:
         except PartDown:
             # Landed or not, nobody can tell until the journal answers. If it did, the
             # payment holds this process's lease and its status message is queued: the
-            # resolver and the outbox, woken now, find both as soon as the journal answers
-            # (the GUID is the journal's; nothing is sent from here).
+            # resolver and the outbox find both once woken (``look_again``, after the card
+            # says so) and the journal answers. The GUID is the journal's: nothing is sent
+            # from here.
             log.warning("a confirm by %d: the journal did not answer", cashier_id)
-            self.sender.resolver_wakeup.set()
-            self.sender.notices.wake()
-            self.desk.requested()
             return Confirmation(ConfirmOutcome.UNRECORDED)
         if result.payment is not None:
             log.info(

@@ -74,7 +74,7 @@ class Housekeeping(BackgroundLoop):
                 Outbox.prune(tx, before), Drafts.prune(tx, before), Conversations.prune(tx, before)
             )
 
-        return await self.db.write(prune, durable=False)
+        return await self.db.write(prune, durable=False, slow=True)
 
     async def daily_backup(self, now: datetime) -> Path:
         """A verified copy in ``backup_dir``; the newest ``backup_keep`` copies stay."""

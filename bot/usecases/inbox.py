@@ -43,6 +43,13 @@ class Inbox:
         now = self._clock()
         await self.db.write(lambda tx: Updates.done(tx, now, update_ids), durable=False)
 
+    async def renew(self, update_ids: Sequence[int]) -> None:
+        """This process still handles these: their claims run on."""
+        until = self._clock() + self.claim
+        await self.db.write(
+            lambda tx: Updates.renew(tx, update_ids, self.owner, until), durable=False
+        )
+
     async def take_lapsed(self, limit: int) -> list[KeptUpdate]:
         now = self._clock()
         return await self.db.write(

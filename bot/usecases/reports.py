@@ -160,7 +160,8 @@ class Reports:
                 Payments.between(tx, start, end),
                 Handovers.between(tx, start, end),
                 Roster.names(tx),
-            )
+            ),
+            slow=True,  # up to 93 days of top-ups
         )
 
     async def unresolved(self) -> Listing:

@@ -75,6 +75,9 @@ async def decide(
     approve = callback_data.action == "y"
     result = await desk.decide(callback_data.approval_id, staff.user_id, approve=approve)
     approval = result.approval
+    if result.decision is Decision.UNRECORDED:
+        await callback.answer(texts.decision_unrecorded(), show_alert=True)
+        return
     if result.decision is Decision.SELF:
         await callback.answer(_("You cannot approve your own top-up."), show_alert=True)
         return

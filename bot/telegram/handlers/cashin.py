@@ -457,12 +457,15 @@ async def confirm(
         # The journal did not answer. If the confirm landed anyway, the outbox turns this
         # card into its status within seconds; if not, the same draft may be confirmed
         # again — never a second top-up (one draft, one payment).
-        with contextlib.suppress(TelegramBadRequest):
-            if isinstance(message, Message):
-                await message.edit_text(
-                    texts.confirm_unrecorded(),
-                    reply_markup=retry_confirm_keyboard(callback_data.draft_id),
-                )
+        try:
+            with contextlib.suppress(TelegramBadRequest):
+                if isinstance(message, Message):
+                    await message.edit_text(
+                        texts.confirm_unrecorded(),
+                        reply_markup=retry_confirm_keyboard(callback_data.draft_id),
+                    )
+        finally:
+            cashin.look_again()  # only now: its status, if any, lands after this edit
         return
     if result.outcome in (ConfirmOutcome.AWAITING, ConfirmOutcome.PAID):
         # The payment is being sent; the card belongs to the outbox now (waiting, the
@@ -480,6 +483,16 @@ async def confirm(
         and _on_card(draft, callback)
     ):
         await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
+    elif (
+        result.outcome is ConfirmOutcome.STALE
+        and draft is not None
+        and draft.cashier_id == staff.user_id
+        and button.settled
+        and _on_card(draft, callback)
+    ):
+        # Its confirm did become a payment (the card said "not confirmed yet" over it):
+        # the card shows that payment again.
+        await cashin.show_again(draft.id)
 
 
 async def withdraw(

@@ -6,6 +6,7 @@ import logging
 from html import escape
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
@@ -15,6 +16,7 @@ from bot.domain.model import StaffUser
 from bot.logs import describe_error
 from bot.outage import PartDown
 from bot.telegram import texts
+from bot.telegram.answers import must_show, too_late
 from bot.telegram.commands import help_text
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import MENU, MENU_HELP, main_menu
@@ -129,10 +131,17 @@ async def error_in_callback(
     event: ErrorEvent, callback: CallbackQuery, parts: Parts | None = None
 ) -> None:
     if _outage(event, parts):
-        await callback.answer(texts.temporarily_unavailable(), show_alert=True)
-        return
-    _log_failure(event)
-    await callback.answer(_("Something went wrong on our side. Please try again."), show_alert=True)
+        text = texts.temporarily_unavailable()
+    else:
+        _log_failure(event)
+        text = _("Something went wrong on our side. Please try again.")
+    try:
+        with must_show():  # the handler may have answered the press already
+            await callback.answer(text, show_alert=True)
+    except TelegramBadRequest as exc:
+        if not too_late(exc) or not isinstance(callback.message, Message):
+            raise
+        await callback.message.answer(text)  # told in the chat instead
 
 
 async def error_elsewhere(event: ErrorEvent, parts: Parts | None = None) -> None:
