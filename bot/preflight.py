@@ -1,6 +1,7 @@
 """``python -m bot check``: before the first cashier taps, does this deployment work?
 
-One line per check, ✅ or ❌ with what to fix; secrets are never printed. Checked: the
+One line per check, ✅ or ❌ with what to fix (⚠️: it runs, but say what to fix — no
+``ADMIN_IDS``, an Allpay endpoint without TLS); secrets are never printed. Checked: the
 settings (loaded before this runs), the key files (readable, the private one not readable
 by others), Allpay's ``echo`` signed with the configured certificate and its answer verified
 (the keys, the certificate number and the endpoint in one), ``availableBalance`` on
@@ -12,6 +13,7 @@ checks run against it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import stat
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ from bot.metrics import Metrics
 from bot.redaction import redact, redacted_url
 from bot.store.db import MIGRATIONS
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -43,6 +47,20 @@ class Outcome:
         if self.ok and self.warning:
             mark = "⚠️"
         return f"{mark} {self.name}: {self.detail}"
+
+
+#: What an operator must know when ``ADMIN_IDS`` is empty, said at start and by the check.
+NO_ADMINS = (
+    "empty — unless the roster keeps an admin from an earlier start, nobody can add cashiers "
+    "or supervisors in chat, and nobody gets back in if the roster loses its admins; set "
+    "ADMIN_IDS to your Telegram id (the bot tells anyone it does not know their id)"
+)
+
+
+def warn_about_admins(settings: Settings) -> None:
+    """A start-up line an operator must not miss: no admin in the settings."""
+    if not settings.admin_ids:
+        log.warning("ADMIN_IDS is %s", NO_ADMINS)
 
 
 def _key_files(settings: Settings) -> list[Outcome]:
@@ -229,6 +247,8 @@ async def preflight(settings: Settings) -> list[Outcome]:
             "settings", True, "valid" + (" (the embedded sandbox)" if settings.uses_sandbox else "")
         )
     ]
+    if not settings.admin_ids:
+        found.append(Outcome("ADMIN_IDS", True, NO_ADMINS, warning=True))
     found += [
         Outcome(
             name,

@@ -5,9 +5,13 @@ others can read and a bad token each give the one ❌ line that says what to fix
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.allpay.signing import generate_key_pair
 from bot.devtools.sandbox import RunningSandbox
@@ -49,6 +53,7 @@ async def test_all_green_on_the_embedded_sandbox(
         "DATABASE_URL": database_url,
         "SANDBOX_DIR": str(sandbox_folder(tmp_path, sandbox_keys)),
         "ALLPAY_SANDBOX": "true",  # asked for by name: a PostgreSQL journal says production
+        "ADMIN_IDS": "1001",
     }
     code, lines = await _check(env, tmp_path)
     assert code == 0, lines
@@ -116,3 +121,37 @@ async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(
     [red] = _failed(lines)
     assert code == 1 and red.startswith("❌ Telegram getMe") and "BOT_TOKEN" in red, lines
     assert "not-the-bots-token" not in "\n".join(lines)
+
+
+async def test_no_admin_ids_is_said_by_the_check_and_at_start(
+    tmp_path: Path,
+    sandbox_keys: Path,
+    telegram: FakeTelegram,
+    controlled: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 26, item 14: with no ``ADMIN_IDS`` the bot started without a word."""
+    telegram.tokens = {TOKEN}
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db' / 'cashin.sqlite3'}",
+        "SANDBOX_DIR": str(sandbox_folder(tmp_path, sandbox_keys)),
+    }
+    code, lines = await _check(env, tmp_path)
+    warned = [line for line in lines if line.startswith("⚠️ ADMIN_IDS:")]
+    assert code == 0 and not _failed(lines), lines  # a warning: the bot still runs
+    assert len(warned) == 1 and "set ADMIN_IDS" in warned[0], lines
+    assert lines[1] == warned[0], lines  # next to the settings it is about
+
+    caplog.set_level(logging.WARNING)
+    async with controlled(admin_ids=[]):
+        pass
+    said = [r for r in caplog.records if "ADMIN_IDS" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING], [r.getMessage() for r in said]
+    assert "set ADMIN_IDS" in said[0].getMessage()
+
+    caplog.clear()
+    async with controlled():  # ADMIN_IDS set: not a word about it
+        pass
+    assert not [r for r in caplog.records if "ADMIN_IDS" in r.getMessage()]

@@ -211,3 +211,50 @@ async def test_a_cashier_blocked_during_the_client_check_gets_no_new_draft(
         (CASHIER,),
     )
     assert rows == []
+
+
+async def test_a_new_name_over_an_old_one_is_said_and_audited(harness: Harness) -> None:
+    """Issue 26, item 10: `/add_cashier 777 Second` over `777 First` renamed them, answered
+    "nothing changed" and audited nothing."""
+    admin = harness.user(ADMIN)
+    reply = await harness.say(admin, f"/add_cashier {NEWCOMER} First")
+    assert reply.text == f"Added {NEWCOMER} as cashier."
+    entries = len(await harness.journal.audit_log(100))
+
+    reply = await harness.say(admin, f"/add_cashier {NEWCOMER} Second")
+    assert reply.text == f"{NEWCOMER} is already cashier; name changed: «First» → «Second»."
+    roster = await harness.say(admin, "/cashiers")
+    assert f"<code>{NEWCOMER}</code> Second · cashier" in roster.text
+    audit = await harness.say(admin, "/audit 1")
+    [line] = audit.text.split("\n")[2:]
+    assert f"({ADMIN})" in line and "name changed" in line and f"<code>{NEWCOMER}</code>" in line
+    assert "«First» → «Second»" in line
+    assert len(await harness.journal.audit_log(100)) == entries + 1
+
+    # The same name again, or none: nothing changed, and nothing is audited.
+    for command in (f"/add_cashier {NEWCOMER} Second", f"/add_cashier {NEWCOMER}"):
+        reply = await harness.say(admin, command)
+        assert reply.text == f"{NEWCOMER} is already cashier; nothing changed.", command
+    assert len(await harness.journal.audit_log(100)) == entries + 1
+
+    # A new role and a new name at once: both said, both audited.
+    reply = await harness.say(admin, f"/add_supervisor {NEWCOMER} Third <b>")
+    assert reply.text == (
+        f"{NEWCOMER} is now supervisor.\nName changed: «Second» → «Third &lt;b&gt;»."
+    )
+    audit = await harness.say(admin, "/audit 2")
+    lines = audit.text.split("\n")[2:]
+    assert "name changed" in lines[0] and "«Second» → «Third &lt;b&gt;»" in lines[0]
+    assert "role changed" in lines[1] and "cashier → supervisor" in lines[1]
+
+    # Someone added without a name gets one.
+    other = NEWCOMER + 1
+    await harness.say(admin, f"/add_cashier {other}")
+    reply = await harness.say(admin, f"/add_cashier {other} Aigerim")
+    assert reply.text == f"{other} is already cashier; name set: «Aigerim»."
+    audit = await harness.say(admin, "/audit 1")
+    assert "name changed" in audit.text and "→ «Aigerim»" in audit.text
+
+    # In Russian too.
+    reply = await harness.say(harness.user(ADMIN, "ru"), f"/add_cashier {other} Айгерим")
+    assert reply.text == f"{other} уже кассир; имя изменено: «Aigerim» → «Айгерим»."

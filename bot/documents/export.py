@@ -1,6 +1,7 @@
 """The XLSX export: what a supervisor opens in Excel — real number and date cells (a ru/kk
-Excel reads the CSV's ``5000.00`` as text), one sheet per kind: the payments, and the totals
-per cashier and status.
+Excel reads the CSV's ``5000.00`` as text), one sheet per kind: the payments (the CSV's
+columns in its order, titles and statuses in the reader's language), the totals per cashier
+and status, and the cash handovers.
 
 openpyxl (~12 MB) loads at the first export, not with the bot."""
 
@@ -14,13 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.cash import Handover, HandoverState
 from bot.domain.model import Payment, Status, Totals
-from bot.domain.reports import summarize
+from bot.domain.reports import CSV_COLUMNS, ExportValue, export_row, summarize
 
 if TYPE_CHECKING:
     from openpyxl.cell import Cell
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 Gettext = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is named, not yet translated."""
+    return message
+
 
 DATE_FORMAT = "dd.mm.yyyy hh:mm:ss"
 MONEY_FORMAT = "#,##0.00"
@@ -73,6 +80,36 @@ class _Sheet:
         self.sheet.append(cells)
 
 
+#: The payments sheet has the CSV's columns (:data:`~bot.domain.reports.CSV_COLUMNS`), in
+#: its order: each one's title in the reader's language, and its width.
+PAYMENT_COLUMNS: dict[str, tuple[str, int]] = {
+    "created_local": (N_("Created"), 20),
+    "final_local": (N_("Final"), 20),
+    "status": (N_("Status"), 20),
+    "amount_kzt": (N_("Amount, ₸"), 14),
+    "fee_kzt": (N_("Fee, ₸"), 10),
+    "cash_accepted_kzt": (N_("Cash accepted, ₸"), 16),
+    "cash_held_kzt": (N_("Cash held until Allpay answers, ₸"), 18),
+    "client_login": (N_("Login"), 14),
+    "client_name": (N_("Client"), 28),
+    "cashier_id": (N_("Cashier ID"), 14),
+    "cashier_name": (N_("Cashier"), 24),
+    "guid": (N_("GUID"), 40),
+    "receipt_no": (N_("Receipt No."), 12),
+    "attempts": (N_("Attempts"), 10),
+    "allpay_message": (N_("Allpay's message"), 40),
+}
+
+
+def _payment_cell(value: ExportValue, tz: tzinfo, status_label: Callable[[Status], str]) -> Any:
+    """A CSV value as the XLSX shows it: the status in words, times local."""
+    if isinstance(value, Status):
+        return status_label(value)
+    if isinstance(value, datetime):
+        return _local(value, tz)
+    return value
+
+
 def export_xlsx(
     payments: Iterable[Payment],
     names: Mapping[int, str],
@@ -90,43 +127,11 @@ def export_xlsx(
     listed = list(payments)
     sheet = _Sheet(book.create_sheet(_("Payments")[:_SHEET_NAME]))
     sheet.header(
-        [
-            _("Created"),
-            _("Final"),
-            _("Status"),
-            _("Amount, ₸"),
-            _("Fee, ₸"),
-            _("Cash accepted, ₸"),
-            _("Login"),
-            _("Client"),
-            _("Cashier ID"),
-            _("Cashier"),
-            _("GUID"),
-            _("Receipt No."),
-            _("Attempts"),
-            _("Allpay's message"),
-        ],
-        [20, 20, 14, 14, 10, 16, 14, 28, 14, 24, 40, 12, 10, 40],
+        [_(PAYMENT_COLUMNS[code][0]) for code in CSV_COLUMNS],
+        [PAYMENT_COLUMNS[code][1] for code in CSV_COLUMNS],
     )
     for p in listed:
-        sheet.row(
-            [
-                _local(p.created_at, tz),
-                _local(p.final_at, tz),
-                status_label(p.status),
-                p.amount,
-                p.fee,
-                p.cash,
-                p.login,
-                p.client_name,
-                p.cashier_id,
-                names.get(p.cashier_id, ""),
-                p.guid,
-                p.receipt_no,
-                p.attempts,
-                p.user_message or "",
-            ]
-        )
+        sheet.row([_payment_cell(value, tz, status_label) for value in export_row(p, names)])
     totals = _Sheet(book.create_sheet(_("Totals")[:_SHEET_NAME]))
     totals.header(
         [_("Cashier ID"), _("Cashier"), _("Status"), _("Count"), _("Amount, ₸")],

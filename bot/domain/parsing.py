@@ -9,7 +9,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 _SEPARATORS = re.compile(r"[\s\-().\u00a0\u202f]")
-_GROUPED = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+")
 _CURRENCY = re.compile(r"\s*(?:₸|тг\.?|тенге|теңге|kzt|tg)\s*$", re.IGNORECASE)
 
 
@@ -56,24 +55,58 @@ class AmountError(Exception):
     problem: AmountProblem
 
 
+#: Whole tenge as typed: plain digits, thousands set apart by spaces, or by commas (English);
+#: then maybe a fraction after a point or a comma.
+_AMOUNT = re.compile(
+    r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]*)"
+    r"(?:(?P<mark>[.,])(?P<fraction>[0-9]+))?"
+)
+
+
+def _read_amount(value: str) -> Decimal:
+    """The tenge ``value`` says, read one way only (the rules: :func:`parse_amount`).
+    Raises :class:`AmountError` (NOT_A_NUMBER, NOT_WHOLE, TOO_LARGE)."""
+    match = _AMOUNT.fullmatch(value)
+    if match is None or not (match["whole"] or match["fraction"]):
+        raise AmountError(AmountProblem.NOT_A_NUMBER)
+    whole, mark, fraction = match["whole"], match["mark"], match["fraction"]
+    if fraction is not None:
+        if mark == "," and ("," in whole or len(fraction) > 2):
+            # Tiyn are two digits: ",000" is a thousands comma, which must then set apart
+            # every thousand from the first ("1 000,000", "5000,000" are neither reading).
+            raise AmountError(AmountProblem.NOT_A_NUMBER)
+        if mark == "." and len(fraction) == 3 and whole.isdigit() and len(whole) <= 3:
+            # "1.000": one in English, a thousand where a point sets thousands apart.
+            raise AmountError(AmountProblem.NOT_A_NUMBER)
+        if fraction.strip("0"):
+            raise AmountError(AmountProblem.NOT_WHOLE)
+    digits = re.sub(r"[^0-9]", "", whole)
+    if len(digits) > 12:
+        raise AmountError(AmountProblem.TOO_LARGE)
+    return Decimal(digits or 0)
+
+
 def parse_amount(text: str, minimum: Decimal, maximum: Decimal) -> Decimal:
-    """Whole tenge: ``5000``, ``5 000``, ``5000 ₸``. Raises :class:`AmountError`."""
+    """Whole tenge as people type them: ``5000``, ``5 000``, ``5000 ₸``, a zero fraction
+    (``5 000,00``, ``5000.00``) and the English thousands comma (``1,000``, ``1,000.00``).
+
+    The same in every language: a comma followed by one or two digits is a decimal comma
+    (tiyn, ru/kk: ``5000,50``), by three a thousands comma — tiyn are never three digits, so
+    ``1,000`` is a thousand to a ru or kk reader too, and the card shows ``1 000 ₸`` before
+    any cash is taken. What reads two ways is refused, never guessed: ``1.000`` (one, or a
+    thousand set apart by a point), commas and spaces mixed, a thousands comma with a
+    decimal comma. Tiyn that are not zero are NOT_WHOLE. Raises :class:`AmountError`."""
     if not isinstance(text, str) or len(text) > 40:
         raise AmountError(AmountProblem.NOT_A_NUMBER)
     value = _CURRENCY.sub("", text.strip())
     if value.startswith("-") or value.startswith("−"):
-        body = value.lstrip("-−").strip()
-        if body.replace(" ", "").isdigit():
-            raise AmountError(AmountProblem.NOT_POSITIVE)
-        raise AmountError(AmountProblem.NOT_A_NUMBER)
-    if re.fullmatch(r"[\d \u00a0\u202f]*[.,]\d+", value) and re.search(r"\d", value):
-        raise AmountError(AmountProblem.NOT_WHOLE)
-    if not (value.isascii() and value.isdigit()) and not _GROUPED.fullmatch(value):
-        raise AmountError(AmountProblem.NOT_A_NUMBER)
-    digits = re.sub(r"\D", "", value)
-    if len(digits) > 12:
-        raise AmountError(AmountProblem.TOO_LARGE)
-    amount = Decimal(digits)
+        try:
+            _read_amount(value.lstrip("-−").strip())
+        except AmountError as exc:
+            if exc.problem is AmountProblem.NOT_A_NUMBER:
+                raise
+        raise AmountError(AmountProblem.NOT_POSITIVE)
+    amount = _read_amount(value)
     if amount == 0:
         raise AmountError(AmountProblem.NOT_POSITIVE)
     if amount < minimum:

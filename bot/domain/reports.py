@@ -152,11 +152,17 @@ def summarize(rows: Iterable[Totals]) -> Summary:
 
 # ---------------------------------------------------------------- CSV
 
+#: The payments' export, column by column: the CSV's header (stable codes, listed in the
+#: README) and the XLSX's first sheet (the same columns in this order, titled in the
+#: reader's language).
 CSV_COLUMNS = (
     "created_local",
     "final_local",
     "status",
     "amount_kzt",
+    "fee_kzt",
+    "cash_accepted_kzt",
+    "cash_held_kzt",
     "client_login",
     "client_name",
     "cashier_id",
@@ -166,6 +172,47 @@ CSV_COLUMNS = (
     "attempts",
     "allpay_message",
 )
+#: Where the cash of a top-up is. ✅ kept: the agent's, counted in the cashier's cash on
+#: hand and handed over. ⏳/⚠️ held: taken from the client and kept apart until Allpay's
+#: final word (or a supervisor's reconciliation) says whether it is kept or given back.
+#: ❌ neither: it was given back.
+CASH_KEPT = (Status.COMPLETED,)
+CASH_HELD = (Status.NEW, Status.PENDING, Status.UNKNOWN)
+
+#: One value per :data:`CSV_COLUMNS`: times (aware), the status, exact amounts, ids and text.
+ExportValue = datetime | Status | Decimal | int | str | None
+
+
+def cash_accepted(payment: Payment) -> Decimal | None:
+    """The cash the agent kept (amount + fee): ✅ only."""
+    return payment.cash if payment.status in CASH_KEPT else None
+
+
+def cash_held(payment: Payment) -> Decimal | None:
+    """The cash taken and kept apart until Allpay's final word: ⏳ and ⚠️."""
+    return payment.cash if payment.status in CASH_HELD else None
+
+
+def export_row(payment: Payment, names: Mapping[int, str]) -> tuple[ExportValue, ...]:
+    """The payment's values in :data:`CSV_COLUMNS` order, for both the CSV and the XLSX."""
+    p = payment
+    return (
+        p.created_at,
+        p.final_at,
+        p.status,
+        p.amount,
+        p.fee,
+        cash_accepted(p),
+        cash_held(p),
+        p.login,
+        p.client_name,
+        p.cashier_id,
+        names.get(p.cashier_id, ""),
+        p.guid,
+        p.receipt_no,
+        p.attempts,
+        p.user_message or "",
+    )
 
 
 def _local(moment: datetime | None, tz: tzinfo) -> str:
@@ -177,6 +224,20 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _csv_value(value: ExportValue, tz: tzinfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _local(value, tz)
+    if isinstance(value, Status):
+        return value.value  # the stable code: NEW, PENDING, COMPLETED, DECLINED, UNKNOWN
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return str(value)
+    return _cell(value)
+
+
 def export_csv(payments: Iterable[Payment], names: Mapping[int, str], tz: tzinfo) -> bytes:
     """UTF-8 with BOM (Excel then reads Cyrillic right), ``;``-separated as Excel expects in
     ru/kk locales; amounts exact with two decimals; one header row, one row per payment."""
@@ -184,22 +245,7 @@ def export_csv(payments: Iterable[Payment], names: Mapping[int, str], tz: tzinfo
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for p in payments:
-        writer.writerow(
-            [
-                _local(p.created_at, tz),
-                _local(p.final_at, tz),
-                p.status.value,
-                f"{p.amount:.2f}",
-                p.login,
-                _cell(p.client_name),
-                str(p.cashier_id),
-                _cell(names.get(p.cashier_id, "")),
-                p.guid,
-                str(p.receipt_no or ""),
-                str(p.attempts),
-                _cell(p.user_message or ""),
-            ]
-        )
+        writer.writerow([_csv_value(value, tz) for value in export_row(p, names)])
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
 
 

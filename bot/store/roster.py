@@ -156,9 +156,25 @@ class Roster:
         )
         self._changed(user_id)
 
-    def rename(self, tx: Tx, user_id: int, name: str, *, only_if_unnamed: bool = False) -> None:
+    def rename(
+        self,
+        tx: Tx,
+        user_id: int,
+        name: str,
+        *,
+        only_if_unnamed: bool = False,
+        now: datetime | None = None,
+    ) -> None:
+        """A name for the person: the admin's (``now``: when, a change of the roster), or
+        their Telegram name while the admin gave none (``only_if_unnamed``)."""
         where = " AND name IS NULL" if only_if_unnamed else ""
-        tx.run(f"UPDATE users SET name = ? WHERE user_id = ?{where}", (name, user_id))
+        if now is None:
+            tx.run(f"UPDATE users SET name = ? WHERE user_id = ?{where}", (name, user_id))
+        else:
+            tx.run(
+                f"UPDATE users SET name = ?, updated_at = ? WHERE user_id = ?{where}",
+                (name, ts(now), user_id),
+            )
         self._changed(user_id)
 
     def remove(self, tx: Tx, now: datetime, user_id: int) -> None:

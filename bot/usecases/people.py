@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.clock import utcnow
@@ -27,6 +28,23 @@ log = logging.getLogger(__name__)
 
 #: How far back /cancel looks for top-ups already sent, to say they cannot be cancelled.
 RECENT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """A person's name on the roster changed: ``before`` None when they had none."""
+
+    before: str | None
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    """What ``/add_cashier`` or ``/add_supervisor`` did: to the role (ADDED, CHANGED,
+    RENAMED — the role as it was —, UNCHANGED or a refusal), and to the name."""
+
+    change: RosterChange
+    rename: Rename | None = None
 
 
 class People:
@@ -106,28 +124,47 @@ class People:
 
     async def set_role(
         self, actor_id: int, user_id: int, role: Role, name: str | None = None
-    ) -> RosterChange:
-        """Add someone to the roster with ``role``, or change their role."""
+    ) -> RoleChange:
+        """Add someone to the roster with ``role``, or change their role; a name given
+        replaces theirs. Each change is audited: the role's and the name's."""
         now = self._clock()
 
-        def set_role(tx: Tx) -> RosterChange:
+        def set_role(tx: Tx) -> RoleChange:
             current = self.roster.get(tx, user_id)
             before = current.role if current is not None else None
+            # A name over another one (or over none) on the roster; a newcomer's is part
+            # of their addition.
+            rename = None
+            if current is not None and name is not None and name != current.name:
+                rename = Rename(current.name, name)
             if before is role:
-                if name:
-                    self.roster.rename(tx, user_id, name)
-                return RosterChange.UNCHANGED
+                if rename is None:
+                    return RoleChange(RosterChange.UNCHANGED)
+                self.roster.rename(tx, user_id, rename.after, now=now)
+                self._audit_rename(tx, now, actor_id, user_id, rename)
+                return RoleChange(RosterChange.RENAMED, rename)
             if before is not None:
                 refusal = Roster.guard(tx, user_id, before, self.configured_admins)
                 if refusal is not None:
-                    return refusal
+                    return RoleChange(refusal)
             self.roster.set_role(tx, now, user_id, role, name)
             change = RosterChange.CHANGED if before is not None else RosterChange.ADDED
             detail = f"{before.value}->{role.value}" if before is not None else role.value
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id), detail)
-            return change
+            if rename is not None:
+                self._audit_rename(tx, now, actor_id, user_id, rename)
+            return RoleChange(change, rename)
 
         return await self.db.write(set_role)
+
+    @staticmethod
+    def _audit_rename(tx: Tx, now: datetime, actor_id: int, user_id: int, rename: Rename) -> None:
+        """``«First» → «Second»`` (``→ «Second»`` for someone who had no name): the names as
+        they were typed, read the same in every language."""
+        detail = (f"«{rename.before}» " if rename.before else "") + f"→ «{rename.after}»"
+        AuditLog.add(
+            tx, now, actor_id, f"roster.{RosterChange.RENAMED.value}", str(user_id), detail
+        )
 
     async def remove(self, actor_id: int, user_id: int) -> RosterChange:
         """Remove from the roster (soft: old payments keep the name) and end everything the

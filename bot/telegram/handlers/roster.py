@@ -20,7 +20,7 @@ from bot.domain.parsing import clean_name
 from bot.telegram import texts
 from bot.telegram.commands import refresh_user_commands
 from bot.telegram.filters import HasRole
-from bot.usecases.people import People
+from bot.usecases.people import People, RoleChange
 from bot.usecases.reports import Reports
 
 AUDIT_DEFAULT = 20
@@ -103,6 +103,25 @@ def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
     ).format(user_id=user_id)
 
 
+def _role_change_text(result: RoleChange, user_id: int, role: Role) -> str:
+    """What /add_cashier or /add_supervisor did: to the role, and to the name if it changed."""
+    rename = result.rename
+    if rename is None:
+        return _change_text(result.change, user_id, role)
+    before, after = escape(rename.before or ""), escape(rename.after)
+    if result.change is RosterChange.RENAMED:
+        if rename.before is None:
+            text = _("{user_id} is already {role}; name set: «{after}».")
+        else:
+            text = _("{user_id} is already {role}; name changed: «{before}» → «{after}».")
+        return text.format(user_id=user_id, role=texts.role_label(role), before=before, after=after)
+    if rename.before is None:
+        named = _("Name set: «{after}».").format(after=after)
+    else:
+        named = _("Name changed: «{before}» → «{after}».").format(before=before, after=after)
+    return _change_text(result.change, user_id, role) + "\n" + named
+
+
 async def roster(message: Message, people: People) -> None:
     listing = await people.listing()
     lines = [_("The roster ({count}):").format(count=len(listing)), ""]
@@ -125,10 +144,10 @@ async def add_person(
     if target is None:
         return
     user_id, name = target
-    change = await people.set_role(staff.user_id, user_id, role, name)
-    if change in (RosterChange.ADDED, RosterChange.CHANGED):
+    result = await people.set_role(staff.user_id, user_id, role, name)
+    if result.change in (RosterChange.ADDED, RosterChange.CHANGED):
         await refresh_user_commands(bot, i18n, user_id, role)
-    await message.answer(_change_text(change, user_id, role))
+    await message.answer(_role_change_text(result, user_id, role))
 
 
 async def remove(
@@ -194,6 +213,6 @@ async def audit(
         ).format(count=len(entries)),
         "",
     ]
-    lines += [texts.audit_line(entry, settings.tz, names) for entry in entries]
+    lines += [texts.audit_entry_line(entry, settings.tz, names) for entry in entries]
     for text in texts.chunks(lines):
         await message.answer(text)
