@@ -317,6 +317,24 @@ class Confirmation:
     approval: Approval | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WorkEnded:
+    """What a person's own /cancel ended, and what it could not."""
+
+    #: Unfinished top-ups (drafts) cancelled; cards among them that had said to take cash.
+    top_ups: int = 0
+    cards: tuple[tuple[int, int], ...] = ()  # (chat, message) of those cards
+    cash_asked: bool = False
+    requests: int = 0  # approval requests withdrawn
+    handovers: int = 0  # cash handovers withdrawn
+    #: Already sent to Allpay and still without its final word (⏳, ⚠️): not cancellable.
+    unfinished: tuple[Payment, ...] = ()
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.top_ups or self.requests or self.handovers or self.unfinished)
+
+
 class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"

@@ -155,6 +155,15 @@ class Drafts:
         )
 
     @staticmethod
+    def unfinished(tx: Tx, cashier_id: int) -> list[Draft]:
+        """The cashier's drafts not confirmed nor cancelled (what /cancel would close)."""
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM drafts WHERE cashier_id = ? AND state IN {_UNFINISHED}",
+            (cashier_id,),
+        )
+        return [build(Draft, r) for r in rows]
+
+    @staticmethod
     def cancel_unfinished(tx: Tx, now: datetime, cashier_id: int) -> int:
         """Close every unfinished draft of the cashier; how many were."""
         return tx.run(

@@ -31,6 +31,7 @@ from bot.domain.model import (
     Role,
     StaffUser,
     Status,
+    WorkEnded,
 )
 from bot.domain.parsing import format_login, format_tenge
 from bot.domain.receipts import Receipt
@@ -594,7 +595,7 @@ def approval_notice(
             )
         ]
     elif state is ApprovalState.CANCELLED:
-        head = [_("🚫 The request was cancelled. Nothing was sent to Allpay.")]
+        head = [_("🚫 The request was cancelled. Nothing was sent to Allpay: give the cash back.")]
     else:
         head = [_("🛂 A supervisor approved the top-up; it is being sent.")]
     lines = [*head, "", *_approval_lines(approval, tz)]
@@ -994,4 +995,42 @@ def decision_unrecorded() -> str:
     return _(
         "⚠️ Our records are not answering: your decision may not be recorded. If it was, "
         "the cards show it within a minute; if not, press again then."
+    )
+
+
+def top_up_cancelled(*, cash_asked: bool = True) -> str:
+    """A top-up ended by the cashier before anything was sent."""
+    if not cash_asked:
+        return _("✖️ Top-up cancelled. Nothing was sent to Allpay.")
+    return _("✖️ Top-up cancelled. Nothing was sent to Allpay: give the cash back if you took it.")
+
+
+def work_ended(ended: WorkEnded) -> str:
+    """What /cancel ended, and what it could not: only top-ups still without Allpay's final
+    word (⏳, ⚠️) — never the ones that are done."""
+    lines: list[str] = []
+    if ended.top_ups:
+        lines.append(top_up_cancelled(cash_asked=ended.cash_asked))
+    if ended.requests:
+        lines.append(
+            _("🚫 Approval request withdrawn. Nothing was sent to Allpay: give the cash back.")
+        )
+    if ended.handovers:
+        lines.append(_("↩️ Cash handover withdrawn: the cash is still counted on you."))
+    if ended.unfinished:
+        lines.append(
+            _(
+                "⚠️ Already sent to Allpay and still without its final answer: it cannot be "
+                "cancelled. Keep the cash; the result comes in the top-up's own message:"
+            )
+        )
+        lines += [sent_line(payment) for payment in ended.unfinished[:5]]
+    return "\n".join(lines) if lines else _("Nothing to cancel.")
+
+
+def use_the_card() -> str:
+    """Text typed while the confirmation card waits for a tap."""
+    return _(
+        "The top-up waits on the card above: tap «✅ Confirm», «✏️ Change amount» or "
+        "«✖️ Cancel» there."
     )

@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.clock import utcnow
-from bot.domain.model import ApprovalState, Payment, Role, RosterChange, StaffUser
+from bot.domain.model import (
+    ApprovalState,
+    DraftState,
+    Role,
+    RosterChange,
+    StaffUser,
+    Status,
+    WorkEnded,
+)
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
+from bot.store.handovers import Handovers
 from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
@@ -229,17 +238,37 @@ class People:
             cancelled += self.desk.close_in(tx, now, approval, ApprovalState.CANCELLED, actor_id)
         return cancelled + self.cash.withdraw_in(tx, now, user_id, actor_id)
 
-    async def end_work(self, user_id: int) -> list[Payment]:
-        """The person's own /cancel: ends what can be ended, and returns what cannot — their
-        top-ups of the last :data:`RECENT` already sent to Allpay (or approved and sent), so
-        the cashier is never told "nothing was sent" while money moved."""
+    async def end_work(self, user_id: int) -> WorkEnded:
+        """The person's own /cancel: ends what can be ended and says what that was, and
+        returns what cannot be — their top-ups of the last :data:`RECENT` already sent to
+        Allpay and still without its final word — so the cashier is never told "nothing was
+        sent" while money moved, nor alarmed by top-ups that are done."""
         now = self._clock()
 
-        def end(tx: Tx) -> tuple[list[Payment], int]:
-            cancelled = self.end_work_in(tx, now, user_id, user_id)
-            return Payments.sent_since(tx, user_id, now - RECENT), cancelled
+        def end(tx: Tx) -> WorkEnded:
+            drafts = Drafts.unfinished(tx, user_id)
+            requests = len(Approvals.waiting(tx, cashier_id=user_id))
+            handovers = len(Handovers.waiting(tx, user_id))
+            self.end_work_in(tx, now, user_id, user_id)
+            open_cards = [d for d in drafts if d.state is DraftState.OPEN]
+            return WorkEnded(
+                top_ups=len(drafts),
+                cards=tuple(
+                    (d.chat_id, d.card_message_id)
+                    for d in open_cards
+                    if d.card_message_id is not None
+                ),
+                cash_asked=bool(open_cards),
+                requests=requests,
+                handovers=handovers,
+                unfinished=tuple(
+                    p
+                    for p in Payments.sent_since(tx, user_id, now - RECENT)
+                    if p.status in (Status.NEW, Status.PENDING, Status.UNKNOWN)
+                ),
+            )
 
-        sent, cancelled = await self.db.write(end)
-        if cancelled:
+        ended = await self.db.write(end)
+        if ended.requests or ended.handovers:
             self.desk.notices.wake()
-        return sent
+        return ended

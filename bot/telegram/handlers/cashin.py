@@ -88,6 +88,7 @@ def make_router() -> Router:
     steps.message.register(login_other, login)
     steps.message.register(amount_typed, amount, Is(F.text))
     steps.message.register(amount_other, amount)
+    steps.message.register(card_waits, StateFilter(CashIn.confirm))
     router.include_router(steps)
     router.callback_query.register(retry_check, RetryCheckCb.filter(), login)
     router.callback_query.register(recent_pressed, RecentCb.filter(), login)
@@ -423,6 +424,11 @@ async def _show_card(
 # ---------------------------------------------------------------- step 3: the card
 
 
+async def card_waits(message: Message) -> None:
+    """Text typed while the card is open: the card's buttons are the way on."""
+    await message.answer(texts.use_the_card())
+
+
 async def confirm(
     callback: CallbackQuery,
     callback_data: DraftCb,
@@ -543,7 +549,7 @@ async def cancel_card(
     await cashin.cancel(staff.user_id)
     await state.clear()
     # The menu stays on screen (a persistent keyboard): nothing more to send.
-    await _edit(callback.message, _("✖️ Top-up cancelled. Nothing was sent to Allpay."))
+    await _edit(callback.message, texts.top_up_cancelled())
 
 
 async def _open_draft(

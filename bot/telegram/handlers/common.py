@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from html import escape
 
@@ -67,22 +68,24 @@ async def show_help(message: Message, staff: StaffUser) -> None:
 
 
 async def cancel(message: Message, state: FSMContext, staff: StaffUser, people: People) -> None:
+    # All of it: the open card, a request still waiting for a supervisor, a handover still
+    # waiting. What already went to Allpay cannot be called back: the cashier is told which
+    # top-ups still wait for its final word — never "nothing was sent" while money moved.
+    prompt = (await state.get_data()).get("prompt")
     await state.clear()
-    # All of it: the open card and any request still waiting for a supervisor. What already
-    # went to Allpay cannot be called back: the cashier is told so, never "nothing was sent".
-    sent = await people.end_work(staff.user_id)
-    if not sent:
-        await message.answer(_("Cancelled. Nothing was sent to Allpay."), reply_markup=main_menu())
-        return
-    lines = [
-        _(
-            "⚠️ Already sent to Allpay — it cannot be cancelled. Keep the cash; the result "
-            "comes in the payment's own message:"
-        )
-    ]
-    lines += [texts.sent_line(payment) for payment in sent[:5]]
-    lines.append(_("Anything not yet sent is cancelled."))
-    await message.answer("\n".join(lines), reply_markup=main_menu())
+    ended = await people.end_work(staff.user_id)
+    await message.answer(texts.work_ended(ended), reply_markup=main_menu())
+    # The cancelled cards and the step's prompt keep no buttons that do nothing now.
+    for chat_id, card_id in ended.cards:
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_text(  # type: ignore[union-attr]
+                texts.top_up_cancelled(), chat_id=chat_id, message_id=card_id, reply_markup=None
+            )
+    if isinstance(prompt, int) and prompt not in {card for _chat, card in ended.cards}:
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_reply_markup(  # type: ignore[union-attr]
+                chat_id=message.chat.id, message_id=prompt, reply_markup=None
+            )
 
 
 async def unknown_message(message: Message) -> None:
