@@ -127,8 +127,11 @@ async def test_a_copy_taken_in_a_burst_restores_and_finishes_every_payment(
         payments = (await h.journal.payments_page(None, 0, 10))[0]
         assert {p.guid for p in payments} == guids  # the same history
         assert {p.status for p in payments} == {Status.COMPLETED}
-    # Each pending payment resumed with its own GUID: sent twice, one ledger row each.
-    assert dict(sandbox.sandbox.stats.pay_guids) == dict.fromkeys(guids, 2)
+    # Each pending payment resumed with its own GUID, one ledger row each: sent once in the
+    # first life, at least once more in the second (a send slower than ALLPAY_TIMEOUT on a
+    # busy machine is resent with the same GUID).
+    sent = sandbox.sandbox.stats.pay_guids
+    assert set(sent) == guids and all(sent[guid] >= 2 for guid in guids), sent
     assert len(await sandbox.sandbox.ledger.all()) == 5
 
 
