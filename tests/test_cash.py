@@ -171,7 +171,7 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
 
         card = await _card(h, SUPERVISOR, 1)  # the chosen supervisor only
         assert f"Declared: {tenge('7200')}" in card.plain
-        assert f"Expected by the journal: {tenge('7200')}" in card.plain
+        assert f"Expected by our records: {tenge('7200')}" in card.plain
         assert not any("Cash handover" in m.text for m in telegram.messages(ADMIN))
         not_chosen = await h.app.cash.confirm(1, ADMIN)
         assert not_chosen.outcome is HandoverOutcome.NOT_YOURS

@@ -310,4 +310,4 @@ async def test_a_cashier_withdraws_a_waiting_request_and_it_can_never_be_approve
         assert "Already decided" in str(list(h.tg.callback_answers.values())[-1]["text"])
         assert await h.sandbox.ledger.all() == []
         assert "approval.cancelled" in await _audit_actions(h)
-        assert "No payments are waiting" in (await h.say(h.user(SUPERVISOR), "/pending")).text
+        assert "No top-ups are waiting" in (await h.say(h.user(SUPERVISOR), "/pending")).text

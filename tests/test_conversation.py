@@ -257,11 +257,11 @@ async def test_commands_and_menu_buttons_work_at_every_step_of_a_top_up(
     main-menu button: those reach their own handlers at any step, and the step goes on."""
     user = harness.user()
     await harness.say(user, "/cashin")
-    assert (await harness.say(user, "/history")).text == "No payments yet."
-    assert (await harness.say(user, "📊 Today")).text == "No payments today."
+    assert (await harness.say(user, "/history")).text == "No top-ups yet."
+    assert (await harness.say(user, "📊 Today")).text == "No top-ups today."
     reply = await harness.say(user, "+7 700 000 00 02")  # still at the login step
     assert "amount" in reply.text.lower()
-    assert (await harness.say(user, "📜 History")).text == "No payments yet."
+    assert (await harness.say(user, "📜 History")).text == "No top-ups yet."
     assert "How to top up" in (await harness.say(user, "❓ Help")).text
     card = await harness.say(user, "5000")  # still at the amount step
     assert card.buttons and "5\u202f000" in card.text

@@ -139,7 +139,7 @@ async def test_receipt_for_a_completed_top_up(controlled: Any, telegram: FakeTel
             telegram.press(user, done, f"r:{guid}")
             await telegram.wait_for(lambda b=before: len(telegram.callback_answers) > b)  # type: ignore[misc]
             answer = list(telegram.callback_answers.values())[-1]
-            assert "only for a completed payment" in answer["text"]
+            assert "only for a completed top-up" in answer["text"]
         # This user's updates are handled in order: once /help is answered, a receipt sent
         # for the presses above would be in the chat already.
         help_reply = await h.say(user, "/help")

@@ -87,6 +87,31 @@ def test_glossary_check_fails_on_a_known_wrong_term() -> None:
     assert len(found) == 2 and "жойылды" in found[0] + found[1] and "проведён:" in "".join(found)
 
 
+def test_words_of_the_code_are_caught() -> None:
+    """Issue 26, item 11: "journal" (our records) and "payment" (a top-up) never reach
+    people; the audit trail keeps «журнал аудита» / «аудит журналы». The real catalogs pass,
+    and each old wording is caught in its language."""
+    tool = _tool()
+    assert tool.inside_word_problems() == []
+    catalogs = {lang: tool.load_po(lang) for lang in ("ru", "kk", "en")}
+    old = {
+        "ru": "💵 По журналу у вас нет наличных от пополнений.",
+        "kk": "Журнал бойынша: {amount}",
+        "en": "💵 By the journal you hold no cash from top-ups.",
+    }
+    for lang, text in old.items():
+        catalogs[lang]["Expected by our records: {amount}"].string = text
+    catalogs["en"]["No top-ups yet."].string = "No payments yet."
+    catalogs["en"]["top-up status"].string = "Payment status"
+    catalogs["ru"]["The audit trail is empty."].string = "Журнал аудита пуст."
+    catalogs["kk"]["The audit trail is empty."].string = "Аудит журналы бос."
+    catalogs["en"]["The audit trail is empty."].string = "Nothing from createCashInPayment."
+    found = tool.inside_word_problems(catalogs)
+    assert len(found) == 5, found
+    assert {line.split(":")[0] for line in found} == {"ru", "kk", "en"}
+    assert sum("payment" in line for line in found) == 2
+
+
 def test_plural_forms_follow_each_language() -> None:
     i18n = I18n(path=locales_path(), default_locale="ru")
     one, many = "{count} top-up, {first} – {last}", "{count} top-ups, {first} – {last}"

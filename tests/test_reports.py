@@ -115,7 +115,7 @@ async def test_report_sums_equal_the_journal_rows_of_the_local_day(harness: Harn
     assert completed == {CASHIER: Decimal("1300.50"), CASHIER_2: Decimal("2500")}
 
     report = await harness.say(harness.user(SUPERVISOR), "/report 2026-11-20")
-    assert report.text.startswith("<b>Payments on 20.11.2026</b>")
+    assert report.text.startswith("<b>Top-ups on 20.11.2026</b>")
     cashier_block, rest = report.text.split(f"Aidos ({CASHIER_2})")
     assert f"Dana ({CASHIER})" in cashier_block
     assert "✅ completed: 2 · 1\u202f300,50 ₸" in cashier_block
@@ -196,8 +196,8 @@ def _check_xlsx(document: tuple[str, bytes], inside: list[Payment]) -> None:
     name, data = document
     assert name == "payments_2026-11-01_2026-11-03.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(data))
-    assert book.sheetnames == ["Payments", "Totals", "Handovers"]
-    payments = book["Payments"]
+    assert book.sheetnames == ["Top-ups", "Totals", "Handovers"]
+    payments = book["Top-ups"]
     header = [c.value for c in payments[1]]
     assert header[:4] == ["Created", "Final", "Status", "Amount, ₸"]
     rows = {row[header.index("GUID")].value: row for row in payments.iter_rows(min_row=2)}

@@ -68,7 +68,7 @@ async def test_admin_adds_promotes_and_removes_with_audit_and_menus(harness: Har
     reply = await harness.say(admin, f"/add_supervisor {NEWCOMER}")
     assert reply.text == f"{NEWCOMER} is now supervisor."
     assert harness.tg.menu(NEWCOMER, "en") == SUPERVISOR_MENU
-    assert "Payments on" in (await harness.say(newcomer, "/report")).text
+    assert "Top-ups on" in (await harness.say(newcomer, "/report")).text
 
     roster = await harness.say(admin, "/cashiers")
     assert f"<code>{NEWCOMER}</code> Aigerim Sadykova · supervisor" in roster.text
@@ -152,7 +152,7 @@ async def test_command_menus_per_language_and_role(harness: Harness) -> None:
         lang: {c["command"]: c["description"] for c in tg.commands['{"type": "default"}|' + lang]}
         for lang in ("ru", "kk", "en")
     }
-    assert descriptions["en"]["find"] == "Find a payment by GUID or login"
+    assert descriptions["en"]["find"] == "Find a top-up by GUID or login"
     assert descriptions["ru"]["find"] == "Найти пополнение по GUID или логину"
     assert descriptions["kk"]["find"] == "Толтыруды GUID немесе логин бойынша табу"
     # The menu without a language is the default language's (en in these tests).

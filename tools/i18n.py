@@ -7,14 +7,16 @@ forms per language (ru three, kk and en two).
 
 ``locales/{ru,kk,en}/LC_MESSAGES/messages.po`` are the source; the ``.mo`` files next to them
 are compiled from them and committed (the bot loads .mo). ``check`` fails on any missing
-translation, stale .mo, or a term ``locales/GLOSSARY.md`` says never to use; the test suite
-runs the same check.
+translation, stale .mo, a term ``locales/GLOSSARY.md`` says never to use, or a word from
+the code's inside (:data:`INSIDE_WORDS`: "journal" for our records, "payment" for a top-up);
+the test suite runs the same check.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +32,21 @@ GLOSSARY = LOCALES / "GLOSSARY.md"
 #: Plural forms each language's catalog must have (its CLDR rule: ru one/few/many).
 PLURAL_FORMS = {"ru": 3, "kk": 2, "en": 2}
 KEYWORDS: dict[str, object] = {"_": None, "N_": None, "__": None, "ngettext": (1, 2)}
+#: Words of the code's inside that people never read, per language: (pattern, allowed
+#: phrases). Checked in every msgid and translation (English: the msgid too, as en falls
+#: back to it) after the allowed phrases are taken out, so a word only in them passes.
+#: - "journal" is what the code calls its database; people read "our records" (GLOSSARY.md:
+#:   "expected (by our records)"). Only the audit trail keeps the word in ru/kk: «журнал
+#:   аудита» / «аудит журналы» (English says "audit trail" / "audit entries").
+#: - "payment": every payment this bot makes is a wallet top-up (GLOSSARY.md), so English
+#:   says "top-up". Allpay's protocol names (createCashInPayment) are one camel-case word
+#:   and do not match; "paid" ("Nothing was paid") is a different word and stays. Nothing
+#:   else is allowed: a new use belongs in GLOSSARY.md first, with its reason.
+INSIDE_WORDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "en": [(r"\bjournal", ()), (r"\bpayments?\b", ())],
+    "ru": [(r"журнал", (r"журнал\w* аудита",))],
+    "kk": [(r"журнал", (r"аудит журнал\w*",))],
+}
 
 
 def extract() -> Catalog:
@@ -144,6 +161,25 @@ def glossary_problems(catalogs: dict[str, Catalog] | None = None) -> list[str]:
     return found
 
 
+def inside_word_problems(catalogs: dict[str, Catalog] | None = None) -> list[str]:
+    """Every message that shows people a word of the code's inside (:data:`INSIDE_WORDS`)."""
+    found: list[str] = []
+    for lang, rules in INSIDE_WORDS.items():
+        catalog = catalogs[lang] if catalogs else load_po(lang)
+        for message in catalog:
+            if not message.id:
+                continue
+            texts = _texts(message.string) + (_texts(message.id) if lang == "en" else ())
+            for text in dict.fromkeys(texts):  # an en msgstr that is its msgid: said once
+                for pattern, allowed in rules:
+                    rest = text
+                    for phrase in allowed:
+                        rest = re.sub(phrase, " ", rest, flags=re.IGNORECASE)
+                    if re.search(pattern, rest, flags=re.IGNORECASE):
+                        found.append(f"{lang}: {pattern!r} (a word of the code) in {text!r}")
+    return found
+
+
 def problems() -> list[str]:
     found: list[str] = []
     wanted = {m.id for m in extract() if m.id}
@@ -167,7 +203,7 @@ def problems() -> list[str]:
             compiled = {_plain(m.id): _plain(m.string) for m in read_mo(fp) if m.id}
         if compiled != {k: v for k, v in have.items() if v}:
             found.append(f"{lang}: {mo_file.name} is stale against messages.po; run compile")
-    return found + glossary_problems()
+    return found + glossary_problems() + inside_word_problems()
 
 
 def main(argv: list[str]) -> int:

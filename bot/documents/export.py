@@ -125,7 +125,7 @@ def export_xlsx(
 
     book = Workbook(write_only=True)
     listed = list(payments)
-    sheet = _Sheet(book.create_sheet(_("Payments")[:_SHEET_NAME]))
+    sheet = _Sheet(book.create_sheet(_("Top-ups")[:_SHEET_NAME]))
     sheet.header(
         [_(PAYMENT_COLUMNS[code][0]) for code in CSV_COLUMNS],
         [PAYMENT_COLUMNS[code][1] for code in CSV_COLUMNS],

@@ -51,15 +51,15 @@ class BotCommandSpec:
 #: In menu and /help order.
 COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("cashin", N_("Top up a client's wallet"), Role.CASHIER, EVERYONE),
-    BotCommandSpec("history", N_("My payments"), Role.CASHIER, EVERYONE),
-    BotCommandSpec("find", N_("Find a payment by GUID or login"), Role.CASHIER, EVERYONE),
+    BotCommandSpec("history", N_("My top-ups"), Role.CASHIER, EVERYONE),
+    BotCommandSpec("find", N_("Find a top-up by GUID or login"), Role.CASHIER, EVERYONE),
     BotCommandSpec("today", N_("Today's totals"), Role.CASHIER),
     # A cashier's /cash lists the clients of their top-ups; a supervisor's, cashiers only.
     BotCommandSpec("cash", N_("Cash on hand from top-ups"), Role.CASHIER, (Role.CASHIER,)),
     BotCommandSpec("handover", N_("Hand the cash over to a supervisor"), Role.CASHIER),
     BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
     BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR, EVERYONE),
-    BotCommandSpec("pending", N_("Payments without a final answer"), Role.SUPERVISOR),
+    BotCommandSpec("pending", N_("Top-ups without a final answer"), Role.SUPERVISOR),
     BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
     BotCommandSpec(
         "recheck", N_("Ask Allpay again about a top-up without a final answer"), Role.SUPERVISOR

@@ -153,8 +153,8 @@ def status_text(payment: Payment, tz: tzinfo, *, sandbox: bool = False) -> str:
     elif status is Status.UNKNOWN:
         head = [
             _(
-                "⚠️ Allpay gave no final answer in time: the payment needs manual "
-                "reconciliation. Do not pay again and do not give the cash back until a "
+                "⚠️ Allpay gave no final answer in time: the top-up needs manual "
+                "reconciliation. Do not top up again and do not give the cash back until a "
                 "supervisor has checked it."
             )
         ]
@@ -329,7 +329,7 @@ def summary_text(
     """Totals by status; per cashier (supervisors) with an overall block at the end."""
     lines = [f"<b>{title}</b>"]
     if summary.empty:
-        lines.append(_("No payments."))
+        lines.append(_("No top-ups."))
         return "\n".join(lines)
     if per_cashier:
         for cashier_id in sorted(summary.per_cashier):
@@ -341,7 +341,7 @@ def summary_text(
 
 
 def day_title(day: date) -> str:
-    return _("Payments on {date}").format(date=f"{day:%d.%m.%Y}")
+    return _("Top-ups on {date}").format(date=f"{day:%d.%m.%Y}")
 
 
 def digest_title(day: date) -> str:
@@ -393,9 +393,9 @@ def staff_line(user: StaffUser) -> str:
 
 
 AUDIT_ACTIONS = {
-    "payment.created": N_("payment created"),
-    "payment.status": N_("payment status"),
-    "payment.alert": N_("stuck-payment alert"),
+    "payment.created": N_("top-up created"),
+    "payment.status": N_("top-up status"),
+    "payment.alert": N_("stuck top-up alert"),
     "roster.seed": N_("role from settings"),
     "roster.added": N_("added to the roster"),
     "roster.changed": N_("role changed"),
@@ -410,7 +410,7 @@ AUDIT_ACTIONS = {
     "approval.rejected": N_("rejected"),
     "approval.expired": N_("approval expired"),
     "approval.cancelled": N_("approval cancelled"),
-    "approval.self_refused": N_("refused: own payment"),
+    "approval.self_refused": N_("refused: own top-up"),
     "approval.reason": N_("rejection reason given"),
     "payment.recheck": N_("recheck by a supervisor"),
     "handover.declared": N_("cash handover declared"),
@@ -781,12 +781,12 @@ def cash_book_line(position: CashPosition, names: Mapping[int, str], tz: tzinfo)
 def handover_prompt(position: CashPosition) -> str:
     if position.collected:
         head = ngettext(
-            "💵 By the journal you hold {amount} from {count} completed top-up.",
-            "💵 By the journal you hold {amount} from {count} completed top-ups.",
+            "💵 By our records you hold {amount} from {count} completed top-up.",
+            "💵 By our records you hold {amount} from {count} completed top-ups.",
             position.count,
         ).format(amount=format_tenge(position.collected), count=position.count)
     else:
-        head = _("💵 By the journal you hold no cash from top-ups.")
+        head = _("💵 By our records you hold no cash from top-ups.")
     lines = [head]
     if position.unresolved_count:
         lines.append(
@@ -827,7 +827,7 @@ def handover_notice(handover: Handover, names: Mapping[int, str], tz: tzinfo) ->
             _("🤝 Handover {number} confirmed by {who}: received {amount}.").format(
                 number=number, who=who, amount=format_tenge(handover.received or Decimal(0))
             ),
-            _("Expected by the journal: {amount}").format(amount=format_tenge(handover.expected)),
+            _("Expected by our records: {amount}").format(amount=format_tenge(handover.expected)),
             _variance_line(handover),
         ]
         if handover.variance < 0 and handover.written_off_at is None:
@@ -865,7 +865,7 @@ def handover_card(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> s
     if handover.declared is not None:
         lines.append(_("Declared: <b>{amount}</b>").format(amount=format_tenge(handover.declared)))
     lines.append(
-        _("Expected by the journal: {amount}").format(amount=format_tenge(handover.expected))
+        _("Expected by our records: {amount}").format(amount=format_tenge(handover.expected))
     )
     lines.append(_("Declared at: {time}").format(time=local_time(handover.created_at, tz)))
     if handover.pending:

@@ -75,9 +75,9 @@ async def _history_page(
     owner = _owner(staff)
     found = await reports.history(owner, page * PAGE_SIZE, PAGE_SIZE, until)
     if found.total == 0:
-        return _("No payments yet."), None
+        return _("No top-ups yet."), None
     pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
-    lines = [_("Payments, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
+    lines = [_("Top-ups, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
     first = page * PAGE_SIZE + 1
     for number, p in enumerate(found.payments, start=first):
         cashier = texts.person(p.cashier_id, found.names) if owner is None else None
@@ -217,7 +217,7 @@ async def _receipt(
     """The receipt ``staff`` may see, the button answered; refused like a missing one."""
     receipt = await reports.receipt(guid, _owner(staff))
     if receipt is None:
-        await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
+        await callback.answer(_("A receipt exists only for a completed top-up."), show_alert=True)
         return None
     await callback.answer()
     return receipt
@@ -268,7 +268,7 @@ async def today(message: Message, staff: StaffUser, reports: Reports, settings: 
     owner = _owner(staff)
     summary, names = await reports.totals(day, day, owner)
     if summary.empty:
-        await message.answer(_("No payments today."))
+        await message.answer(_("No top-ups today."))
         return
     title = _("Today, {date}:").format(date=f"{day:%d.%m.%Y}")
     await message.answer(texts.summary_text(title, summary, names, per_cashier=owner is None))
@@ -276,4 +276,4 @@ async def today(message: Message, staff: StaffUser, reports: Reports, settings: 
 
 async def bad_receipt(callback: CallbackQuery) -> None:
     """A receipt button whose data does not parse (forged or from an old version)."""
-    await callback.answer(_("A receipt exists only for a completed payment."), show_alert=True)
+    await callback.answer(_("A receipt exists only for a completed top-up."), show_alert=True)

@@ -138,11 +138,11 @@ async def pending(message: Message, reports: Reports) -> None:
             lines.append(texts.approval_pending_line(a, now, texts.person(a.cashier_id, names)))
         lines.append("")
     if not payments:
-        lines.append(_("No payments are waiting for Allpay's final answer."))
+        lines.append(_("No top-ups are waiting for Allpay's final answer."))
         await message.answer("\n".join(lines))
         return
     lines += [
-        _("Payments without Allpay's final answer: {count}").format(count=len(payments)),
+        _("Top-ups without Allpay's final answer: {count}").format(count=len(payments)),
         _("⚠️ — the bot stopped resending: reconcile with Allpay by GUID."),
         "",
     ]

@@ -85,7 +85,7 @@ def _change_text(change: RosterChange, user_id: int, role: Role | None) -> str:
     if change is RosterChange.BLOCKED:
         return _(
             "Blocked {user_id}: their next message is refused; their open cards and approval "
-            "requests are cancelled. Payments already sent still reach a final status."
+            "requests are cancelled. Top-ups already sent still reach a final status."
         ).format(user_id=user_id)
     if change is RosterChange.UNBLOCKED:
         return _("Unblocked {user_id}: they can use the bot again.").format(user_id=user_id)
