@@ -53,3 +53,15 @@ async def test_the_cancel_button_says_give_the_cash_back(harness: Harness) -> No
     card = await harness.top_up_card(user, "77000000002", "3000")
     await harness.press(user, card, "Cancel")
     await harness.tg.wait_for(lambda: "give the cash back" in card.text and not card.buttons)
+
+
+async def test_with_a_fee_the_status_shows_amount_fee_and_cash(controlled: object) -> None:
+    """Issue 26, item 6: the card said "Take 3 150 ₸"; its status says the same cash."""
+    async with controlled(cashin_fee="150") as h:  # type: ignore[operator]
+        user = h.user()
+        card = await h.top_up_card(user, "77000000002", "3000")
+        assert "Take 3\u202f150 ₸" in card.plain
+        await h.press(user, card, "Confirm")
+        done = await h.wait_status(CASHIER, card.message_id, "✅")
+        assert "Amount: 3\u202f000 ₸" in done.plain
+        assert "Fee: 150 ₸" in done.plain and "Cash: 3\u202f150 ₸" in done.plain

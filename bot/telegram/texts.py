@@ -127,8 +127,14 @@ def confirm_card(draft: Draft, fee: Decimal, *, sandbox: bool = False) -> str:
 
 
 def _details(payment: Payment, tz: tzinfo) -> list[str]:
+    money = [_("Amount: <b>{amount}</b>").format(amount=format_tenge(payment.amount))]
+    if payment.fee:  # as the card that said which cash to take
+        money += [
+            _("Fee: {amount}").format(amount=format_tenge(payment.fee)),
+            _("Cash: {amount}").format(amount=format_tenge(payment.cash)),
+        ]
     return [
-        _("Amount: <b>{amount}</b>").format(amount=format_tenge(payment.amount)),
+        *money,
         _("Client: {name}").format(name=escape(payment.client_name)),
         _("Login: {login}").format(login=format_login(payment.login)),
         _("GUID: <code>{guid}</code>").format(guid=payment.guid),
