@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from typing import Any
@@ -138,10 +137,12 @@ async def test_instances_share_one_budget_per_chat(redis_prefix: str) -> None:
             await redis.aclose()
     moments = sorted(at for at, _m in api.calls)
     assert len(moments) == 12
-    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
-    # Each token comes 1/rate after the one before, whichever instance takes it (a slow
-    # machine only widens the gaps); separately paced, they would come three at a time.
-    assert min(gaps) >= 0.8 / rate, gaps
+    # Each token comes 1/rate after the one before, whichever instance takes it: the twelve
+    # take 11/rate at least. Separately paced they would come three at a time, in 3/rate.
+    # (Single gaps jitter with the machine — a call delayed past its grant narrows the next
+    # one — so the whole span is what is measured; it failed often on single gaps.)
+    span = moments[-1] - moments[0]
+    assert span >= 0.8 * 11 / rate, (span, moments)
 
 
 async def test_a_window_told_to_one_instance_holds_for_all(redis_prefix: str) -> None:
