@@ -88,6 +88,8 @@ class Person:
             label = "Try again" if "not confirmed yet" in now.text else "Confirm"
             await self.mended.wait()
             card = _the(self.tg, self.id, card)
+            if card.text.startswith("✅"):
+                return card  # the press that was refused landed after all (its rerun)
 
     def _confirmed(self, card: ChatMessage, answers: set[str]) -> bool:
         """The card shows ✅, or says its confirm was not recorded; or the press was answered
