@@ -263,6 +263,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             db, Roster(cache=not shared), desk, cash, configured_admins=settings.admin_ids
         )
         await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+        await desk.fill_fees()
         cashin = CashIn(
             db,
             allpay,
@@ -270,6 +271,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
             desk,
             limits,
             tz=settings.tz,
+            smallest=settings.amount_min,
         )
         reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
         deliveries = Deliveries(db, settings.tz, instance=sender.instance)

@@ -23,7 +23,7 @@ import threading
 import traceback
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from aiogram.exceptions import AiogramError, ClientDecodeError, TelegramAPIError
@@ -47,7 +47,7 @@ def bind(**values: object) -> Token[dict[str, object] | None]:
     return log_context.set({**(log_context.get() or {}), **values})
 
 
-__all__ = ["bind", "describe_error", "log_context", "redact", "setup_logging"]
+__all__ = ["bind", "describe_error", "log_context", "log_times_in", "redact", "setup_logging"]
 
 
 def describe_error(exc: BaseException, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -167,10 +167,21 @@ class RedactingFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """Text for people: one record, one line — its exception text follows on the same line."""
+    """Text for people: one record, one line — its exception text follows on the same line.
 
-    def __init__(self) -> None:
+    ``tz``: times in that zone, its offset said (``2026-12-06 09:51:50,123+05:00``), as the
+    messages show them; without, the machine's local time as logging writes it."""
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if self.tz is None:
+            return super().formatTime(record, datefmt)
+        moment = datetime.fromtimestamp(record.created, self.tz)
+        offset = moment.isoformat(timespec="seconds")[19:] or "+00:00"
+        return f"{moment:%Y-%m-%d %H:%M:%S},{int(record.msecs):03d}{offset}"
 
     def formatException(self, ei: Any) -> str:  # logging's name
         return redact(exception_text(ei[1])) if ei and ei[1] is not None else ""
@@ -210,6 +221,14 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
     sys.excepthook = _uncaught
     threading.excepthook = _uncaught_in_thread
+
+
+def log_times_in(tz: tzinfo) -> None:
+    """From now on the text log lines tell the time in ``tz``, with its offset (the demo: the
+    times its messages show). JSON lines keep UTC, which they say."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, TextFormatter):
+            handler.formatter.tz = tz
 
 
 def one_line(exc: BaseException) -> str:

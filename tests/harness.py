@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 import psycopg
+import pytest
 
 from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
 from bot.app import App, build_app
@@ -64,6 +65,18 @@ def english_words(text: str) -> list[str]:
 def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:
     """A message with a button whose callback data starts with ``prefix``."""
     return lambda m: any(data.startswith(prefix) for _label, data in m.callback_buttons)
+
+
+def sqlite_only() -> Any:
+    """A module's ``database_url`` fixture for people's flows, where storage is not the
+    point: SQLite alone (``database_url = sqlite_only()`` in the module). The journal's own
+    tests, the crash, cluster and fault suites keep both backends."""
+
+    @pytest.fixture
+    def database_url(tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'cashin.sqlite3'}"
+
+    return database_url
 
 
 def free_port() -> int:

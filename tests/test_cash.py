@@ -178,16 +178,20 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
 
         await h.press(boss, card, "Another amount")
         await telegram.wait_message(SUPERVISOR, lambda m: "send the amount you received" in m.text)
-        answer = await h.say(boss, "7000")
-        assert f"User300 (300) received {tenge('7000')}" in answer.plain
-        assert f"Shortage: {tenge('200')}" in answer.plain
+        telegram.send_text(boss, "7000")  # the card shows the answer (issue 26, item 5)
         await telegram.wait_for(lambda: "received" in card.plain and not card.buttons)
+        assert f"User300 (300) received {tenge('7000')}" in card.plain
+        assert f"Shortage: {tenge('200')}" in card.plain
 
-        told = await telegram.wait_message(CASHIER, lambda m: "confirmed by" in m.text)
-        assert f"received {tenge('7000')}" in told.plain
-        assert f"Shortage: {tenge('200')}" in told.plain
-        assert "stays on you until a supervisor writes it off" in told.plain
-        await telegram.wait_for(lambda: not declared.buttons)  # no more "withdraw"
+        # The declaration becomes the answer; a short reply to it makes the sound.
+        await telegram.wait_for(lambda: "confirmed by" in declared.plain)
+        assert f"received {tenge('7000')}" in declared.plain
+        assert f"Shortage: {tenge('200')}" in declared.plain
+        assert "stays on you until a supervisor writes it off" in declared.plain
+        assert not declared.buttons  # no more "withdraw"
+        await telegram.wait_message(
+            CASHIER, lambda m: "confirmed by" in m.text, after=declared.message_id
+        )
 
         # Answered is answered: a second answer and the database itself refuse a change.
         again = await h.app.cash.confirm(1, SUPERVISOR, Decimal(7200))
@@ -214,8 +218,10 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
         await telegram.wait_message(SUPERVISOR, lambda m: "send the reason" in m.text)
         settled = await h.say(boss, "Miscounted at the shop, agreed with the cashier")
         assert f"wrote off the difference of {tenge('200')}" in settled.plain
-        note = await telegram.wait_message(CASHIER, lambda m: "wrote off" in m.text)
-        assert "Miscounted at the shop" in note.plain
+        note = await telegram.wait_message(
+            CASHIER, lambda m: "wrote off" in m.text, after=declared.message_id
+        )
+        assert "Miscounted at the shop" in note.plain and "Miscounted" in declared.plain
         twice = await h.app.cash.write_off(1, SUPERVISOR, "again")
         assert twice.outcome is HandoverOutcome.ALREADY
         own = await h.say(cashier, "/cash")
@@ -240,8 +246,8 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
         assert "Cash on hand now" in digest.plain
         assert f"User200 (200): {tenge('1100')}" in digest.plain
         assert (
-            f"#1 User200 (200): received {tenge('7000')} of {tenge('7200')} · "
-            f"Shortage: {tenge('200')} · written off"
+            f"#1 User200 (200): received {tenge('7000')} of {tenge('7200')} "
+            f"(shortage {tenge('200')}) · written off"
         ) in digest.plain
 
         # The export: a handovers CSV beside the payments, and a sheet in the workbook.
@@ -355,11 +361,11 @@ async def test_cancel_withdraws_a_waiting_handover_and_the_cash_stays_on_hand(
     cashier = h.user()
     declared = await _declare(h, cashier, "1500", "Any supervisor")
     card = await _card(h, SUPERVISOR, 1)
-    waiting = await h.say(cashier, "/handover")  # one at a time: the waiting one again
-    assert "Handover #1: 1" in waiting.plain and _has_button("ho:w:")(waiting)
+    waiting = await h.say(cashier, "/handover")  # one at a time: the waiting one, pointed at
+    assert "Handover #1 of 1" in waiting.plain and not waiting.buttons
     await h.say(cashier, "/cancel")
-    told = await h.tg.wait_message(CASHIER, lambda m: "Handover #1 withdrawn" in m.text)
-    assert told.message_id > declared.message_id
+    # Its own message says so (issue 26, item 5): withdrawn by the cashier, nothing more.
+    await h.tg.wait_for(lambda: "Handover #1 withdrawn" in declared.plain and not declared.buttons)
     await h.tg.wait_for(lambda: "Withdrawn" in card.plain and not card.buttons)
     late = await h.app.cash.confirm(1, SUPERVISOR)
     assert late.outcome is HandoverOutcome.ALREADY
@@ -384,15 +390,14 @@ async def test_an_answer_goes_to_the_question_it_replies_to(harness: Harness) ->
     ask_1 = await h.tg.wait_message(SUPERVISOR, lambda m: "Handover #1: send" in m.text)
     await h.press(boss, second, "Another amount")
     await h.tg.wait_message(SUPERVISOR, lambda m: "Handover #2: send" in m.text)
-    mark = h.tg.mark()
     h.tg.send_text(boss, "900", reply_to=ask_1)
-    done = await h.tg.wait_message(SUPERVISOR, lambda m: "Cash handover #" in m.text, after=mark)
-    assert "Cash handover #1" in done.text and f"received {tenge('900')}" in done.plain
+    # Each card shows its answer (issue 26, item 5: no second copy of it).
+    await h.tg.wait_for(lambda: f"received {tenge('900')}" in first.plain)
     assert (await h.app.cash.get(2)).state is HandoverState.DECLARED  # type: ignore[union-attr]
     bad = await h.say(boss, "two thousand")  # a bad answer keeps the question open
     assert "Enter the amount in digits" in bad.plain
-    done = await h.say(boss, "2000,00")
-    assert "Cash handover #2" in done.text and "No difference." in done.plain
+    h.tg.send_text(boss, "2000,00")
+    await h.tg.wait_for(lambda: "No difference." in second.plain and not second.buttons)
     gone = await h.say(boss, "100")
     assert "Cash handover" not in gone.text  # no question left: nothing is confirmed
 

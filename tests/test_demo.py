@@ -1,13 +1,46 @@
-"""``python -m bot demo`` as a person uses it: a whole top-up through stdin and stdout."""
+"""``python -m bot demo`` as a person uses it: a whole top-up through stdin and stdout,
+piped input, the banner in each language, pop-ups, the supervisors' group, the digest and
+the log's clock."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
+ALMATY = ZoneInfo("Asia/Almaty")  # the demo's TIMEZONE (the settings' default)
+
+
+def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "ALLPAY_URL": "https://must-not-be-used.example/soap",  # the demo ignores it
+        **extra,
+    }
+
+
+def piped(tmp_path: Path, script: str, lang: str = "en", **env: str) -> tuple[str, str]:
+    """``printf SCRIPT | python -m bot demo --lang LANG``: (stdout, stderr)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--lang", lang, "--data", str(tmp_path / "demo")],
+        input=script.encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        env=demo_env(tmp_path, **env),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return done.stdout.decode(), done.stderr.decode()
 
 
 class Terminal:
@@ -42,27 +75,7 @@ class Terminal:
 
 
 async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "HOME": str(tmp_path),
-        "ALLPAY_URL": "https://must-not-be-used.example/soap",  # the demo ignores it
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "demo",
-        "--lang",
-        "en",
-        "--data",
-        str(tmp_path / "demo"),
-        cwd=tmp_path,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    process = await start_demo(tmp_path)
     term = Terminal(process)
     try:
         await term.expect("menu: 💵 Top up")
@@ -74,8 +87,8 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         assert "[3] 5\u202f000 ₸" in buttons
         await term.type("3")
         await term.expect("(pressed «5\u202f000 ₸»)")
-        confirm = await term.expect("[1] ✅ Confirm")
-        assert "[3] ✖️ Cancel" in confirm
+        confirm = await term.expect("✖️ Cancel")
+        assert "[1] ✅ Confirm" in confirm
         await term.type("1")
         await term.expect("(pressed «✅ Confirm»)")
         await term.expect("✅ Top-up completed")  # the sandbox's client 01: pending, then ✅
@@ -91,7 +104,7 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         await term.type("77000000001")
         await term.expect("Identified: yes")
         await term.type("150000")
-        await term.expect("[1] ✅ Confirm")
+        await term.expect("✖️ Cancel")
         await term.type("1")
         await term.expect("needs a supervisor's approval")
         await term.type("/as supervisor")
@@ -99,7 +112,7 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         await term.expect("[1] ✅ Approve")
         await term.type("1")
         await term.expect("Approved by Supervisor")
-        await term.expect("✅ 150 000 ₸ · Cashier")  # the supervisors' feed
+        await term.expect("✅ 150\u202f000 ₸ · Cashier")  # the supervisors' feed
         await term.type("/export")
         await term.expect(".xlsx")
         await term.type("/as nobody")
@@ -114,3 +127,115 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
             await process.wait()
     assert (tmp_path / "demo" / "demo.sqlite3").is_file()
     assert sorted(p.suffix for p in (tmp_path / "demo" / "files").iterdir()) == [".csv", ".xlsx"]
+
+
+async def start_demo(tmp_path: Path, lang: str = "en") -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "demo",
+        "--lang",
+        lang,
+        "--data",
+        str(tmp_path / "demo"),
+        cwd=tmp_path,
+        env=demo_env(tmp_path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def test_piped_input_gets_its_replies(tmp_path: Path) -> None:
+    """``printf '/help\\n/quit\\n' | python -m bot demo``: each line waits for the bot's answers."""
+    out, _err = piped(tmp_path, "/help\n/quit\n")
+    replies = out.split("── bot ──")  # the banner, then /start's greeting and /help's answer
+    assert len(replies) == 3, out[-1500:]
+    assert "/cashin" in replies[2] and "/history" in replies[2]
+    assert replies[2].rstrip().endswith("bye")
+
+
+def test_a_piped_top_up_presses_the_buttons_its_replies_brought(tmp_path: Path) -> None:
+    # "3" presses the amount prompt's third quick amount only if that prompt came first, and
+    # the end of the input waits for Allpay's final answer (client 01: pending, then ✅).
+    out, _err = piped(tmp_path, "/cashin\n77000000001\n3\n1\n/quit\n")
+    assert "(pressed «5\u202f000 ₸»)" in out, out[-1500:]
+    assert "(pressed «✅ Confirm»)" in out
+    assert out.index("✅ Top-up completed") < out.rindex("bye")
+
+
+def test_the_banner_follows_the_language(tmp_path: Path) -> None:
+    english = "terminal demo (no real money"
+    out, _err = piped(tmp_path / "kk", "/quit\n", "kk")
+    assert english not in out and "терминалдағы демо" in out, out[:600]
+    assert "сау болыңыз" in out
+    out, _err = piped(tmp_path / "ru", "/quit\n", "ru")
+    assert english not in out and "демо в терминале" in out, out[:600]
+    out, _err = piped(tmp_path / "en", "/quit\n", "en")
+    assert english in out
+
+
+def test_log_lines_tell_the_demos_local_time(tmp_path: Path) -> None:
+    """Messages show the time in TIMEZONE; so do the log lines, with its offset, whatever the
+    machine's own zone."""
+    _out, err = piped(tmp_path, "/quit\n", TZ="UTC")
+    line = next(ln for ln in err.splitlines() if "SANDBOX" in ln)
+    stamp = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:,\d{3})?\+05:00 WARNING ", line)
+    assert stamp is not None, line
+    when = datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ALMATY)
+    assert abs(datetime.now(ALMATY) - when) < timedelta(minutes=5)
+
+
+async def test_pop_ups_the_group_and_the_digest_are_seen(tmp_path: Path) -> None:
+    process = await start_demo(tmp_path)
+    term = Terminal(process)
+    try:
+        await term.expect("menu: 💵 Top up")
+        # The supervisor's own large top-up: its card goes to the supervisors' group.
+        await term.type("/as supervisor")
+        await term.expect("you are now the supervisor")
+        await term.type("/cashin")
+        await term.expect("Enter the client's Allpay login")
+        await term.type("77000000001")
+        await term.expect("Identified: yes")
+        await term.type("150000")
+        await term.expect("✖️ Cancel")
+        await term.type("1")
+        # In the group, as the supervisor: their press on their own request is refused.
+        await term.type("/as group")
+        await term.expect("you are now the supervisor in the supervisors' group")
+        await term.expect("[1] ✅ Approve")
+        await term.type("1")
+        await term.expect("(pressed «✅ Approve»)")
+        await term.expect("── alert (supervisor) ──")
+        assert "own" in await term.expect("")  # the alert's text, on the next line
+        # The admin in the group decides it: the pop-up says what happened.
+        await term.type("/as group admin")
+        await term.expect("you are now the admin in the supervisors' group")
+        await term.expect("[1] ✅ Approve")
+        await term.type("1")
+        await term.expect("── pop-up (admin) ──")
+        assert "Approved: sending to Allpay." in await term.expect("")
+        await term.expect("✅ 150\u202f000 ₸ · Supervisor")  # the supervisors' feed
+        # The digest: a supervisor's /digest now, and the group's as at DIGEST_TIME.
+        await term.type("/as supervisor")
+        await term.expect("you are now the supervisor")
+        await term.type("/digest")
+        title = await term.expect("📊 Daily digest for")
+        assert term.lines[-2] == "── bot ──", term.lines[-3:]
+        assert f"{datetime.now(ALMATY):%d.%m.%Y}" in title
+        await term.expect("150\u202f000 ₸")
+        await term.type("/daily_digest")
+        await term.expect("📊 Daily digest for")
+        assert term.lines[-2] == "── supervisors ──", term.lines[-3:]
+        await term.type("/daily_digest")
+        await term.expect("already")  # once a day, as the scheduled one
+        await term.type("/quit")
+        await term.expect("bye")
+        async with asyncio.timeout(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -307,9 +307,10 @@ async def _approval_request(h: Harness, user: dict[str, Any]) -> ChatMessage:
 
 async def _approve_fails(h: Harness, card: ChatMessage) -> None:
     """A supervisor presses Approve on their (now stale) card: nothing is paid."""
-    [supervisor_card] = [m for m in h.tg.messages(SUPERVISOR) if m.text.startswith("🛂")]
+    [supervisor_card] = [m for m in h.tg.messages(SUPERVISOR) if "Cashier: " in m.plain]
     await h.tg.wait_for(lambda: not supervisor_card.buttons)  # the card says it is over
-    assert "Cancelled by" in supervisor_card.text
+    # Its head says so: cancelled by an admin, or withdrawn by the cashier (/cancel).
+    assert supervisor_card.plain.startswith(("🚫 Cancelled by", "↩️ Withdrawn by"))
     approval = await h.app.desk.waiting()
     assert approval == []
     [row] = await _approvals(h)
@@ -346,8 +347,13 @@ async def test_cancel_ends_a_request_waiting_for_approval(controlled: Any) -> No
         await h.tg.wait_for(lambda: card.text.startswith("🚫"))
         assert [state for _id, state in await _approvals(h)] == ["CANCELLED"]
         await _approve_fails(h, card)
-        group = [m for m in h.tg.messages(SUPERVISOR_CHAT) if m.text.startswith("🛂")]
-        await h.tg.wait_for(lambda: all("Cancelled by" in m.text for m in group))
+
+        def group() -> list[Any]:
+            return [m for m in h.tg.messages(SUPERVISOR_CHAT) if "Cashier: " in m.plain]
+
+        await h.tg.wait_for(
+            lambda: bool(group()) and all("Withdrawn by" in m.text for m in group())
+        )
 
 
 # ---------------------------------------------------------------- 3 and 4: text, not markup

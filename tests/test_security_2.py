@@ -474,7 +474,7 @@ async def test_the_supervisor_is_told_what_the_limit_says_and_the_cashier_to_giv
         assert "Over the cashier's daily limit of 3\u202f000 ₸: 0 ₸ left today." in alert["text"]
         assert "give the cash back" in alert["text"]
         await h.tg.wait_for(lambda: first.text.startswith("🚫"))
-        assert "give the cash back" in first.text and "daily limit" in first.text
+        assert "give back 3\u202f000 ₸" in first.text and "daily limit" in first.text
         await h.tg.wait_for(lambda: "Not approved" in old.text and not old.buttons)
         assert h.sandbox.stats.pay_guids == {} or not sum(h.sandbox.stats.pay_guids.values())
 

@@ -155,7 +155,9 @@ class FakeTelegram:
         self.blocked_by: set[int] = set()
         #: Methods whose calls hang until released (a stuck network, a process about to die).
         self.holds: dict[str, asyncio.Event] = {}
-        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}  # in the order answered
+        #: Who pressed: callback query id → (the user's id, the chat of the message pressed).
+        self.presses: dict[str, tuple[int, int]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         #: The bot tokens Telegram knows; another gets 401 Unauthorized (None: any token).
@@ -587,11 +589,19 @@ class FakeTelegram:
             content["reply_to_message"] = self._message_json(reply_to)
         return self._push({"message": self._user_message(user, chat_id, **content)})
 
-    def send_contact(self, user: dict[str, Any], phone: str, first_name: str = "Client") -> int:
+    def send_contact(
+        self,
+        user: dict[str, Any],
+        phone: str,
+        first_name: str = "Client",
+        *,
+        chat_id: int | None = None,
+    ) -> int:
+        """``user`` shares a contact in their chat with the bot (or in the group ``chat_id``)."""
         return self._push(
             {
                 "message": self._user_message(
-                    user, contact={"phone_number": phone, "first_name": first_name}
+                    user, chat_id, contact={"phone_number": phone, "first_name": first_name}
                 )
             }
         )
@@ -602,6 +612,7 @@ class FakeTelegram:
 
     def press(self, user: dict[str, Any], message: ChatMessage, data: str) -> int:
         query_id = str(next(self._callback_ids))
+        self.presses[query_id] = (int(user["id"]), message.chat_id)
         return self._push(
             {
                 "callback_query": {

@@ -147,6 +147,7 @@ class OutboxKind(StrEnum):
     APPROVAL_REQUEST = "approval"  # a supervisor: approve/reject card (ref: approval id)
     APPROVAL_CARD = "approval_card"  # a supervisor: edit the card to its decision
     APPROVAL_NOTICE = "approval_notice"  # the cashier: waiting / rejected / expired / cancelled
+    APPROVAL_REMINDER = "approval_reminder"  # a decider's chat: the request expires soon
     HANDOVER_REQUEST = "handover"  # a supervisor: received / other amount / not received
     HANDOVER_CARD = "handover_card"  # a supervisor: edit the card to its answer
     HANDOVER_NOTICE = "handover_notice"  # the cashier: what became of their handover
@@ -262,6 +263,30 @@ class Limits:
             return LimitRefusal(LimitKind.CLIENT_SUM, self.client_daily_sum, left)
         return None
 
+    def sums_left(self, cashier: Usage, client: Usage | None = None) -> list[LimitRefusal]:
+        """Each daily sum limit that is on (the client's when ``client`` is given), with what
+        is left of it today; the tightest first."""
+        left = []
+        if self.cashier_daily_sum:
+            room = max(Decimal(0), self.cashier_daily_sum - cashier.amount)
+            left.append(LimitRefusal(LimitKind.CASHIER_SUM, self.cashier_daily_sum, room))
+        if client is not None and self.client_daily_sum:
+            room = max(Decimal(0), self.client_daily_sum - client.amount)
+            left.append(LimitRefusal(LimitKind.CLIENT_SUM, self.client_daily_sum, room))
+        return sorted(left, key=lambda limit: limit.left)
+
+    def used_up(
+        self, smallest: Decimal, cashier: Usage, client: Usage | None = None
+    ) -> LimitRefusal | None:
+        """A limit nothing fits in any more today: the count reached, or less than
+        ``smallest`` (the smallest top-up) left of a sum. None while a top-up may fit."""
+        if self.cashier_daily_count and cashier.count >= self.cashier_daily_count:
+            count = Decimal(self.cashier_daily_count)
+            return LimitRefusal(LimitKind.CASHIER_COUNT, count, Decimal(0))
+        # The cashier's own first: no other client would help then.
+        full = [s for s in self.sums_left(cashier, client) if s.left < smallest]
+        return min(full, key=lambda s: s.kind is not LimitKind.CASHIER_SUM, default=None)
+
 
 class ApprovalState(StrEnum):
     WAITING = "WAITING"
@@ -288,6 +313,35 @@ class Approval:
     guid: str | None
     created_at: datetime
     expires_at: datetime
+    #: The agent's fee when it was asked (``CASHIN_FEE``): the cash taken is amount + fee.
+    fee: Decimal = Decimal(0)
+    #: Whether Allpay said the wallet is identified (None: asked before this was kept).
+    identified: bool | None = None
+    #: The day's usage before this request, as the limits count it (sent or possibly sent,
+    #: and requests waiting): the cashier's and the client's (None: not kept then).
+    cashier_day_amount: Decimal | None = None
+    cashier_day_count: int | None = None
+    client_day_amount: Decimal | None = None
+    client_day_count: int | None = None
+    #: When the deciders were reminded that it expires soon (once).
+    reminded_at: datetime | None = None
+
+    @property
+    def cash(self) -> Decimal:
+        """The cash the cashier took from the client for this request."""
+        return self.amount + self.fee
+
+    @property
+    def cashier_today(self) -> Usage | None:
+        if self.cashier_day_amount is None or self.cashier_day_count is None:
+            return None
+        return Usage(self.cashier_day_amount, self.cashier_day_count)
+
+    @property
+    def client_today(self) -> Usage | None:
+        if self.client_day_amount is None or self.client_day_count is None:
+            return None
+        return Usage(self.client_day_amount, self.client_day_count)
 
     @property
     def limit_refusal(self) -> LimitRefusal | None:
@@ -304,6 +358,9 @@ class ConfirmOutcome(StrEnum):
     AWAITING = "awaiting"  # waits for a supervisor: nothing is sent yet
     STALE = "stale"  # the card was not open (tapped before, cancelled, someone else's)
     NOT_THIS_CARD = "not_this_card"  # the button was pressed on a message that is not its card
+    #: Needs an approval nobody but the cashier could give now (the last other supervisor or
+    #: admin went since the card): nothing journaled, no request left to expire.
+    NO_DECIDER = "no_decider"
     #: The journal did not answer: nothing was sent now. Its COMMIT may have landed all the
     #: same (the answer lost): then the resolver sends that GUID and the card shows it.
     UNRECORDED = "unrecorded"

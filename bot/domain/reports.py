@@ -44,10 +44,14 @@ def parse_day(text: str) -> date:
     """``2026-11-28`` or ``28.11.2026``; raises :class:`PeriodError` (BAD_DATE)."""
     value = text.strip()
     try:
+        day: date | None = None
         if m := _ISO_DAY.fullmatch(value):
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        if m := _LOCAL_DAY.fullmatch(value):
-            return date(int(m[3]), int(m[2]), int(m[1]))
+            day = date(int(m[1]), int(m[2]), int(m[3]))
+        elif m := _LOCAL_DAY.fullmatch(value):
+            day = date(int(m[3]), int(m[2]), int(m[1]))
+        # Days a journal can hold: year 1 or 9999 would overflow the day's bounds.
+        if day is not None and 2000 <= day.year <= 2999:
+            return day
     except ValueError:
         pass
     raise PeriodError(PeriodProblem.BAD_DATE, value[:40])

@@ -7,6 +7,7 @@ the cards are the supervisor messages that show it.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from bot.domain.model import Approval, ApprovalState, Usage
 from bot.domain.money import to_tiyn
@@ -21,9 +22,10 @@ class Approvals:
 
     @staticmethod
     def add(tx: Tx, approval: Approval) -> None:
+        cashier, client = approval.cashier_today, approval.client_today
         tx.run(
             f"INSERT INTO approvals ({_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             (
                 approval.id,
                 approval.draft_id,
@@ -36,6 +38,12 @@ class Approvals:
                 approval.state.value,
                 ts(approval.created_at),
                 ts(approval.expires_at),
+                to_tiyn(approval.fee),
+                None if approval.identified is None else int(approval.identified),
+                None if cashier is None else to_tiyn(cashier.amount),
+                None if cashier is None else cashier.count,
+                None if client is None else to_tiyn(client.amount),
+                None if client is None else client.count,
             ),
         )
 
@@ -60,6 +68,17 @@ class Approvals:
         )
 
     @staticmethod
+    def fill_fee(tx: Tx, fee: Decimal) -> int:
+        """Requests made before the fee was kept (migration 11) get one: a waiting one the
+        fee its approval pays (CASHIN_FEE now, as it did then), an ended one none (its cards
+        never named one). How many."""
+        return tx.run(
+            "UPDATE approvals SET fee_tiyn = CASE WHEN state = 'WAITING' THEN ? ELSE 0 END "
+            "WHERE fee_tiyn IS NULL",
+            (to_tiyn(fee),),
+        )
+
+    @staticmethod
     def set_guid(tx: Tx, approval_id: str, guid: str) -> None:
         tx.run("UPDATE approvals SET guid = ? WHERE id = ?", (guid, approval_id))
 
@@ -75,6 +94,23 @@ class Approvals:
             return None
         tx.run("UPDATE approvals SET reason = ? WHERE id = ?", (reason[:500], approval_id))
         return int(row["chat_id"])
+
+    @staticmethod
+    def remind(tx: Tx, now: datetime, before: datetime) -> list[Approval]:
+        """Waiting requests that expire by ``before`` and were not reminded of: marked
+        reminded now (once, whatever happens later), and returned."""
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM approvals WHERE state = 'WAITING' "
+            "AND reminded_at IS NULL AND expires_at <= ? ORDER BY expires_at",
+            (ts(before),),
+        )
+        due = [build(Approval, r) for r in rows]
+        for approval in due:
+            tx.run(
+                "UPDATE approvals SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+                (ts(now), approval.id),
+            )
+        return due
 
     @staticmethod
     def record_card(tx: Tx, approval_id: str, chat_id: int, message_id: int) -> None:
@@ -125,6 +161,14 @@ class Approvals:
     @staticmethod
     def next_expiry(tx: Tx) -> datetime | None:
         value = tx.value("SELECT MIN(expires_at) FROM approvals WHERE state = 'WAITING'")
+        return parse_ts(value) if value else None
+
+    @staticmethod
+    def next_unreminded_expiry(tx: Tx) -> datetime | None:
+        """The earliest expiry of a waiting request whose deciders were not reminded yet."""
+        value = tx.value(
+            "SELECT MIN(expires_at) FROM approvals WHERE state = 'WAITING' AND reminded_at IS NULL"
+        )
         return parse_ts(value) if value else None
 
     @staticmethod

@@ -334,6 +334,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX updates_open ON updates (claim_until) WHERE done_at IS NULL;
     CREATE INDEX updates_sender ON updates (sender_id, update_id);
     """,
+    # 11: what a supervisor decides on, kept with the request when it is made: the fee (the
+    # cash to give back is amount + fee), whether the wallet is identified, the cashier's
+    # and the client's day so far; and when the deciders were reminded that it expires.
+    # The fee of a request made before is unknown here (NULL): the first start fills it in
+    # (``Approvals.fill_fee``: CASHIN_FEE then, what its approval would have paid).
+    """
+    ALTER TABLE approvals ADD COLUMN fee_tiyn INTEGER CHECK (fee_tiyn >= 0);
+    ALTER TABLE approvals ADD COLUMN identified INTEGER;
+    ALTER TABLE approvals ADD COLUMN cashier_day_amount_tiyn INTEGER;
+    ALTER TABLE approvals ADD COLUMN cashier_day_count INTEGER;
+    ALTER TABLE approvals ADD COLUMN client_day_amount_tiyn INTEGER;
+    ALTER TABLE approvals ADD COLUMN client_day_count INTEGER;
+    ALTER TABLE approvals ADD COLUMN reminded_at TEXT;
+    """,
 ]
 
 

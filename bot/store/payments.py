@@ -358,6 +358,44 @@ class Payments:
         return [build(Payment, r) for r in rows]
 
     @staticmethod
+    def find_page(
+        tx: Tx,
+        *,
+        guid_prefix: str | None,
+        login: str | None,
+        cashier_id: int | None,
+        offset: int,
+        limit: int,
+        until: datetime,
+    ) -> tuple[list[Payment], int]:
+        """:meth:`find`'s matches a page at a time, newest first, with their count; ``until``
+        pins the listing as :meth:`page` does."""
+        matches: list[str] = []
+        args: list[Any] = []
+        if guid_prefix:
+            if any(c not in "0123456789abcdef-" for c in guid_prefix):
+                raise ValueError("a GUID prefix is hex digits and dashes")
+            matches.append("guid LIKE ?")
+            args.append("{" + guid_prefix + "%")
+        if login:
+            matches.append("login = ?")
+            args.append(login)
+        if not matches:
+            return [], 0
+        where = f"({' OR '.join(matches)}) AND created_at <= ?"
+        args.append(ts(until))
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args.append(cashier_id)
+        total = int(tx.value(f"SELECT COUNT(*) FROM payments WHERE {where}", tuple(args)) or 0)
+        rows = tx.all(
+            f"SELECT {_COLUMNS} FROM payments WHERE {where} "
+            "ORDER BY created_at DESC, guid LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [build(Payment, r) for r in rows], total
+
+    @staticmethod
     def sent_since(tx: Tx, cashier_id: int, since: datetime) -> list[Payment]:
         """The cashier's payments journaled since ``since`` that reached (or may have reached)
         Allpay: everything but DECLINED, newest first."""

@@ -96,6 +96,17 @@ class Roster:
         return [int(r["user_id"]) for r in rows]
 
     @staticmethod
+    def deciders(tx: Tx) -> list[int]:
+        """Who may decide approval requests in their private chat: active supervisors and
+        admins (nobody decides their own request: the caller leaves the requester out)."""
+        rows = tx.all(
+            "SELECT user_id FROM users WHERE role IN (?, ?) AND blocked = 0 "
+            "AND removed_at IS NULL ORDER BY user_id",
+            (Role.SUPERVISOR.value, Role.ADMIN.value),
+        )
+        return [int(r["user_id"]) for r in rows]
+
+    @staticmethod
     def guard(
         tx: Tx, user_id: int, role: Role, configured_admins: Iterable[int]
     ) -> RosterChange | None:

@@ -49,6 +49,9 @@ class LangCb(CallbackData, prefix="l"):
 class HistoryCb(CallbackData, prefix="h"):
     page: Annotated[int, Field(ge=0, le=100_000)]
     until: EpochMs  # the listing as it was when /history was asked
+    #: /find's query as typed (its pages are /history's, narrowed); empty for /history.
+    #: Printable ASCII without the separator: what ``parse_lookup`` can accept.
+    query: Annotated[str, StringConstraints(pattern=r"^[ -9;-~]{0,40}$")] = ""
 
 
 class ReceiptCb(CallbackData, prefix="r"):
@@ -79,6 +82,17 @@ class DetailCb(CallbackData, prefix="hd"):
 
 class ApprovalCb(CallbackData, prefix="ap"):
     action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
+    approval_id: ShortId
+
+
+#: The common rejection reasons a supervisor picks from buttons after ❌.
+RejectReasonCode = Literal["unidentified", "too_large", "wrong_client", "suspicious"]
+
+
+class RejectReasonCb(CallbackData, prefix="rr"):
+    """A rejection reason chosen from the buttons (told to the cashier in their language)."""
+
+    code: RejectReasonCode
     approval_id: ShortId
 
 

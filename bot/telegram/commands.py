@@ -1,6 +1,6 @@
 """The one command registry: who may use which command, and everything that follows from it —
 the menus (``setMyCommands`` per language and role), the refusals other roles get, and each
-role's ``/help``.
+role's ``/help`` (grouped by purpose; ``/help <command>`` explains one).
 
 Cashiers get the default menu scope; supervisors and admins get their own chat scope with
 the commands their role may use. Supervisor group chats get the supervisor menu. The menu is
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -58,6 +59,9 @@ COMMANDS: tuple[BotCommandSpec, ...] = (
     BotCommandSpec("cash", N_("Cash on hand from top-ups"), Role.CASHIER, (Role.CASHIER,)),
     BotCommandSpec("handover", N_("Hand the cash over to a supervisor"), Role.CASHIER),
     BotCommandSpec("report", N_("A day's totals per cashier"), Role.SUPERVISOR),
+    BotCommandSpec(
+        "digest", N_("The daily digest now: today's so far, or a past day's"), Role.SUPERVISOR
+    ),
     BotCommandSpec("export", N_("Top-ups as CSV and Excel files"), Role.SUPERVISOR, EVERYONE),
     BotCommandSpec("pending", N_("Top-ups without a final answer"), Role.SUPERVISOR),
     BotCommandSpec("balance", N_("The agent's Allpay balance"), Role.SUPERVISOR),
@@ -99,8 +103,167 @@ def Commands(least: Role) -> Command:
 # ---------------------------------------------------------------- /help
 
 
+@dataclass(frozen=True, slots=True)
+class About:
+    """What ``/help <command>`` says of a command beyond its one line (msgids): for a
+    cashier, and where it differs for those who see everyone's top-ups (supervisors, admins),
+    whose menu and /help may name it differently too."""
+
+    details: str
+    staff_details: str = ""
+    staff_description: str = ""
+
+
+ABOUT: dict[str, About] = {
+    "cashin": About(
+        N_(
+            "Tops up a client's Allpay wallet with cash: the client's login (phone number), "
+            "the amount, then «Confirm» on the card. The steps and what ✅ ❌ ⏳ mean: /help."
+        )
+    ),
+    "history": About(
+        N_(
+            "Your own top-ups, newest first, 10 a page. Tap a number for the details and the "
+            "receipt."
+        ),
+        N_(
+            "Everyone's top-ups, newest first, 10 a page, each with its cashier. Tap a number "
+            "for the details and the receipt."
+        ),
+        N_("Everyone's top-ups"),
+    ),
+    "find": About(
+        N_(
+            "/find +7 701 000 00 01 — a client's top-ups by login;\n"
+            "/find 1a2b3c4d — a top-up by its GUID or the GUID's first 8 characters.\n"
+            "Only your own top-ups are searched; tap a number to open one."
+        ),
+        N_(
+            "/find +7 701 000 00 01 — a client's top-ups by login;\n"
+            "/find 1a2b3c4d — a top-up by its GUID or the GUID's first 8 characters.\n"
+            "Everyone's top-ups are searched; tap a number to open one."
+        ),
+    ),
+    "today": About(
+        N_("Your top-ups today: how many and how much, by status."),
+        N_("Today's top-ups by status: per cashier and in total."),
+    ),
+    "cash": About(
+        N_("The cash you hold by our records from completed top-ups, and your handovers."),
+        N_(
+            "The cash each cashier holds by our records, with buttons to write a difference "
+            "off or to record a handover for a cashier."
+        ),
+    ),
+    "handover": About(
+        N_(
+            "Hand your cash to a supervisor: enter the amount, choose who receives it; they "
+            "confirm what they counted."
+        )
+    ),
+    "report": About(
+        N_("/report — today; /report YYYY-MM-DD — that day. Totals per cashier and by status.")
+    ),
+    "digest": About(
+        N_(
+            "/digest — today's so far; /digest yesterday or /digest YYYY-MM-DD — that day. "
+            "The daily digest the supervisors' group gets once a day: totals per cashier, "
+            "cash on hand, the day's handovers."
+        )
+    ),
+    "export": About(
+        N_(
+            "/export — today; /export YYYY-MM-DD — that day; /export YYYY-MM-DD YYYY-MM-DD — "
+            "a period. Top-ups and cash handovers as CSV and Excel files."
+        )
+    ),
+    "pending": About(
+        N_("Top-ups still without Allpay's final answer, and approval requests still waiting.")
+    ),
+    "balance": About(N_("The agent's available balance in Allpay, as Allpay reports it now.")),
+    "recheck": About(
+        N_(
+            "/recheck 1a2b3c4d — ask Allpay again about a top-up without a final answer "
+            "(see /pending); the cashier is told the answer."
+        )
+    ),
+    "cashiers": About(N_("Everyone who may use the bot, with their role.")),
+    "add_cashier": About(
+        N_(
+            "/add_cashier 123456789 Aigerim — let someone use the bot as a cashier: their "
+            "Telegram ID, then a name if you like. Someone on the roster gets this role."
+        )
+    ),
+    "add_supervisor": About(
+        N_(
+            "/add_supervisor 123456789 Aidos — the same for a supervisor: they see everyone's "
+            "top-ups, decide approvals and receive cash."
+        )
+    ),
+    "remove": About(
+        N_(
+            "/remove 123456789 — take someone off the roster; the top-up they were typing, "
+            "their waiting requests and handover end."
+        )
+    ),
+    "block": About(
+        N_(
+            "/block 123456789 — stop someone at once, their open work ends; /unblock lets "
+            "them back."
+        )
+    ),
+    "unblock": About(N_("/unblock 123456789 — let a blocked person use the bot again.")),
+    "audit": About(
+        N_("/audit — the latest 20 entries; /audit 50 — up to 100: who did what, and when.")
+    ),
+    "lang": About(N_("Choose the bot's language: Russian, Kazakh or English.")),
+    "help": About(
+        N_("/help — the steps of a top-up and the commands; <code>/help find</code> — one command.")
+    ),
+    "cancel": About(
+        N_(
+            "Stops what you are doing: an open top-up card, a request waiting for approval, a "
+            "handover waiting for an answer. A top-up already sent to Allpay cannot be cancelled."
+        )
+    ),
+}
+
+#: /help's groups, in order: a heading and its commands (listed in menu order). A command in
+#: no group is listed in the last one.
+HELP_GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
+    (N_("💵 Top-ups:"), frozenset({"cashin", "history", "find", "pending", "recheck"})),
+    (N_("💰 Cash:"), frozenset({"cash", "handover"})),
+    (N_("📊 Reports:"), frozenset({"today", "report", "digest", "export", "balance"})),
+    (
+        N_("👥 People:"),
+        frozenset(
+            {"cashiers", "add_cashier", "add_supervisor", "remove", "block", "unblock", "audit"}
+        ),
+    ),
+    (N_("⚙️ Other:"), frozenset({"lang", "help", "cancel"})),
+)
+
+
+def description(spec: BotCommandSpec, role: Role) -> str:
+    """The command's one line for ``role``, translated (menus and /help)."""
+    about = ABOUT.get(spec.name)
+    if role.sees_everyone and about is not None and about.staff_description:
+        return _(about.staff_description)
+    return _(spec.description)
+
+
+def help_groups(role: Role) -> list[tuple[str, list[str]]]:
+    """(heading msgid, command names) of what ``role`` may use, in /help's order."""
+    names = [spec.name for spec in available(role)]
+    grouped = [(heading, [n for n in names if n in members]) for heading, members in HELP_GROUPS]
+    placed = {n for _heading, members in grouped for n in members}
+    grouped[-1][1].extend(n for n in names if n not in placed)
+    return [(heading, members) for heading, members in grouped if members]
+
+
 def help_text(role: Role) -> str:
-    """How a top-up goes, then every command this role may use."""
+    """How a top-up goes, then the commands this role may use grouped by purpose, whose
+    top-ups /history shows, and how to learn about one command."""
     lines = [
         _(
             "How to top up a wallet:\n"
@@ -108,16 +271,45 @@ def help_text(role: Role) -> str:
             "2. Enter the client's login — their phone number, e.g. +7 701 000 00 01 — or send "
             "the client's contact.\n"
             "3. Check the client's name, enter the amount in whole tenge.\n"
-            "4. Take the cash from the client, check the card and tap «Confirm».\n\n"
+            "4. Check the top-up in the bot's message, take the cash from the client and tap "
+            "«Confirm».\n\n"
             "✅ completed — the wallet is topped up; the cash stays with you.\n"
             "❌ declined — give the cash back to the client.\n"
             "⏳ pending — keep the cash and do not repeat the top-up; the answer will come in "
             "the same message."
         ),
         "",
-        _("Commands:"),
     ]
-    lines += [f"/{spec.name} — {_(spec.description)}" for spec in available(role)]
+    for heading, names in help_groups(role):
+        lines.append(f"<b>{_(heading)}</b> " + ", ".join(f"/{name}" for name in names))
+    lines.append("")
+    if role.sees_everyone:
+        lines.append(_("/history and /find show everyone's top-ups, each with its cashier."))
+    else:
+        lines.append(_("/history and /find show your own top-ups."))
+    lines.append(_("What a command does: /help and the command, e.g. <code>/help find</code>."))
+    return "\n".join(lines)
+
+
+def command_help(role: Role, asked: str) -> str:
+    """``/help <command>``: the command's line and what it does, for ``role``; a command of
+    a higher role is refused as using it would be; an unknown one points to /help."""
+    words = asked.split()
+    name = words[0].lstrip("/").split("@")[0].lower() if words else "help"
+    spec = next((spec for spec in COMMANDS if spec.name == name), None)
+    if spec is None:
+        return _("There is no command /{command}. Send /help for the list.").format(
+            command=escape(name[:32])
+        )
+    if role.rank < spec.least.rank:
+        return _refusal(spec.least, spec.name)
+    lines = [f"/{spec.name} — {description(spec, role)}"]
+    about = ABOUT.get(spec.name)
+    if about is not None:
+        details = (
+            about.staff_details if role.sees_everyone and about.staff_details else about.details
+        )
+        lines.append(_(details))
     return "\n".join(lines)
 
 
@@ -154,10 +346,11 @@ async def refuse_decision(callback: CallbackQuery) -> None:
 
 
 def commands_for(role: Role, i18n: I18n, locale: str) -> list[BotCommand]:
-    return [
-        BotCommand(command=spec.name, description=i18n.gettext(spec.description, locale=locale))
-        for spec in available(role)
-    ]
+    with i18n.context(), i18n.use_locale(locale):
+        return [
+            BotCommand(command=spec.name, description=description(spec, role))
+            for spec in available(role)
+        ]
 
 
 def _languages(i18n: I18n) -> Iterable[tuple[str | None, str]]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 
 from aiogram.filters.callback_data import CallbackData
@@ -21,14 +23,18 @@ from bot.telegram.callbacks import (
     AmountCb,
     ApprovalCb,
     CashRecordCb,
+    DetailCb,
     DraftAction,
     DraftCb,
     HandoverCb,
     HandoverToCb,
+    HistoryCb,
     LangCb,
     ReceiptCb,
     ReceiptPdfCb,
     RecentCb,
+    RejectReasonCb,
+    RejectReasonCode,
     RetryCheckCb,
 )
 
@@ -83,9 +89,10 @@ def quick_amounts(minimum: Decimal, maximum: Decimal) -> InlineKeyboardMarkup | 
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def confirm_keyboard(draft_id: str) -> InlineKeyboardMarkup:
+def confirm_keyboard(draft_id: str, *, approval: bool = False) -> InlineKeyboardMarkup:
+    """The card's buttons; with ``approval`` the confirm says it asks a supervisor."""
     confirm = InlineKeyboardButton(
-        text=_("✅ Confirm"),
+        text=_("🛂 Confirm and ask for approval") if approval else _("✅ Confirm"),
         callback_data=DraftCb(action=DraftAction.CONFIRM, draft_id=draft_id).pack(),
     )
     rest = change_or_cancel_keyboard(draft_id).inline_keyboard
@@ -137,6 +144,23 @@ def approval_keyboard(approval_id: str) -> InlineKeyboardMarkup:
                     callback_data=ApprovalCb(action="n", approval_id=approval_id).pack(),
                 ),
             ]
+        ]
+    )
+
+
+def reject_reasons_keyboard(
+    approval_id: str, reasons: Mapping[RejectReasonCode, str]
+) -> InlineKeyboardMarkup:
+    """After ❌: the common reasons (code → msgid), one a row; a typed one works too."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_(msgid),
+                    callback_data=RejectReasonCb(code=code, approval_id=approval_id).pack(),
+                )
+            ]
+            for code, msgid in reasons.items()
         ]
     )
 
@@ -218,19 +242,62 @@ def receipt_pdf_keyboard(guid: str) -> InlineKeyboardMarkup:
     )
 
 
-def receipt_keyboard(guids: list[str]) -> InlineKeyboardMarkup | None:
-    """🧾 buttons for completed payments; labelled by GUID prefix when there are several."""
-    if not guids:
+def receipt_keyboard(payments: list[Payment]) -> InlineKeyboardMarkup | None:
+    """🧾 buttons for completed top-ups: "🧾 Receipt" under one card; several are told apart
+    by what the cashier knows them by, "🧾 5 000 ₸ · Aliya B.", never by GUID."""
+    if not payments:
         return None
     rows = [
         [
             InlineKeyboardButton(
-                text=_("🧾 Receipt") if len(guids) == 1 else f"🧾 {guid.strip('{}')[:8]}",
-                callback_data=ReceiptCb(guid=guid).pack(),
+                text=_("🧾 Receipt") if len(payments) == 1 else receipt_label(payment),
+                callback_data=ReceiptCb(guid=payment.guid).pack(),
             )
         ]
-        for guid in guids
+        for payment in payments
     ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+#: A client's first name on a button, at most (then cut with "…").
+_FIRST_NAME = 16
+
+
+def receipt_label(payment: Payment) -> str:
+    """The amount and the client's first name and initials (as Allpay gave the name),
+    "🧾 5 000 ₸ · Aliya B.": short enough for a phone's button (about 40 characters)."""
+    words = payment.client_name.split()
+    label = f"🧾 {format_tenge(payment.amount)}"
+    if not words:
+        return label
+    first = words[0] if len(words[0]) <= _FIRST_NAME else words[0][: _FIRST_NAME - 1] + "…"
+    initials = "".join(f" {word[0]}." for word in words[1:3])
+    return f"{label} · {first}{initials}"
+
+
+def history_keyboard(
+    payments: list[Payment], first: int, page: int, pages: int, until: datetime, query: str = ""
+) -> InlineKeyboardMarkup:
+    """Under a page of /history (or /find's ``query``): a number per entry, five a row,
+    numbered from ``first`` as the lines are; ◀️ ▶️ turn pages of the listing pinned at
+    ``until``."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for number, payment in enumerate(payments, start=first):
+        if (number - first) % 5 == 0:
+            rows.append([])
+        rows[-1].append(
+            InlineKeyboardButton(text=str(number), callback_data=DetailCb(guid=payment.guid).pack())
+        )
+    stamp = int(until.timestamp() * 1000)
+    paging = [
+        InlineKeyboardButton(
+            text=label, callback_data=HistoryCb(page=to, until=stamp, query=query).pack()
+        )
+        for label, to, shown in (("◀️", page - 1, page > 0), ("▶️", page + 1, page + 1 < pages))
+        if shown
+    ]
+    if paging:
+        rows.append(paging)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -20,7 +20,6 @@ recorded as a failed delivery and logged — nothing is dropped silently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -65,6 +64,7 @@ LANE_OF = {
     OutboxKind.APPROVAL_NOTICE: Lane.STATUS,
     OutboxKind.APPROVAL_REQUEST: Lane.APPROVAL,
     OutboxKind.APPROVAL_CARD: Lane.APPROVAL,
+    OutboxKind.APPROVAL_REMINDER: Lane.APPROVAL,
     OutboxKind.HANDOVER_NOTICE: Lane.STATUS,
     OutboxKind.HANDOVER_REQUEST: Lane.APPROVAL,
     OutboxKind.HANDOVER_CARD: Lane.APPROVAL,
@@ -76,6 +76,7 @@ _APPROVAL_KINDS = (
     OutboxKind.APPROVAL_REQUEST,
     OutboxKind.APPROVAL_CARD,
     OutboxKind.APPROVAL_NOTICE,
+    OutboxKind.APPROVAL_REMINDER,
 )
 _HANDOVER_KINDS = (
     OutboxKind.HANDOVER_REQUEST,
@@ -306,21 +307,40 @@ class OutboxWorker(BackgroundLoop):
         await self.deliveries.done(item_id for item_id, _line in part)
 
     async def _approval(self, item: OutboxItem) -> None:
+        """The cashier's notice (edited), a supervisor's card (sent, or edited to its
+        decision), or the one reminder before expiry (in reply to the card). Buttons only
+        where they may be pressed: on a waiting card, never in the requester's own chat."""
         approval, card, names = await self.desk.view(item.ref or "", item.chat_id)
         if approval is None:
             return
         notice = item.kind is OutboxKind.APPROVAL_NOTICE
+        waiting = approval.state is ApprovalState.WAITING
+        if item.kind is OutboxKind.APPROVAL_REMINDER and not waiting:
+            return  # decided meanwhile: nothing to remind of
         lang = await self._language(approval.cashier_id if notice else item.chat_id)
+        own = item.chat_id in (approval.cashier_id, approval.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            waiting = approval.state is ApprovalState.WAITING
             if notice:
                 text = texts.approval_notice(approval, names, self.tz, sandbox=self.sandbox)
                 markup = withdraw_keyboard(approval.id) if waiting else None
+            elif item.kind is OutboxKind.APPROVAL_REMINDER:
+                text = texts.approval_reminder(approval, names, self.tz)
+                markup = None
             else:
                 text = texts.approval_card(approval, names, self.tz, sandbox=self.sandbox)
-                markup = approval_keyboard(approval.id) if waiting else None
+                markup = approval_keyboard(approval.id) if waiting and not own else None
         if notice:
             await self._edit_or_send(approval.chat_id, approval.message_id, text, markup)
+        elif item.kind is OutboxKind.APPROVAL_REMINDER:
+            await self.bot.send_message(
+                chat_id=item.chat_id,
+                text=text,
+                reply_parameters=(
+                    ReplyParameters(message_id=card, allow_sending_without_reply=True)
+                    if card is not None
+                    else None
+                ),
+            )
         elif item.kind is OutboxKind.APPROVAL_CARD:
             if card is not None:
                 await self._edit_or_send(item.chat_id, card, text, markup)
@@ -328,7 +348,7 @@ class OutboxWorker(BackgroundLoop):
             sent = await self.bot.send_message(chat_id=item.chat_id, text=text, reply_markup=markup)
             now = await self.desk.card_sent(approval.id, item.chat_id, sent.message_id)
             # Decided while this card was on its way: show the decision, not live buttons.
-            if now is not None and now.state is not ApprovalState.WAITING and markup is not None:
+            if now is not None and now.state is not ApprovalState.WAITING and waiting:
                 with self.i18n.context(), self.i18n.use_locale(lang):
                     decided = texts.approval_card(now, names, self.tz, sandbox=self.sandbox)
                 await self._edit_or_send(item.chat_id, sent.message_id, decided, None)
@@ -342,6 +362,7 @@ class OutboxWorker(BackgroundLoop):
         notice = item.kind is OutboxKind.HANDOVER_NOTICE
         lang = await self._language(handover.cashier_id if notice else item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
+            news = texts.handover_news(handover, names) if notice else None
             if notice:
                 text = texts.handover_notice(handover, names, self.tz)
                 markup = handover_notice_keyboard(handover)
@@ -349,25 +370,19 @@ class OutboxWorker(BackgroundLoop):
                 text = texts.handover_card(handover, names, self.tz)
                 markup = handover_card_keyboard(handover)
         if notice:
-            # A new message, in reply to the declaration: the cashier is notified.
-            await self.bot.send_message(
-                chat_id=item.chat_id,
-                text=text,
-                reply_markup=markup,
-                reply_parameters=(
-                    ReplyParameters(
+            # The declaration message becomes the handover as it is now (its "withdraw"
+            # button goes once answered); a message that cannot be edited is sent anew.
+            anew, changed = await self._show(item.chat_id, handover.message_id, text, markup)
+            if news is not None and anew is None and changed and handover.message_id is not None:
+                # An edit makes no sound: someone else's answer is told in a short reply
+                # to it (only by the delivery that changed it: a retry tells nothing twice).
+                await self.bot.send_message(
+                    chat_id=item.chat_id,
+                    text=news,
+                    reply_parameters=ReplyParameters(
                         message_id=handover.message_id, allow_sending_without_reply=True
-                    )
-                    if handover.message_id is not None
-                    else None
-                ),
-            )
-            if handover.message_id is not None:
-                # The declaration's "withdraw" button goes: the handover was answered.
-                with contextlib.suppress(TelegramBadRequest, TelegramNotFound):
-                    await self.bot.edit_message_reply_markup(
-                        chat_id=item.chat_id, message_id=handover.message_id, reply_markup=None
-                    )
+                    ),
+                )
         elif item.kind is OutboxKind.HANDOVER_CARD:
             if card is not None:
                 await self._edit_or_send(item.chat_id, card, text, markup)
@@ -416,10 +431,7 @@ class OutboxWorker(BackgroundLoop):
         cash = await self.cash.day(day)
         lang = await self._language(item.chat_id)
         with self.i18n.context(), self.i18n.use_locale(lang):
-            text = texts.summary_text(texts.digest_title(day), summary, names, per_cashier=True)
-            if unresolved:
-                text += "\n\n" + texts.unresolved_note(unresolved)
-            text += "\n" + "\n".join(texts.cash_digest(cash, names, self.tz))
+            text = texts.digest_text(day, summary, names, unresolved, cash, self.tz)
         parts = texts.chunks(text.split("\n"))
         for number, part in enumerate(parts[item.progress :], start=item.progress + 1):
             await self.bot.send_message(chat_id=item.chat_id, text=part)

@@ -36,6 +36,7 @@ from bot.domain.model import (
 from bot.domain.parsing import format_login, format_tenge
 from bot.domain.receipts import Receipt
 from bot.domain.reports import Summary, Tally
+from bot.telegram.callbacks import RejectReasonCode
 from bot.telegram.keyboards import N_
 
 
@@ -100,9 +101,12 @@ def lookup_refused(code: str | None, message: str | None) -> str:
 _IIN_SHAPED = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
-def confirm_card(draft: Draft, fee: Decimal, *, sandbox: bool = False) -> str:
+def confirm_card(
+    draft: Draft, fee: Decimal, *, approval: bool = False, sandbox: bool = False
+) -> str:
     """The last look before money moves: who, how much, and the cash to take — its last line,
-    right above the button (the sandbox's mark goes under the title)."""
+    right above the button (the sandbox's mark goes under the title). With ``approval`` it
+    says, before the cash, that a supervisor decides first."""
     assert draft.amount is not None, "a card is shown for a draft with its amount"
     lines = [
         _("Check and confirm the top-up:"),
@@ -117,11 +121,20 @@ def confirm_card(draft: Draft, fee: Decimal, *, sandbox: bool = False) -> str:
     lines.append(_("Amount: <b>{amount}</b>").format(amount=format_tenge(draft.amount)))
     if fee:
         lines.append(_("Fee: {amount}").format(amount=format_tenge(fee)))
+    cash = format_tenge(draft.amount + fee)
+    if approval:
+        lines += [
+            "",
+            _("🛂 This amount is sent to Allpay only if a supervisor approves it first."),
+            _(
+                "💵 Take {amount} in cash from the client, then tap «Confirm and ask for "
+                "approval». If it is not approved, give the cash back."
+            ).format(amount=cash),
+        ]
+        return "\n".join(lines)
     lines += [
         "",
-        _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(
-            amount=format_tenge(draft.amount + fee)
-        ),
+        _("💵 Take {amount} in cash from the client, then tap «Confirm».").format(amount=cash),
     ]
     return "\n".join(lines)
 
@@ -149,8 +162,9 @@ def status_text(payment: Payment, tz: tzinfo, *, sandbox: bool = False) -> str:
         head = [_("✅ Top-up completed"), _("The wallet is topped up; the cash stays with you.")]
     elif status is Status.DECLINED:
         head = [_("❌ Top-up declined")]
-        if payment.user_message:
-            head.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
+        reason = _unrepeated(payment.user_message, head[0])
+        if reason:
+            head.append(_("Allpay: {message}").format(message=escape(reason)))
         head.append(
             _("Give the cash back to the client: {amount}.").format(
                 amount=format_tenge(payment.cash)
@@ -168,10 +182,27 @@ def status_text(payment: Payment, tz: tzinfo, *, sandbox: bool = False) -> str:
         head = [
             _("⏳ Sending to Allpay…")
             if status is Status.NEW
-            else _("⏳ Allpay is processing the top-up; the result will appear here."),
-            keep_the_cash(),
+            else _("⏳ Allpay is processing the top-up."),
+            keep_the_cash(),  # says where the answer comes: once
         ]
     return "\n".join(_marked([*head, "", *_details(payment, tz)], sandbox))
+
+
+_SEPARATORS = " \t:;,.—–-"
+
+
+def _unrepeated(message: str | None, head: str) -> str:
+    """Allpay's own words, without what our head line already says: its "Top-up declined:
+    the wallet is blocked" under "❌ Top-up declined" is shown as "The wallet is blocked"
+    (empty when it says nothing more). Allpay answers in the top-up's language, which is
+    the cashier's, so the head is compared in the language shown (and in English)."""
+    text = (message or "").strip()
+    for said in (head, "❌ Top-up declined"):
+        said = said.lstrip("❌ ").strip()
+        if said and text[: len(said)].casefold() == said.casefold():
+            rest = text[len(said) :].lstrip(_SEPARATORS)
+            return rest[:1].upper() + rest[1:]
+    return text
 
 
 def pending_subject(payment: Payment) -> str:
@@ -291,11 +322,19 @@ def payment_card(
     ]
     if payment.final_at:
         lines.append(_("Final: {time}").format(time=local_time(payment.final_at, tz)))
-    lines.append(_("Attempts: {attempts}").format(attempts=payment.attempts))
+    if staff_view and payment.attempts > 1:
+        # A count of sends reads like a count of top-ups to a cashier: staff only, said
+        # for what it is (Allpay takes one GUID once).
+        lines.append(
+            _("Attempts with Allpay: {attempts} (one GUID, one top-up)").format(
+                attempts=payment.attempts
+            )
+        )
     if payment.receipt_no:
         lines.append(_("Receipt No. {number}").format(number=receipt_number(payment)))
-    if payment.user_message:
-        lines.append(_("Allpay: {message}").format(message=escape(payment.user_message)))
+    allpay_says = _unrepeated(payment.user_message, _("❌ Top-up declined"))  # head says it
+    if allpay_says:
+        lines.append(_("Allpay: {message}").format(message=escape(allpay_says)))
     if staff_view and payment.last_error and not payment.status.is_final:
         lines.append(_("Last error: {error}").format(error=escape(payment.last_error)))
     return "\n".join(_marked(lines, sandbox))
@@ -356,6 +395,36 @@ def digest_title(day: date) -> str:
 
 def unresolved_note(count: int) -> str:
     return _("⏳ Without Allpay's final answer now: {count} — see /pending.").format(count=count)
+
+
+def digest_text(
+    day: date,
+    summary: Summary,
+    names: Mapping[int, str],
+    unresolved: int,
+    cash: CashDay,
+    tz: tzinfo,
+    *,
+    as_of: datetime | None = None,
+) -> str:
+    """The daily digest as the supervisors' chats get it at DIGEST_TIME; ``as_of``: the
+    day is not over (``/digest`` today), said under the title."""
+    text = summary_text(digest_title(day), summary, names, per_cashier=True)
+    if as_of is not None:
+        title, _rest, body = text.partition("\n")
+        so_far = _("So far today: as of {time}.").format(time=f"{as_of.astimezone(tz):%H:%M}")
+        text = "\n".join([title, so_far, body] if body else [title, so_far])
+    if unresolved:
+        text += "\n\n" + unresolved_note(unresolved)
+    return text + "\n" + "\n".join(cash_digest(cash, names, tz))
+
+
+def digest_usage() -> str:
+    return _("Usage: /digest [yesterday | YYYY-MM-DD] — today's so far by default.")
+
+
+def day_not_come(day: date) -> str:
+    return _("{date} has not come yet.").format(date=f"{day:%d.%m.%Y}")
 
 
 def age(seconds: float) -> str:
@@ -484,10 +553,7 @@ def audit_detail(action: str, detail: str) -> str:
         )
     counted = _COUNTED.match(detail)
     if counted is not None:
-        return _("received {received} of {expected}").format(
-            received=format_tenge(Decimal(counted["received"])),
-            expected=format_tenge(Decimal(counted["expected"])),
-        )
+        return handover_count(Decimal(counted["received"]), Decimal(counted["expected"]))
     change = _CHANGE.match(detail)
     if change is not None:
         after = _state_word(change["after"])
@@ -534,6 +600,45 @@ def limit_refusal(refusal: LimitRefusal) -> str:
     ).format(limit=format_tenge(refusal.limit), left=format_tenge(refusal.left))
 
 
+def _renews() -> str:
+    return _("The limit renews at 00:00.")
+
+
+def limit_used_up(limit: LimitRefusal) -> str:
+    """A daily limit nothing fits in any more today: said at /cashin (the cashier's own) or
+    at the login (the client's), with what is left and when it renews."""
+    if limit.kind is LimitKind.CASHIER_COUNT:
+        head = limit_refusal(limit)
+    elif limit.kind is LimitKind.CASHIER_SUM:
+        head = _("⛔ Your daily limit of {limit} is used up: {left} left today.").format(
+            limit=format_tenge(limit.limit), left=format_tenge(limit.left)
+        )
+    else:
+        head = _(
+            "⛔ This client's daily limit of {limit} is used up: {left} left today for this wallet."
+        ).format(limit=format_tenge(limit.limit), left=format_tenge(limit.left))
+    return head + " " + _renews()
+
+
+def limit_left(limit: LimitRefusal) -> str:
+    """What a daily sum limit leaves today, shown with the amount prompt."""
+    if limit.kind is LimitKind.CLIENT_SUM:
+        text = _("Left today: {left} (this client's daily limit; it renews at 00:00).")
+    else:
+        text = _("Left today: {left} (your daily limit; it renews at 00:00).")
+    return text.format(left=format_tenge(limit.left))
+
+
+def no_other_decider(threshold: Decimal) -> str:
+    """A top-up that needs an approval nobody but the cashier could give: refused at the
+    amount step, before any card says to take the cash."""
+    return _(
+        "🛂 From {threshold} a top-up needs another person's approval, and there is no active "
+        "supervisor or admin besides you to give it. Enter an amount below {threshold}, or "
+        "/cancel and ask an admin to add a supervisor."
+    ).format(threshold=format_tenge(threshold))
+
+
 def limit_for_supervisor(refusal: LimitRefusal) -> str:
     """What a daily limit says, told to a supervisor (the cashier's limits are theirs)."""
     if refusal.kind is LimitKind.CASHIER_COUNT:
@@ -560,17 +665,57 @@ def approval_refused(refusal: LimitRefusal) -> str:
 
 
 def _approval_lines(approval: Approval, tz: tzinfo) -> list[str]:
-    return [
-        _("Amount: <b>{amount}</b>").format(amount=format_tenge(approval.amount)),
-        _("Client: {name}").format(name=escape(approval.client_name)),
-    ]
+    """The money of a request, as the card that said which cash to take: the amount, and
+    with a fee the fee and the cash; then the client."""
+    money = [_("Amount: <b>{amount}</b>").format(amount=format_tenge(approval.amount))]
+    if approval.fee:
+        money += [
+            _("Fee: {amount}").format(amount=format_tenge(approval.fee)),
+            _("Cash: {amount}").format(amount=format_tenge(approval.cash)),
+        ]
+    return [*money, _("Client: {name}").format(name=escape(approval.client_name))]
+
+
+#: A rejection reason chosen from the buttons is kept as ``preset:<code>`` and told to the
+#: cashier in the cashier's own language.
+_PRESET = "preset:"
+REJECT_REASONS: dict[RejectReasonCode, str] = {
+    "unidentified": N_("Client not identified"),
+    "too_large": N_("Amount too large"),
+    "wrong_client": N_("Wrong client or login"),
+    "suspicious": N_("Suspicious: call me first"),
+}
+
+
+def preset_reason(code: RejectReasonCode) -> str:
+    """The stored form of a rejection reason chosen from the buttons."""
+    return _PRESET + code
+
+
+def reject_reason(stored: str) -> str:
+    """A rejection reason as a person reads it: a preset in the reader's language, a typed
+    one as typed (escaped)."""
+    if stored.startswith(_PRESET):
+        for code, msgid in REJECT_REASONS.items():
+            if stored == _PRESET + code:
+                return _(msgid)
+    return escape(stored)
+
+
+def _give_back(approval: Approval) -> str:
+    return _("Nothing was sent to Allpay: give back {cash} to the client.").format(
+        cash=format_tenge(approval.cash)
+    )
 
 
 def approval_notice(
     approval: Approval, names: Mapping[int, str], tz: tzinfo, *, sandbox: bool = False
 ) -> str:
-    """The cashier's card while a supervisor decides, and after a decision without payment."""
+    """The cashier's card while a supervisor decides, and after a decision without payment:
+    its head says what the request is now; one that ends without a top-up names the whole
+    cash to give back."""
     state = approval.state
+    tail: list[str] = []
     if state is ApprovalState.WAITING:
         head = [
             _(
@@ -578,11 +723,12 @@ def approval_notice(
                 "decision will appear here. Nothing has been sent to Allpay yet."
             )
         ]
+        tail = [_("Expires: {time}").format(time=local_time(approval.expires_at, tz))]
     elif state is ApprovalState.REJECTED and approval.limit_refusal is not None:
         head = [
             _("🚫 The top-up was not approved: it would go over a daily limit today."),
             limit_refusal(approval.limit_refusal),
-            _("Nothing was sent to Allpay: give the cash back."),
+            _give_back(approval),
         ]
     elif state is ApprovalState.REJECTED:
         head = [
@@ -591,56 +737,93 @@ def approval_notice(
             )
         ]
         if approval.reason:
-            head.append(_("Reason: {reason}").format(reason=escape(approval.reason)))
-        head.append(_("Nothing was sent to Allpay: give the cash back."))
+            head.append(_("Reason: {reason}").format(reason=reject_reason(approval.reason)))
+        head.append(_give_back(approval))
     elif state is ApprovalState.EXPIRED:
-        head = [
-            _(
-                "⌛ No supervisor decided in time: the request expired. Nothing was sent to "
-                "Allpay: give the cash back."
-            )
-        ]
+        head = [_("⌛ No supervisor decided in time: the request expired."), _give_back(approval)]
     elif state is ApprovalState.CANCELLED:
-        head = [_("🚫 The request was cancelled. Nothing was sent to Allpay: give the cash back.")]
+        head = [_("🚫 The request was cancelled."), _give_back(approval)]
     else:
         head = [_("🛂 A supervisor approved the top-up; it is being sent.")]
     lines = [*head, "", *_approval_lines(approval, tz)]
     lines.append(_("Login: {login}").format(login=format_login(approval.login)))
-    return "\n".join(_marked(lines, sandbox))
+    return "\n".join(_marked([*lines, *tail], sandbox))
+
+
+def _today_lines(approval: Approval) -> list[str]:
+    """The day so far when the cashier asked: the cashier's and the client's top-ups (sent
+    or waiting, as the daily limits count them)."""
+    cashier, client = approval.cashier_today, approval.client_today
+    if cashier is None or client is None:
+        return []
+    return [
+        _("Today, before this request:"),
+        ngettext(
+            "· cashier: {count} top-up, {amount}",
+            "· cashier: {count} top-ups, {amount}",
+            cashier.count,
+        ).format(count=cashier.count, amount=format_tenge(cashier.amount)),
+        ngettext(
+            "· client: {count} top-up, {amount}",
+            "· client: {count} top-ups, {amount}",
+            client.count,
+        ).format(count=client.count, amount=format_tenge(client.amount)),
+    ]
 
 
 def approval_card(
     approval: Approval, names: Mapping[int, str], tz: tzinfo, *, sandbox: bool = False
 ) -> str:
-    """A supervisor's card: the request and, once decided, who decided."""
-    lines = [
-        _("🛂 Approval needed"),
-        "",
-        *_approval_lines(approval, tz),
-        _("Login: {login}").format(login=mask_login(approval.login)),
-        _("Cashier: {cashier}").format(cashier=person(approval.cashier_id, names)),
-        _("Requested: {time}").format(time=local_time(approval.created_at, tz)),
-    ]
+    """A supervisor's card: its head says what the request is now (waiting for a decision,
+    or who decided and when), then what a decision rests on."""
     state = approval.state
     who = person(approval.decided_by, names)
     when = local_time(approval.decided_at, tz) if approval.decided_at else ""
     if state is ApprovalState.WAITING:
-        lines.append(_("Expires: {time}").format(time=local_time(approval.expires_at, tz)))
+        head = [_("🛂 Approval needed")]
     elif state is ApprovalState.APPROVED:
-        lines += ["", _("✔️ Approved by {who} at {time}").format(who=who, time=when)]
+        head = [_("✔️ Approved by {who} at {time}").format(who=who, time=when)]
     elif state is ApprovalState.REJECTED and approval.limit_refusal is not None:
-        lines += [
-            "",
+        head = [
             _("⛔ Not approved at {time}: over a daily limit.").format(time=when),
             limit_for_supervisor(approval.limit_refusal),
         ]
     elif state is ApprovalState.REJECTED:
-        lines += ["", _("🚫 Rejected by {who} at {time}").format(who=who, time=when)]
+        head = [_("🚫 Rejected by {who} at {time}").format(who=who, time=when)]
     elif state is ApprovalState.EXPIRED:
-        lines += ["", _("⌛ Expired without a decision at {time}").format(time=when)]
+        head = [_("⌛ Expired without a decision at {time}").format(time=when)]
+    elif approval.decided_by == approval.cashier_id:
+        head = [_("↩️ Withdrawn by {who} at {time}").format(who=who, time=when)]
     else:
-        lines += ["", _("🚫 Cancelled by {who} at {time}").format(who=who, time=when)]
+        head = [_("🚫 Cancelled by {who} at {time}").format(who=who, time=when)]
+    lines = [
+        *head,
+        "",
+        *_approval_lines(approval, tz),
+        _("Login: {login}").format(login=mask_login(approval.login)),
+    ]
+    if approval.identified is not None:
+        lines.append(_("Identified: yes") if approval.identified else _("Identified: no"))
+    lines += [
+        _("Cashier: {cashier}").format(cashier=person(approval.cashier_id, names)),
+        _("Requested: {time}").format(time=local_time(approval.created_at, tz)),
+        *_today_lines(approval),
+    ]
+    if state is ApprovalState.WAITING:
+        lines.append(_("Expires: {time}").format(time=local_time(approval.expires_at, tz)))
     return "\n".join(_marked(lines, sandbox))
+
+
+def approval_reminder(approval: Approval, names: Mapping[int, str], tz: tzinfo) -> str:
+    """The one reminder a decider gets before a request expires (in reply to its card)."""
+    return _(
+        "⏰ An approval request expires at {time}: {amount} · {cashier}. Approve or reject it "
+        "on its card; otherwise the cashier gives the cash back."
+    ).format(
+        time=local_time(approval.expires_at, tz),
+        amount=format_tenge(approval.amount),
+        cashier=person(approval.cashier_id, names),
+    )
 
 
 def approval_state_label(approval: Approval, names: Mapping[int, str]) -> str:
@@ -672,16 +855,32 @@ def _variance_line(handover: Handover) -> str:
     return _("No difference.")
 
 
-def _open_variance_lines(position: CashPosition, indent: str = "") -> list[str]:
+def _open_variance_lines(
+    position: CashPosition, indent: str = "", *, own: bool = False
+) -> list[str]:
+    """Each difference not yet written off, and whom it stays on: ``own`` says it to the
+    cashier (their /cash), otherwise to supervisors (the book, the digest)."""
     lines = []
     for handover in position.open_variances:
-        if handover.variance < 0:
+        if handover.variance < 0 and own:
             text = _(
-                "⚠️ Open shortage {amount} (handover {number}): until a supervisor writes it off."
+                "⚠️ Open shortage {amount} (handover {number}): counted on you until a "
+                "supervisor writes it off."
+            )
+        elif handover.variance < 0:
+            text = _(
+                "⚠️ Open shortage {amount} (handover {number}): owed by the cashier until a "
+                "supervisor writes it off."
+            )
+        elif own:
+            text = _(
+                "➕ Open surplus {amount} (handover {number}): held for you until a "
+                "supervisor writes it off."
             )
         else:
             text = _(
-                "➕ Open surplus {amount} (handover {number}): until a supervisor writes it off."
+                "➕ Open surplus {amount} (handover {number}): held for the cashier until a "
+                "supervisor writes it off."
             )
         amount = format_tenge(abs(handover.variance))
         lines.append(indent + text.format(amount=amount, number=handover_number(handover)))
@@ -691,7 +890,13 @@ def _open_variance_lines(position: CashPosition, indent: str = "") -> list[str]:
 def cash_own(position: CashPosition, tz: tzinfo, limit: int = 30) -> str:
     """A cashier's /cash: the cash they hold and the top-ups it comes from."""
     lines = [_("💵 <b>Cash on hand: {amount}</b>").format(amount=format_tenge(position.collected))]
-    if position.since is not None:
+    if position.since is not None and not position.count:
+        lines.append(
+            _("No completed top-ups since the handover of {time}.").format(
+                time=local_time(position.since, tz)
+            )
+        )
+    elif position.since is not None:
         lines.append(
             ngettext(
                 "From {count} completed top-up since the handover of {time}.",
@@ -699,6 +904,8 @@ def cash_own(position: CashPosition, tz: tzinfo, limit: int = 30) -> str:
                 position.count,
             ).format(count=position.count, time=local_time(position.since, tz))
         )
+    elif not position.count:
+        lines.append(_("No completed top-ups yet."))
     else:
         lines.append(
             ngettext(
@@ -716,7 +923,7 @@ def cash_own(position: CashPosition, tz: tzinfo, limit: int = 30) -> str:
         lines.append(_("…and {count} earlier ones.").format(count=len(position.payments) - limit))
     if position.waiting is not None:
         lines += ["", handover_waiting_line(position.waiting)]
-    variances = _open_variance_lines(position)
+    variances = _open_variance_lines(position, own=True)
     if variances:
         lines += ["", *variances]
     if position.unresolved_count:
@@ -741,6 +948,16 @@ def cash_own(position: CashPosition, tz: tzinfo, limit: int = 30) -> str:
 def handover_waiting_line(handover: Handover) -> str:
     return _("🤝 Handover {number} of {amount} waits for a supervisor.").format(
         number=handover_number(handover), amount=format_tenge(handover.declared or Decimal(0))
+    )
+
+
+def handover_waiting_reply(handover: Handover) -> str:
+    """/handover while one waits, in reply to its message (the one that shows its answer)."""
+    return "\n".join(
+        [
+            handover_waiting_line(handover),
+            _("The answer comes in its message above; you can withdraw it there."),
+        ]
     )
 
 
@@ -809,8 +1026,8 @@ def handover_receiver_prompt(amount: Decimal) -> str:
     return _("Who receives {amount}?").format(amount=format_tenge(amount))
 
 
-def handover_notice(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> str:
-    """The cashier's message about their handover, at every step."""
+def _handover_head(handover: Handover, names: Mapping[int, str]) -> str:
+    """The first line of the cashier's handover message: what became of it."""
     number = handover_number(handover)
     who = person(handover.decided_by, names)
     state = handover.state
@@ -820,37 +1037,48 @@ def handover_notice(handover: Handover, names: Mapping[int, str], tz: tzinfo) ->
             if handover.receiver_id is not None
             else _("any supervisor")
         )
-        lines = [
-            _("🤝 Handover {number}: {amount} to {receiver}.").format(
-                number=number,
-                amount=format_tenge(handover.declared or Decimal(0)),
-                receiver=receiver,
-            ),
-            _("The supervisor confirms the amount received; the answer will come here."),
-        ]
+        return _("🤝 Handover {number}: {amount} to {receiver}.").format(
+            number=number, amount=format_tenge(handover.declared or Decimal(0)), receiver=receiver
+        )
+    if state is HandoverState.CONFIRMED:
+        return _("🤝 Handover {number} confirmed by {who}: received {amount}.").format(
+            number=number, who=who, amount=format_tenge(handover.received or Decimal(0))
+        )
+    if state is HandoverState.DISPUTED:
+        return _("🚫 Handover {number}: {who} received nothing.").format(number=number, who=who)
+    return _("↩️ Handover {number} withdrawn.").format(number=number)
+
+
+def handover_notice(handover: Handover, names: Mapping[int, str], tz: tzinfo) -> str:
+    """The cashier's message about their handover: one message, edited at every step, whose
+    whole text is the handover as it is now."""
+    lines = [_handover_head(handover, names)]
+    state = handover.state
+    if state is HandoverState.DECLARED:
+        lines.append(_("The supervisor confirms the amount received; the answer will come here."))
     elif state is HandoverState.CONFIRMED:
-        lines = [
-            _("🤝 Handover {number} confirmed by {who}: received {amount}.").format(
-                number=number, who=who, amount=format_tenge(handover.received or Decimal(0))
-            ),
+        lines += [
             _("Expected by our records: {amount}").format(amount=format_tenge(handover.expected)),
             _variance_line(handover),
         ]
         if handover.variance < 0 and handover.written_off_at is None:
             lines.append(_("The shortage stays on you until a supervisor writes it off."))
-    elif state is HandoverState.DISPUTED:
-        lines = [
-            _("🚫 Handover {number}: {who} received nothing.").format(number=number, who=who),
-            _("The cash is still counted on you: see /cash."),
-        ]
     else:
-        lines = [
-            _("↩️ Handover {number} withdrawn.").format(number=number),
-            _("The cash is still counted on you: see /cash."),
-        ]
+        lines.append(_("The cash is still counted on you: see /cash."))
     if handover.written_off_at is not None:
         lines += ["", write_off_line(handover, names)]
     return "\n".join(lines)
+
+
+def handover_news(handover: Handover, names: Mapping[int, str]) -> str | None:
+    """A short message that makes a sound when the cashier's handover message is edited
+    to someone else's answer (an edit is silent); it replies to that message. None when
+    there is nothing to tell: still waiting, or the cashier withdrew it themselves."""
+    if handover.written_off_at is not None:
+        return write_off_line(handover, names)
+    if handover.state is HandoverState.DECLARED or handover.decided_by == handover.cashier_id:
+        return None
+    return _handover_head(handover, names)
 
 
 def write_off_line(handover: Handover, names: Mapping[int, str]) -> str:
@@ -919,7 +1147,7 @@ def handover_state_label(handover: Handover, names: Mapping[int, str]) -> str:
     return {
         HandoverState.DECLARED: _("waiting"),
         HandoverState.CONFIRMED: _("received by {who}").format(who=who),
-        HandoverState.DISPUTED: _("disputed by {who}").format(who=who),
+        HandoverState.DISPUTED: _("not received by {who}").format(who=who),
         HandoverState.WITHDRAWN: _("withdrawn"),
     }[handover.state]
 
@@ -943,15 +1171,26 @@ def cash_digest(day: CashDay, names: Mapping[int, str], tz: tzinfo) -> list[str]
     return lines
 
 
+def handover_count(received: Decimal, expected: Decimal) -> str:
+    """A supervisor's count against our records (the digest, the audit trail): a shortage
+    is received "of" what was expected, a surplus "instead of" it; each with its size."""
+    amounts = {"received": format_tenge(received), "expected": format_tenge(expected)}
+    difference = format_tenge(abs(received - expected))
+    if received > expected:
+        return _("received {received} instead of {expected} (surplus {difference})").format(
+            difference=difference, **amounts
+        )
+    if received < expected:
+        return _("received {received} of {expected} (shortage {difference})").format(
+            difference=difference, **amounts
+        )
+    return _("received {received} of {expected}").format(**amounts)
+
+
 def handover_digest_line(handover: Handover, names: Mapping[int, str]) -> str:
     head = f"{handover_number(handover)} {person(handover.cashier_id, names)}: "
     if handover.state is HandoverState.CONFIRMED:
-        line = head + _("received {received} of {expected}").format(
-            received=format_tenge(handover.received or Decimal(0)),
-            expected=format_tenge(handover.expected),
-        )
-        if handover.variance:
-            line += " · " + _variance_line(handover)
+        line = head + handover_count(handover.received or Decimal(0), handover.expected)
         if handover.written_off_at is not None:
             line += " · " + _("written off")
         return line

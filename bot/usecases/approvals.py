@@ -22,6 +22,7 @@ from bot.domain.model import (
     Draft,
     Limits,
     Payment,
+    Usage,
     Withdrawal,
 )
 from bot.domain.money import new_id
@@ -31,12 +32,16 @@ from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts
+from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.limits import day_of, refusal_in
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Sender
 
 log = logging.getLogger(__name__)
+
+#: A waiting request's deciders are reminded at most this long before it expires (seconds).
+REMINDER_LEAD_MAX = 300.0
 
 
 class ApprovalDesk:
@@ -64,9 +69,18 @@ class ApprovalDesk:
 
     # ------------------------------------------------------------------ parts of transactions
 
+    @staticmethod
+    def others_can_decide_in(tx: Tx, cashier_id: int) -> bool:
+        """Whether an active supervisor or admin other than ``cashier_id`` exists to decide
+        that cashier's request (a supervisors' group chat is not one: someone must press)."""
+        return any(user_id != cashier_id for user_id in Roster.deciders(tx))
+
     def request_in(self, tx: Tx, now: datetime, draft: Draft, message_id: int | None) -> Approval:
-        """A request for a confirmed draft, in the confirm tap's transaction."""
+        """A request for a confirmed draft, in the confirm tap's transaction: with the fee
+        of the day, whether the wallet is identified, and the cashier's and the client's day
+        so far (what a supervisor decides on, as it was when the cashier asked)."""
         assert draft.amount is not None
+        cashier_today, client_today = self._day_so_far(tx, now, draft.cashier_id, draft.login)
         approval = Approval(
             id=new_id(),
             draft_id=draft.id,
@@ -83,6 +97,12 @@ class ApprovalDesk:
             guid=None,
             created_at=now,
             expires_at=now + timedelta(seconds=self.timeout),
+            fee=self.sender.fee,
+            identified=draft.identified,
+            cashier_day_amount=cashier_today.amount,
+            cashier_day_count=cashier_today.count,
+            client_day_amount=client_today.amount,
+            client_day_count=client_today.count,
         )
         Approvals.add(tx, approval)
         AuditLog.add(
@@ -90,6 +110,26 @@ class ApprovalDesk:
         )
         self.notices.approval_requested(tx, now, approval)
         return approval
+
+    def _day_so_far(
+        self, tx: Tx, now: datetime, cashier_id: int, login: str
+    ) -> tuple[Usage, Usage]:
+        """The local day's top-ups so far by the cashier and to the client: sent (or possibly
+        sent) and waiting for approval, as the daily limits count them (declined ones not)."""
+        day = day_of(now, self.tz)
+        cashier = Payments.usage(tx, "cashier_id", cashier_id, day) + Approvals.usage(
+            tx, "cashier_id", cashier_id, day
+        )
+        client = Payments.usage(tx, "login", login, day) + Approvals.usage(tx, "login", login, day)
+        return cashier, client
+
+    async def fill_fees(self) -> None:
+        """At start: requests from before the fee was kept get one (see
+        :meth:`Approvals.fill_fee`), so an approval pays the fee the cashier was told."""
+        fee = self.sender.fee
+        filled = await self.db.write(lambda tx: Approvals.fill_fee(tx, fee))
+        if filled:
+            log.info("%d approval request(s) from before the fee was kept: fee filled in", filled)
 
     def requested(self) -> None:
         """After the request's commit: the sweeper plans its expiry, the outbox delivers."""
@@ -172,7 +212,9 @@ class ApprovalDesk:
             if approve:
                 draft = Drafts.get(tx, approval.draft_id)
                 assert draft is not None
-                payment = self.sender.journal_in(tx, now, draft, actor_id, approval.message_id)
+                payment = self.sender.journal_in(
+                    tx, now, draft, actor_id, approval.message_id, fee=approval.fee
+                )
                 Approvals.set_guid(tx, approval_id, payment.guid)
             decision = Decision.APPROVED if approve else Decision.REJECTED
             return DecisionResult(decision, Approvals.get(tx, approval_id), payment)
@@ -262,10 +304,41 @@ class ApprovalDesk:
             self.notices.wake()
         return expired
 
+    @property
+    def reminder_lead(self) -> timedelta:
+        """How long before its expiry the deciders are reminded of a waiting request: a
+        third of APPROVAL_TIMEOUT, at most five minutes."""
+        return timedelta(seconds=min(self.timeout / 3, REMINDER_LEAD_MAX))
+
+    async def remind_due(self, now: datetime | None = None) -> int:
+        """Requests expiring within :attr:`reminder_lead` whose deciders were not reminded:
+        one reminder per card's chat, queued with the mark that it was — once, across
+        restarts."""
+        moment = now or self._clock()
+
+        def remind(tx: Tx) -> int:
+            due = Approvals.remind(tx, moment, moment + self.reminder_lead)
+            for approval in due:
+                self.notices.approval_expires_soon(tx, moment, approval)
+            return len(due)
+
+        reminded = await self.db.write(remind)
+        if reminded:
+            log.info("%d approval request(s) expire soon: the deciders are reminded", reminded)
+            self.notices.wake()
+        return reminded
+
     # ------------------------------------------------------------------ reads
 
-    async def next_expiry(self) -> datetime | None:
-        return await self.db.read(Approvals.next_expiry)
+    async def next_due(self) -> datetime | None:
+        """The sweeper's next moment: the earliest expiry, or reminder, still to come."""
+        expiry, unreminded = await self.db.read(
+            lambda tx: (Approvals.next_expiry(tx), Approvals.next_unreminded_expiry(tx))
+        )
+        moments = [expiry] if expiry is not None else []
+        if unreminded is not None:
+            moments.append(unreminded - self.reminder_lead)
+        return min(moments, default=None)
 
     async def get(self, approval_id: str) -> Approval | None:
         return await self.db.read(lambda tx: Approvals.get(tx, approval_id))
@@ -306,7 +379,8 @@ class ApprovalDesk:
 
 
 class ApprovalSweeper(BackgroundLoop):
-    """Expires approval requests nobody decided within APPROVAL_TIMEOUT."""
+    """Reminds the deciders of a request that expires soon (once), and expires approval
+    requests nobody decided within APPROVAL_TIMEOUT."""
 
     name = "approvals"
 
@@ -322,7 +396,8 @@ class ApprovalSweeper(BackgroundLoop):
         self.wakeup = desk.added
 
     async def next_due(self) -> datetime | None:
-        return await self.desk.next_expiry()
+        return await self.desk.next_due()
 
     async def run_once(self) -> int:
-        return await self.desk.expire_due(self._clock())
+        now = self._clock()
+        return await self.desk.expire_due(now) + await self.desk.remind_due(now)

@@ -401,7 +401,8 @@ class CashDesk:
             )
             settled = Handovers.get(tx, handover_id)
             assert settled is not None
-            self.notices.handover_told(tx, now, settled)
+            # Every card of it shows the write-off too, and the cashier hears of it.
+            self.notices.handover_answered(tx, now, settled)
             return HandoverResult(HandoverOutcome.WRITTEN_OFF, settled)
 
         return await self._write(write_off)

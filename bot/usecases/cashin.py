@@ -35,7 +35,7 @@ from bot.store.drafts import Drafts
 from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
-from bot.usecases.limits import day_of, refusal_in
+from bot.usecases.limits import day_of, refusal_in, usage_in
 from bot.usecases.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Found(StrEnum):
     NO_CLIENT = "no_client"  # no such login: enter it again
     REFUSED = "refused"  # Allpay refused the check with a message for people
     UNREACHABLE = "unreachable"  # no answer: the check can be retried
+    LIMIT = "limit"  # the client's daily limit is used up: another client, or /cancel
     ENDED = "ended"  # the person's work was ended meanwhile (/block, /remove): start again
 
 
@@ -62,11 +63,15 @@ class Check:
     #: text, never markup) and its faultcode.
     message: str | None = None
     code: str | None = None
+    #: LIMIT: the client's limit nothing fits in today. CLIENT: the tightest daily sum limit
+    #: and what is left of it (None: no sum limit is on).
+    limit: LimitRefusal | None = None
 
 
 class AmountStep(StrEnum):
     CARD = "card"  # the card is open: show it
     REFUSED = "refused"  # over a limit: a smaller amount, or /cancel
+    NO_DECIDER = "no_decider"  # needs an approval nobody else could give: a smaller amount
     RESTART = "restart"  # no draft to put it on (ended meanwhile): start again
 
 
@@ -75,6 +80,8 @@ class Amounted:
     step: AmountStep
     draft: Draft | None = None
     refusal: LimitRefusal | None = None
+    #: CARD: its confirm asks a supervisor first (the amount reaches APPROVAL_THRESHOLD).
+    approval: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +106,13 @@ class CashIn:
         limits: Limits,
         *,
         tz: tzinfo,
+        smallest: Decimal = Decimal(1),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.directory = directory
+        #: The smallest top-up (AMOUNT_MIN): a limit with less left is used up.
+        self.smallest = smallest
         self.sender = sender
         self.desk = desk
         self.limits = limits
@@ -126,6 +136,19 @@ class CashIn:
             return None
         return payment.login
 
+    async def used_up(self, cashier_id: int) -> LimitRefusal | None:
+        """The cashier's own daily limit nothing fits in any more (asked at /cashin, before
+        a login is typed), or None."""
+        if not self.limits.counts_cashier:
+            return None
+        day = self.today()
+
+        def used(tx: Tx) -> LimitRefusal | None:
+            cashier, _client = usage_in(tx, self.limits, cashier_id=cashier_id, login=None, day=day)
+            return self.limits.used_up(self.smallest, cashier)
+
+        return await self.db.read(used)
+
     async def begin(self, cashier_id: int) -> None:
         """A new top-up: whatever the cashier had unfinished is closed."""
         now = self._clock()
@@ -137,12 +160,23 @@ class CashIn:
         if check.found is Found.NO_CLIENT:
             return check
         client = check.client
-        now = self._clock()
+        now, day = self._clock(), self.today()
+        limit: LimitRefusal | None = None
 
         def start(tx: Tx) -> Draft | None:
+            nonlocal limit
             # Blocked or removed while Allpay was asked: no new work for them.
             if not Roster.active(tx, cashier_id):
                 return None
+            if client is not None and (self.limits.counts_client or self.limits.counts_cashier):
+                cashier, used = usage_in(
+                    tx, self.limits, cashier_id=cashier_id, login=login, day=day
+                )
+                limit = self.limits.used_up(self.smallest, cashier, used)
+                if limit is not None:
+                    return None  # nothing fits today: no draft, the login step stays
+                sums = self.limits.sums_left(cashier, used)
+                limit = sums[0] if sums else None
             Drafts.cancel_unfinished(tx, now, cashier_id)
             known = (
                 (client.full_name, client.identified, client.masked_iin)
@@ -155,9 +189,11 @@ class CashIn:
             )  # fmt: skip
 
         draft = await self.db.write(start, durable=False)
+        if draft is None and limit is not None:
+            return Check(Found.LIMIT, client=client, limit=limit)
         if draft is None:
             return Check(Found.ENDED)
-        return Check(check.found, draft, client, check.message, check.code)
+        return Check(check.found, draft, client, check.message, check.code, limit)
 
     async def check_again(self, draft: Draft) -> Check:
         """The retry button after Allpay did not answer (``draft``: see :meth:`current`)."""
@@ -224,12 +260,17 @@ class CashIn:
             refusal = self._refusal_in(tx, cashier_id, draft.login, amount, day)
             if refusal is not None:
                 return Amounted(AmountStep.REFUSED, refusal=refusal)
+            approval = self.limits.needs_approval(amount)
+            if approval and not self.desk.others_can_decide_in(tx, cashier_id):
+                # Nobody else may approve it (a group chat decides only through a person):
+                # said now, before any card says to take the cash — never left to expire.
+                return Amounted(AmountStep.NO_DECIDER)
             card_id = draft.id
             if draft.state is DraftState.OPEN:
                 card_id = Drafts.reopen(tx, now, draft.id, cashier_id) or draft.id
             if not Drafts.open_card(tx, now, card_id, cashier_id, amount):
                 return Amounted(AmountStep.RESTART)
-            return Amounted(AmountStep.CARD, Drafts.get(tx, card_id))
+            return Amounted(AmountStep.CARD, Drafts.get(tx, card_id), approval=approval)
 
         return await self.db.write(enter, durable=False)
 
@@ -329,9 +370,13 @@ class CashIn:
                     f"amount {draft.amount}, limit {refusal.limit}, left {refusal.left}",
                 )
                 return Confirmation(ConfirmOutcome.REFUSED, refusal=refusal)
+            needs_approval = self.limits.needs_approval(draft.amount)
+            if needs_approval and not self.desk.others_can_decide_in(tx, cashier_id):
+                # The card stays open (another amount, or cancel): no request left to expire.
+                return Confirmation(ConfirmOutcome.NO_DECIDER)
             if not Drafts.take(tx, now, draft_id, cashier_id):
                 return Confirmation(ConfirmOutcome.STALE)
-            if self.limits.needs_approval(draft.amount):
+            if needs_approval:
                 approval = self.desk.request_in(tx, now, draft, message_id)
                 return Confirmation(ConfirmOutcome.AWAITING, approval=approval)
             payment = self.sender.journal_in(tx, now, draft, cashier_id, message_id)

@@ -3,21 +3,64 @@
 The scheduler only journals "the digest for day D is due" (once per day, in one transaction
 with its outbox rows); the outbox delivers it. A bot that was down at digest time sends the
 missed digest when it comes back, once.
+
+``/digest`` reads the same figures at any moment (:func:`day_digest`): today's so far, or a
+past day's, for a supervisor or an admin, without waiting for DIGEST_TIME.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.domain.cash import CashDay
 from bot.domain.clock import utcnow
+from bot.domain.reports import Summary, day_bounds, local_today, summarize
 from bot.loops import BackgroundLoop
 from bot.store.db import Database, Tx
 from bot.store.digests import Digests
+from bot.store.payments import Payments
+from bot.store.roster import Roster
+from bot.usecases.cash import CashDesk
 from bot.usecases.notices import Notices
+from bot.usecases.reports import Reports
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DayDigest:
+    """What one day's digest says, read now: the day's top-ups per cashier, the top-ups
+    without Allpay's final answer and cash on hand (both as of now), the day's handovers."""
+
+    day: date
+    summary: Summary
+    names: dict[int, str]
+    unresolved: int
+    cash: CashDay
+    #: When it was read; ``so_far``: the day is not over yet.
+    read_at: datetime
+    so_far: bool
+
+
+async def day_digest(
+    reports: Reports, cash: CashDesk, day: date, *, clock: Callable[[], datetime] = utcnow
+) -> DayDigest | None:
+    """``day``'s digest now, the figures the scheduled one is made of (None: a day to come)."""
+    now = clock()
+    today = local_today(now, reports.tz)
+    if day > today:
+        return None
+    start, end = day_bounds(day, day, reports.tz)
+
+    def read(tx: Tx) -> tuple[Summary, dict[int, str], int]:
+        summary = summarize(Payments.totals(tx, start, end))
+        return summary, Roster.names(tx), len(Payments.unresolved(tx))
+
+    summary, names, unresolved = await reports.db.read(read)
+    return DayDigest(day, summary, names, unresolved, await cash.day(day), now, so_far=day == today)
 
 
 class DigestScheduler(BackgroundLoop):

@@ -24,6 +24,30 @@ def day_of(moment: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
     return day_bounds(today, today, tz)
 
 
+def usage_in(
+    tx: Tx,
+    limits: Limits,
+    *,
+    cashier_id: int,
+    login: str | None,
+    day: tuple[datetime, datetime],
+    waiting_except: str | None = None,
+) -> tuple[Usage, Usage]:
+    """What ``day`` has used of the cashier's and (``login``) the client's limits: its
+    payments and its waiting requests (but ``waiting_except``, the request being decided).
+    A limit that is off is not counted (its usage reads as none)."""
+    cashier = client = Usage()
+    if limits.counts_cashier:
+        cashier = Payments.usage(tx, "cashier_id", cashier_id, day) + Approvals.usage(
+            tx, "cashier_id", cashier_id, day, waiting_except
+        )
+    if limits.counts_client and login is not None:
+        client = Payments.usage(tx, "login", login, day) + Approvals.usage(
+            tx, "login", login, day, waiting_except
+        )
+    return cashier, client
+
+
 def refusal_in(
     tx: Tx,
     limits: Limits,
@@ -34,15 +58,8 @@ def refusal_in(
     day: tuple[datetime, datetime],
     waiting_except: str | None = None,
 ) -> LimitRefusal | None:
-    """Why ``amount`` may not be topped up on ``day`` (None if it may): the day's payments
-    and its waiting requests (but ``waiting_except``, the request being decided) count."""
-    cashier = client = Usage()
-    if limits.counts_cashier:
-        cashier = Payments.usage(tx, "cashier_id", cashier_id, day) + Approvals.usage(
-            tx, "cashier_id", cashier_id, day, waiting_except
-        )
-    if limits.counts_client:
-        client = Payments.usage(tx, "login", login, day) + Approvals.usage(
-            tx, "login", login, day, waiting_except
-        )
+    """Why ``amount`` may not be topped up on ``day`` (None if it may)."""
+    cashier, client = usage_in(
+        tx, limits, cashier_id=cashier_id, login=login, day=day, waiting_except=waiting_except
+    )
     return limits.refusal(amount, cashier, client)

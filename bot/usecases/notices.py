@@ -38,11 +38,21 @@ class Notices:
     def approval_requested(self, tx: Tx, now: datetime, approval: Approval) -> None:
         """The cashier's card turns into the waiting notice — in order before anything a
         decision queues, so a fast decision is never overwritten by a late "waiting" — and
-        every supervisor chat and active supervisor gets a card with the buttons."""
+        every supervisor chat and every active supervisor and admin gets a card with the
+        buttons: all but the requester, whose own notice is their card (nobody decides
+        their own request)."""
         Outbox.enqueue(tx, now, OutboxKind.APPROVAL_NOTICE, approval.chat_id, ref=approval.id)
-        approvers = dict.fromkeys([*self.supervisor_chats, *Roster.active_supervisors(tx)])
+        approvers = dict.fromkeys([*self.supervisor_chats, *Roster.deciders(tx)])
         for chat in approvers:
-            Outbox.enqueue(tx, now, OutboxKind.APPROVAL_REQUEST, chat, ref=approval.id)
+            if chat not in (approval.cashier_id, approval.chat_id):
+                Outbox.enqueue(tx, now, OutboxKind.APPROVAL_REQUEST, chat, ref=approval.id)
+
+    @staticmethod
+    def approval_expires_soon(tx: Tx, now: datetime, approval: Approval) -> None:
+        """One reminder in every chat that has the request's card (in reply to it)."""
+        for chat in Approvals.card_chats(tx, approval.id):
+            if chat not in (approval.cashier_id, approval.chat_id):
+                Outbox.enqueue(tx, now, OutboxKind.APPROVAL_REMINDER, chat, ref=approval.id)
 
     def approval_closed(
         self, tx: Tx, now: datetime, approval: Approval, state: ApprovalState

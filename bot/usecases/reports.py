@@ -115,6 +115,26 @@ class Reports:
 
         return await self.db.read(find)
 
+    async def find_page(
+        self, lookup: Lookup, owner: int | None, offset: int, limit: int, until: datetime
+    ) -> Page:
+        """/find's matches ``owner`` may see (None: everyone's), a page at a time, newest
+        first, as of ``until``; the names of the cashiers they mention."""
+
+        def page(tx: Tx) -> Page:
+            found, total = Payments.find_page(
+                tx,
+                guid_prefix=lookup.guid_prefix,
+                login=lookup.login,
+                cashier_id=owner,
+                offset=offset,
+                limit=limit,
+                until=until,
+            )
+            return Page(found, total, Roster.names(tx) if found else {})
+
+        return await self.db.read(page)
+
     async def detail(self, guid: str, owner: int | None) -> Listing:
         """One payment ``owner`` may see (someone else's answers as a missing one)."""
 

@@ -90,11 +90,19 @@ class Sender:
     # ------------------------------------------------------------------ journaling
 
     def journal_in(
-        self, tx: Tx, now: datetime, draft: Draft, actor_id: int, message_id: int | None
+        self,
+        tx: Tx,
+        now: datetime,
+        draft: Draft,
+        actor_id: int,
+        message_id: int | None,
+        *,
+        fee: Decimal | None = None,
     ) -> Payment:
         """A NEW payment with a fresh GUID from a confirmed draft, in the caller's
         transaction; its card becomes the payment's status message through the outbox (the
-        card's only writer from here on: "⏳ sending" can never land over a ✅)."""
+        card's only writer from here on: "⏳ sending" can never land over a ✅). ``fee``: the
+        one the cashier was told (an approval request keeps it), else CASHIN_FEE now."""
         guid = new_guid()
         Drafts.set_guid(tx, draft.id, guid)
         # If this process dies mid-send, the resolver resends after the first backoff.
@@ -107,7 +115,7 @@ class Sender:
             requester=self.requester,
             message_id=message_id,
             first_attempt_at=first_attempt_at,
-            fee=self.fee,
+            fee=self.fee if fee is None else fee,
         )
         # The first send follows this commit: its lease is taken in the same transaction.
         Payments.claim(tx, now, guid, self.instance, now + self.lease)

@@ -19,10 +19,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import Approval, Decision, StaffUser
+from bot.domain.model import Approval, ApprovalState, Decision, StaffUser
 from bot.telegram import texts
-from bot.telegram.callbacks import ApprovalCb
+from bot.telegram.callbacks import ApprovalCb, RejectReasonCb
 from bot.telegram.filters import SUPERVISING, HasRole, Is
+from bot.telegram.keyboards import reject_reasons_keyboard
 from bot.telegram.states import RejectReason
 from bot.usecases.approvals import ApprovalDesk
 
@@ -35,6 +36,7 @@ def make_router() -> Router:
     router.callback_query.filter(HasRole(*SUPERVISING))
     router.message.filter(HasRole(*SUPERVISING))
     router.callback_query.register(decide, ApprovalCb.filter(F.action.in_({"y", "n"})))
+    router.callback_query.register(chosen_reason, RejectReasonCb.filter())
     reasoning = StateFilter(RejectReason.text)
     router.message.register(skip_reason, reasoning, Command("skip"))
     router.message.register(reason, reasoning, Is(F.text & ~F.text.startswith("/")))
@@ -100,22 +102,78 @@ async def decide(
     await _show_decided(callback, approval, desk, settings)
     if not approve and isinstance(callback.message, Message):
         await state.set_state(RejectReason.text)
-        await state.update_data(approval_id=approval.id)
-        await callback.message.answer(
-            _("Reason for the cashier (optional): send it as a message, or /skip.")
+        ask = await callback.message.answer(
+            _(
+                "Reason for the cashier (optional): choose one, send your own as a message, "
+                "or /skip."
+            ),
+            reply_markup=reject_reasons_keyboard(approval.id, texts.REJECT_REASONS),
         )
+        await state.update_data(approval_id=approval.id, ask_id=ask.message_id)
+
+
+async def _close_question(message: Message, state: FSMContext) -> None:
+    """The reason's question is answered (typed, skipped): its buttons go."""
+    ask_id = (await state.get_data()).get("ask_id")
+    await state.clear()
+    if isinstance(ask_id, int) and message.bot is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=ask_id, reply_markup=None
+            )
 
 
 async def skip_reason(message: Message, state: FSMContext) -> None:
-    await state.clear()
+    await _close_question(message, state)
     await message.answer(_("OK, no reason given."))
 
 
 async def reason(message: Message, state: FSMContext, staff: StaffUser, desk: ApprovalDesk) -> None:
     approval_id = (await state.get_data()).get("approval_id")
-    await state.clear()
+    await _close_question(message, state)
     text = (message.text or "").strip()
     if not isinstance(approval_id, str) or not text or text.startswith("/"):
         return
     if await desk.set_reason(approval_id, staff.user_id, text):
         await message.answer(_("The cashier will see the reason."))
+
+
+async def chosen_reason(
+    callback: CallbackQuery,
+    callback_data: RejectReasonCb,
+    state: FSMContext,
+    staff: StaffUser,
+    desk: ApprovalDesk,
+) -> None:
+    """A common reason pressed on the question after ❌: kept as its code, so the cashier
+    reads it in their own language; the question shows the answer and loses its buttons."""
+    approval_id = callback_data.approval_id
+    told = await desk.set_reason(
+        approval_id, staff.user_id, texts.preset_reason(callback_data.code)
+    )
+    if (await state.get_data()).get("approval_id") == approval_id:
+        await state.clear()
+    message = callback.message
+    if not told:
+        # Someone else's rejection (a group's question), or its reason was given already.
+        approval = await desk.get(approval_id)
+        others = (
+            approval is not None
+            and approval.state is ApprovalState.REJECTED
+            and approval.reason is None
+            and approval.decided_by != staff.user_id
+        )
+        await callback.answer(
+            _("Only the person who rejected the request gives its reason.")
+            if others
+            else _("This button is no longer active."),
+            show_alert=True,
+        )
+        return
+    await callback.answer(_("The cashier will see the reason."))
+    if isinstance(message, Message):
+        shown = texts.reject_reason(texts.preset_reason(callback_data.code))
+        with contextlib.suppress(TelegramAPIError):
+            await message.edit_text(
+                _("Reason for the cashier: {reason}").format(reason=shown), reply_markup=None
+            )

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, ForceReply, Message
+from aiogram.types import CallbackQuery, ForceReply, Message, ReplyParameters
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -136,11 +136,22 @@ async def start_handover(
 async def _show_waiting(
     message: Message, handover: Handover, cash: CashDesk, settings: Settings
 ) -> None:
+    """The handover that waits: in reply to its message, which shows its answer when it
+    comes (a second copy would keep saying "waits"); without one, that message anew."""
+    if handover.message_id is not None:
+        await message.answer(
+            texts.handover_waiting_reply(handover),
+            reply_parameters=ReplyParameters(
+                message_id=handover.message_id, allow_sending_without_reply=True
+            ),
+        )
+        return
     _handover, _card, names = await cash.view(handover.id, message.chat.id)
-    await message.answer(
+    sent = await message.answer(
         texts.handover_notice(handover, names, settings.tz),
         reply_markup=handover_notice_keyboard(handover),
     )
+    await cash.declared_in(handover.id, sent.message_id)
 
 
 async def amount_counted(
@@ -500,8 +511,14 @@ async def _counted(
 ) -> None:
     handover = result.handover
     if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
-        _now, _card, names = await cash.view(handover.id, message.chat.id)
-        await message.answer(texts.handover_card(handover, names, settings.tz))
+        # One result: the card in this chat shows the answer at once (the outbox's edit of
+        # it then changes nothing); without a card here (a record on a cashier's behalf has
+        # none), the answer is the one reply.
+        _now, card, names = await cash.view(handover.id, message.chat.id)
+        text = texts.handover_card(handover, names, settings.tz)
+        if card is not None and await _edit_card(message, card, text):
+            return
+        await message.answer(text)
         return
     if result.outcome is HandoverOutcome.ALREADY and handover is not None:
         _now, _card, names = await cash.view(handover.id, message.chat.id)
@@ -519,6 +536,23 @@ async def _counted(
         HandoverOutcome.NOTHING: _("Nothing to hand over."),
     }
     await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+
+
+async def _edit_card(message: Message, card: int, text: str) -> bool:
+    """Show ``text`` on the handover's card in this chat, without buttons (answered); False
+    if the card cannot be edited (gone)."""
+    bot = message.bot
+    if bot is None:
+        return False
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=message.chat.id, message_id=card, reply_markup=None
+        )
+    except TelegramBadRequest as exc:
+        return "not modified" in exc.message  # the outbox showed it first
+    except TelegramAPIError:
+        return False
+    return True
 
 
 async def _write_off(message: Message, staff: StaffUser, cash: CashDesk, handover_id: int) -> bool:

@@ -107,6 +107,13 @@ def make_router() -> Router:
 async def ask_login(
     message: Message, state: FSMContext, staff: StaffUser, cashin: CashInSteps
 ) -> None:
+    used_up = await cashin.used_up(staff.user_id)
+    if used_up is not None:
+        # Nothing could be topped up today: said before a login is typed. The conversation
+        # that was on (another step's question) ends: typed text is not taken for it.
+        await state.clear()
+        await message.answer(texts.limit_used_up(used_up))
+        return
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
@@ -226,6 +233,14 @@ async def _show_check(
             "No Allpay client with the login {login}. Check the number and enter it again."
         ).format(login=format_login(login))
         await _step(message, text, None, edit=edit, state=state)
+    elif check.found is Found.LIMIT and check.limit is not None:
+        if check.limit.kind is LimitKind.CLIENT_SUM:
+            # The login step stays: another client's login may follow.
+            text = texts.limit_used_up(check.limit) + "\n" + _("Enter another login or /cancel.")
+            await _step(message, text, None, edit=edit, state=state)
+        else:  # the cashier's own limit ran out meanwhile: no top-up today
+            await state.clear()
+            await _step(message, texts.limit_used_up(check.limit), None, edit=edit)
     elif check.found is Found.REFUSED:
         # A Fault is unsigned: the bot's own words, its text quoted as unverified.
         text = texts.lookup_refused(check.code, check.message)
@@ -235,13 +250,10 @@ async def _show_check(
         await _step(message, text, retry_check_keyboard(), edit=edit, state=state)
     else:
         await state.set_state(CashIn.amount)
-        await _ask_amount(
-            message,
-            state,
-            settings,
-            texts.client_card(login, check.client, sandbox=settings.uses_sandbox),
-            edit=edit,
-        )
+        intro = texts.client_card(login, check.client, sandbox=settings.uses_sandbox)
+        if check.limit is not None and check.limit.left < settings.amount_max:
+            intro += "\n" + texts.limit_left(check.limit)
+        await _ask_amount(message, state, settings, intro, edit=edit)
 
 
 async def _step(
@@ -404,6 +416,9 @@ async def _show_card(
             )
         )
         return
+    if step.step is AmountStep.NO_DECIDER:
+        await message.answer(texts.no_other_decider(settings.approval_threshold))
+        return
     card = step.draft
     if step.step is AmountStep.RESTART or card is None:  # ended meanwhile (/cancel, a block)
         await state.clear()
@@ -411,10 +426,13 @@ async def _show_card(
         return
     if card.id != draft_id:
         await state.set_data({"draft": card.id})
+    approval = step.approval
     sent = await _step(
         message,
-        texts.confirm_card(card, settings.cashin_fee, sandbox=settings.uses_sandbox),
-        confirm_keyboard(card.id),
+        texts.confirm_card(
+            card, settings.cashin_fee, approval=approval, sandbox=settings.uses_sandbox
+        ),
+        confirm_keyboard(card.id, approval=approval),
         edit=edit,
     )
     await cashin.card_shown(card.id, sent.message_id)
@@ -435,6 +453,7 @@ async def confirm(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
+    settings: Settings,
 ) -> None:
     # Best effort: a late query ("query is too old") must not stop a confirm.
     with contextlib.suppress(TelegramAPIError):
@@ -456,6 +475,17 @@ async def confirm(
             if isinstance(message, Message):
                 await message.edit_text(
                     texts.limit_refusal(result.refusal) + "\n" + _("Nothing was sent."),
+                    reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
+                )
+        return
+    if result.outcome is ConfirmOutcome.NO_DECIDER:
+        # Nobody else may approve it any more: nothing asked, the card may change its amount.
+        with contextlib.suppress(TelegramBadRequest):
+            if isinstance(message, Message):
+                await message.edit_text(
+                    texts.no_other_decider(settings.approval_threshold)
+                    + "\n"
+                    + _("Nothing was sent to Allpay: give the cash back if you took it."),
                     reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
                 )
         return

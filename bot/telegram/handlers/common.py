@@ -8,7 +8,7 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.filters import Command, CommandObject, CommandStart, ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import gettext as _
@@ -18,7 +18,7 @@ from bot.logs import describe_error
 from bot.outage import PartDown
 from bot.telegram import texts
 from bot.telegram.answers import must_show, too_late
-from bot.telegram.commands import help_text
+from bot.telegram.commands import command_help, help_text
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import MENU, MENU_HELP, main_menu
 from bot.telegram.parts import Parts, is_redis_outage
@@ -63,8 +63,13 @@ async def start(message: Message, state: FSMContext, staff: StaffUser) -> None:
     )
 
 
-async def show_help(message: Message, staff: StaffUser) -> None:
-    await message.answer(help_text(staff.role), reply_markup=main_menu())
+async def show_help(
+    message: Message, staff: StaffUser, command: CommandObject | None = None
+) -> None:
+    """/help: the steps and the commands by purpose; ``/help find``: that one command."""
+    asked = (command.args or "").strip() if command is not None else ""
+    text = command_help(staff.role, asked) if asked else help_text(staff.role)
+    await message.answer(text, reply_markup=main_menu())
 
 
 async def cancel(message: Message, state: FSMContext, staff: StaffUser, people: People) -> None:

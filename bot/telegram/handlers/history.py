@@ -1,7 +1,9 @@
 """/history, /find, receipts and /today: "did my top-up go through?", hours later.
 
 A cashier sees only their own payments — someone else's GUID answers exactly as a missing
-one does. Supervisors and admins see everyone's, with the cashier named.
+one does. Supervisors and admins see everyone's, with the cashier named. /find lists its
+matches as /history does — a numbered line each, a number opens one, ◀️ ▶️ turn the pages —
+and opens a single match at once.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
 )
@@ -26,22 +27,24 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.documents.receipt import filename, render_pdf
 from bot.domain.clock import utcnow
-from bot.domain.model import StaffUser, Status
+from bot.domain.model import Payment, StaffUser, Status
 from bot.domain.receipts import Receipt
-from bot.domain.reports import local_today, parse_lookup
+from bot.domain.reports import Lookup, local_today, parse_lookup
 from bot.telegram import texts
 from bot.telegram.callbacks import DetailCb, HistoryCb, ReceiptCb, ReceiptPdfCb
 from bot.telegram.filters import Is, MenuButton
 from bot.telegram.keyboards import (
     MENU_HISTORY,
     MENU_TODAY,
+    history_keyboard,
     receipt_keyboard,
     receipt_pdf_keyboard,
 )
-from bot.usecases.reports import Reports
+from bot.usecases.reports import Page, Reports
 
 PAGE_SIZE = 10
-FIND_LIMIT = 10
+#: The longest /find query its page buttons carry (callback data is at most 64 bytes).
+QUERY_MAX = 40
 
 
 def make_router() -> Router:
@@ -66,7 +69,32 @@ def _owner(staff: StaffUser) -> int | None:
     return None if staff.role.sees_everyone else staff.user_id
 
 
-# ---------------------------------------------------------------- /history
+# ---------------------------------------------------------------- /history and /find
+
+
+def _list_page(
+    found: Page, page: int, until: datetime, query: str, staff_view: bool, settings: Settings
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /history, or of /find's matches (``query``): one numbered line per top-up,
+    a number opens it, ◀️ ▶️ turn the pages pinned at ``until``."""
+    if found.total == 0:
+        if query:
+            return _("Nothing found for «{query}».").format(query=escape(query)), None
+        return _("No top-ups yet."), None
+    pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
+    if query:
+        title = _("Top-ups for «{query}», page {page} of {pages}:").format(
+            query=escape(query), page=page + 1, pages=pages
+        )
+    else:
+        title = _("Top-ups, page {page} of {pages}:").format(page=page + 1, pages=pages)
+    lines = [title, ""]
+    first = page * PAGE_SIZE + 1
+    for number, p in enumerate(found.payments, start=first):
+        cashier = texts.person(p.cashier_id, found.names) if staff_view else None
+        lines.append(texts.history_line(number, p, settings.tz, cashier))
+    lines += ["", _("Tap a number for the details.")]
+    return "\n".join(lines), history_keyboard(found.payments, first, page, pages, until, query)
 
 
 async def _history_page(
@@ -74,39 +102,7 @@ async def _history_page(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     owner = _owner(staff)
     found = await reports.history(owner, page * PAGE_SIZE, PAGE_SIZE, until)
-    if found.total == 0:
-        return _("No top-ups yet."), None
-    pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
-    lines = [_("Top-ups, page {page} of {pages}:").format(page=page + 1, pages=pages), ""]
-    first = page * PAGE_SIZE + 1
-    for number, p in enumerate(found.payments, start=first):
-        cashier = texts.person(p.cashier_id, found.names) if owner is None else None
-        lines.append(texts.history_line(number, p, settings.tz, cashier))
-    lines += ["", _("Tap a number for the details.")]
-    stamp = int(until.timestamp() * 1000)
-    rows: list[list[InlineKeyboardButton]] = []
-    for number, p in enumerate(found.payments, start=first):
-        if (number - first) % 5 == 0:
-            rows.append([])
-        rows[-1].append(
-            InlineKeyboardButton(text=str(number), callback_data=DetailCb(guid=p.guid).pack())
-        )
-    paging: list[InlineKeyboardButton] = []
-    if page > 0:
-        paging.append(
-            InlineKeyboardButton(
-                text="◀️", callback_data=HistoryCb(page=page - 1, until=stamp).pack()
-            )
-        )
-    if page + 1 < pages:
-        paging.append(
-            InlineKeyboardButton(
-                text="▶️", callback_data=HistoryCb(page=page + 1, until=stamp).pack()
-            )
-        )
-    if paging:
-        rows.append(paging)
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+    return _list_page(found, page, until, "", owner is None, settings)
 
 
 async def history(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
@@ -121,9 +117,22 @@ async def history_page(
     reports: Reports,
     settings: Settings,
 ) -> None:
-    await callback.answer()
+    """◀️ ▶️ under /history or /find: the same listing, another page."""
     until = datetime.fromtimestamp(max(0, callback_data.until) / 1000, UTC)
-    text, markup = await _history_page(reports, staff, settings, max(0, callback_data.page), until)
+    page = max(0, callback_data.page)
+    query = callback_data.query
+    if not query:
+        await callback.answer()
+        text, markup = await _history_page(reports, staff, settings, page, until)
+    else:
+        lookup = parse_lookup(query)
+        if lookup is None:  # not one /find ever made: forged
+            await callback.answer(_("This button is no longer active."), show_alert=True)
+            return
+        await callback.answer()
+        owner = _owner(staff)
+        found = await reports.find_page(lookup, owner, page * PAGE_SIZE, PAGE_SIZE, until)
+        text, markup = _list_page(found, page, until, query, owner is None, settings)
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_text(text, reply_markup=markup)
@@ -136,25 +145,41 @@ async def detail(
     reports: Reports,
     settings: Settings,
 ) -> None:
-    """A /history entry's number: everything known about that payment, with its receipt."""
+    """A /history or /find entry's number: everything known about that top-up, with its
+    receipt."""
     found = await reports.detail(callback_data.guid, _owner(staff))
     if not found.payments or not isinstance(callback.message, Message):
         await callback.answer(_("This button is no longer active."), show_alert=True)
         return
     await callback.answer()
     [payment] = found.payments
-    text = texts.payment_card(
+    await callback.message.answer(
+        _card(payment, found.names, staff, settings),
+        reply_markup=receipt_keyboard(_completed([payment])),
+    )
+
+
+def _card(payment: Payment, names: dict[int, str], staff: StaffUser, settings: Settings) -> str:
+    return texts.payment_card(
         payment,
         settings.tz,
-        texts.person(payment.cashier_id, found.names),
+        texts.person(payment.cashier_id, names),
         staff_view=staff.role.sees_everyone,
         sandbox=settings.uses_sandbox,
     )
-    completed = [payment.guid] if payment.status is Status.COMPLETED else []
-    await callback.message.answer(text, reply_markup=receipt_keyboard(completed))
 
 
-# ---------------------------------------------------------------- /find
+def _completed(payments: list[Payment]) -> list[Payment]:
+    return [p for p in payments if p.status is Status.COMPLETED]
+
+
+def _page_query(query: str, lookup: Lookup) -> str:
+    """The query as its page buttons carry it: as typed, spaces made plain; one that would not
+    fit a button's data (an odd way of typing) by what it was understood as."""
+    plain = " ".join(query.split())
+    if len(plain) <= QUERY_MAX and plain.isascii() and ":" not in plain:
+        return plain
+    return lookup.guid_prefix or lookup.login or ""
 
 
 async def find(
@@ -164,6 +189,7 @@ async def find(
     reports: Reports,
     settings: Settings,
 ) -> None:
+    """/find: one match opens as its card; more are listed as /history lists, with pages."""
     query = (command.args or "").strip()
     if not query:
         await message.answer(
@@ -182,30 +208,18 @@ async def find(
             ).format(query=escape(query[:60]))
         )
         return
-    found = await reports.find(lookup, _owner(staff), FIND_LIMIT + 1)
-    if not found.payments:
-        await message.answer(_("Nothing found for «{query}».").format(query=escape(query)))
+    owner, until = _owner(staff), utcnow()
+    found = await reports.find_page(lookup, owner, 0, PAGE_SIZE, until)
+    if found.total == 1:
+        [payment] = found.payments
+        await message.answer(
+            _card(payment, found.names, staff, settings),
+            reply_markup=receipt_keyboard(_completed([payment])),
+        )
         return
-    shown = found.payments[:FIND_LIMIT]
-    cards = [
-        texts.payment_card(
-            p,
-            settings.tz,
-            texts.person(p.cashier_id, found.names),
-            staff_view=staff.role.sees_everyone,
-            sandbox=settings.uses_sandbox,
-        )
-        for p in shown
-    ]
-    if len(found.payments) > FIND_LIMIT:
-        cards.append(
-            _("Showing the latest {count}; make the query more precise.").format(count=FIND_LIMIT)
-        )
-    parts = texts.chunks("\n\n".join(cards).split("\n"))
-    completed = [p.guid for p in shown if p.status is Status.COMPLETED]
-    for index, text in enumerate(parts):
-        last = index == len(parts) - 1
-        await message.answer(text, reply_markup=receipt_keyboard(completed) if last else None)
+    shown = _page_query(query, lookup)
+    text, markup = _list_page(found, 0, until, shown, owner is None, settings)
+    await message.answer(text, reply_markup=markup)
 
 
 # ---------------------------------------------------------------- receipts

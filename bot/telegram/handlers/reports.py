@@ -1,4 +1,4 @@
-"""Supervisors' commands: /report, /export, /pending and /balance.
+"""Supervisors' commands: /report, /digest, /export, /pending, /balance and /recheck.
 
 Admins may use them too. Anyone else gets a refusal naming the command (see
 :func:`bot.telegram.commands.make_refusals_router`).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import date, timedelta
 from html import escape
 
 from aiogram import Router
@@ -16,10 +17,10 @@ from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
+from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.documents.export import export_xlsx
 from bot.domain.clock import utcnow
-from bot.domain.model import StaffUser
+from bot.domain.model import StaffUser, Status
 from bot.domain.parsing import format_tenge
 from bot.domain.reports import (
     MAX_RANGE_DAYS,
@@ -33,6 +34,9 @@ from bot.domain.reports import (
 )
 from bot.telegram import texts
 from bot.telegram.filters import SUPERVISING, HasRole
+from bot.telegram.keyboards import N_
+from bot.usecases.cash import CashDesk
+from bot.usecases.digest import day_digest
 from bot.usecases.reports import BalanceAnswer, Reports
 from bot.usecases.sending import Recheck, Sender
 
@@ -45,6 +49,7 @@ def make_router() -> Router:
     router = Router(name="reports")
     router.message.filter(HasRole(*SUPERVISING))
     router.message.register(report, Command("report"))
+    router.message.register(digest, Command("digest"))
     router.message.register(export, Command("export"))
     router.message.register(pending, Command("pending"))
     router.message.register(balance, Command("balance"))
@@ -82,6 +87,59 @@ async def report(
         return
     summary, names = await reports.totals(day, day)
     await message.answer(texts.summary_text(texts.day_title(day), summary, names, per_cashier=True))
+
+
+#: ``/digest yesterday`` (or ``today``), in any of the bot's languages.
+YESTERDAY = N_("yesterday")
+TODAY = N_("today")
+
+
+def _named_day(word: str, today: date, i18n: I18n) -> date | None:
+    """The day a word names ("yesterday", «вчера», «кеше», …), None for any other word."""
+    for msgid, day in ((YESTERDAY, today - timedelta(days=1)), (TODAY, today)):
+        names = {msgid} | {i18n.gettext(msgid, locale=lang) for lang in SUPPORTED_LANGUAGES}
+        if word.casefold() in {name.casefold() for name in names}:
+            return day
+    return None
+
+
+async def digest(
+    message: Message,
+    command: CommandObject,
+    reports: Reports,
+    cash: CashDesk,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    """/digest [yesterday | date]: the daily digest now, in the words the supervisors' chats
+    get at DIGEST_TIME; today's says it is so far."""
+    args = (command.args or "").split()
+    if len(args) > 1:
+        await message.answer(texts.digest_usage())
+        return
+    today = local_today(utcnow(), settings.tz)
+    day = _named_day(args[0], today, i18n) if args else today
+    if day is None:
+        try:
+            day, _last = parse_period(args, today)
+        except PeriodError as error:
+            await message.answer(period_problem(error))
+            return
+    found = await day_digest(reports, cash, day)
+    if found is None:
+        await message.answer(texts.day_not_come(day))
+        return
+    text = texts.digest_text(
+        found.day,
+        found.summary,
+        found.names,
+        found.unresolved,
+        found.cash,
+        settings.tz,
+        as_of=found.read_at if found.so_far else None,
+    )
+    for part in texts.chunks(text.split("\n")):
+        await message.answer(part)
 
 
 async def export(
@@ -141,12 +199,12 @@ async def pending(message: Message, reports: Reports) -> None:
         lines.append(_("No top-ups are waiting for Allpay's final answer."))
         await message.answer("\n".join(lines))
         return
-    lines += [
-        _("Top-ups without Allpay's final answer: {count}").format(count=len(payments)),
-        _("⚠️ — the bot stopped resending: reconcile with Allpay by GUID."),
-        "",
-    ]
-    for p in payments[:PENDING_LIMIT]:  # the oldest first: they need attention most
+    shown = payments[:PENDING_LIMIT]
+    lines.append(_("Top-ups without Allpay's final answer: {count}").format(count=len(payments)))
+    if any(p.status is Status.UNKNOWN for p in shown):  # a legend only for what is listed
+        lines.append(_("⚠️ — the bot stopped resending: reconcile with Allpay by GUID."))
+    lines.append("")
+    for p in shown:  # the oldest first: they need attention most
         lines.append(texts.pending_line(p, now, texts.person(p.cashier_id, names)))
     if len(payments) > PENDING_LIMIT:
         lines += [
