@@ -325,16 +325,11 @@ class Payments:
         return list(seen.items())
 
     @staticmethod
-    def find(
-        tx: Tx,
-        *,
-        guid_prefix: str | None,
-        login: str | None,
-        cashier_id: int | None,
-        limit: int,
-    ) -> list[Payment]:
-        """GUID starting with ``guid_prefix`` (lower-case hex, no brace) or client ``login``;
-        only ``cashier_id``'s when given. Newest first."""
+    def _matching(
+        guid_prefix: str | None, login: str | None, cashier_id: int | None
+    ) -> tuple[str, list[Any]] | None:
+        """The WHERE of a look-up: a GUID starting with ``guid_prefix`` (lower-case hex, no
+        brace) or client ``login``; only ``cashier_id``'s when given. None: nothing to match."""
         matches: list[str] = []
         args: list[Any] = []
         if guid_prefix:
@@ -346,11 +341,27 @@ class Payments:
             matches.append("login = ?")
             args.append(login)
         if not matches:
-            return []
+            return None
         where = f"({' OR '.join(matches)})"
         if cashier_id is not None:
             where += " AND cashier_id = ?"
             args.append(cashier_id)
+        return where, args
+
+    @staticmethod
+    def find(
+        tx: Tx,
+        *,
+        guid_prefix: str | None,
+        login: str | None,
+        cashier_id: int | None,
+        limit: int,
+    ) -> list[Payment]:
+        """See :meth:`_matching`. Newest first."""
+        matching = Payments._matching(guid_prefix, login, cashier_id)
+        if matching is None:
+            return []
+        where, args = matching
         rows = tx.all(
             f"SELECT {_COLUMNS} FROM payments WHERE {where} ORDER BY created_at DESC LIMIT ?",
             (*args, limit),
@@ -370,23 +381,12 @@ class Payments:
     ) -> tuple[list[Payment], int]:
         """:meth:`find`'s matches a page at a time, newest first, with their count; ``until``
         pins the listing as :meth:`page` does."""
-        matches: list[str] = []
-        args: list[Any] = []
-        if guid_prefix:
-            if any(c not in "0123456789abcdef-" for c in guid_prefix):
-                raise ValueError("a GUID prefix is hex digits and dashes")
-            matches.append("guid LIKE ?")
-            args.append("{" + guid_prefix + "%")
-        if login:
-            matches.append("login = ?")
-            args.append(login)
-        if not matches:
+        matching = Payments._matching(guid_prefix, login, cashier_id)
+        if matching is None:
             return [], 0
-        where = f"({' OR '.join(matches)}) AND created_at <= ?"
+        where, args = matching
+        where += " AND created_at <= ?"
         args.append(ts(until))
-        if cashier_id is not None:
-            where += " AND cashier_id = ?"
-            args.append(cashier_id)
         total = int(tx.value(f"SELECT COUNT(*) FROM payments WHERE {where}", tuple(args)) or 0)
         rows = tx.all(
             f"SELECT {_COLUMNS} FROM payments WHERE {where} "

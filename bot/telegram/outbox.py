@@ -254,15 +254,19 @@ class OutboxWorker(BackgroundLoop):
         if late is not None and sent is None and changed and payment.message_id is not None:
             # An edit makes no sound: a cashier who left the chat after ⏳ is told anew,
             # in a short message that points at the card.
-            await self.bot.send_message(
-                chat_id=payment.chat_id,
-                text=late,
-                reply_parameters=ReplyParameters(
-                    message_id=payment.message_id, allow_sending_without_reply=True
-                ),
-            )
+            await self._ring(payment.chat_id, payment.message_id, late)
         log.debug("outbox %s: status delivered to chat %d", ids, payment.chat_id)
         await self.deliveries.status_done(ids, payment, sent)
+
+    async def _ring(self, chat_id: int, message_id: int, text: str) -> None:
+        """A short message in reply to one just edited: an edit makes no sound."""
+        await self.bot.send_message(
+            chat_id=chat_id,
+            text=text,
+            reply_parameters=ReplyParameters(
+                message_id=message_id, allow_sending_without_reply=True
+            ),
+        )
 
     @staticmethod
     def _cashier_name(payment: Payment, names: dict[int, str]) -> str:
@@ -376,13 +380,7 @@ class OutboxWorker(BackgroundLoop):
             if news is not None and anew is None and changed and handover.message_id is not None:
                 # An edit makes no sound: someone else's answer is told in a short reply
                 # to it (only by the delivery that changed it: a retry tells nothing twice).
-                await self.bot.send_message(
-                    chat_id=item.chat_id,
-                    text=news,
-                    reply_parameters=ReplyParameters(
-                        message_id=handover.message_id, allow_sending_without_reply=True
-                    ),
-                )
+                await self._ring(item.chat_id, handover.message_id, news)
         elif item.kind is OutboxKind.HANDOVER_CARD:
             if card is not None:
                 await self._edit_or_send(item.chat_id, card, text, markup)
