@@ -131,7 +131,7 @@ async def test_deciders_get_one_reminder_before_expiry_even_across_a_restart(
         await h.tg.wait_for(lambda: all(reminders(h, chat) for chat in chats), timeout=15)
         assert not reminders(h, CASHIER)  # the cashier is not a decider
         [reminder] = reminders(h, SUPERVISOR)
-        assert "150" + NBSP + "000 ₸" in reminder.plain and "expires" in reminder.plain
+        assert "150" + NBSP + "000\u00a0₸" in reminder.plain and "expires" in reminder.plain
         rows = await h.app.db.query("SELECT reminded_at FROM approvals")
         assert rows[0]["reminded_at"] is not None  # recorded with the queued reminders
     async with controlled(**settings) as h:  # a restart before the expiry
@@ -200,19 +200,19 @@ async def test_the_fee_is_kept_and_a_request_that_ends_names_the_whole_cash(
         notice = await _request(h, cashier)  # 150 000 ₸ and its fee
         card = await _card_in(h, SUPERVISOR)
         for text in (card.plain, notice.plain):
-            assert f"Amount: 150{NBSP}000 ₸" in text, text
-            assert "Fee: 150 ₸" in text and f"Cash: 150{NBSP}150 ₸" in text, text
+            assert f"Amount: 150{NBSP}000\u00a0₸" in text, text
+            assert "Fee: 150\u00a0₸" in text and f"Cash: 150{NBSP}150\u00a0₸" in text, text
         rows = await h.app.db.query("SELECT fee_tiyn FROM approvals")
         assert rows[0]["fee_tiyn"] == 15000
         await h.press(boss, card, "Reject")
         await h.tg.wait_for(lambda: notice.text.startswith("🚫"))
-        assert f"give back 150{NBSP}150 ₸" in notice.plain, notice.plain
+        assert f"give back 150{NBSP}150\u00a0₸" in notice.plain, notice.plain
 
         withdrawn = await _request(h, cashier)
         await h.press(cashier, withdrawn, "Withdraw request")
         await h.tg.wait_for(lambda: withdrawn.text.startswith("🚫") and not withdrawn.buttons)
         assert "The request was cancelled" in withdrawn.plain
-        assert f"give back 150{NBSP}150 ₸" in withdrawn.plain, withdrawn.plain
+        assert f"give back 150{NBSP}150\u00a0₸" in withdrawn.plain, withdrawn.plain
 
 
 async def test_a_request_from_before_the_fee_was_kept_is_paid_with_the_fee(
@@ -248,8 +248,8 @@ async def test_the_card_shows_identification_and_todays_totals(controlled: Any) 
         await _request(h, h.user(), login="77000000002")  # not identified
         card = await _card_in(h, SUPERVISOR)
         assert "Identified: no" in card.plain, card.plain
-        assert f"cashier: 3 top-ups, 6{NBSP}000 ₸" in card.plain, card.plain
-        assert f"client: 2 top-ups, 5{NBSP}000 ₸" in card.plain, card.plain
+        assert f"cashier: 3 top-ups, 6{NBSP}000\u00a0₸" in card.plain, card.plain
+        assert f"client: 2 top-ups, 5{NBSP}000\u00a0₸" in card.plain, card.plain
         assert "7700***0002" in card.plain and "77000000002" not in card.plain
 
 

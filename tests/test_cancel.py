@@ -27,7 +27,7 @@ async def test_cancel_names_a_top_up_still_waiting_for_allpay(controlled: object
         _card, _status = await h.pending_top_up(user, "4000")
         reply = await h.say(user, "/cancel")
         assert reply.text.startswith("⚠️ Already sent to Allpay and still without its final")
-        assert "4\u202f000 ₸" in reply.text and "Nothing was sent" not in reply.text
+        assert "4\u202f000\u00a0₸" in reply.text and "Nothing was sent" not in reply.text
 
 
 async def test_a_cancelled_card_says_give_the_cash_back_and_loses_its_buttons(
@@ -60,8 +60,8 @@ async def test_with_a_fee_the_status_shows_amount_fee_and_cash(controlled: objec
     async with controlled(cashin_fee="150") as h:  # type: ignore[operator]
         user = h.user()
         card = await h.top_up_card(user, "77000000002", "3000")
-        assert "Take 3\u202f150 ₸" in card.plain
+        assert "Take 3\u202f150\u00a0₸" in card.plain
         await h.press(user, card, "Confirm")
         done = await h.wait_status(CASHIER, card.message_id, "✅")
-        assert "Amount: 3\u202f000 ₸" in done.plain
-        assert "Fee: 150 ₸" in done.plain and "Cash: 3\u202f150 ₸" in done.plain
+        assert "Amount: 3\u202f000\u00a0₸" in done.plain
+        assert "Fee: 150\u00a0₸" in done.plain and "Cash: 3\u202f150\u00a0₸" in done.plain

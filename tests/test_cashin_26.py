@@ -51,8 +51,8 @@ async def test_a_used_up_daily_sum_is_refused_at_cashin(controlled: Any) -> None
     async with controlled(cashier_daily_limit=3000) as h:
         await seed_payment(h.journal, amount="2950")
         reply = await h.say(h.user(), "/cashin")
-        assert reply.text.startswith("⛔ Your daily limit of 3\u202f000 ₸ is used up")
-        assert "50 ₸ left" in reply.text and "renews at 00:00" in reply.text
+        assert reply.text.startswith("⛔ Your daily limit of 3\u202f000\u00a0₸ is used up")
+        assert "50\u00a0₸ left" in reply.text and "renews at 00:00" in reply.text
 
 
 async def test_what_is_left_today_is_said_with_the_amount_prompt(controlled: Any) -> None:
@@ -61,7 +61,9 @@ async def test_what_is_left_today_is_said_with_the_amount_prompt(controlled: Any
         reply = await _login_reply(h, h.user(), "77000000002")
         assert "Enter the amount" in reply.text
         # The tighter of the two: the cashier's 2 000 ₸ (the client has 10 000 ₸ left).
-        assert "Left today: 2\u202f000 ₸ (your daily limit; it renews at 00:00)." in reply.plain
+        assert (
+            "Left today: 2\u202f000\u00a0₸ (your daily limit; it renews at 00:00)." in reply.plain
+        )
 
 
 async def test_a_client_whose_limit_is_used_up_is_refused_at_the_login(controlled: Any) -> None:
@@ -69,7 +71,7 @@ async def test_a_client_whose_limit_is_used_up_is_refused_at_the_login(controlle
         await seed_payment(h.journal, login="77000000002", amount="5000", cashier_id=CASHIER)
         user = h.user()
         reply = await _login_reply(h, user, "77000000002")
-        assert reply.text.startswith("⛔ This client's daily limit of 5\u202f000 ₸ is used up")
+        assert reply.text.startswith("⛔ This client's daily limit of 5\u202f000\u00a0₸ is used up")
         assert "renews at 00:00" in reply.text
         assert "Enter the amount" not in reply.text
         # Another client: the top-up goes on as usual.
@@ -85,7 +87,7 @@ async def test_the_card_says_a_supervisor_decides_before_any_cash(controlled: An
         card = await h.top_up_card(h.user(), "77000000002", "100000")
         text = card.plain
         decides = text.index("a supervisor approves it first")
-        assert decides < text.index("Take 100\u202f000 ₸")
+        assert decides < text.index("Take 100\u202f000\u00a0₸")
         assert "give the cash back" in text
         assert card.callback_buttons[0][0] == ("🛂 Confirm and ask for approval")
         small = await h.top_up_card(h.user(), "77000000002", "99999")
@@ -103,11 +105,11 @@ async def test_with_nobody_else_to_approve_the_amount_step_says_so(controlled: A
         await h.say(supervisor, "/cashin")
         await h.say(supervisor, "77000000002")
         reply = await h.say(supervisor, "150000")
-        assert reply.text.startswith("🛂 From 100\u202f000 ₸ a top-up needs another person's")
+        assert reply.text.startswith("🛂 From 100\u202f000\u00a0₸ a top-up needs another person's")
         assert "Take" not in reply.text and not reply.callback_buttons
         # A smaller amount goes on at once.
         card = await h.say(supervisor, "99000")
-        assert "Take 99\u202f000 ₸" in card.plain
+        assert "Take 99\u202f000\u00a0₸" in card.plain
         assert await _pay_requests(h) == 0
 
 
@@ -129,7 +131,7 @@ async def test_a_cashier_limit_used_up_meanwhile_ends_the_top_up_at_the_login(
         assert "login" in prompt.text
         await seed_payment(h.journal, amount="2950")  # another of the cashier's top-ups lands
         reply = await h.say(user, "77000000002")
-        assert reply.text.startswith("⛔ Your daily limit of 3\u202f000 ₸ is used up")
+        assert reply.text.startswith("⛔ Your daily limit of 3\u202f000\u00a0₸ is used up")
         assert "another login" not in reply.text  # no client would fit: the top-up ends
         after = await h.say(user, "77000000001")  # not taken for a login any more
         assert "Enter the amount" not in after.text
@@ -144,7 +146,7 @@ async def test_the_last_other_decider_gone_before_the_tap_asks_nobody(controlled
         # …and is removed before the tap: no request is made to expire unanswered.
         assert (await h.say(admin, f"/remove {SUPERVISOR}")).text.startswith("Removed")
         await h.press(admin, card, "Confirm")
-        await h.tg.wait_for(lambda: card.text.startswith("🛂 From 100\u202f000 ₸"))
+        await h.tg.wait_for(lambda: card.text.startswith("🛂 From 100\u202f000\u00a0₸"))
         assert "give the cash back if you took it" in card.plain
         assert [label for label, _data in card.callback_buttons] == [
             "✏️ Change amount",

@@ -49,7 +49,9 @@ async def test_cashier_limits_are_checked_when_the_amount_is_typed(controlled: A
         await seed_payment(h.journal, amount="900", status=PayStatus.DECLINED)  # not counted
         user = h.user()
         reply = await _amount_reply(h, user, "77000000002", "1000")
-        assert reply.text.startswith("⛔ Over your daily limit of 3\u202f000 ₸: 500 ₸ left today.")
+        assert reply.text.startswith(
+            "⛔ Over your daily limit of 3\u202f000\u00a0₸: 500\u00a0₸ left today."
+        )
         assert "smaller amount" in reply.text and not reply.buttons
         card = await h.say(user, "500")  # fits: the card appears
         assert card.text.startswith("Check and confirm")
@@ -82,7 +84,9 @@ async def test_concurrent_confirms_over_the_client_limit_send_exactly_one(
             (card_1, card_2) if card_1.text.startswith("⛔") else (card_2, card_1)
         )
         refused_user = first if refused_card is card_1 else second
-        assert "client's daily limit of 5\u202f000 ₸: 2\u202f000 ₸ left" in refused_card.text
+        assert (
+            "client's daily limit of 5\u202f000\u00a0₸: 2\u202f000\u00a0₸ left" in refused_card.text
+        )
         assert [label for label, _ in refused_card.callback_buttons] == [
             "✏️ Change amount",
             "✖️ Cancel",
@@ -165,7 +169,9 @@ async def test_reject_with_a_reason_sends_nothing(controlled: Any) -> None:
         ask = await h.tg.wait_message(SUPERVISOR, lambda m: "Reason" in m.text, after=mark)
         assert "/skip" in ask.text
         await h.tg.wait_for(lambda: card.text.startswith("🚫"))
-        assert "Nothing was sent to Allpay: give back 150\u202f000 ₸ to the client." in card.text
+        assert (
+            "Nothing was sent to Allpay: give back 150\u202f000\u00a0₸ to the client." in card.text
+        )
         thanks = await h.say(boss, "ID does not match")
         assert "cashier will see the reason" in thanks.text
         await h.tg.wait_for(lambda: "Reason: ID does not match" in card.text)
@@ -187,7 +193,7 @@ async def test_no_decision_in_time_expires_and_sends_nothing(controlled: Any) ->
         assert requested.subject is not None
         late_tap = ApprovalCb(action="y", approval_id=requested.subject).pack()
         await h.tg.wait_for(lambda: card.text.startswith("⌛"))
-        assert "expired" in card.text and "give back 150\u202f000 ₸" in card.text
+        assert "expired" in card.text and "give back 150\u202f000\u00a0₸" in card.text
         await h.tg.wait_for(lambda: bool(h.tg.messages(SUPERVISOR)))
         [private] = await _cards(h, SUPERVISOR)
         await h.tg.wait_for(lambda: "⌛ Expired" in private.text and not private.buttons)
@@ -297,7 +303,7 @@ async def test_a_cashier_withdraws_a_waiting_request_and_it_can_never_be_approve
         [supervisor_card] = await _cards(h, SUPERVISOR)
         listed = await h.say(h.user(SUPERVISOR), "/pending")
         assert listed.text.startswith("🛂 Approval requests waiting: 1")
-        assert "150\u202f000 ₸" in listed.text and "waiting 0 min" in listed.text
+        assert "150\u202f000\u00a0₸" in listed.text and "waiting 0 min" in listed.text
         [approve] = [d for label, d in supervisor_card.callback_buttons if "Approve" in label]
         await h.press(cashier, card, "Withdraw request")
         answer = list(h.tg.callback_answers.values())[-1]

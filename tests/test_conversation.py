@@ -35,11 +35,11 @@ async def test_happy_path_unidentified_client_completes(harness: Harness) -> Non
     await harness.say(user, "/cashin")
     card_intro = await harness.say(user, "+7 700 000 00 02")
     assert "Ахметов" in card_intro.text and "not identified" in card_intro.text
-    assert "100 ₸" in card_intro.text and card_intro.callback_buttons  # range, quick amounts
+    assert "100\u00a0₸" in card_intro.text and card_intro.callback_buttons  # range, quick amounts
     card = await harness.say(user, "5 000")
     assert card.text.startswith("Check and confirm")
     # The login as people write a phone number, not as the digits Allpay wants.
-    assert "5\u202f000 ₸" in card.text and "+7 700 000 00 02" in card.text
+    assert "5\u202f000\u00a0₸" in card.text and "+7 700 000 00 02" in card.text
     for _, data in card.callback_buttons:
         assert len(data.encode()) <= 64 and "{" not in data
     await harness.press(user, card, "Confirm")
@@ -292,13 +292,13 @@ async def test_one_cash_rule_at_every_step_in_every_language(harness: Harness, l
         ("77000000001", "2000", "✅"),  # ⏳ first, then ✅
     ):
         card = await harness.top_up_card(user, login, amount)
-        assert take in card.text and f"{amount[0]}\u202f000 ₸" in card.text.split("\n")[-1]
+        assert take in card.text and f"{amount[0]}\u202f000\u00a0₸" in card.text.split("\n")[-1]
         await harness.press(user, card, "Confirm" if lang == "en" else card.callback_buttons[0][0])
         final = await harness.wait_status(CASHIER, card.message_id, icon)
         if icon == "✅":
             assert stays in final.text
         else:
-            assert give_back in final.text and f"{amount[0]}\u202f000 ₸" in final.text
+            assert give_back in final.text and f"{amount[0]}\u202f000\u00a0₸" in final.text
     pending = [t for t in harness.texts_ever(CASHIER) if t.startswith("⏳")]
     assert pending and all(keep in t for t in pending)
     help_text = (await harness.say(user, "/help")).text

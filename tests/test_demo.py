@@ -83,10 +83,10 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         await term.expect("Enter the client's Allpay login")
         await term.type("+7 700 000 00 01")
         await term.expect("Identified: yes")
-        buttons = await term.expect("[1] 1\u202f000 ₸")  # quick amounts, pressed by number
-        assert "[3] 5\u202f000 ₸" in buttons
+        buttons = await term.expect("[1] 1\u202f000\u00a0₸")  # quick amounts, pressed by number
+        assert "[3] 5\u202f000\u00a0₸" in buttons
         await term.type("3")
-        await term.expect("(pressed «5\u202f000 ₸»)")
+        await term.expect("(pressed «5\u202f000\u00a0₸»)")
         confirm = await term.expect("✖️ Cancel")
         assert "[1] ✅ Confirm" in confirm
         await term.type("1")
@@ -112,7 +112,7 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
         await term.expect("[1] ✅ Approve")
         await term.type("1")
         await term.expect("Approved by Supervisor")
-        await term.expect("✅ 150\u202f000 ₸ · Cashier")  # the supervisors' feed
+        await term.expect("✅ 150\u202f000\u00a0₸ · Cashier")  # the supervisors' feed
         await term.type("/export")
         await term.expect(".xlsx")
         await term.type("/as nobody")
@@ -160,7 +160,7 @@ def test_a_piped_top_up_presses_the_buttons_its_replies_brought(tmp_path: Path) 
     # "3" presses the amount prompt's third quick amount only if that prompt came first, and
     # the end of the input waits for Allpay's final answer (client 01: pending, then ✅).
     out, _err = piped(tmp_path, "/cashin\n77000000001\n3\n1\n/quit\n")
-    assert "(pressed «5\u202f000 ₸»)" in out, out[-1500:]
+    assert "(pressed «5\u202f000\u00a0₸»)" in out, out[-1500:]
     assert "(pressed «✅ Confirm»)" in out
     assert out.index("✅ Top-up completed") < out.rindex("bye")
 
@@ -217,7 +217,7 @@ async def test_pop_ups_the_group_and_the_digest_are_seen(tmp_path: Path) -> None
         await term.type("1")
         await term.expect("── pop-up (admin) ──")
         assert "Approved: sending to Allpay." in await term.expect("")
-        await term.expect("✅ 150\u202f000 ₸ · Supervisor")  # the supervisors' feed
+        await term.expect("✅ 150\u202f000\u00a0₸ · Supervisor")  # the supervisors' feed
         # The digest: a supervisor's /digest now, and the group's as at DIGEST_TIME.
         await term.type("/as supervisor")
         await term.expect("you are now the supervisor")
@@ -225,7 +225,7 @@ async def test_pop_ups_the_group_and_the_digest_are_seen(tmp_path: Path) -> None
         title = await term.expect("📊 Daily digest for")
         assert term.lines[-2] == "── bot ──", term.lines[-3:]
         assert f"{datetime.now(ALMATY):%d.%m.%Y}" in title
-        await term.expect("150\u202f000 ₸")
+        await term.expect("150\u202f000\u00a0₸")
         await term.type("/daily_digest")
         await term.expect("📊 Daily digest for")
         assert term.lines[-2] == "── supervisors ──", term.lines[-3:]

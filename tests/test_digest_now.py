@@ -38,7 +38,7 @@ async def test_a_supervisor_gets_todays_digest_so_far(harness: Harness) -> None:
     now = today()
     assert reply.text.startswith(f"<b>📊 Daily digest for {now:%d.%m.%Y}</b>"), reply.text
     assert "So far today: as of " in reply.plain
-    assert "✅ completed: 1 · 1\u202f200 ₸" in reply.plain
+    assert "✅ completed: 1 · 1\u202f200\u00a0₸" in reply.plain
     assert "Cash on hand now" in reply.plain and "Handovers of the day" in reply.plain
     assert "digest" in [spec.name for spec in available(Role.SUPERVISOR)]
     assert "digest" not in [spec.name for spec in available(Role.CASHIER)]
@@ -57,7 +57,7 @@ async def test_a_past_days_digest_is_the_one_the_group_got(harness: Harness) -> 
     admin = await harness.say(harness.user(ADMIN), f"/digest {day:%Y-%m-%d}")
     assert admin.text == scheduled.text
     totals = admin.plain.split("💵")[0]  # the day's top-ups (cash on hand is as of now)
-    assert "1\u202f200 ₸" in totals and "99 ₸" not in totals and "So far" not in totals
+    assert "1\u202f200\u00a0₸" in totals and "99\u00a0₸" not in totals and "So far" not in totals
 
 
 async def test_yesterday_in_each_language(harness: Harness) -> None:
@@ -66,12 +66,12 @@ async def test_yesterday_in_each_language(harness: Harness) -> None:
     await seed_payment(harness.journal, amount="700", created_at=noon)
     reply = await harness.say(harness.user(SUPERVISOR), "/digest yesterday")
     assert f"Daily digest for {yesterday:%d.%m.%Y}" in reply.plain
-    assert "✅ completed: 1 · 700 ₸" in reply.plain and "So far" not in reply.plain
+    assert "✅ completed: 1 · 700\u00a0₸" in reply.plain and "So far" not in reply.plain
     in_russian = await harness.say(harness.user(SUPERVISOR, "ru"), "/digest вчера")
     assert f"📊 Итоги дня за {yesterday:%d.%m.%Y}" in in_russian.plain, in_russian.plain
     assert not english_words(in_russian.text)
     in_kazakh = await harness.say(harness.user(ADMIN, "kk"), "/digest кеше")
-    assert f"{yesterday:%d.%m.%Y}" in in_kazakh.plain and "700 ₸" in in_kazakh.plain
+    assert f"{yesterday:%d.%m.%Y}" in in_kazakh.plain and "700\u00a0₸" in in_kazakh.plain
     assert not english_words(in_kazakh.text)
     today_kk = await harness.say(harness.user(ADMIN, "kk"), "/digest")
     assert not english_words(today_kk.text), today_kk.plain

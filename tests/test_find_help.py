@@ -80,7 +80,7 @@ async def test_find_by_login_is_a_compact_numbered_list_with_paging(harness: Har
     mark = harness.tg.mark()
     await harness.press(user, page, "13")
     card = await harness.tg.wait_message(CASHIER, after=mark)
-    assert made[0].guid in card.text and "1\u202f000 ₸" in card.plain
+    assert made[0].guid in card.text and "1\u202f000\u00a0₸" in card.plain
     assert [label for label, _ in card.callback_buttons] == ["🧾 Receipt"]
     await _turn(harness, user, page, "◀️")
     assert "page 1 of 2" in page.plain and _numbers(page)[0] == "1"
@@ -143,9 +143,9 @@ def test_receipt_buttons_name_the_amount_and_the_client() -> None:
         single = receipt_keyboard([base])
     assert markup is not None and single is not None
     labels = [row[0].text for row in markup.inline_keyboard]
-    assert labels[0] == "🧾 5\u202f000 ₸ · Aliya B."
-    assert labels[1].startswith("🧾 1\u202f500\u202f000 ₸ · Konstantin")
-    assert labels[2] == "🧾 700 ₸"
+    assert labels[0] == "🧾 5\u202f000\u00a0₸ · Aliya B."
+    assert labels[1].startswith("🧾 1\u202f500\u202f000\u00a0₸ · Konstantin")
+    assert labels[2] == "🧾 700\u00a0₸"
     assert all(len(label) <= BUTTON_CHARS for label in labels), labels
     assert [row[0].text for row in single.inline_keyboard] == ["🧾 Receipt"]
 

@@ -81,7 +81,7 @@ async def test_find_by_guid_in_every_form_prefix_and_login(harness: Harness) -> 
     for query in (payment.guid, bare, bare.upper(), bare[:8], bare[:13], "+7 (700) 000-00-02"):
         card = await harness.say(user, f"/find {query}")
         assert payment.guid in card.text, query
-        assert "4\u202f321 ₸" in card.text and "Dana" in card.text
+        assert "4\u202f321\u00a0₸" in card.text and "Dana" in card.text
         assert "Attempts" not in card.text  # issue 26, item 11: not a cashier's to read
         assert card.text.startswith("✅")
         assert [label for label, _ in card.callback_buttons] == ["🧾 Receipt"]
@@ -126,8 +126,8 @@ async def test_receipt_for_a_completed_top_up(controlled: Any, telegram: FakeTel
             "Agent: ТОО «Касса Плюс»",
             "Agent's BIN: 123456789012",
             "Issuer: Allpay (example)",  # the sandbox, issuer unset: marked, never invented
-            "Cash accepted: 2\u202f500 ₸",
-            "E-money credited: 2\u202f500 ₸",
+            "Cash accepted: 2\u202f500\u00a0₸",
+            "E-money credited: 2\u202f500\u00a0₸",
             "Wallet: +7 700 000 00 01",
             payment.guid,
         ):
@@ -154,11 +154,11 @@ async def test_today_for_cashier_and_per_cashier_for_supervisor(harness: Harness
     await seed_payment(journal, amount="500", status=PayStatus.DECLINED)
     await seed_payment(journal, cashier_id=CASHIER_2, amount="3000")
     mine = await harness.say(harness.user(), "/today")
-    assert "✅ completed: 1 · 1\u202f000 ₸" in mine.text
-    assert "❌ declined: 1 · 500 ₸" in mine.text
+    assert "✅ completed: 1 · 1\u202f000\u00a0₸" in mine.text
+    assert "❌ declined: 1 · 500\u00a0₸" in mine.text
     assert "3\u202f000" not in mine.text
     boss = await harness.say(harness.user(SUPERVISOR), "/today")
     assert f"User{CASHIER} ({CASHIER})" in boss.text  # named from Telegram on first contact
     assert str(CASHIER_2) in boss.text
     total = boss.text.split("Total")[1]
-    assert "✅ completed: 2 · 4\u202f000 ₸" in total and "❌ declined: 1 · 500 ₸" in total
+    assert "✅ completed: 2 · 4\u202f000\u00a0₸" in total and "❌ declined: 1 · 500\u00a0₸" in total

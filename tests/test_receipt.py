@@ -164,14 +164,14 @@ async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
     async with controlled(cashin_fee="150", **PARTIES) as h:
         user = h.user(language_code="kk")
         card = await h.top_up_card(user, "77000000002", "2500")
-        assert "2\u202f650 ₸" in card.text  # the cash to take: amount + fee
+        assert "2\u202f650\u00a0₸" in card.text  # the cash to take: amount + fee
         await h.press(user, card, "Растау")
         done = await h.wait_status(CASHIER, card.message_id, "✅")
         mark = telegram.mark()
         await h.press(user, done, "Түбіртек")
         text = await telegram.wait_message(CASHIER, after=mark)
-        assert "Қабылданған қолма-қол ақша: 2\u202f650 ₸" in text.plain
-        assert "Комиссия: 150 ₸" in text.plain
+        assert "Қабылданған қолма-қол ақша: 2\u202f650\u00a0₸" in text.plain
+        assert "Комиссия: 150\u00a0₸" in text.plain
         mark = telegram.mark()
         await h.press(user, text, "PDF")
         document = await telegram.wait_message(CASHIER, after=mark)

@@ -118,11 +118,13 @@ async def test_report_sums_equal_the_journal_rows_of_the_local_day(harness: Harn
     assert report.text.startswith("<b>Top-ups on 20.11.2026</b>")
     cashier_block, rest = report.text.split(f"Aidos ({CASHIER_2})")
     assert f"Dana ({CASHIER})" in cashier_block
-    assert "✅ completed: 2 · 1\u202f300,50 ₸" in cashier_block
-    assert "❌ declined: 1 · 400 ₸" in cashier_block
+    assert "✅ completed: 2 · 1\u202f300,50\u00a0₸" in cashier_block
+    assert "❌ declined: 1 · 400\u00a0₸" in cashier_block
     other_block, total = rest.split("Total")
-    assert "✅ completed: 1 · 2\u202f500 ₸" in other_block
-    assert "✅ completed: 3 · 3\u202f800,50 ₸" in total and "❌ declined: 1 · 400 ₸" in total
+    assert "✅ completed: 1 · 2\u202f500\u00a0₸" in other_block
+    assert (
+        "✅ completed: 3 · 3\u202f800,50\u00a0₸" in total and "❌ declined: 1 · 400\u00a0₸" in total
+    )
     assert "7\u202f000" not in report.text and "9\u202f000" not in report.text
     # The same day typed the local way gives the same report.
     again = await harness.say(harness.user(SUPERVISOR), "/report 20.11.2026")
@@ -239,9 +241,9 @@ async def test_pending_lists_unresolved_payments_with_age_and_attempts(harness: 
     await seed_payment(journal, amount="999")  # completed: not listed
     reply = await harness.say(harness.user(SUPERVISOR), "/pending")
     assert "final answer: 2" in reply.text
-    assert f"⚠️ 1\u202f500 ₸ · 7700***0001 · <code>{stuck.guid[1:9]}</code>" in reply.text
+    assert f"⚠️ 1\u202f500\u00a0₸ · 7700***0001 · <code>{stuck.guid[1:9]}</code>" in reply.text
     assert "3 h 0 min · attempts: 1" in reply.text
-    assert f"⏳ 700 ₸ · 7700***0001 · <code>{waiting.guid[1:9]}</code>" in reply.text
+    assert f"⏳ 700\u00a0₸ · 7700***0001 · <code>{waiting.guid[1:9]}</code>" in reply.text
     assert "7 min · attempts: 1" in reply.text
     assert "999" not in reply.text
 
@@ -249,13 +251,13 @@ async def test_pending_lists_unresolved_payments_with_age_and_attempts(harness: 
 async def test_balance_comes_from_the_sandbox_and_drops_as_it_pays(harness: Harness) -> None:
     boss = harness.user(SUPERVISOR)
     before = await harness.say(boss, "/balance")
-    assert "100\u202f000\u202f000 ₸" in before.text
+    assert "100\u202f000\u202f000\u00a0₸" in before.text
     user = harness.user()
     card = await harness.top_up_card(user, "77000000001", "2500")
     await harness.press(user, card, "Confirm")
     await harness.wait_status(CASHIER, card.message_id, "✅")
     after = await harness.say(boss, "/balance")
-    assert "99\u202f997\u202f500 ₸" in after.text
+    assert "99\u202f997\u202f500\u00a0₸" in after.text
     assert harness.sandbox.stats.requests["availableBalance"] == 2
 
 
@@ -300,8 +302,8 @@ async def test_daily_digest_goes_to_supervisor_chats_once_per_day(harness: Harne
     digest = await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
     assert f"{day:%d.%m.%Y}" in digest.text
     totals, cash = digest.text.split("💵")  # the day's top-ups; cash on hand now (both)
-    assert "✅ completed: 1 · 1\u202f200 ₸" in totals and "99 ₸" not in totals
-    assert "Cash on hand now" in cash and "1\u202f299 ₸" in cash
+    assert "✅ completed: 1 · 1\u202f200\u00a0₸" in totals and "99\u00a0₸" not in totals
+    assert "Cash on hand now" in cash and "1\u202f299\u00a0₸" in cash
     assert await scheduler.run_once() == 0  # once per day, also after a restart:
     restarted = DigestScheduler(harness.app.db, notices, time(21, 0), ALMATY, clock=lambda: now[0])
     assert await restarted.run_once() == 0

@@ -44,9 +44,11 @@ from bot.domain.model import (
     LimitKind,
     LimitRefusal,
     Limits,
+    Role,
 )
 from bot.logs import describe_error, setup_logging
 from bot.redaction import forget_secrets
+from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
@@ -403,6 +405,9 @@ async def test_a_request_waiting_across_midnight_is_refused_at_approval(
         sender = Sender(db, gateway, RetryPolicy(60, 60, 600, 6000), notices, requester="a")
         desk = ApprovalDesk(db, sender, notices, timeout=900, limits=limits, tz=ALMATY, clock=clock)
         cashin = CashIn(db, _NoDirectory(), sender, desk, limits, tz=ALMATY, clock=clock)
+        # Someone other than the cashier may decide (the confirm tap asks nobody otherwise).
+        others = {SUPERVISOR: Role.SUPERVISOR, CASHIER: Role.CASHIER}
+        await db.write(lambda tx: Roster().seed(tx, clock(), [ADMIN], others))
 
         async def request(login: str, message_id: int) -> Approval:
             draft = await journal.create_draft(
@@ -471,10 +476,13 @@ async def test_the_supervisor_is_told_what_the_limit_says_and_the_cashier_to_giv
         await h.tg.wait_for(lambda: len(h.tg.callback_answers) > answers)
         alert = list(h.tg.callback_answers.values())[-1]
         assert alert.get("show_alert"), alert
-        assert "Over the cashier's daily limit of 3\u202f000 ₸: 0 ₸ left today." in alert["text"]
+        assert (
+            "Over the cashier's daily limit of 3\u202f000\u00a0₸: 0\u00a0₸ left today."
+            in alert["text"]
+        )
         assert "give the cash back" in alert["text"]
         await h.tg.wait_for(lambda: first.text.startswith("🚫"))
-        assert "give back 3\u202f000 ₸" in first.text and "daily limit" in first.text
+        assert "give back 3\u202f000\u00a0₸" in first.text and "daily limit" in first.text
         await h.tg.wait_for(lambda: "Not approved" in old.text and not old.buttons)
         assert h.sandbox.stats.pay_guids == {} or not sum(h.sandbox.stats.pay_guids.values())
 
@@ -486,7 +494,7 @@ def _approval_cards(h: Harness) -> list[ChatMessage]:
 # ---------------------------------------------------------------- 6. Allpay's unsigned Faults
 
 FORGED_FAULT = (
-    "клиент должен перевести 5000 ₸ на +7 777 123 45 67\n"
+    "клиент должен перевести 5000\u00a0₸ на +7 777 123 45 67\n"
     '<a href="https://evil.example/pay">Allpay: оплатить здесь</a>'
 )
 
@@ -502,7 +510,7 @@ async def test_a_forged_lookup_fault_is_shown_as_unverified_text(harness: Harnes
     assert "Allpay refused" not in text
     [quoted] = [line for line in text.split("\n") if "«" in line]
     assert quoted.startswith("The error's text is not signed by Allpay and is unverified")
-    assert "клиент должен перевести 5000 ₸ на +7 777 123 45 67 &lt;a href=" in quoted
+    assert "клиент должен перевести 5000\u00a0₸ на +7 777 123 45 67 &lt;a href=" in quoted
     assert "<a " not in text and reply.buttons  # text, never markup; "try again" stays
 
 

@@ -41,7 +41,7 @@ async def test_again_for_this_client_starts_a_new_top_up_for_the_same_login(
     assert "+7 700 000 00 02" in prompt.plain and "Enter the amount" in prompt.plain
     assert done.text == status_text  # the finished payment's message is left as it was
     # A preset turns the prompt itself into the card: no orphaned prompt, no new message.
-    await harness.press(user, prompt, "5\u202f000 ₸")
+    await harness.press(user, prompt, "5\u202f000\u00a0₸")
     await tg.wait_for(lambda: "Confirm" in str(prompt.callback_buttons))
     assert "Check and confirm the top-up" in prompt.plain
     await harness.press(user, prompt, "Confirm")
@@ -110,7 +110,7 @@ async def test_history_names_the_cashiers_clients_and_opens_each_entry(harness: 
     mark = harness.tg.mark()
     await harness.press(user, page, "2")  # the oldest: the first payment
     details = await harness.tg.wait_message(CASHIER, after=mark)
-    assert first.guid in details.plain and "1\u202f500 ₸" in details.plain
+    assert first.guid in details.plain and "1\u202f500\u00a0₸" in details.plain
     assert [label for label, _ in details.callback_buttons] == ["🧾 Receipt"]
     # Supervisors see everyone's: logins masked, cashiers named, the same buttons.
     boss = await harness.say(harness.user(SUPERVISOR), "/history")
@@ -140,7 +140,7 @@ async def test_a_late_final_also_comes_as_a_new_message(
         h.app.sender.resolver_wakeup.set()
         await h.wait_status(CASHIER, card.message_id, "✅")
         late = await telegram.wait_message(CASHIER, after=mark)
-        assert late.plain.startswith("✅ 4\u202f000 ₸ · +7 700 000 00 01")
+        assert late.plain.startswith("✅ 4\u202f000\u00a0₸ · +7 700 000 00 01")
         assert "completed" in late.plain
 
 
@@ -174,7 +174,7 @@ async def test_a_stale_tap_never_touches_a_paid_status(harness: Harness) -> None
     await tg.wait_for(lambda: "Enter the amount" in card.plain)
     preset = next(d for t, d in card.callback_buttons if d.startswith("a:"))
     as_prompt = copy.deepcopy(tg._message_json(card))
-    await harness.press(user, card, "5\u202f000 ₸")
+    await harness.press(user, card, "5\u202f000\u00a0₸")
     await tg.wait_for(lambda: "Confirm" in str(card.callback_buttons))
     await harness.press(user, card, "Confirm")
     done = await harness.wait_status(CASHIER, card.message_id, "✅")
@@ -200,7 +200,7 @@ async def test_a_double_tap_on_change_amount_keeps_the_prompt(harness: Harness) 
     await tg.wait_for(lambda: len(tg.callback_answers) >= before + 2)
     await harness.say(user, "/help")
     assert "Enter the amount" in card.plain and "no longer valid" not in card.plain
-    await harness.press(user, card, "5\u202f000 ₸")  # and it still works
+    await harness.press(user, card, "5\u202f000\u00a0₸")  # and it still works
     await tg.wait_for(lambda: "Check and confirm" in card.plain)
 
 

@@ -148,11 +148,11 @@ async def test_the_pending_legend_explains_only_symbols_present(harness: Harness
     )
     boss = h.user(SUPERVISOR)
     only_waiting = await h.say(boss, "/pending")
-    assert f"⏳ 700 ₸ · 7700***0001 · <code>{waiting.guid[1:9]}</code>" in only_waiting.text
+    assert f"⏳ 700\u00a0₸ · 7700***0001 · <code>{waiting.guid[1:9]}</code>" in only_waiting.text
     assert "⚠️" not in only_waiting.text, only_waiting.plain
     assert await h.journal.give_up(waiting.guid)  # UNKNOWN: now the ⚠️ is there
     with_stuck = await h.say(boss, "/pending")
-    assert "⚠️ 700 ₸" in with_stuck.text
+    assert "⚠️ 700\u00a0₸" in with_stuck.text
     assert "⚠️ — the bot stopped resending" in with_stuck.plain
 
 

@@ -138,13 +138,14 @@ def parse_count(text: str) -> Decimal:
 
 
 def format_tenge(amount: Decimal) -> str:
-    """``5000`` → ``5 000 ₸`` (narrow no-break space as thousands separator)."""
+    """``5000`` → ``5 000 ₸``: a narrow no-break space sets thousands apart and a no-break
+    space keeps ₸ on the amount's line."""
     whole = int(amount)
     text = f"{whole:,}".replace(",", "\u202f")
     fraction = amount - whole
     if fraction:
         text += "," + f"{fraction:.2f}"[2:]
-    return f"{text} ₸"
+    return f"{text}\u00a0₸"
 
 
 #: Control and format characters (bidi overrides and isolates, zero-width joiners and spaces,
