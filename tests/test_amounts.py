@@ -22,7 +22,7 @@ MIN, MAX = Decimal(100), Decimal(500000)
         ("5000,00", 5000),
         ("5000.00", 5000),
         ("5000,0", 5000),
-        ("5\u00a0000,00\u00a0₸", 5000),
+        ("5\u00a0000,00 ₸", 5000),
         ("5\u202f000.00", 5000),
         ("5000.000", 5000),  # a point with a thousands part before it: only a fraction
         # the English thousands comma: three digits after a comma are never tiyn
@@ -30,11 +30,11 @@ MIN, MAX = Decimal(100), Decimal(500000)
         ("12,500", 12500),
         ("250,000", 250000),
         ("1,000.00", 1000),
-        ("12,500\u00a0₸", 12500),
+        ("12,500 ₸", 12500),
         # unchanged
         ("5000", 5000),
         ("5 000", 5000),
-        ("5000\u00a0₸", 5000),
+        ("5000 ₸", 5000),
     ],
 )
 def test_amounts_people_type_are_read(typed: str, amount: int) -> None:
@@ -53,7 +53,7 @@ def test_amounts_people_type_are_read(typed: str, amount: int) -> None:
         (",50", AmountProblem.NOT_WHOLE),
         # one way only, or refused: never a guess
         ("1.000", AmountProblem.NOT_A_NUMBER),  # one in English, a thousand to some
-        ("5.000\u00a0₸", AmountProblem.NOT_A_NUMBER),
+        ("5.000 ₸", AmountProblem.NOT_A_NUMBER),
         ("1,000,00", AmountProblem.NOT_A_NUMBER),  # a thousands comma and a decimal comma
         ("1,00,000", AmountProblem.NOT_A_NUMBER),  # lakh grouping
         ("10,00,0", AmountProblem.NOT_A_NUMBER),

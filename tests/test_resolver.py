@@ -166,7 +166,7 @@ def test_amount_parser_rejects(typed: str, problem: AmountProblem) -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "amount"), [("5000", 5000), ("5 000", 5000), ("5000\u00a0₸", 5000), ("100", 100)]
+    ("typed", "amount"), [("5000", 5000), ("5 000", 5000), ("5000 ₸", 5000), ("100", 100)]
 )
 def test_amount_parser_accepts(typed: str, amount: int) -> None:
     assert parse_amount(typed, Decimal(100), Decimal(500000)) == Decimal(amount)

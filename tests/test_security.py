@@ -579,7 +579,7 @@ async def test_cancel_after_a_confirm_never_says_nothing_was_sent(harness: Harne
 
 async def test_an_old_card_never_pays_an_amount_typed_after_it(harness: Harness) -> None:
     """The card for 1 000 ₸ is on screen; «Change amount», 50 000 typed, but its card is lost
-    on the way. The 1 000\u00a0₸ card's Confirm must not pay 50 000 (nor anything: it was
+    on the way. The 1 000 ₸ card's Confirm must not pay 50 000 (nor anything: it was
     replaced)."""
     user = harness.user()
     old = await harness.top_up_card(user, "77000000002", "1000")
