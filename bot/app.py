@@ -45,7 +45,7 @@ from bot.telegram.handlers import build_router
 from bot.telegram.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.intake import Intake
 from bot.telegram.outbox import OutboxWorker
-from bot.telegram.pacing import Pacer, RedisBudgetStore
+from bot.telegram.pacing import Budget, Pacer, RedisBudgetStore
 from bot.telegram.parts import Parts, PartsMiddleware
 from bot.telegram.rerun import RerunMiddleware, RerunSafeStorage
 from bot.telegram.storage import SQLiteStorage
@@ -205,8 +205,12 @@ def make_bot(settings: Settings) -> Bot:
 
 
 @asynccontextmanager
-async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator[App]:
-    """Everything the bot needs, started; closed in reverse order on exit."""
+async def build_app(
+    settings: Settings, bot: Bot | None = None, *, budget: Budget | None = None
+) -> AsyncIterator[App]:
+    """Everything the bot needs, started; closed in reverse order on exit. ``budget``: the
+    pacing of Bot API calls (Telegram's limits, a little stricter, by default); a test
+    against a stand-in without limits may loosen it."""
     for secret in settings.secret_values():
         register_secret(secret)
     i18n = make_i18n(settings.default_language)
@@ -214,7 +218,7 @@ async def build_app(settings: Settings, bot: Bot | None = None) -> AsyncIterator
     reach = TelegramReach()
     bot = bot or make_bot(settings)
     # Every Bot API call, whoever makes it, is paced; the watch inside sees each attempt.
-    pacer = Pacer(observer=metrics)
+    pacer = Pacer(budget, observer=metrics)
     metrics.watch_queue(pacer.queue_depth)
     bot.session.middleware(LateAnswers())  # a rerun's second answer to a press is no error
     bot.session.middleware(pacer)

@@ -180,10 +180,29 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Where the backend is what is tested (``@pytest.mark.backends``, on a test or a
+    module), a test runs on SQLite and on PostgreSQL; people's flows run on SQLite. A test
+    that names its backend itself (``parametrize("database_url", …, indirect=True)``) keeps
+    it."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "database_url" in (names.split(",") if isinstance(names, str) else names):
+            return
+    both = metafunc.definition.get_closest_marker("backends") is not None
+    metafunc.parametrize("database_url", BACKENDS if both else BACKENDS[:1], indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every test of the journal runs on both backends: this test's own database."""
-    if request.param == "sqlite":
+    """This test's own database: SQLite, or a fresh PostgreSQL schema (see
+    :func:`pytest_generate_tests`)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite:///{tmp_path / 'cashin.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
     return url

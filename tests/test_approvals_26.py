@@ -24,13 +24,9 @@ from tests.harness import (
     SUPERVISOR_CHAT,
     Harness,
     seed_payment,
-    sqlite_only,
 )
 
 NBSP = "\u202f"  # format_tenge's thin no-break space
-
-#: People's flows: storage is not the point here (the journal's tests run both backends).
-database_url = sqlite_only()
 
 
 def _approval_messages(h: Harness, chat_id: int) -> list[ChatMessage]:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
 from bot.domain.model import OutboxKind, Status
@@ -31,6 +33,9 @@ from tests.harness import (
     seed_payment,
     settings_for,
 )
+
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,6 +21,9 @@ from bot.telegram.keyboards import retry_confirm_keyboard
 from tests.harness import CASHIER, CASHIER_2, STRANGER, Harness, holding
 from tests.tcpproxy import CutProxy
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 
 @contextlib.asynccontextmanager
 async def journal_for(database_url: str) -> AsyncIterator[tuple[str, CutProxy | None]]:

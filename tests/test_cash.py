@@ -288,6 +288,7 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
 # ---------------------------------------------------------------- who may answer
 
 
+@pytest.mark.backends  # storage is the point here too
 async def test_self_confirmation_is_refused_and_of_two_supervisors_at_once_one_wins(
     controlled: Any, telegram: FakeTelegram
 ) -> None:

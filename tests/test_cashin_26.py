@@ -10,9 +10,7 @@ from typing import Any
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage
-from tests.harness import ADMIN, CASHIER, SUPERVISOR, Harness, seed_payment, sqlite_only
-
-database_url = sqlite_only()
+from tests.harness import ADMIN, CASHIER, SUPERVISOR, Harness, seed_payment
 
 
 async def _login_reply(h: Harness, user: dict[str, Any], login: str) -> ChatMessage:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage
 from bot.telegram.callbacks import ApprovalCb
@@ -67,6 +69,7 @@ async def test_cashier_limits_are_checked_when_the_amount_is_typed(controlled: A
         assert "limit.cashier_count" not in await _audit_actions(h)  # typed, not confirmed
 
 
+@pytest.mark.backends  # storage is the point here too
 async def test_concurrent_confirms_over_the_client_limit_send_exactly_one(
     controlled: Any,
 ) -> None:

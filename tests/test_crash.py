@@ -28,6 +28,9 @@ from tests.harness import CASHIER, PARTIES_ENV, TOKEN
 from tests.harness import holding as holding_journal
 from tests.tcpproxy import HoldingProxy
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 ROOT = Path(__file__).resolve().parents[1]
 POINTS = [
     "after_draft",

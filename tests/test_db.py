@@ -25,6 +25,9 @@ from tests.conftest import Connect
 from tests.harness import CASHIER, holding, seed_payment
 from tests.journal import Journal
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 
 async def test_a_schema_1_database_is_upgraded_with_its_payments(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"

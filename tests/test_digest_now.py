@@ -19,13 +19,9 @@ from tests.harness import (
     Harness,
     english_words,
     seed_payment,
-    sqlite_only,
 )
 
 ALMATY = ZoneInfo("Asia/Almaty")
-
-#: People's flows: storage is not the point here (the journal's tests run both backends).
-database_url = sqlite_only()
 
 
 def today() -> datetime:

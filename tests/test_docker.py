@@ -28,6 +28,9 @@ from packaging.utils import canonicalize_name
 from bot.web import start_web
 from tests.harness import Harness
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 

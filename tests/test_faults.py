@@ -29,6 +29,9 @@ from tests.harness import (
     settings_for,
 )
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 SOAK = os.environ.get("CASHIN_SOAK") == "1"
 PAYMENTS = 1000 if SOAK else 200
 # login → what the sandbox does with it (see README): mixed outcomes, all eventually final.

@@ -23,7 +23,6 @@ from tests.harness import (
     Harness,
     english_words,
     seed_payment,
-    sqlite_only,
 )
 
 #: What a phone shows without scrolling far: a list page, a /help.
@@ -33,9 +32,6 @@ BUTTON_CHARS = 40
 #: How the old receipt buttons were labelled: "🧾 7174fac6".
 GUID_LABEL = re.compile(r"🧾 [0-9a-f]{8}$")
 I18N = I18n(path=locales_path(), default_locale="en")
-
-#: People's flows: storage is not the point here (the journal's tests run both backends).
-database_url = sqlite_only()
 
 
 async def _turn(harness: Harness, user: dict[str, Any], page: ChatMessage, label: str) -> None:

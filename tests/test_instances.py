@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from bot.app import App, build_app
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.model import Status
@@ -16,6 +18,9 @@ from bot.web import health
 from tests.conftest import REDIS_URL
 from tests.harness import ADMIN, CASHIER, _has_button
 from tests.journal import Journal
+
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
 
 
 @contextlib.asynccontextmanager

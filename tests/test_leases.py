@@ -26,6 +26,9 @@ from tests.conftest import Connect, make_client
 from tests.harness import CASHIER
 from tests.journal import Journal
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 POLICY = RetryPolicy(0.02, 0.05, alert_after=600, give_up_after=3600)
 
 

@@ -35,6 +35,9 @@ from tests.harness import (
     holding,
 )
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-token_for-webhooks"
 

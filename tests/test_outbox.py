@@ -30,6 +30,9 @@ from tests.conftest import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, seed_payment
 from tests.journal import Journal
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 ALMATY = ZoneInfo("Asia/Almaty")
 
 

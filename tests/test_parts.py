@@ -33,6 +33,9 @@ from tests.conftest import REDIS_URL
 from tests.harness import PARTIES, Harness
 from tests.tcpproxy import CutProxy
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 CASHIERS = list(range(8001, 8007))
 EACH = 3
 CUT = 15.0

@@ -19,6 +19,9 @@ from bot.devtools.telegram import FakeTelegram
 from tests.conftest import sandbox_folder
 from tests.harness import PARTIES_ENV, TOKEN, free_port
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

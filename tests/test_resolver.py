@@ -27,6 +27,9 @@ from tests.conftest import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
 from tests.journal import Journal
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 
 class NoDirectory:
     async def check_user(self, login: str, lang: str) -> CheckResult:

@@ -14,6 +14,9 @@ from tests.conftest import sandbox_folder
 from tests.harness import CASHIER, SUPERVISOR, SUPERVISOR_CHAT, Harness, running_bot, settings_for
 from tests.rush import LOGIN, cashier_ids, feed_guids, rush
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 CASHIERS = 40
 
 

@@ -135,6 +135,7 @@ def _secret_lines(path: Path) -> list[str]:
     return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("-----")]
 
 
+@pytest.mark.backends  # storage is the point here too
 async def test_no_secret_or_personal_data_reaches_logs_stderr_or_the_database(
     tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
 ) -> None:

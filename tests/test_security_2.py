@@ -73,6 +73,9 @@ from tests.test_docker import ROOT, _stages
 from tests.test_preflight import _check as preflight_check
 from tests.test_receipt import read_back
 
+#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.backends
+
 CLIENT_NAME = "Нұрланова Айгерім Серікқызы"
 #: One client's login in every form the bot and people write it.
 LOGINS = ("+7 700 000 00 01", "8 700 000 00 01", "77000000001", "+77000000001", "87000000001")

@@ -25,13 +25,9 @@ from tests.harness import (
     _has_button,
     english_words,
     seed_payment,
-    sqlite_only,
 )
 
 ALMATY = ZoneInfo("Asia/Almaty")
-
-#: People's flows: storage is not the point here (the journal's tests run both backends).
-database_url = sqlite_only()
 
 
 def tenge(amount: str) -> str:
