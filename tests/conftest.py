@@ -60,14 +60,14 @@ async def sandbox(tmp_path: Path, sandbox_keys: Path) -> AsyncIterator[RunningSa
 
 
 def make_client(
-    sandbox: RunningSandbox, *, timeout: float = 1.0, url: str | None = None, verify: bool = True
+    sandbox: RunningSandbox, *, timeout: float = 1.0, url: str | None = None
 ) -> AllpayClient:
     keys = sandbox.keys
     return AllpayClient(
         url or sandbox.url,
         requester="agent-test",
         signer=Signer.from_file(keys.agent_private, keys.certificate_number),
-        verifier=Verifier.from_file(keys.allpay_public) if verify else None,
+        verifier=Verifier.from_file(keys.allpay_public),
         timeout=timeout,
         tz=ALMATY,
     )

@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 from lxml import etree
 
-from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import (
     OP_CASH_IN,
     OP_CHECK_AND_VALIDATE,
@@ -253,17 +252,3 @@ async def test_read_timeout(sandbox: RunningSandbox, fake_allpay: Start) -> None
             await client.check_user("77010000001", "ru")
         assert info.value.kind is AllpayErrorKind.UNAVAILABLE
     release.set()
-
-
-async def test_declined_without_verification_is_still_parsed(
-    sandbox: RunningSandbox, fake_allpay: Start
-) -> None:
-    """With verification off an unsigned answer is read (and it is DECLINED here)."""
-
-    async def respond(request: web.Request) -> web.StreamResponse:
-        return xml(signed_answer(sandbox, await request.read(), status="DECLINED", sign=False))
-
-    client: AllpayClient = make_client(sandbox, url=await fake_allpay(respond), verify=False)
-    async with client:
-        result = await client.pay(GUID, "77010000001", Decimal(5000), "ru")
-    assert result.status is PayStatus.DECLINED

@@ -17,6 +17,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import Payment
 from bot.domain.reports import (
     CSV_COLUMNS,
+    Lookup,
     PeriodError,
     PeriodProblem,
     parse_lookup,
@@ -71,7 +72,7 @@ def test_bad_periods_are_named(args: list[str], problem: PeriodProblem) -> None:
 
 def test_lookup_reads_guids_prefixes_and_logins() -> None:
     guid = "{1A2B3C4D-0000-4000-8000-00000000ABCD}"
-    assert parse_lookup(guid) is not None and parse_lookup(guid).exact_guid  # type: ignore[union-attr]
+    assert parse_lookup(guid) == Lookup("1a2b3c4d-0000-4000-8000-00000000abcd", None)
     assert parse_lookup("1a2b3c4d") == parse_lookup("{1a2b3c4d")
     assert parse_lookup("+7 701 000 00 01") is not None
     assert parse_lookup("+7 701 000 00 01").login == "77010000001"  # type: ignore[union-attr]

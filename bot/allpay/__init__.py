@@ -1,4 +1,5 @@
-"""Allpay's SOAP Cash-In protocol: client, signing and sandbox. Knows nothing of Telegram."""
+"""Allpay's SOAP Cash-In protocol: envelopes, signatures, the client. Knows nothing of Telegram
+(the sandbox that stands in for Allpay is bot/devtools/sandbox.py)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class AllpayClient:
         *,
         requester: str,
         signer: Signer | None,
-        verifier: Verifier | None,
+        verifier: Verifier,
         timeout: float,
         token: str | None = None,
         tm_url: str | None = None,
@@ -271,10 +271,9 @@ class AllpayClient:
         raise_for_fault(payload)
         if raw.http_status != 200:
             raise _Unavailable("http", f"HTTP {raw.http_status} with a non-Fault body")
-        if self._verifier is not None:
-            verified = self._verifier.verify(answer)
-            if digest is not None and verified.request_dsig != digest:
-                raise SignatureError("requestDsig does not match the request's digest")
+        verified = self._verifier.verify(answer)  # every answer: there is no unverified path
+        if digest is not None and verified.request_dsig != digest:
+            raise SignatureError("requestDsig does not match the request's digest")
         return payload
 
     async def _post(self, operation: str, body: bytes, url: str) -> _Raw:

@@ -108,16 +108,6 @@ class CashPosition:
     unresolved_payments: tuple[Payment, ...] = field(default=())
 
     @property
-    def shortage(self) -> Decimal:
-        """What the cashier still owes from past handovers."""
-        return -sum((h.variance for h in self.open_variances if h.variance < 0), Decimal(0))
-
-    @property
-    def surplus(self) -> Decimal:
-        """What past handovers brought beyond the journal, held for the cashier."""
-        return sum((h.variance for h in self.open_variances if h.variance > 0), Decimal(0))
-
-    @property
     def empty(self) -> bool:
         return not (self.collected or self.waiting or self.open_variances or self.unresolved_count)
 

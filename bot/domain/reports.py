@@ -22,7 +22,6 @@ from bot.domain.parsing import normalize_login
 MAX_RANGE_DAYS = 93
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _LOCAL_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
-_FULL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _GUID_PREFIX = re.compile(r"[0-9a-f-]+")
 MIN_PREFIX_HEX = 8
 
@@ -92,10 +91,6 @@ class Lookup:
 
     guid_prefix: str | None
     login: str | None
-
-    @property
-    def exact_guid(self) -> bool:
-        return self.guid_prefix is not None and _FULL_GUID.fullmatch(self.guid_prefix) is not None
 
 
 def parse_lookup(query: str) -> Lookup | None:

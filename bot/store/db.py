@@ -362,10 +362,6 @@ def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def opt_ts(value: str | None) -> datetime | None:
-    return parse_ts(value) if value else None
-
-
 def marks(values: Sized) -> str:
     """``?, ?, ?`` for an ``IN (...)`` of these values."""
     return ", ".join("?" * len(values))

@@ -87,15 +87,6 @@ class Roster:
         return {int(r["user_id"]): str(r["name"]) for r in rows}
 
     @staticmethod
-    def active_supervisors(tx: Tx) -> list[int]:
-        rows = tx.all(
-            "SELECT user_id FROM users WHERE role = ? AND blocked = 0 AND removed_at IS NULL "
-            "ORDER BY user_id",
-            (Role.SUPERVISOR.value,),
-        )
-        return [int(r["user_id"]) for r in rows]
-
-    @staticmethod
     def deciders(tx: Tx) -> list[int]:
         """Who may decide approval requests in their private chat: active supervisors and
         admins (nobody decides their own request: the caller leaves the requester out)."""

@@ -346,15 +346,6 @@ class ApprovalDesk:
     async def waiting(self) -> list[Approval]:
         return await self.db.read(Approvals.waiting)
 
-    async def card(self, approval_id: str, chat_id: int) -> tuple[Approval | None, int | None]:
-        """The request and the message that is its card in ``chat_id`` (None if none)."""
-        return await self.db.read(
-            lambda tx: (
-                Approvals.get(tx, approval_id),
-                Approvals.card_message(tx, approval_id, chat_id),
-            )
-        )
-
     async def view(
         self, approval_id: str, chat_id: int
     ) -> tuple[Approval | None, int | None, dict[int, str]]:
