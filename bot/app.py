@@ -11,23 +11,17 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.utils.i18n import I18n
 from aiohttp import web
 
 from bot.allpay.client import AllpayClient
-from bot.allpay.signing import Signer, Verifier
+from bot.clients import allpay_client, make_bot
 from bot.config import ConfigError, Settings
 from bot.domain.model import Limits
 from bot.logs import one_line
@@ -35,7 +29,9 @@ from bot.loops import BackgroundLoop, wait_event
 from bot.metrics import Metrics, TelegramReach, TelegramWatch
 from bot.outage import Part
 from bot.redaction import register_secret
-from bot.store.db import Database, open_database
+from bot.running import App
+from bot.store.backends import open_database
+from bot.store.db import Database
 from bot.store.roster import Roster
 from bot.telegram.access import AccessMiddleware, RefusalBudget
 from bot.telegram.answers import LateAnswers
@@ -77,38 +73,6 @@ T = TypeVar("T")
 SHUTDOWN_GRACE = 5.0  # seconds for in-flight sends to reach the journal on SIGTERM
 
 
-@dataclass
-class App:
-    settings: Settings
-    db: Database
-    allpay: AllpayClient
-    people: People
-    cashin: CashIn
-    desk: ApprovalDesk
-    cash: CashDesk
-    reports: Reports
-    sender: Sender
-    resolver: Resolver
-    outbox: OutboxWorker
-    digest: DigestScheduler | None
-    housekeeping: Housekeeping
-    bot: Bot
-    dispatcher: Dispatcher
-    i18n: I18n
-    sandbox: RunningSandbox | None
-    metrics: Metrics
-    telegram: TelegramReach
-    pacer: Pacer
-    intake: Intake
-    #: Every background loop, started and watched: one that ends for good stops the process.
-    loops: tuple[BackgroundLoop, ...]
-    parts: Parts
-    #: Set if another process took this instance's name (this one stalled past its lease).
-    name_lost: asyncio.Event | None = None
-    #: The shared conversations' Redis (``REDIS_URL``), for /healthz; None without one.
-    redis: Redis | None = None
-
-
 def conversation_storage(
     settings: Settings, db: Database
 ) -> tuple[BaseStorage, BaseEventIsolation, Redis | None]:
@@ -147,61 +111,6 @@ def warn_about_allpay(settings: Settings) -> None:
             "Allpay for an https:// endpoint",
             name,
         )
-
-
-async def allpay_client(
-    settings: Settings, metrics: Metrics
-) -> tuple[AllpayClient, RunningSandbox | None]:
-    if settings.uses_sandbox:
-        from bot.devtools.sandbox import start_sandbox
-
-        sandbox = await start_sandbox(
-            settings.sandbox_folder, slow_delay=settings.allpay_timeout + 1
-        )
-        keys = sandbox.keys
-        url, tm_url = sandbox.urls(settings.allpay_api_version)
-        client = AllpayClient(
-            url,
-            requester=settings.allpay_requester or "sandbox-agent",
-            signer=Signer.from_file(keys.agent_private, keys.certificate_number),
-            verifier=Verifier.from_file(keys.allpay_public),
-            timeout=settings.allpay_timeout,
-            tm_url=settings.allpay_tm_url or tm_url,
-            tz=settings.tz,
-            observer=metrics.observe_allpay,
-            version=settings.allpay_api_version,
-        )
-        register_secret(keys.agent_private.read_text())
-        return client, sandbox
-    # Settings validated these together with ALLPAY_URL.
-    assert settings.allpay_url is not None
-    assert settings.allpay_requester is not None
-    assert settings.allpay_private_key is not None
-    assert settings.allpay_public_key is not None
-    client = AllpayClient(
-        settings.allpay_url,
-        requester=settings.allpay_requester,
-        signer=Signer.from_file(settings.allpay_private_key, settings.allpay_certificate_number),
-        verifier=Verifier.from_file(settings.allpay_public_key),
-        timeout=settings.allpay_timeout,
-        token=settings.allpay_token.get_secret_value() if settings.allpay_token else None,
-        tm_url=settings.allpay_tm_url,
-        tz=settings.tz,
-        observer=metrics.observe_allpay,
-        version=settings.allpay_api_version,
-    )
-    return client, None
-
-
-def make_bot(settings: Settings) -> Bot:
-    if settings.bot_token is None:
-        raise ConfigError("configuration error: BOT_TOKEN: required to run the bot")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    return Bot(
-        token=settings.bot_token.get_secret_value(),
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
 
 
 @asynccontextmanager

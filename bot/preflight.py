@@ -144,7 +144,7 @@ def _allpay_problem(error: AllpayError, url: str) -> str:
 
 
 async def _telegram(settings: Settings) -> list[Outcome]:
-    from bot.app import make_bot
+    from bot.clients import make_bot
 
     bot = make_bot(settings)
     found: list[Outcome] = []
@@ -240,7 +240,7 @@ async def _postgres(url: str) -> Outcome:
 
 
 async def preflight(settings: Settings) -> list[Outcome]:
-    from bot.app import allpay_client
+    from bot.clients import allpay_client
 
     found = [
         Outcome(

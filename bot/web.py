@@ -33,7 +33,7 @@ from bot.outage import Part
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from bot.app import App
+    from bot.running import App
 
 log = logging.getLogger(__name__)
 #: How long /healthz waits for a write probe (SQLite's lock wait and PostgreSQL's are 5 s).

@@ -20,7 +20,8 @@ from bot.config import Settings
 from bot.devtools.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.devtools.telegram import FakeTelegram
 from bot.logs import one_line
-from bot.store.db import Database, open_database
+from bot.store.backends import open_database
+from bot.store.db import Database
 from tests.harness import Harness, running_bot, settings_for
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -17,12 +17,13 @@ import aiosqlite
 import psycopg
 
 from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
-from bot.app import App, build_app
+from bot.app import build_app
 from bot.config import Settings
 from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, parse_html
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
+from bot.running import App
 from bot.store.db import Tx, is_postgres_url, ts
 from bot.store.postgres import WRITERS_LOCK
 from bot.telegram.pacing import Budget

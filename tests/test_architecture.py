@@ -26,6 +26,7 @@ OWNERS = {
     "handover_write_offs": "store/handovers.py",
     "handover_cards": "store/handovers.py",
     "leases": "store/leases.py",
+    "updates": "store/updates.py",
 }
 # The sandbox keeps its own ledger in its own file; migrations create the schema.
 OUTSIDE = {"devtools/sandbox.py", "store/db.py"}
@@ -123,3 +124,64 @@ def test_no_filter_or_handler_runs_in_a_worker_thread() -> None:
         return sync
 
     assert walk(build_router()) == []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Which of bot/'s modules each one imports — at its top, under TYPE_CHECKING or inside a
+    function alike: a cycle is a cycle to a reader whichever way Python resolves it."""
+    modules = {
+        ".".join(("bot", *path.relative_to(BOT).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        ): path
+        for path in BOT.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def test_no_module_imports_itself_back() -> None:
+    """No import cycles in bot/ (Tarjan's strongly connected components)."""
+    graph = _module_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    assert cycles == []
+    assert "bot.store.db" in graph["bot.store.postgres"]  # the graph sees imports at all

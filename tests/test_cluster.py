@@ -22,7 +22,7 @@ import pytest
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Limits
 from bot.domain.model import Status
-from bot.store.db import open_database
+from bot.store.backends import open_database
 from tests.cluster import Cashier, cluster_env, running_cluster, webhook_delivery
 from tests.conftest import REDIS_URL
 from tests.harness import SUPERVISOR_CHAT

@@ -23,7 +23,7 @@ import pytest
 
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
-from bot.store.db import open_database
+from bot.store.backends import open_database
 from tests.harness import CASHIER, PARTIES_ENV, TOKEN
 from tests.harness import holding as holding_journal
 from tests.tcpproxy import HoldingProxy

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from bot.domain.model import Status
+from bot.store.backends import open_database
 from bot.store.db import (
     LOCK_WAIT_MS,
     MIGRATIONS,
@@ -18,7 +19,6 @@ from bot.store.db import (
     SqliteDatabase,
     Tx,
     is_postgres_url,
-    open_database,
 )
 from bot.store.postgres import postgres_migration
 from tests.conftest import Connect

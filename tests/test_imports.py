@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.app import conversation_storage
 from bot.config import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
-from bot.store.db import open_database
+from bot.store.backends import open_database
 from bot.telegram.storage import SQLiteStorage
 from tests.harness import PARTIES_ENV, TOKEN, free_port, settings_for
 

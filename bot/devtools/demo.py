@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.app import App, announce, build_app
+from bot.app import announce, build_app
 from bot.config import Settings
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
@@ -45,6 +45,7 @@ from bot.domain.model import OPEN_STATUSES
 from bot.domain.parsing import format_tenge
 from bot.files import write_private
 from bot.logs import log_times_in
+from bot.running import App
 from bot.store.db import Tx
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments

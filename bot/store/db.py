@@ -1,6 +1,7 @@
 """One database for the journal, the roster, the outbox and conversation state: SQLite,
 the embedded default (this module), or PostgreSQL for several instances
-(:mod:`bot.store.postgres`, chosen by :func:`open_database`), behind the same repositories.
+(:mod:`bot.store.postgres`, chosen by :func:`bot.store.backends.open_database`), behind
+the same repositories.
 
 **One hop per transaction.** A transaction is a plain function of a :class:`Tx`, run whole
 on the database's thread: BEGIN, its statements and COMMIT cost one trip from the event loop,
@@ -475,16 +476,6 @@ def url_passwords(url: str) -> list[str]:
         with contextlib.suppress(ProgrammingError):  # not for libpq to read: urlsplit's is all
             found.add(str(conninfo_to_dict(url).get("password") or ""))
     return sorted(password for password in found if password)
-
-
-def open_database(url: str) -> Database:
-    """The database ``DATABASE_URL`` names (not opened yet): ``sqlite:///path`` or
-    ``postgresql://…``."""
-    if is_postgres_url(url):
-        from bot.store.postgres import PostgresDatabase  # SQLite alone never loads psycopg
-
-        return PostgresDatabase(url)
-    return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
 
 
 class SqliteDatabase(Database):

@@ -1,0 +1,78 @@
+"""The bot's two outward clients, made from the settings: Telegram's ``Bot`` and the Allpay
+client (or the embedded sandbox and a client of it). Used by the wiring and by the pre-flight
+check alike."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+
+from bot.allpay.client import AllpayClient
+from bot.allpay.signing import Signer, Verifier
+from bot.config import ConfigError, Settings
+from bot.metrics import Metrics
+from bot.redaction import register_secret
+
+# The embedded sandbox is loaded only when it runs (tests/test_imports.py).
+if TYPE_CHECKING:
+    from bot.devtools.sandbox import RunningSandbox
+
+
+async def allpay_client(
+    settings: Settings, metrics: Metrics
+) -> tuple[AllpayClient, RunningSandbox | None]:
+    if settings.uses_sandbox:
+        from bot.devtools.sandbox import start_sandbox
+
+        sandbox = await start_sandbox(
+            settings.sandbox_folder, slow_delay=settings.allpay_timeout + 1
+        )
+        keys = sandbox.keys
+        url, tm_url = sandbox.urls(settings.allpay_api_version)
+        client = AllpayClient(
+            url,
+            requester=settings.allpay_requester or "sandbox-agent",
+            signer=Signer.from_file(keys.agent_private, keys.certificate_number),
+            verifier=Verifier.from_file(keys.allpay_public),
+            timeout=settings.allpay_timeout,
+            tm_url=settings.allpay_tm_url or tm_url,
+            tz=settings.tz,
+            observer=metrics.observe_allpay,
+            version=settings.allpay_api_version,
+        )
+        register_secret(keys.agent_private.read_text())
+        return client, sandbox
+    # Settings validated these together with ALLPAY_URL.
+    assert settings.allpay_url is not None
+    assert settings.allpay_requester is not None
+    assert settings.allpay_private_key is not None
+    assert settings.allpay_public_key is not None
+    client = AllpayClient(
+        settings.allpay_url,
+        requester=settings.allpay_requester,
+        signer=Signer.from_file(settings.allpay_private_key, settings.allpay_certificate_number),
+        verifier=Verifier.from_file(settings.allpay_public_key),
+        timeout=settings.allpay_timeout,
+        token=settings.allpay_token.get_secret_value() if settings.allpay_token else None,
+        tm_url=settings.allpay_tm_url,
+        tz=settings.tz,
+        observer=metrics.observe_allpay,
+        version=settings.allpay_api_version,
+    )
+    return client, None
+
+
+def make_bot(settings: Settings) -> Bot:
+    if settings.bot_token is None:
+        raise ConfigError("configuration error: BOT_TOKEN: required to run the bot")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
