@@ -80,8 +80,14 @@ class DetailCb(CallbackData, prefix="hd"):
     guid: BracedGuid
 
 
+class ApprovalAction(StrEnum):
+    APPROVE = "y"  # supervisors and admins
+    REJECT = "n"
+    WITHDRAW = "w"  # the cashier who asked
+
+
 class ApprovalCb(CallbackData, prefix="ap"):
-    action: Literal["y", "n", "w"]  # approve, reject (supervisors); withdraw (the cashier)
+    action: ApprovalAction
     approval_id: ShortId
 
 
@@ -102,10 +108,16 @@ HandoverId = Annotated[int, Field(ge=1, le=10**12)]
 UserId = Annotated[int, Field(ge=1, le=10**13)]
 
 
+class HandoverAction(StrEnum):
+    RECEIVED = "y"  # supervisors: received as declared
+    OTHER_AMOUNT = "o"  # … another amount
+    NOT_RECEIVED = "n"  # … nothing received
+    WRITE_OFF = "x"  # … write the difference off
+    WITHDRAW = "w"  # the cashier who declared it
+
+
 class HandoverCb(CallbackData, prefix="ho"):
-    #: Supervisors: received as declared, another amount, not received, write the variance
-    #: off; the cashier: withdraw.
-    action: Literal["y", "o", "n", "x", "w"]
+    action: HandoverAction
     handover_id: HandoverId
 
 

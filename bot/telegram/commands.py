@@ -29,7 +29,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.domain.model import Role, StaffUser
-from bot.telegram.callbacks import ApprovalCb, CashRecordCb, HandoverCb
+from bot.telegram.callbacks import ApprovalCb, CashRecordCb, HandoverAction, HandoverCb
 from bot.telegram.keyboards import N_
 
 log = logging.getLogger(__name__)
@@ -333,7 +333,9 @@ def make_refusals_router() -> Router:
 
         router.message.register(refuse, Commands(least))
     router.callback_query.register(refuse_decision, ApprovalCb.filter())
-    router.callback_query.register(refuse_decision, HandoverCb.filter(F.action != "w"))
+    router.callback_query.register(
+        refuse_decision, HandoverCb.filter(F.action != HandoverAction.WITHDRAW)
+    )
     router.callback_query.register(refuse_decision, CashRecordCb.filter())
     return router
 

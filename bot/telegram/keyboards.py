@@ -21,11 +21,13 @@ from bot.domain.parsing import format_login, format_tenge
 from bot.telegram.callbacks import (
     AgainCb,
     AmountCb,
+    ApprovalAction,
     ApprovalCb,
     CashRecordCb,
     DetailCb,
     DraftAction,
     DraftCb,
+    HandoverAction,
     HandoverCb,
     HandoverToCb,
     HistoryCb,
@@ -137,11 +139,15 @@ def approval_keyboard(approval_id: str) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(
                     text=_("✅ Approve"),
-                    callback_data=ApprovalCb(action="y", approval_id=approval_id).pack(),
+                    callback_data=ApprovalCb(
+                        action=ApprovalAction.APPROVE, approval_id=approval_id
+                    ).pack(),
                 ),
                 InlineKeyboardButton(
                     text=_("❌ Reject"),
-                    callback_data=ApprovalCb(action="n", approval_id=approval_id).pack(),
+                    callback_data=ApprovalCb(
+                        action=ApprovalAction.REJECT, approval_id=approval_id
+                    ).pack(),
                 ),
             ]
         ]
@@ -172,7 +178,9 @@ def withdraw_keyboard(approval_id: str) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(
                     text=_("↩️ Withdraw request"),
-                    callback_data=ApprovalCb(action="w", approval_id=approval_id).pack(),
+                    callback_data=ApprovalCb(
+                        action=ApprovalAction.WITHDRAW, approval_id=approval_id
+                    ).pack(),
                 )
             ]
         ]
@@ -331,10 +339,16 @@ def handover_card_keyboard(handover: Handover) -> InlineKeyboardMarkup | None:
         inline_keyboard=[
             _button(
                 _("👍 Received {amount}").format(amount=declared),
-                HandoverCb(action="y", handover_id=handover.id),
+                HandoverCb(action=HandoverAction.RECEIVED, handover_id=handover.id),
             ),
-            _button(_("✏️ Another amount"), HandoverCb(action="o", handover_id=handover.id)),
-            _button(_("🚫 Nothing received"), HandoverCb(action="n", handover_id=handover.id)),
+            _button(
+                _("✏️ Another amount"),
+                HandoverCb(action=HandoverAction.OTHER_AMOUNT, handover_id=handover.id),
+            ),
+            _button(
+                _("🚫 Nothing received"),
+                HandoverCb(action=HandoverAction.NOT_RECEIVED, handover_id=handover.id),
+            ),
         ]
     )
 
@@ -345,7 +359,10 @@ def handover_notice_keyboard(handover: Handover) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            _button(_("↩️ Withdraw handover"), HandoverCb(action="w", handover_id=handover.id))
+            _button(
+                _("↩️ Withdraw handover"),
+                HandoverCb(action=HandoverAction.WITHDRAW, handover_id=handover.id),
+            )
         ]
     )
 
@@ -369,7 +386,7 @@ def cash_book_keyboard(
             rows.append(
                 _button(
                     _("✔️ Write off {number} · {name}").format(number=f"#{handover.id}", name=name),
-                    HandoverCb(action="x", handover_id=handover.id),
+                    HandoverCb(action=HandoverAction.WRITE_OFF, handover_id=handover.id),
                 )
             )
         if position.collected and position.waiting is None:

@@ -21,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.domain.model import Approval, ApprovalState, Decision, StaffUser
 from bot.telegram import texts
-from bot.telegram.callbacks import ApprovalCb, RejectReasonCb
+from bot.telegram.callbacks import ApprovalAction, ApprovalCb, RejectReasonCb
 from bot.telegram.filters import SUPERVISING, HasRole, Is
 from bot.telegram.keyboards import reject_reasons_keyboard
 from bot.telegram.states import RejectReason
@@ -35,7 +35,9 @@ def make_router() -> Router:
     router = Router(name="approvals")
     router.callback_query.filter(HasRole(*SUPERVISING))
     router.message.filter(HasRole(*SUPERVISING))
-    router.callback_query.register(decide, ApprovalCb.filter(F.action.in_({"y", "n"})))
+    router.callback_query.register(
+        decide, ApprovalCb.filter(F.action.in_({ApprovalAction.APPROVE, ApprovalAction.REJECT}))
+    )
     router.callback_query.register(chosen_reason, RejectReasonCb.filter())
     reasoning = StateFilter(RejectReason.text)
     router.message.register(skip_reason, reasoning, Command("skip"))
@@ -74,7 +76,7 @@ async def decide(
     desk: ApprovalDesk,
     settings: Settings,
 ) -> None:
-    approve = callback_data.action == "y"
+    approve = callback_data.action is ApprovalAction.APPROVE
     result = await desk.decide(callback_data.approval_id, staff.user_id, approve=approve)
     approval = result.approval
     if result.decision is Decision.UNRECORDED:

@@ -25,7 +25,7 @@ from bot.domain.cash import Handover, HandoverOutcome, HandoverResult, HandoverS
 from bot.domain.model import StaffUser
 from bot.domain.parsing import AmountError, AmountProblem, clean_name, format_tenge, parse_count
 from bot.telegram import texts
-from bot.telegram.callbacks import CashRecordCb, HandoverCb, HandoverToCb
+from bot.telegram.callbacks import CashRecordCb, HandoverAction, HandoverCb, HandoverToCb
 from bot.telegram.filters import SUPERVISING, HasRole, Is, Typed
 from bot.telegram.keyboards import (
     MENU,
@@ -53,15 +53,23 @@ def make_router() -> Router:
     router.callback_query.register(
         receiver_chosen, HandoverToCb.filter(), StateFilter(Handing.receiver)
     )
-    router.callback_query.register(withdraw, HandoverCb.filter(F.action == "w"))
+    router.callback_query.register(withdraw, HandoverCb.filter(F.action == HandoverAction.WITHDRAW))
 
     supervising = Router(name="cash.supervising")
     supervising.callback_query.filter(HasRole(*SUPERVISING))
     supervising.message.filter(HasRole(*SUPERVISING))
-    supervising.callback_query.register(received, HandoverCb.filter(F.action == "y"))
-    supervising.callback_query.register(nothing_received, HandoverCb.filter(F.action == "n"))
-    supervising.callback_query.register(ask_count, HandoverCb.filter(F.action == "o"))
-    supervising.callback_query.register(ask_reason, HandoverCb.filter(F.action == "x"))
+    supervising.callback_query.register(
+        received, HandoverCb.filter(F.action == HandoverAction.RECEIVED)
+    )
+    supervising.callback_query.register(
+        nothing_received, HandoverCb.filter(F.action == HandoverAction.NOT_RECEIVED)
+    )
+    supervising.callback_query.register(
+        ask_count, HandoverCb.filter(F.action == HandoverAction.OTHER_AMOUNT)
+    )
+    supervising.callback_query.register(
+        ask_reason, HandoverCb.filter(F.action == HandoverAction.WRITE_OFF)
+    )
     supervising.callback_query.register(ask_record, CashRecordCb.filter())
     supervising.message.register(answer_given, StateFilter(Receiving.answer), typed, Is(F.text))
     router.include_router(supervising)

@@ -44,6 +44,7 @@ from bot.telegram import texts
 from bot.telegram.callbacks import (
     AgainCb,
     AmountCb,
+    ApprovalAction,
     ApprovalCb,
     DraftAction,
     DraftCb,
@@ -94,7 +95,7 @@ def make_router() -> Router:
     router.callback_query.register(recent_pressed, RecentCb.filter(), login)
     router.callback_query.register(again, AgainCb.filter())
     router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
-    router.callback_query.register(withdraw, ApprovalCb.filter(F.action == "w"))
+    router.callback_query.register(withdraw, ApprovalCb.filter(F.action == ApprovalAction.WITHDRAW))
     router.callback_query.register(confirm, DraftCb.filter(F.action == DraftAction.CONFIRM))
     router.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
     router.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
