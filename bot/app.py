@@ -26,7 +26,7 @@ from bot.config import ConfigError, Settings
 from bot.domain.model import Limits
 from bot.logs import one_line
 from bot.loops import BackgroundLoop, wait_event
-from bot.metrics import Metrics, TelegramReach, TelegramWatch
+from bot.metrics import Metrics, TelegramReach
 from bot.outage import Part
 from bot.redaction import register_secret
 from bot.running import App
@@ -45,6 +45,7 @@ from bot.telegram.pacing import Budget, Pacer, RedisBudgetStore
 from bot.telegram.parts import Parts, PartsMiddleware
 from bot.telegram.rerun import RerunMiddleware, RerunSafeStorage
 from bot.telegram.storage import SQLiteStorage
+from bot.telegram.watch import TelegramWatch
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn

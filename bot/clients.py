@@ -13,6 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.allpay.client import AllpayClient
+from bot.allpay.protocol import ApiVersion
 from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
 from bot.metrics import Metrics
@@ -33,7 +34,7 @@ async def allpay_client(
             settings.sandbox_folder, slow_delay=settings.allpay_timeout + 1
         )
         keys = sandbox.keys
-        url, tm_url = sandbox.urls(settings.allpay_api_version)
+        url, tm_url = sandbox.urls(ApiVersion(settings.allpay_api_version))
         client = AllpayClient(
             url,
             requester=settings.allpay_requester or "sandbox-agent",
@@ -43,7 +44,7 @@ async def allpay_client(
             tm_url=settings.allpay_tm_url or tm_url,
             tz=settings.tz,
             observer=metrics.observe_allpay,
-            version=settings.allpay_api_version,
+            version=ApiVersion(settings.allpay_api_version),
         )
         register_secret(keys.agent_private.read_text())
         return client, sandbox
@@ -62,7 +63,7 @@ async def allpay_client(
         tm_url=settings.allpay_tm_url,
         tz=settings.tz,
         observer=metrics.observe_allpay,
-        version=settings.allpay_api_version,
+        version=ApiVersion(settings.allpay_api_version),
     )
     return client, None
 

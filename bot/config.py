@@ -12,7 +12,7 @@ from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,9 +27,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.allpay.protocol import ApiVersion
 from bot.domain.receipts import Parties
-from bot.store.db import is_postgres_url, url_passwords
+from bot.redaction import is_postgres_url, url_passwords
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
@@ -76,7 +75,8 @@ class Settings(BaseSettings):
     allpay_tm_url: str | None = None
     #: Which Cash-In service Allpay gave the agent: 1.1 (the seed's) or 1.2. The endpoints
     #: are what Allpay gives (ALLPAY_URL, ALLPAY_TM_URL), never derived from the version.
-    allpay_api_version: ApiVersion = ApiVersion.V1_1
+    #: The Cash-In service's version (``bot.allpay.protocol.ApiVersion``'s values).
+    allpay_api_version: Literal["1.1", "1.2"] = "1.1"
     allpay_timeout: PositiveFloat = 30.0
     allpay_concurrency: Annotated[int, Field(ge=1, le=256)] = 8
 

@@ -18,17 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from aiogram import Bot
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import Response, TelegramType
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.domain.clock import utcnow
@@ -359,42 +348,3 @@ class TelegramReach:
     reachable: bool | None = None  # None: not asked yet
     last_success: datetime | None = None
     last_error: str | None = None  # redacted, one line
-
-
-class TelegramWatch(BaseRequestMiddleware):
-    """Sees every Bot API call, whoever made it (handlers, the outbox, start-up): counts 429s
-    and keeps :class:`TelegramReach` current."""
-
-    def __init__(self, metrics: Metrics, reach: TelegramReach) -> None:
-        self.metrics = metrics
-        self.reach = reach
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        try:
-            response = await make_request(bot, method)
-        except TelegramRetryAfter:
-            self.metrics.telegram_retry_after.inc()
-            self._answered()
-            raise
-        except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
-            self.reach.reachable = False
-            # A decode error carries Telegram's whole answer (people's messages): not kept.
-            what = exc.message if isinstance(exc, ClientDecodeError) else exc
-            self.reach.last_error = redact_error(
-                f"{type(exc).__name__}: {what}" if isinstance(what, str) else what
-            )
-            raise
-        except TelegramAPIError:
-            self._answered()  # Telegram answered, if only to refuse
-            raise
-        self._answered()
-        return response
-
-    def _answered(self) -> None:
-        self.reach.reachable = True
-        self.reach.last_success = utcnow()

@@ -15,9 +15,10 @@ the error strings it stores.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 from bot.domain.masking import mask_login
 
@@ -136,3 +137,27 @@ def redacted_url(url: str) -> str:
     except ValueError:  # not a port: shown as nothing
         port = ""
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def url_passwords(url: str) -> list[str]:
+    """Every form the password in a server's URL (PostgreSQL, Redis) may be shown in: as
+    typed, decoded, as libpq reads it; in the address or as ``?password=``. Each is
+    redacted everywhere."""
+    parts = urlsplit(url)
+    found = {parts.password or "", unquote(parts.password or "")}
+    for pair in parts.query.split("&"):
+        key, _sep, value = pair.partition("=")
+        if key == "password":
+            found |= {value, unquote_plus(value)}
+    if is_postgres_url(url):
+        # Loaded only for a PostgreSQL URL: a SQLite bot never loads psycopg.
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        with contextlib.suppress(ProgrammingError):  # not for libpq to read: urlsplit's is all
+            found.add(str(conninfo_to_dict(url).get("password") or ""))
+    return sorted(password for password in found if password)

@@ -23,8 +23,9 @@ from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, parse_html
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
+from bot.redaction import is_postgres_url
 from bot.running import App
-from bot.store.db import Tx, is_postgres_url, ts
+from bot.store.db import Tx, ts
 from bot.store.postgres import WRITERS_LOCK
 from bot.telegram.pacing import Budget
 from tests.journal import Journal

@@ -14,9 +14,9 @@ import pytest
 
 from bot.devtools.telegram import FakeTelegram
 from bot.outage import PartDown
+from bot.redaction import is_postgres_url
 from bot.store import postgres
 from bot.store.backends import open_database
-from bot.store.db import is_postgres_url
 from bot.telegram import texts
 from bot.telegram.keyboards import retry_confirm_keyboard
 from tests.harness import CASHIER, CASHIER_2, STRANGER, Harness, holding

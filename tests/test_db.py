@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from bot.domain.model import Status
+from bot.redaction import is_postgres_url
 from bot.store.backends import open_database
 from bot.store.db import (
     LOCK_WAIT_MS,
@@ -18,7 +19,6 @@ from bot.store.db import (
     Database,
     SqliteDatabase,
     Tx,
-    is_postgres_url,
 )
 from bot.store.postgres import postgres_migration
 from tests.conftest import Connect

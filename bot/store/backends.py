@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.store.db import Database, SqliteDatabase, is_postgres_url
+from bot.redaction import is_postgres_url
+from bot.store.db import Database, SqliteDatabase
 
 
 def open_database(url: str) -> Database:

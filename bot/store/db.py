@@ -22,14 +22,12 @@ commits) on the thread. A confirm cancelled that way leaves a NEW payment the re
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
-from urllib.parse import unquote, unquote_plus, urlsplit
 
 import aiosqlite
 
@@ -453,29 +451,6 @@ class Database:
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """One ad-hoc read (tests, tools, benchmarks): the repositories are the bot's way."""
         return await self.read(lambda tx: tx.all(sql, params))
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
-
-
-def url_passwords(url: str) -> list[str]:
-    """Every form the password in a server's URL (PostgreSQL, Redis) may be shown in: as
-    typed, decoded, as libpq reads it; in the address or as ``?password=``. Each is
-    redacted everywhere."""
-    parts = urlsplit(url)
-    found = {parts.password or "", unquote(parts.password or "")}
-    for pair in parts.query.split("&"):
-        key, _sep, value = pair.partition("=")
-        if key == "password":
-            found |= {value, unquote_plus(value)}
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
-    if is_postgres_url(url):
-        with contextlib.suppress(ProgrammingError):  # not for libpq to read: urlsplit's is all
-            found.add(str(conninfo_to_dict(url).get("password") or ""))
-    return sorted(password for password in found if password)
 
 
 class SqliteDatabase(Database):
