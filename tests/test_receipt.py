@@ -173,9 +173,14 @@ async def test_cashier_gets_the_pdf_for_the_client_with_the_fee(
         assert "Қабылданған қолма-қол ақша: 2\u202f650\u00a0₸" in text.plain
         assert "Комиссия: 150\u00a0₸" in text.plain
         mark = telegram.mark()
+        calls = len(telegram.calls)
         await h.press(user, text, "PDF")
         document = await telegram.wait_message(CASHIER, after=mark)
         assert document.document is not None
+        # "Sending a file…" while it is made, before the document (aiogram's ChatActionSender).
+        methods = [(m, p.get("action")) for m, p in telegram.calls[calls:]]
+        action = methods.index(("sendChatAction", "upload_document"))
+        assert action < methods.index(("sendDocument", None))
         name, pdf = document.document
         assert name == "receipt-000001.pdf"
         [payment] = (await h.journal.payments_page(None, 0, 10))[0]

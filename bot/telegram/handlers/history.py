@@ -13,7 +13,7 @@ import contextlib
 from datetime import UTC, datetime
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
@@ -31,6 +31,7 @@ from bot.domain.model import Payment, StaffUser, Status
 from bot.domain.receipts import Receipt
 from bot.domain.reports import Lookup, local_today, parse_lookup
 from bot.telegram import texts
+from bot.telegram.actions import uploading_document
 from bot.telegram.callbacks import DetailCb, HistoryCb, ReceiptCb, ReceiptPdfCb
 from bot.telegram.filters import Is, MenuButton
 from bot.telegram.keyboards import (
@@ -258,6 +259,7 @@ async def send_receipt_pdf(
     staff: StaffUser,
     reports: Reports,
     settings: Settings,
+    bot: Bot,
 ) -> None:
     """The receipt as a PDF document the cashier forwards to the client, made on request."""
     receipt = await _receipt(callback, reports, staff, callback_data.guid)
@@ -265,7 +267,8 @@ async def send_receipt_pdf(
         return
     # Rendering takes about a quarter second of CPU: in a thread (the gettext context,
     # the reader's language, goes with it).
-    data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
+    async with uploading_document(bot, callback.message.chat.id):
+        data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
     await callback.message.answer_document(
         BufferedInputFile(data, filename=filename(receipt)),
         caption=_("🧾 Receipt No. {number} for the client: forward it.").format(

@@ -11,7 +11,7 @@ import logging
 from datetime import date, timedelta
 from html import escape
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n, ngettext
@@ -33,6 +33,7 @@ from bot.domain.reports import (
     parse_period,
 )
 from bot.telegram import texts
+from bot.telegram.actions import uploading_document
 from bot.telegram.filters import SUPERVISING, HasRole
 from bot.telegram.keyboards import N_
 from bot.usecases.cash import CashDesk
@@ -143,7 +144,7 @@ async def digest(
 
 
 async def export(
-    message: Message, command: CommandObject, reports: Reports, settings: Settings
+    message: Message, command: CommandObject, reports: Reports, settings: Settings, bot: Bot
 ) -> None:
     args = (command.args or "").split()
     try:
@@ -158,17 +159,18 @@ async def export(
     # The same payments twice: CSV for programs, XLSX (real numbers and dates, a sheet of
     # totals, a sheet of cash handovers) for Excel. Built off the event loop: a month of
     # payments is seconds of CPU.
-    csv_data = await asyncio.to_thread(export_csv, payments, listing.names, settings.tz)
-    xlsx_data = await asyncio.to_thread(
-        export_xlsx,
-        payments,
-        listing.names,
-        settings.tz,
-        _,
-        texts.status_label,
-        handovers,
-        texts.handover_state_word,
-    )
+    async with uploading_document(bot, message.chat.id):
+        csv_data = await asyncio.to_thread(export_csv, payments, listing.names, settings.tz)
+        xlsx_data = await asyncio.to_thread(
+            export_xlsx,
+            payments,
+            listing.names,
+            settings.tz,
+            _,
+            texts.status_label,
+            handovers,
+            texts.handover_state_word,
+        )
     await message.answer_document(BufferedInputFile(csv_data, filename=f"{name}.csv"))
     if handovers:
         handovers_csv = await asyncio.to_thread(
