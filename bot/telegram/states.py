@@ -1,5 +1,15 @@
+"""Each conversation's steps (aiogram's states) and its data, typed: one model per flow.
+
+The data is stored as aiogram stores it (a dict under the same keys as before, so a
+conversation stored by an earlier version, or snapshotted for a rerun, still reads); what
+comes back from storage is checked field by field, and anything else reads as absent.
+"""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 
 
@@ -9,8 +19,65 @@ class CashIn(StatesGroup):
     confirm = State()  # the confirmation card is shown
 
 
+@dataclass(frozen=True, slots=True)
+class CashInData:
+    """The cash-in conversation: the draft it works on, and the bot's message whose buttons
+    (presets, recent clients, "try again") act — any older message's do not."""
+
+    draft: str | None = None
+    prompt: int | None = None
+
+    @classmethod
+    async def load(cls, state: FSMContext) -> CashInData:
+        data = await state.get_data()
+        draft, prompt = data.get("draft"), data.get("prompt")
+        return cls(
+            draft if isinstance(draft, str) else None,
+            prompt if isinstance(prompt, int) and not isinstance(prompt, bool) else None,
+        )
+
+    async def save(self, state: FSMContext) -> None:
+        """The whole data of the conversation becomes this."""
+        await state.set_data(
+            {
+                key: value
+                for key, value in (("draft", self.draft), ("prompt", self.prompt))
+                if value is not None
+            }
+        )
+
+    async def update(
+        self, state: FSMContext, *, draft: str | None = None, prompt: int | None = None
+    ) -> CashInData:
+        """Change the fields given, keep the rest; the new data."""
+        new = CashInData(draft or self.draft, prompt if prompt is not None else self.prompt)
+        await new.save(state)
+        return new
+
+
 class RejectReason(StatesGroup):
     text = State()  # a supervisor may explain a rejection to the cashier
+
+
+@dataclass(frozen=True, slots=True)
+class RejectReasonData:
+    """The rejected request a reason is asked for, and the question's message (its buttons
+    go once answered)."""
+
+    approval_id: str | None = None
+    ask_id: int | None = None
+
+    @classmethod
+    async def load(cls, state: FSMContext) -> RejectReasonData:
+        data = await state.get_data()
+        approval_id, ask_id = data.get("approval_id"), data.get("ask_id")
+        return cls(
+            approval_id if isinstance(approval_id, str) else None,
+            ask_id if isinstance(ask_id, int) and not isinstance(ask_id, bool) else None,
+        )
+
+    async def save(self, state: FSMContext) -> None:
+        await state.set_data({"approval_id": self.approval_id, "ask_id": self.ask_id})
 
 
 class Handing(StatesGroup):

@@ -224,9 +224,9 @@ class CashIn:
             return Check(Found.NO_CLIENT)
         return Check(Found.CLIENT, client=result.client)
 
-    async def current(self, draft_id: object, cashier_id: int) -> Draft | None:
+    async def current(self, draft_id: str | None, cashier_id: int) -> Draft | None:
         """The draft a conversation works on, if it is the cashier's and unfinished."""
-        if not isinstance(draft_id, str):
+        if draft_id is None:
             return None
         draft = await self.db.read(lambda tx: Drafts.get(tx, draft_id))
         if draft is None or draft.cashier_id != cashier_id or not draft.state.unfinished:
@@ -244,13 +244,15 @@ class CashIn:
             tx, self.limits, cashier_id=cashier_id, login=login, amount=amount, day=day
         )
 
-    async def enter_amount(self, draft_id: object, cashier_id: int, amount: Decimal) -> Amounted:
+    async def enter_amount(
+        self, draft_id: str | None, cashier_id: int, amount: Decimal
+    ) -> Amounted:
         """The amount for the draft's client: a new open card (an earlier card of this draft
         dies with its buttons), or a refusal over a limit — in one transaction."""
         now, day = self._clock(), self.today()
 
         def enter(tx: Tx) -> Amounted:
-            draft = Drafts.get(tx, draft_id) if isinstance(draft_id, str) else None
+            draft = Drafts.get(tx, draft_id) if draft_id is not None else None
             if (
                 draft is None
                 or draft.cashier_id != cashier_id

@@ -24,7 +24,7 @@ from bot.telegram import texts
 from bot.telegram.callbacks import ApprovalAction, ApprovalCb, RejectReasonCb
 from bot.telegram.filters import SUPERVISING, HasRole, Is
 from bot.telegram.keyboards import reject_reasons_keyboard
-from bot.telegram.states import RejectReason
+from bot.telegram.states import RejectReason, RejectReasonData
 from bot.usecases.approvals import ApprovalDesk
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,12 @@ async def decide(
             ),
             reply_markup=reject_reasons_keyboard(approval.id, texts.REJECT_REASONS),
         )
-        await state.update_data(approval_id=approval.id, ask_id=ask.message_id)
+        await RejectReasonData(approval.id, ask.message_id).save(state)
 
 
 async def _close_question(message: Message, state: FSMContext) -> None:
     """The reason's question is answered (typed, skipped): its buttons go."""
-    ask_id = (await state.get_data()).get("ask_id")
+    ask_id = (await RejectReasonData.load(state)).ask_id
     await state.clear()
     if isinstance(ask_id, int) and message.bot is not None:
         with contextlib.suppress(TelegramAPIError):
@@ -131,7 +131,7 @@ async def skip_reason(message: Message, state: FSMContext) -> None:
 
 
 async def reason(message: Message, state: FSMContext, staff: StaffUser, desk: ApprovalDesk) -> None:
-    approval_id = (await state.get_data()).get("approval_id")
+    approval_id = (await RejectReasonData.load(state)).approval_id
     await _close_question(message, state)
     text = (message.text or "").strip()
     if not isinstance(approval_id, str) or not text or text.startswith("/"):
@@ -153,7 +153,7 @@ async def chosen_reason(
     told = await desk.set_reason(
         approval_id, staff.user_id, texts.preset_reason(callback_data.code)
     )
-    if (await state.get_data()).get("approval_id") == approval_id:
+    if (await RejectReasonData.load(state)).approval_id == approval_id:
         await state.clear()
     message = callback.message
     if not told:

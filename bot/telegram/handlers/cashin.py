@@ -63,7 +63,7 @@ from bot.telegram.keyboards import (
     retry_check_keyboard,
     retry_confirm_keyboard,
 )
-from bot.telegram.states import CashIn
+from bot.telegram.states import CashIn, CashInData
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import AmountStep, Check, Found
 from bot.usecases.cashin import CashIn as CashInSteps
@@ -126,7 +126,7 @@ async def ask_login(
     if recent:
         prompt += "\n" + _("Or choose one of your recent clients:")
     sent = await message.answer(prompt, reply_markup=recent_clients_keyboard(recent))
-    await state.update_data(prompt=sent.message_id)
+    await CashInData(prompt=sent.message_id).save(state)
 
 
 async def recent_pressed(
@@ -201,7 +201,7 @@ async def _look_up(
     """Ask Allpay who the client is (a draft keeps the login) and show the answer."""
     check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
     if check.draft is not None:
-        await state.update_data(draft=check.draft.id)
+        await (await CashInData.load(state)).update(state, draft=check.draft.id)
     await _show_check(message, state, check, login, settings, edit=edit)
 
 
@@ -268,7 +268,7 @@ async def _step(
     shown = await _show_step(message, text, markup, edit=edit)
     if state is not None:
         # The conversation's current prompt: its buttons act; any older message's do not.
-        await state.update_data(prompt=shown.message_id)
+        await (await CashInData.load(state)).update(state, prompt=shown.message_id)
     return shown
 
 
@@ -276,7 +276,7 @@ async def _on_prompt(callback: CallbackQuery, state: FSMContext) -> bool:
     """Whether a step's button (a preset, a recent client, "try again") was pressed on the
     conversation's current prompt; anywhere else — an older message, since edited into
     something else, perhaps a payment's status — it changes nothing. The query is answered."""
-    prompt = (await state.get_data()).get("prompt")
+    prompt = (await CashInData.load(state)).prompt
     message = callback.message
     if isinstance(message, Message) and message.message_id == prompt:
         await callback.answer()
@@ -315,7 +315,7 @@ async def retry_check(
     if not await _on_prompt(callback, state):
         return
     assert isinstance(callback.message, Message)
-    draft = await cashin.current((await state.get_data()).get("draft"), staff.user_id)
+    draft = await cashin.current((await CashInData.load(state)).draft, staff.user_id)
     if draft is None:
         return
     check = await cashin.check_again(draft)
@@ -404,7 +404,7 @@ async def _show_card(
     *,
     edit: bool = False,
 ) -> None:
-    draft_id = (await state.get_data()).get("draft")
+    draft_id = (await CashInData.load(state)).draft
     step = await cashin.enter_amount(draft_id, staff.user_id, amount)
     if step.step is AmountStep.REFUSED and step.refusal is not None:
         await message.answer(
@@ -426,7 +426,7 @@ async def _show_card(
         await message.answer(_("Let's start again: tap «💵 Top up»."), reply_markup=main_menu())
         return
     if card.id != draft_id:
-        await state.set_data({"draft": card.id})
+        await CashInData(draft=card.id).save(state)
     approval = step.approval
     sent = await _step(
         message,
@@ -561,7 +561,7 @@ async def change_amount(
     if again is None:
         return
     await state.set_state(CashIn.amount)
-    await state.set_data({"draft": again})
+    await CashInData(draft=again).save(state)
     if isinstance(callback.message, Message):
         # The card becomes the amount prompt again (its buttons act on the new draft).
         await _ask_amount(callback.message, state, settings, edit=True)

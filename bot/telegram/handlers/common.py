@@ -22,6 +22,7 @@ from bot.telegram.commands import command_help, help_text
 from bot.telegram.filters import Is, MenuButton, Typed
 from bot.telegram.keyboards import MENU, MENU_HELP, main_menu
 from bot.telegram.parts import Parts, is_redis_outage
+from bot.telegram.states import CashInData
 from bot.usecases.people import People
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ async def cancel(message: Message, state: FSMContext, staff: StaffUser, people: 
     # All of it: the open card, a request still waiting for a supervisor, a handover still
     # waiting. What already went to Allpay cannot be called back: the cashier is told which
     # top-ups still wait for its final word — never "nothing was sent" while money moved.
-    prompt = (await state.get_data()).get("prompt")
+    prompt = (await CashInData.load(state)).prompt
     await state.clear()
     ended = await people.end_work(staff.user_id)
     await message.answer(texts.work_ended(ended), reply_markup=main_menu())
