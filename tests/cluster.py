@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -19,7 +18,15 @@ from aiohttp import web
 
 from bot.devtools.sandbox import SandboxKeys
 from bot.devtools.telegram import ChatMessage, FakeTelegram
-from tests.harness import PARTIES_ENV, SUPERVISOR, SUPERVISOR_CHAT, TOKEN, _has_button, free_port
+from tests.harness import (
+    PARTIES_ENV,
+    SUPERVISOR,
+    SUPERVISOR_CHAT,
+    TOKEN,
+    _has_button,
+    child_env,
+    free_port,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "cluster-webhook-secret-0123456789"
@@ -242,7 +249,7 @@ def cluster_env(
 ) -> dict[str, str]:
     """The settings every instance shares (each adds its name and ports)."""
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "HOME": str(folder),
         "BOT_TOKEN": TOKEN,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -67,6 +68,15 @@ def english_words(text: str) -> list[str]:
 def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:
     """A message with a button whose callback data starts with ``prefix``."""
     return lambda m: any(data.startswith(prefix) for _label, data in m.callback_buttons)
+
+
+def child_env() -> dict[str, str]:
+    """The environment a ``python -m bot`` child starts from: PATH, and coverage's variables
+    (its subprocess patch measures a child through them; the tests' own settings are added
+    by each caller, nothing else of this process leaks in)."""
+    keep = {"PATH": os.environ.get("PATH", "")}
+    keep.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
+    return keep
 
 
 def free_port() -> int:

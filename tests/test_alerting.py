@@ -35,9 +35,6 @@ from bot.usecases.reports import Reports
 from bot.web import start_web
 from tests.harness import Harness, seed_payment
 
-#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.backends
-
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RULES_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"

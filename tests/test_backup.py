@@ -5,7 +5,6 @@ finishes every pending payment with its own GUID at the same Allpay."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sqlite3
 import stat
@@ -29,6 +28,7 @@ from tests.harness import (
     PARTIES,
     SUPERVISOR_CHAT,
     Harness,
+    child_env,
     running_bot,
     seed_payment,
     settings_for,
@@ -61,7 +61,7 @@ async def test_backup_command_copies_a_running_bots_journal(
         for amount in ("1000", "2000", "3000"):
             await seed_payment(h.journal, amount=amount)
         env = {
-            "PATH": os.environ.get("PATH", ""),
+            **child_env(),
             "PYTHONPATH": str(ROOT),
             "DATABASE_URL": settings.database_url,
         }

@@ -144,6 +144,7 @@ async def test_cash_on_hand_counts_completed_top_ups_and_lists_the_rest_apart(
 # ---------------------------------------------------------------- a full handover
 
 
+@pytest.mark.backends  # storage is the point here too
 async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_exported(
     controlled: Any, telegram: FakeTelegram
 ) -> None:

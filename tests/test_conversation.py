@@ -129,6 +129,7 @@ async def test_broken_xml_and_forged_answers_are_not_believed(harness: Harness) 
     assert status == "DECLINED" and harness.sandbox.stats.pay_guids[guid] == 4
 
 
+@pytest.mark.backends  # storage is the point here too
 async def test_three_taps_and_a_replayed_update_make_one_payment(harness: Harness) -> None:
     user = harness.user()
     card = await harness.top_up_card(user, "77000000002", "4000")

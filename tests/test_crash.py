@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ import pytest
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.store.backends import open_database
-from tests.harness import CASHIER, PARTIES_ENV, TOKEN
+from tests.harness import CASHIER, PARTIES_ENV, TOKEN, child_env
 from tests.harness import holding as holding_journal
 from tests.tcpproxy import HoldingProxy
 
@@ -74,7 +73,7 @@ async def bot_env(
 ) -> AsyncIterator[BotProcess]:
     keys = sandbox.keys
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,

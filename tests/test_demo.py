@@ -5,7 +5,6 @@ the log's clock."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -13,13 +12,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tests.harness import child_env
+
 ROOT = Path(__file__).resolve().parents[1]
 ALMATY = ZoneInfo("Asia/Almaty")  # the demo's TIMEZONE (the settings' default)
 
 
 def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "HOME": str(tmp_path),
         "ALLPAY_URL": "https://must-not-be-used.example/soap",  # the demo ignores it

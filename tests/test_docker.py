@@ -26,10 +26,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bot.web import start_web
-from tests.harness import Harness
-
-#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.backends
+from tests.harness import Harness, child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -153,7 +150,7 @@ async def test_health_command_reports_the_running_bot(harness: Harness) -> None:
     loop that ends is started again: here it is stopped for good)."""
     runner = await start_web(harness.app, "127.0.0.1", 0)
     port = runner.addresses[0][1]
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "WEB_PORT": str(port)}
+    env = {**child_env(), "PYTHONPATH": str(ROOT), "WEB_PORT": str(port)}
 
     async def health() -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(

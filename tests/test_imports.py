@@ -7,7 +7,6 @@ embedded sandbox."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from bot.config import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.store.backends import open_database
 from bot.telegram.storage import SQLiteStorage
-from tests.harness import PARTIES_ENV, TOKEN, free_port, settings_for
+from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Top-level packages (and bot.devtools) a SQLite deployment without Redis must not load.
@@ -52,7 +51,7 @@ def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: P
     keys = ensure_sandbox_keys(tmp_path / "keys")
     closed = f"http://127.0.0.1:{free_port()}"  # nothing is sent: building calls no one
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "HOME": str(tmp_path),
         "BOT_TOKEN": TOKEN,

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -31,6 +30,7 @@ from tests.harness import (
     PARTIES_ENV,
     TOKEN,
     Harness,
+    child_env,
     free_port,
     holding,
 )
@@ -196,7 +196,7 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
     sandbox.sandbox.slow_delay = 60.0  # the first pay answer does not come in time
     keys = sandbox.keys
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from bot.allpay.signing import generate_key_pair
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
 from tests.conftest import sandbox_folder
-from tests.harness import PARTIES_ENV, TOKEN, free_port
+from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port
 
 #: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.backends
@@ -32,7 +31,7 @@ async def _check(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
         "bot",
         "check",
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        env={**child_env(), "PYTHONPATH": str(ROOT), **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -44,6 +44,7 @@ from tests.harness import (
     SUPERVISOR_CHAT,
     TOKEN,
     Harness,
+    child_env,
     free_port,
     running_bot,
     seed_payment,
@@ -106,7 +107,7 @@ async def _spawn(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subproces
 def _bot_env(tmp_path: Path, sandbox: RunningSandbox, telegram_url: str) -> dict[str, str]:
     keys = sandbox.keys
     return {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram_url,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import shlex
 import subprocess
@@ -63,6 +62,7 @@ from tests.harness import (
     SUPERVISOR_CHAT,
     TOKEN,
     Harness,
+    child_env,
     english_words,
     running_bot,
     seed_payment,
@@ -248,7 +248,7 @@ def test_a_bare_first_run_and_the_demo_stay_on_the_sandbox(
 
 def test_a_misspelled_allpay_url_stops_start_up_with_one_line(tmp_path: Path) -> None:
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **child_env(),
         "PYTHONPATH": str(ROOT),
         "HOME": str(tmp_path),
         "TELEGRAM_API_URL": "http://127.0.0.1:1",  # were it to start, nobody answers

@@ -10,9 +10,6 @@ import pytest
 
 from bot.config import ConfigError, load_settings, normalize_language
 
-#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.backends
-
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -32,3 +32,11 @@ async def test_anything_else_in_storage_reads_as_absent() -> None:
     assert await RejectReasonData.load(state) == RejectReasonData()
     await RejectReasonData("abcdefghijkl", 9).save(state)
     assert await RejectReasonData.load(state) == RejectReasonData("abcdefghijkl", 9)
+
+
+async def test_an_update_keeps_what_it_is_not_given_and_clears_what_is_none() -> None:
+    state = _state()
+    data = await CashInData("hZnzBk7zCzbK", 17).update(state, prompt=18)
+    assert data == CashInData("hZnzBk7zCzbK", 18)
+    assert await data.update(state, draft=None) == CashInData(None, 18)
+    assert await state.get_data() == {"prompt": 18}

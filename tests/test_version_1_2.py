@@ -24,9 +24,6 @@ from bot.allpay.protocol import (
 )
 from tests.harness import CASHIER
 
-#: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.backends
-
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CASHIN_1_2 = "http://www.innopay.kz/mfs/soap/CashInTransactionManagement/1.2"
 TM_1_2 = "http://www.innopay.kz/mfs/soap/TransactionManagement/1.2"

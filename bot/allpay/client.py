@@ -79,7 +79,7 @@ class AllpayClient:
         url: str,
         *,
         requester: str,
-        signer: Signer | None,
+        signer: Signer,
         verifier: Verifier,
         timeout: float,
         token: str | None = None,
@@ -258,7 +258,7 @@ class AllpayClient:
 
     async def _exchange(self, operation: str, root: etree._Element, url: str) -> etree._Element:
         """Sign, send, read (bounded), parse, verify; return the Body's payload element."""
-        digest = self._signer.sign(root) if self._signer is not None else None
+        digest = self._signer.sign(root)  # every request: its answer must name this digest
         raw = await self._post(operation, serialize(root), url)
         try:
             answer = parse_document(raw.body, limit=self._max_answer_bytes)

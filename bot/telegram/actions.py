@@ -6,16 +6,16 @@ import contextlib
 
 from aiogram import Bot
 from aiogram.enums import ChatAction
-from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.chat_action import ChatActionSender
 
 
 class _Tolerant(ChatActionSender):
-    """aiogram's sender of a chat action, repeated while its block runs; a refused or lost
-    action ends the repeats quietly: the document is what matters, not the hint."""
+    """aiogram's sender of a chat action, repeated while its block runs; a refused, lost or
+    unreadable answer ends the repeats quietly (never an exception nobody reads): the
+    document is what matters, not the hint."""
 
     async def _worker(self) -> None:
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(Exception):
             await super()._worker()
 
 

@@ -8,9 +8,18 @@ comes back from storage is checked field by field, and anything else reads as ab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+#: An ``update`` argument left out: the field keeps its value.
+KEEP = _Keep.KEEP
 
 
 class CashIn(StatesGroup):
@@ -47,10 +56,17 @@ class CashInData:
         )
 
     async def update(
-        self, state: FSMContext, *, draft: str | None = None, prompt: int | None = None
+        self,
+        state: FSMContext,
+        *,
+        draft: str | _Keep | None = KEEP,
+        prompt: int | _Keep | None = KEEP,
     ) -> CashInData:
-        """Change the fields given, keep the rest; the new data."""
-        new = CashInData(draft or self.draft, prompt if prompt is not None else self.prompt)
+        """Change the fields given (None clears one), keep the rest; the new data."""
+        new = CashInData(
+            self.draft if isinstance(draft, _Keep) else draft,
+            self.prompt if isinstance(prompt, _Keep) else prompt,
+        )
         await new.save(state)
         return new
 
