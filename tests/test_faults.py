@@ -182,6 +182,12 @@ async def test_telegram_faults_never_touch_the_payment(harness: Harness, fault: 
     assert payment.guid[1:9] in note.text
     if fault.error_code == 403:
         return  # the cashier blocked the bot: delivery recorded as failed, nothing else
+    if "not modified" in fault.description:
+        # Telegram says so only when the text is already there, and the bot takes it at its
+        # word; the stand-in says it of whichever edit comes first. When the payment is
+        # final before its ⏳ is shown, that is the ✅ edit itself, which then never lands:
+        # the stand-in's lie, not the bot's (the payment and the feed are checked above).
+        return
     shown = await harness.tg.wait_message(
         CASHIER, lambda m: m.text.startswith("✅") and payment.guid in m.text, timeout=20
     )
