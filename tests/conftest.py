@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -114,12 +115,43 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         await tg.close()
 
 
+@pytest.fixture(scope="session")
+def migrated_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite journal migrated once per session (each xdist worker's).
+
+    A bot a test starts on SQLite finds a copy of it: what a restart finds, not a first
+    start (migrating from empty, and from every earlier version, is tests/test_db.py's)."""
+    path = tmp_path_factory.mktemp("journal") / "cashin.sqlite3"
+
+    async def migrate() -> None:
+        db = open_database(f"sqlite:///{path}")
+        await db.open()
+        await db.close()
+
+    asyncio.run(migrate())
+    return path
+
+
+def start_from(migrated: Path, database_url: str) -> None:
+    """The test's SQLite journal begins as a copy of the migrated one (if it is not there)."""
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(migrated, path)
+
+
 @pytest.fixture
 def controlled(
-    tmp_path: Path, sandbox_keys: Path, telegram: FakeTelegram, database_url: str
+    tmp_path: Path,
+    sandbox_keys: Path,
+    telegram: FakeTelegram,
+    database_url: str,
+    migrated_journal: Path,
 ) -> Any:
     """Start the bot with chosen settings: ``async with controlled(**settings) as h``."""
     folder = sandbox_folder(tmp_path, sandbox_keys)
+    start_from(migrated_journal, database_url)
 
     def settings(**overrides: Any) -> Settings:
         chosen = {"database_url": database_url, "sandbox_dir": folder, **overrides}
@@ -247,3 +279,29 @@ async def redis_prefix() -> AsyncIterator[str]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+#: Suites whose tests take tens of seconds each (parts held away, processes killed and
+#: restarted, subprocesses): collected first, so that no xdist worker starts one of them
+#: when the others are nearly done.
+SLOW_FIRST = (
+    "test_preflight",
+    "test_ops",
+    "test_cluster",
+    "test_blips",
+    "test_crash",
+    "test_parts",
+    "test_loops",
+    "test_docker",
+    "test_demo",
+    "test_faults",
+    "test_rush",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.stem
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)

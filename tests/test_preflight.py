@@ -72,8 +72,13 @@ async def test_all_green_on_the_embedded_sandbox(
     assert "created at the first start" in lines[5], lines[5]
 
 
+#: Each fault (one at a time, in a subprocess each: run side by side across workers).
+FAULTS = ("none", "wrong key", "nowhere", "key others can read", "bad token")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
 async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(
-    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram
+    tmp_path: Path, sandbox: RunningSandbox, telegram: FakeTelegram, fault: str
 ) -> None:
     telegram.tokens = {TOKEN}
     keys = sandbox.keys
@@ -89,40 +94,44 @@ async def test_each_fault_is_the_one_red_line_that_says_what_to_fix(
         "ALLPAY_TM_URL": sandbox.tm_url,
         **PARTIES_ENV,
     }
-    code, lines = await _check(real, tmp_path)
-    assert code == 0 and not _failed(lines), lines
+    if fault == "none":
+        code, lines = await _check(real, tmp_path)
+        assert code == 0 and not _failed(lines), lines
 
-    other = tmp_path / "other"
-    other.mkdir()
-    generate_key_pair(other / "wrong.key.pem", other / "wrong.pub.pem", bits=2048)
-    (other / "wrong.key.pem").chmod(0o600)
-    code, lines = await _check(
-        {**real, "ALLPAY_PRIVATE_KEY": str(other / "wrong.key.pem")}, tmp_path
-    )
-    assert len(_failed(lines)) == 1, "\n".join(lines)
-    [red] = _failed(lines)
-    assert code == 1 and red.startswith("❌ Allpay echo") and "ALLPAY_PRIVATE_KEY" in red, lines
+    elif fault == "wrong key":
+        other = tmp_path / "other"
+        other.mkdir()
+        generate_key_pair(other / "wrong.key.pem", other / "wrong.pub.pem", bits=2048)
+        (other / "wrong.key.pem").chmod(0o600)
+        code, lines = await _check(
+            {**real, "ALLPAY_PRIVATE_KEY": str(other / "wrong.key.pem")}, tmp_path
+        )
+        assert len(_failed(lines)) == 1, "\n".join(lines)
+        [red] = _failed(lines)
+        assert code == 1 and red.startswith("❌ Allpay echo") and "ALLPAY_PRIVATE_KEY" in red, lines
 
-    nowhere = f"http://127.0.0.1:{free_port()}/allpay"
-    code, lines = await _check({**real, "ALLPAY_URL": nowhere, "ALLPAY_TM_URL": ""}, tmp_path)
-    [red] = _failed(lines)
-    assert code == 1 and red.startswith("❌ Allpay echo") and "check the URL" in red, lines
-    assert any(line.startswith("➖ Allpay availableBalance") for line in lines)  # optional
+    elif fault == "nowhere":
+        nowhere = f"http://127.0.0.1:{free_port()}/allpay"
+        code, lines = await _check({**real, "ALLPAY_URL": nowhere, "ALLPAY_TM_URL": ""}, tmp_path)
+        [red] = _failed(lines)
+        assert code == 1 and red.startswith("❌ Allpay echo") and "check the URL" in red, lines
+        assert any(line.startswith("➖ Allpay availableBalance") for line in lines)  # optional
 
-    (other / "wrong.key.pem").chmod(0o644)
-    exposed = {**real, "ALLPAY_PRIVATE_KEY": str(keys.agent_private)}
-    keys.agent_private.chmod(0o644)
-    try:
-        code, lines = await _check(exposed, tmp_path)
-    finally:
-        keys.agent_private.chmod(0o600)
-    [red] = _failed(lines)
-    assert code == 1 and red.startswith("❌ ALLPAY_PRIVATE_KEY") and "chmod 600" in red, lines
+    elif fault == "key others can read":
+        keys.agent_private.chmod(0o644)
+        try:
+            code, lines = await _check(real, tmp_path)
+        finally:
+            keys.agent_private.chmod(0o600)
+        [red] = _failed(lines)
+        assert code == 1 and red.startswith("❌ ALLPAY_PRIVATE_KEY") and "chmod 600" in red, lines
 
-    code, lines = await _check({**real, "BOT_TOKEN": "123456:not-the-bots-token"}, tmp_path)
-    [red] = _failed(lines)
-    assert code == 1 and red.startswith("❌ Telegram getMe") and "BOT_TOKEN" in red, lines
-    assert "not-the-bots-token" not in "\n".join(lines)
+    else:
+        assert fault == "bad token"
+        code, lines = await _check({**real, "BOT_TOKEN": "123456:not-the-bots-token"}, tmp_path)
+        [red] = _failed(lines)
+        assert code == 1 and red.startswith("❌ Telegram getMe") and "BOT_TOKEN" in red, lines
+        assert "not-the-bots-token" not in "\n".join(lines)
 
 
 async def test_no_admin_ids_is_said_by_the_check_and_at_start(
