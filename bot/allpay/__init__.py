@@ -1,5 +1,5 @@
 """Allpay's SOAP Cash-In protocol: envelopes, signatures, the client. Knows nothing of Telegram
-(the sandbox that stands in for Allpay is bot/devtools/sandbox.py)."""
+(the sandbox that stands in for Allpay is bot/devtools/sandbox/)."""
 
 from __future__ import annotations
 

@@ -1,37 +1,17 @@
-"""``python -m bot demo``: the real bot in a terminal, no token and no internet needed.
-
-Everything real runs: the Dispatcher and handlers, the journal, resolver and outbox, the
-Allpay client against the embedded signed sandbox, all over HTTP on loopback. Only Telegram is
-played by the Bot API stand-in (:mod:`bot.devtools.telegram`); this module is its screen and
-keyboard. You play three people in turn — an admin, a supervisor and a cashier (``/as``) —
-each in their own chat with the bot or in the supervisors' group (``/as group``), so an
-approval, a report and an export can be tried end to end. Every top-up of 100 000 ₸ or more
-waits for a supervisor's approval.
-
-What a person would see is shown: every chat's messages and edits, the pop-ups a button press
-gets (Telegram's callback answers), the daily digest (``/digest``, the bot's command; and
-``/daily_digest``, the group's digest as at DIGEST_TIME). The screen speaks the demo's
-language (``--lang``); its times and the log lines' are TIMEZONE's.
-
-Each line typed (or piped in: ``printf '/help\\n/quit\\n' | python -m bot demo``) is taken
-after the bot has answered the one before: its update handled, the outbox's due messages
-delivered, no top-up being sent. Input that is not a terminal also waits at its end for the
-top-ups still waiting for Allpay's final answer (at most :data:`FINAL_WAIT` seconds).
-"""
+"""The demo's session: :func:`run_demo` starts the Bot API stand-in and the real bot over it
+(:func:`demo_settings`), and :class:`Demo` takes each line typed after the bot has answered
+the one before — its update handled, the outbox's due messages delivered, no top-up being
+sent (:meth:`Demo.settle`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
-import re
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import time, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,38 +19,34 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.app import announce, build_app
 from bot.config import Settings
-from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.devtools.demo.screen import (
+    APPROVAL_FROM,
+    CASHIER_ID,
+    CONTACT,
+    DEMO_TOKEN,
+    DEMO_USER_ID,
+    DIGEST_AT,
+    GROUP,
+    NAMES,
+    ROLES,
+    SUPERVISOR_ID,
+    SUPERVISORS_CHAT_ID,
+    Screen,
+    Seat,
+    banner,
+    means,
+    parse_seat,
+    personas,
+)
+from bot.devtools.telegram import FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.model import OPEN_STATUSES
-from bot.domain.parsing import format_tenge
-from bot.files import write_private
 from bot.logs import log_times_in
 from bot.running import App
 from bot.store.db import Tx
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
-from bot.telegram.keyboards import N_
 from bot.usecases.digest import DigestScheduler
-
-DEMO_USER_ID = 1001  # the admin: who you are at the start
-SUPERVISOR_ID = 1002
-CASHIER_ID = 1003
-NAMES = {DEMO_USER_ID: "Admin", SUPERVISOR_ID: "Supervisor", CASHIER_ID: "Cashier"}
-#: ``/as <persona>``: who you are, each with their own chat with the bot; a persona is named
-#: by its role, in English or in the demo's language (``/as кассир``).
-ROLES = {CASHIER_ID: N_("cashier"), SUPERVISOR_ID: N_("supervisor"), DEMO_USER_ID: N_("admin")}
-SUPERVISORS_CHAT_ID = -1002
-#: ``/as group [persona]``: act in the supervisors' group (the supervisor by default).
-GROUP = N_("group")
-#: The demo's own words for sharing a contact and for a text sent as typed.
-CONTACT = N_("contact")
-TEXT = N_("text")
-APPROVAL_FROM = 100_000
-#: When the supervisors' group gets the daily digest in a real deployment (DIGEST_TIME's
-#: default); the demo's comes at ``/daily_digest``.
-DIGEST_AT = time(21, 0)
-DEMO_TOKEN = "123456:DEMO-token-not-a-real-one-000000000000"  # noqa: S105 - the stand-in only
-_TAG = re.compile(r"<[^>]+>")
 
 #: How long the screen waits for the bot after a line before taking the next one anyway (a
 #: slow Allpay answer is shown when it comes), and how long nothing must change meanwhile.
@@ -80,177 +56,6 @@ QUIET = 0.3
 SOON = timedelta(seconds=2)
 #: At the end of piped input: the longest wait for top-ups without Allpay's final answer.
 FINAL_WAIT = 30.0
-
-
-def banner(settings: Settings) -> str:
-    """What the demo says first, in its language."""
-    now = utcnow().astimezone(settings.tz)
-    offset = now.strftime("%z")
-    return _(
-        "Allpay cash-in bot — terminal demo (no real money; the Allpay sandbox is built in).\n"
-        "Type as a cashier would: /cashin, a login, an amount… Bot messages appear below.\n"
-        "  1, 2, …   buttons under the latest message: type the number to press one\n"
-        "  {contact} +7 700 000 00 01   share a contact\n"
-        "  \\{text}     send text that looks like a button number (e.g. \\1)\n"
-        "  /as {personas}   be someone else (you start as the {admin});\n"
-        "            top-ups from {amount} wait for a supervisor's approval\n"
-        "  /as {group} [{admin} | {cashier}]   act in the supervisors' group (as the\n"
-        "            {supervisor} by default): press its buttons, send its commands\n"
-        "  /digest   (a supervisor or the admin) the daily digest now\n"
-        "  /daily_digest   the digest's time comes now: the group gets today's digest,\n"
-        "            as every day at {digest_at}\n"
-        "  /quit     leave ({eof} works too)\n"
-        "Sandbox clients: 77000000001 identified (pending, then completed) · 77000000002 not\n"
-        "identified · 77000000003 declined · 77000000004 slow · 77000000005 error 500 first.\n"
-        "A button's pop-up shows as «pop-up» or «alert». Times here and in the log are "
-        "{zone} time ({offset})."
-    ).format(
-        contact=_(CONTACT),
-        text=_(TEXT),
-        personas=_personas(),
-        group=_(GROUP),
-        cashier=_(ROLES[CASHIER_ID]),
-        supervisor=_(ROLES[SUPERVISOR_ID]),
-        admin=_(ROLES[DEMO_USER_ID]),
-        amount=format_tenge(Decimal(APPROVAL_FROM)),
-        digest_at=f"{DIGEST_AT:%H:%M}",
-        eof="Ctrl-D",
-        zone=settings.timezone,
-        offset=f"UTC{offset[:3]}:{offset[3:]}",
-    )
-
-
-def _personas() -> str:
-    """``cashier | supervisor | admin`` in the demo's language."""
-    return " | ".join(_(role) for role in ROLES.values())
-
-
-def _means(word: str, msgid: str) -> bool:
-    """``word`` is the demo's word ``msgid``, in English or in the demo's language."""
-    return word.casefold() in {msgid.casefold(), _(msgid).casefold()}
-
-
-def plain(text: str) -> str:
-    """Telegram HTML as a terminal shows it."""
-    return html.unescape(_TAG.sub("", text))
-
-
-@dataclass(frozen=True)
-class Seat:
-    """Who you are and where: a persona in their own chat, or in the supervisors' group."""
-
-    user_id: int
-    chat_id: int
-
-    @property
-    def in_group(self) -> bool:
-        return self.chat_id == SUPERVISORS_CHAT_ID
-
-
-@dataclass
-class Screen:
-    """What has been shown, and which buttons the numbers press now."""
-
-    out: TextIO
-    files: Path
-    seen: dict[tuple[int, int], int] = field(default_factory=dict)  # (chat, id) -> edits shown
-    buttons: list[tuple[ChatMessage, str]] = field(default_factory=list)
-    menu: list[list[str]] | None = None
-    current: int = DEMO_USER_ID  # the chat whose buttons the numbers press
-    answers_shown: int = 0  # Telegram's callback answers (pop-ups) shown so far
-
-    def write(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def title(self, chat_id: int) -> str:
-        if chat_id == SUPERVISORS_CHAT_ID:
-            return _("supervisors")
-        if chat_id == self.current:
-            return _("bot")
-        return _("bot → {who}").format(who=_(ROLES[chat_id]))
-
-    def show(self, message: ChatMessage) -> None:
-        key = (message.chat_id, message.message_id)
-        edited = key in self.seen
-        self.seen[key] = message.edits
-        who = self.title(message.chat_id)
-        if edited:
-            who = _("{who} (edited)").format(who=who)
-        self.write(f"── {who} ──")
-        if message.text:
-            self.write(plain(message.text))
-        if message.document is not None:
-            name, data = message.document
-            target = self.files / Path(name).name
-            write_private(target, data)  # exports carry client logins
-            self.write(
-                _("📎 {name} ({size} bytes) saved to {path}").format(
-                    name=name, size=len(data), path=target
-                )
-            )
-        if message.chat_id == self.current and message.buttons:
-            self.buttons = [(message, label) for label, _data in message.callback_buttons]
-            self.write_buttons()
-        elif self.buttons and self.buttons[0][0] is message:
-            self.buttons = []  # its buttons are gone
-        if (
-            message.chat_id == self.current
-            and message.reply_keyboard
-            and message.reply_keyboard != self.menu
-        ):
-            self.menu = message.reply_keyboard
-            self.write("   " + _("menu: {buttons}").format(buttons=" | ".join(_menu(self.menu))))
-
-    def write_buttons(self) -> None:
-        self.write(
-            "   " + "   ".join(f"[{n}] {label}" for n, (_m, label) in enumerate(self.buttons, 1))
-        )
-
-    def refresh(self, tg: FakeTelegram) -> None:
-        for chat_id in (*NAMES, SUPERVISORS_CHAT_ID):
-            for message in tg.messages(chat_id):
-                shown = self.seen.get((chat_id, message.message_id))
-                if shown is None or shown != message.edits:
-                    self.show(message)
-        answers = list(tg.callback_answers.items())
-        for query_id, params in answers[self.answers_shown :]:
-            self.pop_up(tg, query_id, params)
-        self.answers_shown = len(answers)
-
-    def pop_up(self, tg: FakeTelegram, query_id: str, params: dict[str, Any]) -> None:
-        """A callback answer with a text: Telegram's pop-up over the chat (an alert waits
-        for OK); only its presser sees it."""
-        text = str(params.get("text") or "")
-        if not text:
-            return  # a silent answer: the button only stops spinning
-        presser = tg.presses.get(query_id, (0, 0))[0]
-        who = _(ROLES[presser]) if presser in ROLES else str(presser)
-        alert = str(params.get("show_alert", "")).lower() in {"true", "1"}
-        head = _("alert ({who})") if alert else _("pop-up ({who})")
-        self.write(f"── {head.format(who=who)} ──")
-        self.write(text)
-
-    def become(self, tg: FakeTelegram, seat: Seat) -> None:
-        """Switch seat: the numbers now press the buttons of that chat's latest message."""
-        self.current = seat.chat_id
-        self.menu = None
-        mine = [m for m in tg.messages(seat.chat_id) if m.buttons]
-        self.buttons = (
-            [(mine[-1], label) for label, _data in mine[-1].callback_buttons] if mine else []
-        )
-        who = _(ROLES[seat.user_id])
-        if seat.in_group:
-            said = _("you are now the {who} in the supervisors' group").format(who=who)
-        else:
-            said = _("you are now the {who}").format(who=who)
-        self.write(f"── {said} ──")
-        if self.buttons:
-            self.write_buttons()
-
-
-def _menu(rows: list[list[str]]) -> list[str]:
-    return [button for row in rows for button in row]
 
 
 def _reader(queue: asyncio.Queue[str | None], loop: asyncio.AbstractEventLoop, src: TextIO) -> None:
@@ -374,11 +179,11 @@ class Demo:
 
     def switch(self, words: list[str]) -> int | None:
         """``/as …``: another seat; a persona's first time, their /start (its update)."""
-        seat = _seat(words)
+        seat = parse_seat(words)
         if seat is None:
             self.screen.write(
                 _("usage: /as {personas} | {group} [{admin} | {cashier}]").format(
-                    personas=_personas(),
+                    personas=personas(),
                     group=_(GROUP),
                     admin=_(ROLES[DEMO_USER_ID]),
                     cashier=_(ROLES[CASHIER_ID]),
@@ -405,7 +210,7 @@ class Demo:
             self.screen.write(_("(pressed «{label}»)").format(label=label))
             return self.tg.press_button(user, message, label)
         first, _space, rest = text.partition(" ")
-        if rest and _means(first, CONTACT):
+        if rest and means(first, CONTACT):
             return self.tg.send_contact(user, rest.strip(), chat_id=chat)
         return self.tg.send_text(user, text, chat_id=chat)
 
@@ -478,22 +283,6 @@ def _state(tg: FakeTelegram) -> tuple[int, int, int]:
     """What a person could see change: messages, edits, pop-ups."""
     messages = [m for chat in tg.chats.values() for m in chat if m.from_bot]
     return len(messages), sum(m.edits for m in messages), len(tg.callback_answers)
-
-
-def _seat(words: list[str]) -> Seat | None:
-    """``/as <persona>`` or ``/as group [persona]``: the seat; None if it names none."""
-    if not words or len(words) > 2:
-        return None
-    in_group = _means(words[0], GROUP)
-    names = words[1:] if in_group else words
-    if len(names) > 1 or (not in_group and not names):
-        return None
-    if not names:
-        return Seat(SUPERVISOR_ID, SUPERVISORS_CHAT_ID)
-    found = [uid for uid, role in ROLES.items() if _means(names[0], role)]
-    if not found:
-        return None
-    return Seat(found[0], SUPERVISORS_CHAT_ID if in_group else found[0])
 
 
 def _is_terminal(src: TextIO) -> bool:
