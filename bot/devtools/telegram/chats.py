@@ -61,6 +61,9 @@ class Chats:
         #: Who pressed: callback query id → (the user's id, the chat of the message pressed).
         self.presses: dict[str, tuple[int, int]] = {}
         self._changed = asyncio.Condition()
+        #: Set by ``close``: a long poll waiting for updates returns at once (the server's
+        #: shutdown would otherwise wait out its ``shutdown_timeout`` for it).
+        self.closing = False
         self.version = 0  # bumped on every change anyone might watch
 
     async def _notify(self) -> None:

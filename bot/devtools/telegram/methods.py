@@ -37,7 +37,7 @@ class BotApi(Chats):
         if not self._updates and timeout > 0:
             try:
                 async with asyncio.timeout(min(timeout, 5.0)), self._changed:
-                    await self._changed.wait_for(lambda: bool(self._updates))
+                    await self._changed.wait_for(lambda: bool(self._updates) or self.closing)
             except TimeoutError:
                 pass
         return list(self._updates[:100])

@@ -108,6 +108,7 @@ class FakeTelegram(BotApi):
         return self.base_url
 
     async def close(self) -> None:
+        self.closing = True
         async with self._changed:
             self._changed.notify_all()
         if self.runner is not None:
