@@ -88,6 +88,15 @@ def test_documents_know_the_domain_and_their_formats_only() -> None:
                     assert module.startswith(("bot.domain", "bot.documents")), (name, module)
 
 
+def test_the_telegram_layer_never_sees_allpay_wire_types() -> None:
+    """Handlers and texts render the domain (``Client``, ``AgentBalance``), which the use
+    cases map Allpay's answers to: nothing under bot/telegram imports bot.allpay."""
+    for name, text in _sources().items():
+        if name.startswith("telegram/"):
+            wire = {m for m in _imports(text) if m == "bot.allpay" or m.startswith("bot.allpay.")}
+            assert not wire, (name, wire)
+
+
 def test_handlers_reach_the_database_only_through_use_cases() -> None:
     for name, text in _sources().items():
         if name.startswith("telegram/"):

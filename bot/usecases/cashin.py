@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
+from bot.domain.clients import Client
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import (
@@ -58,7 +59,7 @@ class Found(StrEnum):
 class Check:
     found: Found
     draft: Draft | None = None
-    client: ClientInfo | None = None
+    client: Client | None = None
     #: When Allpay refused with a Fault: its text (unsigned, unverified: shown as such, as
     #: text, never markup) and its faultcode.
     message: str | None = None
@@ -179,9 +180,7 @@ class CashIn:
                 limit = sums[0] if sums else None
             Drafts.cancel_unfinished(tx, now, cashier_id)
             known = (
-                (client.full_name, client.identified, client.masked_iin)
-                if client is not None
-                else None
+                (client.name, client.identified, client.masked_iin) if client is not None else None
             )
             return Drafts.start(
                 tx, now, cashier_id=cashier_id, chat_id=chat_id, login=login, lang=lang,
@@ -204,7 +203,7 @@ class CashIn:
         now = self._clock()
         found = await self.db.write(
             lambda tx: Drafts.set_client(
-                tx, now, draft, client.full_name, client.identified, client.masked_iin
+                tx, now, draft, client.name, client.identified, client.masked_iin
             ),
             durable=False,
         )
@@ -222,7 +221,7 @@ class CashIn:
             return Check(Found.UNREACHABLE)
         if result.client is None:
             return Check(Found.NO_CLIENT)
-        return Check(Found.CLIENT, client=result.client)
+        return Check(Found.CLIENT, client=_client(result.client))
 
     async def current(self, draft_id: str | None, cashier_id: int) -> Draft | None:
         """The draft a conversation works on, if it is the cashier's and unfinished."""
@@ -411,3 +410,8 @@ class CashIn:
         elif result.refusal is not None:
             log.info("top-up by %d refused: %s", cashier_id, result.refusal.kind.value)
         return result
+
+
+def _client(info: ClientInfo) -> Client:
+    """Allpay's wire answer as the cashier is shown it: the name cleaned, the IIN masked."""
+    return Client(name=info.full_name, identified=info.identified, masked_iin=info.masked_iin)
