@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import psycopg
 
-from bot.allpay.protocol import PayResult
+from bot.allpay.answers import PayResult
 from bot.domain.clock import utcnow
 from bot.domain.model import (
     AuditEntry,

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.allpay.protocol import CheckResult, PayResult, PayStatus
+from bot.allpay.answers import CheckResult, PayResult
+from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.domain.model import Limits, OutboxKind, Status
 from bot.domain.parsing import (

@@ -28,7 +28,8 @@ from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import SendMessage
 from aiohttp import web
 
-from bot.allpay.protocol import AllpayError, CheckResult, PayResult, PayStatus
+from bot.allpay.answers import CheckResult, PayResult
+from bot.allpay.protocol import AllpayError, PayStatus
 from bot.app import warn_about_allpay
 from bot.config import ConfigError, Settings, load_settings
 from bot.devtools.demo import demo_settings

@@ -1,5 +1,5 @@
 """Who a top-up's client is, as the cashier is shown it: Allpay's answer to a login, without
-its wire form (``bot.allpay.protocol.ClientInfo``, mapped by the cash-in use case)."""
+its wire form (``bot.allpay.answers.ClientInfo``, mapped by the cash-in use case)."""
 
 from __future__ import annotations
 

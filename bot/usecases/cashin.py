@@ -16,7 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
+from bot.allpay.answers import CheckResult, ClientInfo
+from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.domain.clients import Client
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login

@@ -9,7 +9,8 @@ from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Protocol
 
-from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
+from bot.allpay.answers import BalanceResult
+from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.domain.cash import Handover
 from bot.domain.model import Approval, AuditEntry, Payment, Status
 from bot.domain.receipts import Parties, Receipt

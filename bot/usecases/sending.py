@@ -17,7 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from bot.allpay.protocol import PayResult, PayStatus
+from bot.allpay.answers import PayResult
+from bot.allpay.protocol import PayStatus
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import Draft, Payment, Status
