@@ -20,7 +20,7 @@ from aiogram.utils.i18n import I18n
 from bot.allpay.client import AllpayClient
 from bot.clients import allpay_client, conversation_storage, make_bot
 from bot.config import ConfigError, Settings
-from bot.domain.model import Limits
+from bot.domain.limits import Limits
 from bot.logs import one_line
 from bot.metrics import Metrics, TelegramReach
 from bot.outage import Part

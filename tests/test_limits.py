@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.model import LimitKind, LimitRefusal, Limits, Usage
+from bot.domain.limits import LimitKind, LimitRefusal, Limits, Usage
 from bot.domain.reports import PeriodError, parse_day
 
 D = Decimal

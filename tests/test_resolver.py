@@ -12,7 +12,8 @@ import pytest
 from bot.allpay.answers import CheckResult, PayResult
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram, Fault
-from bot.domain.model import Limits, OutboxKind, Status
+from bot.domain.limits import Limits
+from bot.domain.model import OutboxKind, Status
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,

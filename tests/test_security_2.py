@@ -36,16 +36,8 @@ from bot.devtools.demo import demo_settings
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
-from bot.domain.model import (
-    Approval,
-    ApprovalState,
-    ConfirmOutcome,
-    Decision,
-    LimitKind,
-    LimitRefusal,
-    Limits,
-    Role,
-)
+from bot.domain.limits import LimitKind, LimitRefusal, Limits
+from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, Role
 from bot.logs import describe_error, setup_logging
 from bot.redaction import forget_secrets
 from bot.store.roster import Roster

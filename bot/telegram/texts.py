@@ -19,14 +19,13 @@ from aiogram.utils.i18n import ngettext
 from bot.documents import receipt as documents
 from bot.domain.cash import CashDay, CashPosition, Handover, HandoverState
 from bot.domain.clients import Client
+from bot.domain.limits import LimitKind, LimitRefusal
 from bot.domain.masking import mask_iin, mask_login
 from bot.domain.model import (
     Approval,
     ApprovalState,
     AuditEntry,
     Draft,
-    LimitKind,
-    LimitRefusal,
     Payment,
     Role,
     StaffUser,

@@ -20,15 +20,9 @@ from bot.allpay.answers import CheckResult, ClientInfo
 from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.domain.clients import Client
 from bot.domain.clock import utcnow
+from bot.domain.limits import LimitRefusal, Limits
 from bot.domain.masking import mask_login
-from bot.domain.model import (
-    Confirmation,
-    ConfirmOutcome,
-    Draft,
-    DraftState,
-    LimitRefusal,
-    Limits,
-)
+from bot.domain.model import Confirmation, ConfirmOutcome, Draft, DraftState
 from bot.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog

@@ -24,14 +24,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import (
-    ConfirmOutcome,
-    Draft,
-    DraftState,
-    LimitKind,
-    StaffUser,
-    Withdrawal,
-)
+from bot.domain.limits import LimitKind
+from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser, Withdrawal
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
