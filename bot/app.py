@@ -21,6 +21,7 @@ from bot.allpay.client import AllpayClient
 from bot.clients import allpay_client, conversation_storage, make_bot
 from bot.config import ConfigError, Settings
 from bot.domain.limits import Limits
+from bot.domain.model import RetryPolicy
 from bot.logs import one_line
 from bot.metrics import Metrics, TelegramReach
 from bot.outage import Part
@@ -52,7 +53,8 @@ from bot.usecases.inbox import Inbox
 from bot.usecases.notices import Notices
 from bot.usecases.people import People
 from bot.usecases.reports import Reports
-from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.resolver import Resolver
+from bot.usecases.sending import Sender
 from bot.usecases.singleton import Identity, NameTaken
 
 # What a deployment does not use is not loaded (tests/test_imports.py): redis with

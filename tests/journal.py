@@ -18,6 +18,7 @@ from bot.domain.model import (
     Draft,
     OutboxItem,
     Payment,
+    RetryPolicy,
     StaffUser,
     Status,
 )
@@ -29,7 +30,7 @@ from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.notices import Notices
-from bot.usecases.sending import RetryPolicy, Sender
+from bot.usecases.sending import Sender
 
 #: What a refused constraint or trigger raises, on either backend.
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)

@@ -37,14 +37,14 @@ from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.limits import LimitKind, LimitRefusal, Limits
-from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, Role
+from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, RetryPolicy, Role
 from bot.logs import describe_error, setup_logging
 from bot.redaction import forget_secrets
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
-from bot.usecases.sending import RetryPolicy, Sender
+from bot.usecases.sending import Sender
 from tests.conftest import ALMATY, Connect, make_client
 from tests.harness import (
     ADMIN,

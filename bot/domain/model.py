@@ -141,6 +141,22 @@ class Payment:
         return self.amount + self.fee
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a payment without Allpay's final word is resent: backoff between sends, one alert
+    after ``alert_after`` seconds, UNKNOWN after ``give_up_after`` (all in seconds)."""
+
+    retry_min: float
+    retry_max: float
+    alert_after: float
+    give_up_after: float
+
+    def delay(self, attempts: int) -> float:
+        """Backoff before the next resend after ``attempts`` sends: min·2^(n-1), capped."""
+        exponent = max(0, min(attempts - 1, 30))
+        return float(min(self.retry_max, self.retry_min * (2**exponent)))
+
+
 class OutboxKind(StrEnum):
     STATUS = "status"  # the cashier's status message: edit it (or send anew)
     FINAL = "final"  # a supervisor chat: a payment became final
