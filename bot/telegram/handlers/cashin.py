@@ -59,8 +59,9 @@ from bot.telegram.keyboards import (
 )
 from bot.telegram.states import CashIn, CashInData
 from bot.usecases.approvals import ApprovalDesk
-from bot.usecases.cashin import AmountStep, Check, Found
+from bot.usecases.cashin import AmountStep
 from bot.usecases.cashin import CashIn as CashInSteps
+from bot.usecases.lookup import Check, Found
 
 LOGIN_EXAMPLE = "+7 701 000 00 01"
 
