@@ -141,8 +141,9 @@ class Settings(BaseSettings):
     #: What the bot's Redis keys start with (several bots may share one Redis).
     redis_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "cashin"
     #: The embedded sandbox's folder (no ALLPAY_URL). Unset: ``sandbox`` beside the SQLite
-    #: file. With PostgreSQL several instances share one Allpay (ALLPAY_URL): this gives a
-    #: single instance an embedded sandbox of its own.
+    #: file (``data/sandbox`` beside a PostgreSQL setup, for ``python -m bot sandbox``). With
+    #: PostgreSQL several instances share one Allpay (ALLPAY_URL): this gives a single
+    #: instance an embedded sandbox of its own.
     sandbox_dir: Path | None = None
     #: This process among several sharing one journal (its send leases carry the name).
     #: Unset: the host's name — one process per host, which takes its own leases back at
