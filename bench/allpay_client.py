@@ -16,14 +16,9 @@ import xmlsec
 from lxml import etree
 
 from bench.common import median, table
+from bot.allpay.answers import parse_pay_answer
 from bot.allpay.client import AllpayClient
-from bot.allpay.protocol import (
-    build_cash_in,
-    parse_document,
-    parse_pay_answer,
-    serialize,
-    soap_parts,
-)
+from bot.allpay.protocol import build_cash_in, parse_document, serialize, soap_parts
 from bot.allpay.signing import Signer, Verifier, load_key, request_dsig_element
 
 CERT = "SANDBOX-0001"

@@ -14,12 +14,13 @@ from bench.common import pct, table
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
 from bot.domain.clock import utcnow
-from bot.domain.model import Status
+from bot.domain.model import RetryPolicy, Status
 from bot.store.db import Database, SqliteDatabase, Tx, ts
 from bot.store.drafts import Drafts
 from bot.store.payments import Payments
 from bot.usecases.notices import Notices
-from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.resolver import Resolver
+from bot.usecases.sending import Sender
 
 
 async def _open(db: Database) -> int:

@@ -17,7 +17,7 @@ from aiogram import Dispatcher, Router
 from aiogram.types import Message, Update
 
 from bench.common import TOKEN, recording_bot, table
-from bot.allpay.protocol import CheckResult, ClientInfo, ResponseHeader
+from bot.allpay.answers import CheckResult, ClientInfo, ResponseHeader
 from bot.app import build_app
 from bot.config import Settings
 from bot.store.payments import Payments

@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "sandbox":
             asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
         else:
-            from bot.app import run_bot
+            from bot.serving import run_bot
 
             return int(asyncio.run(run_bot(settings)))
     except ConfigError as exc:

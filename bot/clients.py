@@ -1,9 +1,10 @@
-"""The bot's two outward clients, made from the settings: Telegram's ``Bot`` and the Allpay
-client (or the embedded sandbox and a client of it). Used by the wiring and by the pre-flight
-check alike."""
+"""The bot's outward clients, made from the settings: Telegram's ``Bot`` and the Allpay
+client (or the embedded sandbox and a client of it), used by the wiring and by the pre-flight
+check alike; and where conversations live (the journal, or Redis with ``REDIS_URL``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -11,6 +12,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import ApiVersion
@@ -18,9 +21,14 @@ from bot.allpay.signing import Signer, Verifier
 from bot.config import ConfigError, Settings
 from bot.metrics import Metrics
 from bot.redaction import register_secret
+from bot.store.db import Database
+from bot.telegram.storage import SQLiteStorage
 
-# The embedded sandbox is loaded only when it runs (tests/test_imports.py).
+# The embedded sandbox is loaded only when it runs, redis and aiogram's RedisStorage with
+# REDIS_URL only (tests/test_imports.py).
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.devtools.sandbox import RunningSandbox
 
 
@@ -77,3 +85,30 @@ def make_bot(settings: Settings) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+
+
+def conversation_storage(
+    settings: Settings, db: Database
+) -> tuple[BaseStorage, BaseEventIsolation, Redis | None]:
+    """Where conversations live and how one person's updates are kept in order: in the
+    journal and in this process (one instance), or in Redis for every instance
+    (``REDIS_URL``: a conversation continues on whichever instance takes its next update).
+    The third: the Redis client, where there is one."""
+    if settings.redis_url is None:
+        return SQLiteStorage(db), SimpleEventIsolation(), None
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.telegram.isolation import RenewedRedisIsolation
+
+    keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
+    # Idle conversations go after PRUNE_AFTER_DAYS, as in the journal (0: kept).
+    ttl = timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
+    storage = RedisStorage.from_url(
+        settings.redis_url.get_secret_value(),
+        # A Redis that stops answering fails a call in seconds (and /healthz), never hangs it.
+        connection_kwargs={"socket_timeout": 5, "socket_connect_timeout": 5},
+        key_builder=keys,
+        state_ttl=ttl,
+        data_ttl=ttl,
+    )
+    return storage, RenewedRedisIsolation(storage.redis, key_builder=keys), storage.redis

@@ -7,26 +7,27 @@ start-up with one clear line naming the variable (see :func:`load_settings`).
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
+    BeforeValidator,
     Field,
     PositiveFloat,
     SecretStr,
     StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+import bot.config_checks as checks
 from bot.domain.receipts import Parties
 from bot.redaction import is_postgres_url, url_passwords
 
@@ -48,7 +49,19 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-IdList = Annotated[list[int], NoDecode]
+def _language(value: str) -> str:
+    code = normalize_language(value)
+    if code is None:
+        raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)} (got {value!r})")
+    return code
+
+
+# Each kind of value with its check (bot/config_checks.py); settings weighed together are
+# checked by Settings._consistency.
+IdList = Annotated[list[int], NoDecode, BeforeValidator(checks.id_list)]
+Url = Annotated[str | None, AfterValidator(checks.url)]
+LegalName = Annotated[str | None, AfterValidator(checks.legal_name)]
+Bin = Annotated[str | None, AfterValidator(checks.bin_number)]
 
 
 class Settings(BaseSettings):
@@ -60,10 +73,10 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    bot_token: SecretStr | None = None
-    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    bot_token: Annotated[SecretStr | None, AfterValidator(checks.bot_token)] = None
+    telegram_api_url: Annotated[str, AfterValidator(checks.url)] = DEFAULT_TELEGRAM_API_URL
 
-    allpay_url: str | None = None
+    allpay_url: Url = None
     #: The embedded sandbox asked for by name (true), or refused (false). Unset: the sandbox
     #: runs without ALLPAY_URL only for a configuration that does not say production.
     allpay_sandbox: bool | None = None
@@ -72,7 +85,7 @@ class Settings(BaseSettings):
     allpay_certificate_number: str | None = None
     allpay_private_key: Path | None = None
     allpay_public_key: Path | None = None
-    allpay_tm_url: str | None = None
+    allpay_tm_url: Url = None
     #: Which Cash-In service Allpay gave the agent: 1.1 (the seed's) or 1.2. The endpoints
     #: are what Allpay gives (ALLPAY_URL, ALLPAY_TM_URL), never derived from the version.
     #: The Cash-In service's version (``bot.allpay.protocol.ApiVersion``'s values).
@@ -86,17 +99,19 @@ class Settings(BaseSettings):
     pending_give_up_after: PositiveFloat = 172800.0
 
     #: Not in the settings' repr: a PostgreSQL URL may carry its password.
-    database_url: str = Field(default="sqlite:///data/cashin.sqlite3", repr=False)
+    database_url: Annotated[str, AfterValidator(checks.database_url)] = Field(
+        default="sqlite:///data/cashin.sqlite3", repr=False
+    )
 
     admin_ids: IdList = Field(default_factory=list)
     supervisor_ids: IdList = Field(default_factory=list)
     cashier_ids: IdList = Field(default_factory=list)
     supervisor_chat_ids: IdList = Field(default_factory=list)
 
-    default_language: str = "ru"
+    default_language: Annotated[str, AfterValidator(_language)] = "ru"
     amount_min: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(100)
     amount_max: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(500000)
-    timezone: str = "Asia/Almaty"
+    timezone: Annotated[str, AfterValidator(checks.timezone)] = "Asia/Almaty"
 
     # Money controls (0 = off): per local day, and supervisor approval from a threshold.
     cashier_daily_limit: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)] = Decimal(
@@ -111,7 +126,7 @@ class Settings(BaseSettings):
     )
     approval_timeout: PositiveFloat = 900.0
 
-    digest_time: time | None = time(21, 0)
+    digest_time: Annotated[time | None, BeforeValidator(checks.digest_time)] = time(21, 0)
 
     #: Daily at 04:00 local (and at start): delivered messages, cancelled drafts and idle
     #: conversations older than this are pruned (0: never). Payments, approvals and the
@@ -126,8 +141,9 @@ class Settings(BaseSettings):
     #: What the bot's Redis keys start with (several bots may share one Redis).
     redis_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "cashin"
     #: The embedded sandbox's folder (no ALLPAY_URL). Unset: ``sandbox`` beside the SQLite
-    #: file. With PostgreSQL several instances share one Allpay (ALLPAY_URL): this gives a
-    #: single instance an embedded sandbox of its own.
+    #: file (``data/sandbox`` beside a PostgreSQL setup, for ``python -m bot sandbox``). With
+    #: PostgreSQL several instances share one Allpay (ALLPAY_URL): this gives a single
+    #: instance an embedded sandbox of its own.
     sandbox_dir: Path | None = None
     #: This process among several sharing one journal (its send leases carry the name).
     #: Unset: the host's name — one process per host, which takes its own leases back at
@@ -138,18 +154,18 @@ class Settings(BaseSettings):
 
     # Who the receipt names: the e-money issuer (Allpay) and the agent taking the cash. All four
     # are required when ALLPAY_URL is set; the sandbox prints example values, marked as such.
-    issuer_name: str | None = None
-    issuer_bin: str | None = None
-    agent_name: str | None = None
-    agent_bin: str | None = None
+    issuer_name: LegalName = None
+    issuer_bin: Bin = None
+    agent_name: LegalName = None
+    agent_bin: Bin = None
     #: A fixed fee per top-up the client pays on top of the amount (Allpay's answer has none).
     cashin_fee: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] = Decimal(0)
 
-    log_level: str = "INFO"
+    log_level: Annotated[str, AfterValidator(checks.log_level)] = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    webhook_url: Url = None
+    webhook_secret: Annotated[SecretStr | None, AfterValidator(checks.webhook_secret)] = None
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -157,125 +173,6 @@ class Settings(BaseSettings):
     #: carries nothing but the webhook path.
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8081
-
-    @field_validator(
-        "admin_ids", "supervisor_ids", "cashier_ids", "supervisor_chat_ids", mode="before"
-    )
-    @classmethod
-    def _split_ids(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.replace(";", ",").split(",")]
-            return [p for p in parts if p]
-        if isinstance(value, int):
-            return [value]
-        return value
-
-    @field_validator("default_language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        code = normalize_language(value)
-        if code is None:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)} (got {value!r})")
-        return code
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return level
-
-    @field_validator("digest_time", mode="before")
-    @classmethod
-    def _digest_time(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip().lower()
-            if text in ("", "off", "none", "0"):
-                return None
-            hours, sep, minutes = text.partition(":")
-            if not sep or not hours.isdigit() or not minutes.isdigit():
-                raise ValueError("must be HH:MM local time, or 'off'")
-            if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-                raise ValueError("must be HH:MM local time, or 'off'")
-            return time(int(hours), int(minutes))
-        return value
-
-    @field_validator("issuer_name", "agent_name")
-    @classmethod
-    def _legal_name(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return " ".join(value.split())[:120]
-
-    @field_validator("issuer_bin", "agent_bin")
-    @classmethod
-    def _bin(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if len(value) != 12 or not value.isdigit():
-            raise ValueError("a BIN is 12 digits")
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
-            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
-        return value
-
-    @field_validator("telegram_api_url", "allpay_url", "allpay_tm_url", "webhook_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.strip()
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: str) -> str:
-        if is_postgres_url(value):
-            # Never echo the URL: it may carry the password.
-            parts = urlsplit(value)
-            if "@" in parts.netloc.rpartition("@")[0]:
-                raise ValueError("percent-encode an @ in the user or password as %40")
-            try:
-                _ = parts.port
-            except ValueError:
-                raise ValueError("its port is not a number from 1 to 65535") from None
-            if not parts.hostname and "host=" not in parts.query:
-                raise ValueError("must name the server: postgresql://user@host:5432/database")
-            return value
-        if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError(
-                "must look like sqlite:///relative/path, sqlite:////absolute/path "
-                "or postgresql://user@host:5432/database"
-            )
-        return value
-
-    @field_validator("bot_token")
-    @classmethod
-    def _token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        left, sep, right = value.get_secret_value().partition(":")
-        if not sep or not left.isdigit() or not right or any(c.isspace() for c in right):
-            raise ValueError("is not a Telegram bot token (digits:secret)")
-        return value
 
     @model_validator(mode="after")
     def _consistency(self) -> Self:

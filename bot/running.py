@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from bot.usecases.housekeeping import Housekeeping
     from bot.usecases.people import People
     from bot.usecases.reports import Reports
-    from bot.usecases.sending import Resolver, Sender
+    from bot.usecases.resolver import Resolver
+    from bot.usecases.sending import Sender
 
 
 @dataclass

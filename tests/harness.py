@@ -17,7 +17,8 @@ from typing import Any
 import aiosqlite
 import psycopg
 
-from bot.allpay.protocol import PayResult, PayStatus, ResponseHeader
+from bot.allpay.answers import PayResult, ResponseHeader
+from bot.allpay.protocol import PayStatus
 from bot.app import build_app
 from bot.config import Settings
 from bot.devtools.sandbox import Sandbox

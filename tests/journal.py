@@ -11,13 +11,14 @@ from decimal import Decimal
 
 import psycopg
 
-from bot.allpay.protocol import PayResult
+from bot.allpay.answers import PayResult
 from bot.domain.clock import utcnow
 from bot.domain.model import (
     AuditEntry,
     Draft,
     OutboxItem,
     Payment,
+    RetryPolicy,
     StaffUser,
     Status,
 )
@@ -29,7 +30,7 @@ from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.notices import Notices
-from bot.usecases.sending import RetryPolicy, Sender
+from bot.usecases.sending import Sender
 
 #: What a refused constraint or trigger raises, on either backend.
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)

@@ -88,6 +88,15 @@ def test_documents_know_the_domain_and_their_formats_only() -> None:
                     assert module.startswith(("bot.domain", "bot.documents")), (name, module)
 
 
+def test_the_telegram_layer_never_sees_allpay_wire_types() -> None:
+    """Handlers and texts render the domain (``Client``, ``AgentBalance``), which the use
+    cases map Allpay's answers to: nothing under bot/telegram imports bot.allpay."""
+    for name, text in _sources().items():
+        if name.startswith("telegram/"):
+            wire = {m for m in _imports(text) if m == "bot.allpay" or m.startswith("bot.allpay.")}
+            assert not wire, (name, wire)
+
+
 def test_handlers_reach_the_database_only_through_use_cases() -> None:
     for name, text in _sources().items():
         if name.startswith("telegram/"):
@@ -190,8 +199,9 @@ def test_no_module_imports_itself_back() -> None:
 def test_settings_know_neither_the_store_nor_the_protocol() -> None:
     """Settings are read by every layer: they import none of them (the URL helpers live in
     bot/redaction.py, the API version is a plain value the Allpay client turns into its own)."""
-    imported = _imports((BOT / "config.py").read_text(encoding="utf-8"))
-    assert not {name for name in imported if name.startswith(("bot.store", "bot.allpay"))}
+    for module in ("config.py", "config_checks.py"):
+        imported = _imports((BOT / module).read_text(encoding="utf-8"))
+        assert not {name for name in imported if name.startswith(("bot.store", "bot.allpay"))}
 
 
 def test_every_aiogram_middleware_is_in_the_telegram_layer() -> None:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.app import conversation_storage
+from bot.clients import conversation_storage
 from bot.config import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.store.backends import open_database

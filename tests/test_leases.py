@@ -16,11 +16,12 @@ import pytest
 
 from bot.devtools.sandbox import RunningSandbox
 from bot.domain.clock import utcnow
-from bot.domain.model import Payment, Status
+from bot.domain.model import Payment, RetryPolicy, Status
 from bot.store.db import Database, Tx, ts
 from bot.store.payments import Payments
 from bot.usecases.notices import Notices
-from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.resolver import Resolver
+from bot.usecases.sending import Sender
 from bot.usecases.singleton import Identity, NameTaken
 from tests.conftest import Connect, make_client
 from tests.harness import CASHIER

@@ -1,4 +1,4 @@
-"""The daily limits' rules, alone (``Limits`` in bot/domain/model.py): what a used-up limit
+"""The daily limits' rules, alone (``Limits`` in bot/domain/limits.py): what a used-up limit
 is, and which one is named when several are."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.model import LimitKind, LimitRefusal, Limits, Usage
+from bot.domain.limits import LimitKind, LimitRefusal, Limits, Usage
 from bot.domain.reports import PeriodError, parse_day
 
 D = Decimal

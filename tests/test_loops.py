@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import _watch_loops
 from bot.loops import MAX_RESTARTS, BackgroundLoop, wait_event
 from bot.outage import PartDown
+from bot.serving import _watch_loops
 from bot.store.db import SqliteDatabase
 from tests.harness import CASHIER, CASHIER_2, SUPERVISOR_CHAT, Harness
 

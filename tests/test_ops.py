@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import run_bot
 from bot.config import ConfigError
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Fault
 from bot.logs import setup_logging
+from bot.serving import run_bot
 from bot.usecases.singleton import Singleton
 from bot.web import start_web
 from tests.conftest import Connect

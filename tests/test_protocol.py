@@ -154,7 +154,7 @@ def test_mask_login() -> None:
 def test_a_clients_name_from_allpay_is_cleaned_and_bounded() -> None:
     """/history lists names: a bidi override cannot reorder what is shown next to it, and a
     name cannot grow a page past Telegram's limit."""
-    from bot.allpay.protocol import ClientInfo
+    from bot.allpay.answers import ClientInfo
 
     info = ClientInfo(
         identified=True, iin=None, first_name="Ай\u202eгүл" + "а" * 300, last_name="Қ\u200bасым"

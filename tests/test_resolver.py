@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from bot.allpay.protocol import CheckResult, PayResult, PayStatus
+from bot.allpay.answers import CheckResult, PayResult
+from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram, Fault
-from bot.domain.model import Limits, OutboxKind, Status
+from bot.domain.limits import Limits
+from bot.domain.model import OutboxKind, RetryPolicy, Status
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
@@ -22,7 +24,8 @@ from bot.domain.parsing import (
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
-from bot.usecases.sending import Resolver, RetryPolicy, Sender
+from bot.usecases.resolver import Resolver
+from bot.usecases.sending import Sender
 from tests.conftest import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
 from tests.journal import Journal

@@ -6,7 +6,7 @@ import asyncio
 import re
 from typing import Any
 
-from bot.allpay.protocol import CheckResult
+from bot.allpay.answers import CheckResult
 from bot.app import announce
 from tests.harness import (
     ADMIN,

@@ -25,13 +25,13 @@ import aiohttp
 import aiosqlite
 import pytest
 
-from bot.app import run_bot
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, Fault
 from bot.domain.model import ConfirmOutcome
 from bot.domain.parsing import clean_name
 from bot.logs import one_line
 from bot.redaction import forget_secrets, redact, redact_error, register_secret
+from bot.serving import run_bot
 from bot.telegram.access import RefusalBudget
 from tests.conftest import Connect, sandbox_folder
 from tests.harness import (

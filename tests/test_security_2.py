@@ -28,30 +28,23 @@ from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import SendMessage
 from aiohttp import web
 
-from bot.allpay.protocol import AllpayError, CheckResult, PayResult, PayStatus
+from bot.allpay.answers import CheckResult, PayResult
+from bot.allpay.protocol import AllpayError, PayStatus
 from bot.app import warn_about_allpay
 from bot.config import ConfigError, Settings, load_settings
 from bot.devtools.demo import demo_settings
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
-from bot.domain.model import (
-    Approval,
-    ApprovalState,
-    ConfirmOutcome,
-    Decision,
-    LimitKind,
-    LimitRefusal,
-    Limits,
-    Role,
-)
+from bot.domain.limits import LimitKind, LimitRefusal, Limits
+from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, RetryPolicy, Role
 from bot.logs import describe_error, setup_logging
 from bot.redaction import forget_secrets
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
-from bot.usecases.sending import RetryPolicy, Sender
+from bot.usecases.sending import Sender
 from tests.conftest import ALMATY, Connect, make_client
 from tests.harness import (
     ADMIN,

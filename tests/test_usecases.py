@@ -13,17 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.allpay.protocol import CheckResult, ClientInfo, PayResult, PayStatus, ResponseHeader
-from bot.domain.model import ConfirmOutcome, Decision, Draft, Limits
+from bot.allpay.answers import CheckResult, ClientInfo, PayResult, ResponseHeader
+from bot.allpay.protocol import PayStatus
+from bot.domain.limits import Limits
+from bot.domain.model import ConfirmOutcome, Decision, Draft, RetryPolicy
 from bot.store.backends import open_database
 from bot.store.db import Database
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
-from bot.usecases.cashin import AmountStep, CashIn, Found
+from bot.usecases.cashin import AmountStep, CashIn
+from bot.usecases.lookup import Found
 from bot.usecases.notices import Notices
 from bot.usecases.people import People
-from bot.usecases.sending import RetryPolicy, Sender
+from bot.usecases.sending import Sender
 from tests.conftest import ALMATY, start_from
 
 ADMIN, CASHIER, SUPERVISOR = 1, 2, 3

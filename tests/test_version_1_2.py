@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from bot.allpay.answers import parse_echo_answer
 from bot.allpay.protocol import (
     SERVICE_NS,
     ApiVersion,
@@ -20,7 +21,6 @@ from bot.allpay.protocol import (
     build_check_user,
     build_echo,
     new_envelope,
-    parse_echo_answer,
 )
 from tests.harness import CASHIER
 

@@ -20,6 +20,17 @@ from typing import Protocol, TypeVar
 import aiohttp
 from lxml import etree
 
+from bot.allpay.answers import (
+    BalanceResult,
+    CheckResult,
+    PayResult,
+    SoapFault,
+    parse_balance_answer,
+    parse_check_answer,
+    parse_echo_answer,
+    parse_pay_answer,
+    raise_for_fault,
+)
 from bot.allpay.protocol import (
     MAX_ANSWER_BYTES,
     OP_AVAILABLE_BALANCE,
@@ -29,22 +40,13 @@ from bot.allpay.protocol import (
     AllpayError,
     AllpayErrorKind,
     ApiVersion,
-    BalanceResult,
-    CheckResult,
     InvalidAnswer,
-    PayResult,
     PayStatus,
-    SoapFault,
     build_available_balance,
     build_cash_in,
     build_check_user,
     build_echo,
-    parse_balance_answer,
-    parse_check_answer,
     parse_document,
-    parse_echo_answer,
-    parse_pay_answer,
-    raise_for_fault,
     serialize,
     soap_parts,
 )

@@ -26,6 +26,16 @@ _GUID_PREFIX = re.compile(r"[0-9a-f-]+")
 MIN_PREFIX_HEX = 8
 
 
+@dataclass(frozen=True, slots=True)
+class AgentBalance:
+    """The agent's balance in Allpay as of ``as_of`` (Allpay's clock): ``amount`` when
+    Allpay's text is a plain decimal number, else None (show ``raw``, its text)."""
+
+    amount: Decimal | None
+    raw: str
+    as_of: datetime
+
+
 class PeriodProblem(StrEnum):
     BAD_DATE = "bad_date"
     REVERSED = "reversed"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from bot.domain.model import Approval, ApprovalState, Usage
+from bot.domain.limits import Usage
+from bot.domain.model import Approval, ApprovalState
 from bot.domain.money import to_tiyn
 from bot.store.db import Tx, parse_ts, ts
 from bot.store.rows import UsageColumn, build, columns, day_usage

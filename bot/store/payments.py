@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.domain.model import OPEN_STATUSES, USING_LIMITS, Draft, Payment, Status, Totals, Usage
+from bot.domain.limits import Usage
+from bot.domain.model import OPEN_STATUSES, USING_LIMITS, Draft, Payment, Status, Totals
 from bot.domain.money import from_tiyn, to_tiyn
 from bot.redaction import redact_error
 from bot.store.db import Tx, marks, parse_ts, ts

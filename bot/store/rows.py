@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal, TypeVar
 
-from bot.domain.model import Usage
+from bot.domain.limits import Usage
 from bot.domain.money import from_tiyn
 from bot.store.db import Row, Tx, parse_ts, ts
 

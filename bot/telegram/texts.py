@@ -16,17 +16,16 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.allpay.protocol import ClientInfo
 from bot.documents import receipt as documents
 from bot.domain.cash import CashDay, CashPosition, Handover, HandoverState
+from bot.domain.clients import Client
+from bot.domain.limits import LimitKind, LimitRefusal
 from bot.domain.masking import mask_iin, mask_login
 from bot.domain.model import (
     Approval,
     ApprovalState,
     AuditEntry,
     Draft,
-    LimitKind,
-    LimitRefusal,
     Payment,
     Role,
     StaffUser,
@@ -58,9 +57,9 @@ def _marked(lines: list[str], sandbox: bool) -> list[str]:
     return [*lines, "", sandbox_mark()] if sandbox else lines
 
 
-def client_card(login: str, client: ClientInfo, *, sandbox: bool = False) -> str:
+def client_card(login: str, client: Client, *, sandbox: bool = False) -> str:
     lines = [
-        _("Client: <b>{name}</b>").format(name=escape(client.full_name)),
+        _("Client: <b>{name}</b>").format(name=escape(client.name)),
         _("Login: {login}").format(login=format_login(login)),
         _("Identified: yes") if client.identified else _("Identified: no"),
     ]

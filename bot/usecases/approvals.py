@@ -14,15 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.domain.clock import utcnow
+from bot.domain.limits import Limits, Usage
 from bot.domain.model import (
     Approval,
     ApprovalState,
     Decision,
     DecisionResult,
     Draft,
-    Limits,
     Payment,
-    Usage,
     Withdrawal,
 )
 from bot.domain.money import new_id

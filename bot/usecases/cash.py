@@ -5,14 +5,14 @@ the cashier chose, or any — confirms the amount received or disputes it; the f
 wins and nobody answers for their own cash. A supervisor may also record a handover on a
 cashier's behalf (a removed or blocked cashier's cash survives them) and write off a
 variance with a reason. Every step is audited and told through the outbox in its own
-transaction. The arithmetic is :mod:`bot.domain.cash`'s.
+transaction. The arithmetic is :mod:`bot.domain.cash`'s; the figures are read by
+:mod:`bot.usecases.cashbook`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
@@ -25,31 +25,16 @@ from bot.domain.cash import (
     HandoverState,
 )
 from bot.domain.clock import utcnow
-from bot.domain.model import OPEN_STATUSES, StaffUser, Status
+from bot.domain.model import StaffUser
 from bot.domain.reports import day_bounds
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.handovers import Handovers
-from bot.store.payments import Payments
 from bot.store.roster import Roster
+from bot.usecases.cashbook import CashBook, book_in, position_in, receivers_in, span_in
 from bot.usecases.notices import Notices
 
 log = logging.getLogger(__name__)
-
-#: Sent (or possibly sent) but without Allpay's word that it completed.
-_UNRESOLVED = (*OPEN_STATUSES, Status.UNKNOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class CashBook:
-    """Every cashier's paper money now (a supervisor's /cash), with the names it shows."""
-
-    positions: list[CashPosition]
-    names: dict[int, str]
-
-    @property
-    def total(self) -> Decimal:
-        return sum((p.collected for p in self.positions), Decimal(0))
 
 
 def _audit_amounts(received: Decimal, expected: Decimal) -> str:
@@ -68,74 +53,18 @@ class CashDesk:
 
     # ------------------------------------------------------------------ reading
 
-    @staticmethod
-    def _position(tx: Tx, cashier_id: int, *, listed: bool) -> CashPosition:
-        after, since = Handovers.last_confirmed(tx, cashier_id)
-        collected = Payments.completed_between(tx, cashier_id, after)
-        unresolved = [
-            p for p in Payments.unresolved(tx) if p.cashier_id == cashier_id
-        ]  # few: those without Allpay's final word
-        waiting = Handovers.waiting(tx, cashier_id)
-        return CashPosition(
-            cashier_id=cashier_id,
-            collected=sum((p.cash for p in collected), Decimal(0)),
-            count=len(collected),
-            since=since,
-            waiting=waiting[0] if waiting else None,
-            open_variances=tuple(Handovers.open_variances(tx, cashier_id)),
-            unresolved=sum((p.cash for p in unresolved), Decimal(0)),
-            unresolved_count=len(unresolved),
-            payments=tuple(collected) if listed else (),
-            unresolved_payments=tuple(unresolved) if listed else (),
-        )
-
     async def position(self, cashier_id: int) -> CashPosition:
         """One cashier's cash on hand, with the top-ups it comes from."""
-        return await self.db.read(lambda tx: self._position(tx, cashier_id, listed=True))
-
-    @staticmethod
-    def _book(tx: Tx) -> CashBook:
-        collected = Payments.collected(tx)
-        since = Handovers.last_confirmed_all(tx)
-        waiting = {h.cashier_id: h for h in Handovers.waiting(tx)}
-        variances: dict[int, list[Handover]] = {}
-        for handover in Handovers.open_variances(tx):
-            variances.setdefault(handover.cashier_id, []).append(handover)
-        unresolved: dict[int, list[Decimal]] = {}
-        for payment in Payments.unresolved(tx):
-            unresolved.setdefault(payment.cashier_id, []).append(payment.cash)
-        people = set(collected) | set(waiting) | set(variances) | set(unresolved)
-        positions = [
-            CashPosition(
-                cashier_id=cashier_id,
-                collected=collected.get(cashier_id, (0, Decimal(0)))[1],
-                count=collected.get(cashier_id, (0, Decimal(0)))[0],
-                since=since.get(cashier_id),
-                waiting=waiting.get(cashier_id),
-                open_variances=tuple(variances.get(cashier_id, ())),
-                unresolved=sum(unresolved.get(cashier_id, ()), Decimal(0)),
-                unresolved_count=len(unresolved.get(cashier_id, ())),
-            )
-            for cashier_id in sorted(people)
-        ]
-        return CashBook(positions, Roster.names(tx))
+        return await self.db.read(lambda tx: position_in(tx, cashier_id, listed=True))
 
     async def book(self) -> CashBook:
         """Every cashier with cash, a waiting handover, an open variance or a top-up without a
         final answer — removed and blocked ones too: their cash survives them."""
-        return await self.db.read(self._book)
+        return await self.db.read(book_in)
 
     async def receivers(self, cashier_id: int) -> list[StaffUser]:
         """Who may receive this cashier's cash: active supervisors and admins but them."""
-        return await self.db.read(lambda tx: self._receivers(tx, cashier_id))
-
-    @staticmethod
-    def _receivers(tx: Tx, cashier_id: int) -> list[StaffUser]:
-        return [
-            user
-            for user in Roster.listing(tx)
-            if user.role.sees_everyone and not user.blocked and user.user_id != cashier_id
-        ]
+        return await self.db.read(lambda tx: receivers_in(tx, cashier_id))
 
     async def get(self, handover_id: int) -> Handover | None:
         return await self.db.read(lambda tx: Handovers.get(tx, handover_id))
@@ -157,7 +86,7 @@ class CashDesk:
         start, end = day_bounds(day, day, self.tz)
 
         def read(tx: Tx) -> CashDay:
-            book = self._book(tx)
+            book = book_in(tx)
             return CashDay(tuple(book.positions), tuple(Handovers.answered_between(tx, start, end)))
 
         return await self.db.read(read)
@@ -175,12 +104,12 @@ class CashDesk:
             waiting = Handovers.waiting(tx, cashier_id)
             if waiting:
                 return HandoverResult(HandoverOutcome.OPEN, waiting[0])
-            receivers = [u.user_id for u in self._receivers(tx, cashier_id)]
+            receivers = [u.user_id for u in receivers_in(tx, cashier_id)]
             if not receivers:
                 return HandoverResult(HandoverOutcome.NO_RECEIVER)
             if receiver_id is not None and receiver_id not in receivers:
                 return HandoverResult(HandoverOutcome.NOT_YOURS)
-            upto, expected, pending = self._span(tx, cashier_id)
+            upto, expected, pending = span_in(tx, cashier_id)
             if not expected and not declared:
                 return HandoverResult(HandoverOutcome.NOTHING)
             handover_id = Handovers.add(
@@ -208,21 +137,6 @@ class CashDesk:
         if result.outcome is HandoverOutcome.DECLARED:
             self.notices.wake()
         return result
-
-    @staticmethod
-    def _span(tx: Tx, cashier_id: int) -> tuple[int, Decimal, Decimal]:
-        """What a handover declared now covers: up to which receipt, the cash accepted of
-        the completed top-ups since the last one, and the cash kept back for top-ups
-        without Allpay's final answer (not part of it)."""
-        after, _since = Handovers.last_confirmed(tx, cashier_id)
-        upto = Payments.last_receipt(tx)
-        covered = Payments.completed_between(tx, cashier_id, after, upto)
-        pending = [p for p in Payments.unresolved(tx) if p.cashier_id == cashier_id]
-        return (
-            upto,
-            sum((p.cash for p in covered), Decimal(0)),
-            sum((p.cash for p in pending), Decimal(0)),
-        )
 
     async def declared_in(self, handover_id: int, message_id: int) -> None:
         """The cashier's declaration message: where its answer will be told."""
@@ -344,7 +258,7 @@ class CashDesk:
             latest = Handovers.latest_id(tx, cashier_id)
             if latest != seen:
                 return HandoverResult(HandoverOutcome.ALREADY, Handovers.get(tx, latest))
-            upto, expected, pending = self._span(tx, cashier_id)
+            upto, expected, pending = span_in(tx, cashier_id)
             if not expected and not received:
                 return HandoverResult(HandoverOutcome.NOTHING)
             handover_id = Handovers.add(

@@ -14,19 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
-from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
 from bot.domain.clock import utcnow
+from bot.domain.limits import LimitRefusal, Limits
 from bot.domain.masking import mask_login
-from bot.domain.model import (
-    Confirmation,
-    ConfirmOutcome,
-    Draft,
-    DraftState,
-    LimitRefusal,
-    Limits,
-)
+from bot.domain.model import Confirmation, ConfirmOutcome, Draft, DraftState
 from bot.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
@@ -36,36 +28,10 @@ from bot.store.payments import Payments
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.limits import day_of, refusal_in, usage_in
+from bot.usecases.lookup import Check, ClientDirectory, Found, look_up
 from bot.usecases.sending import Sender
 
 log = logging.getLogger(__name__)
-
-
-class ClientDirectory(Protocol):
-    async def check_user(self, login: str, lang: str) -> CheckResult: ...
-
-
-class Found(StrEnum):
-    CLIENT = "client"  # Allpay knows the client: the amount is next
-    NO_CLIENT = "no_client"  # no such login: enter it again
-    REFUSED = "refused"  # Allpay refused the check with a message for people
-    UNREACHABLE = "unreachable"  # no answer: the check can be retried
-    LIMIT = "limit"  # the client's daily limit is used up: another client, or /cancel
-    ENDED = "ended"  # the person's work was ended meanwhile (/block, /remove): start again
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    found: Found
-    draft: Draft | None = None
-    client: ClientInfo | None = None
-    #: When Allpay refused with a Fault: its text (unsigned, unverified: shown as such, as
-    #: text, never markup) and its faultcode.
-    message: str | None = None
-    code: str | None = None
-    #: LIMIT: the client's limit nothing fits in today. CLIENT: the tightest daily sum limit
-    #: and what is left of it (None: no sum limit is on).
-    limit: LimitRefusal | None = None
 
 
 class AmountStep(StrEnum):
@@ -156,7 +122,7 @@ class CashIn:
 
     async def check_login(self, cashier_id: int, chat_id: int, login: str, lang: str) -> Check:
         """Ask Allpay who the client is; a draft keeps the login (and the client, if found)."""
-        check = await self._check(login, lang)
+        check = await look_up(self.directory, login, lang)
         if check.found is Found.NO_CLIENT:
             return check
         client = check.client
@@ -179,9 +145,7 @@ class CashIn:
                 limit = sums[0] if sums else None
             Drafts.cancel_unfinished(tx, now, cashier_id)
             known = (
-                (client.full_name, client.identified, client.masked_iin)
-                if client is not None
-                else None
+                (client.name, client.identified, client.masked_iin) if client is not None else None
             )
             return Drafts.start(
                 tx, now, cashier_id=cashier_id, chat_id=chat_id, login=login, lang=lang,
@@ -197,32 +161,18 @@ class CashIn:
 
     async def check_again(self, draft: Draft) -> Check:
         """The retry button after Allpay did not answer (``draft``: see :meth:`current`)."""
-        check = await self._check(draft.login, draft.lang)
+        check = await look_up(self.directory, draft.login, draft.lang)
         client = check.client
         if client is None:
             return Check(check.found, draft, None, check.message, check.code)
         now = self._clock()
         found = await self.db.write(
             lambda tx: Drafts.set_client(
-                tx, now, draft, client.full_name, client.identified, client.masked_iin
+                tx, now, draft, client.name, client.identified, client.masked_iin
             ),
             durable=False,
         )
         return Check(Found.CLIENT, draft, client) if found else Check(Found.ENDED)
-
-    async def _check(self, login: str, lang: str) -> Check:
-        try:
-            result = await self.directory.check_user(login, lang)
-        except AllpayError as exc:
-            # Allpay away is said once by its part; a Fault or a bad answer here, every time.
-            level = logging.INFO if exc.kind is AllpayErrorKind.UNAVAILABLE else logging.WARNING
-            log.log(level, "check %s failed: %s %s", mask_login(login), exc.kind, exc.code or "")
-            if exc.kind is AllpayErrorKind.FAULT and exc.user_message:
-                return Check(Found.REFUSED, message=exc.user_message, code=exc.code)
-            return Check(Found.UNREACHABLE)
-        if result.client is None:
-            return Check(Found.NO_CLIENT)
-        return Check(Found.CLIENT, client=result.client)
 
     async def current(self, draft_id: str | None, cashier_id: int) -> Draft | None:
         """The draft a conversation works on, if it is the cashier's and unfinished."""

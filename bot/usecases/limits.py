@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
-from bot.domain.model import LimitRefusal, Limits, Usage
+from bot.domain.limits import LimitRefusal, Limits, Usage
 from bot.domain.reports import day_bounds, local_today
 from bot.store.approvals import Approvals
 from bot.store.db import Tx

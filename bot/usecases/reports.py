@@ -9,11 +9,12 @@ from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Protocol
 
-from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
+from bot.allpay.answers import BalanceResult
+from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.domain.cash import Handover
 from bot.domain.model import Approval, AuditEntry, Payment, Status
 from bot.domain.receipts import Parties, Receipt
-from bot.domain.reports import Lookup, Summary, day_bounds, summarize
+from bot.domain.reports import AgentBalance, Lookup, Summary, day_bounds, summarize
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
@@ -63,7 +64,7 @@ class BalanceAnswer(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Balance:
     answer: BalanceAnswer
-    result: BalanceResult | None = None
+    result: AgentBalance | None = None
 
 
 class Reports:
@@ -86,12 +87,14 @@ class Reports:
     async def balance(self, lang: str) -> Balance:
         """The agent's balance in Allpay (TransactionManagement ``availableBalance``)."""
         try:
-            return Balance(BalanceAnswer.KNOWN, await self.allpay.available_balance(lang))
+            result = await self.allpay.available_balance(lang)
         except AllpayError as error:
             if error.kind is AllpayErrorKind.UNAVAILABLE and self.allpay.tm_url is None:
                 return Balance(BalanceAnswer.NOT_CONFIGURED)
             log.warning("availableBalance failed: %s", error)
             return Balance(BalanceAnswer.NO_ANSWER)
+        shown = AgentBalance(result.amount, result.raw, as_of=result.header.timestamp)
+        return Balance(BalanceAnswer.KNOWN, shown)
 
     async def history(self, owner: int | None, offset: int, limit: int, until: datetime) -> Page:
         """``owner``'s payments (None: everyone's), newest first, as of ``until``."""

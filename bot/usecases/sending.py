@@ -2,8 +2,9 @@
 
 A payment is journaled by :meth:`Sender.journal_in` — the confirm tap's transaction and a
 supervisor's approval both go through it — and then sent by :meth:`Sender.send_soon`. The
-resolver resends what has no final answer, with the same GUID, login, amount and requester
-every time. Within this process a GUID is never sent twice at once.
+resolver (``bot/usecases/resolver.py``) resends what has no final answer, with the same GUID,
+login, amount and requester every time. Within this process a GUID is never sent twice at
+once.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from bot.allpay.protocol import PayResult, PayStatus
+from bot.allpay.answers import PayResult
+from bot.allpay.protocol import PayStatus
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
-from bot.domain.model import Draft, Payment, Status
+from bot.domain.model import Draft, Payment, RetryPolicy, Status
 from bot.domain.money import new_guid
 from bot.logs import bind, log_context
-from bot.loops import BackgroundLoop, wait_event
 from bot.outage import PartDown
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
@@ -36,19 +37,6 @@ log = logging.getLogger(__name__)
 
 class PaymentGateway(Protocol):
     async def pay(self, guid: str, login: str, amount: Decimal, lang: str) -> PayResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    retry_min: float
-    retry_max: float
-    alert_after: float
-    give_up_after: float
-
-    def delay(self, attempts: int) -> float:
-        """Backoff before the next resend after ``attempts`` sends: min·2^(n-1), capped."""
-        exponent = max(0, min(attempts - 1, 30))
-        return float(min(self.retry_max, self.retry_min * (2**exponent)))
 
 
 class Sender:
@@ -400,68 +388,3 @@ class Recheck(StrEnum):
 class RecheckResult:
     outcome: Recheck
     payment: Payment | None = None
-
-
-class Resolver(BackgroundLoop):
-    """Resends every non-final payment until Allpay gives a final answer, across restarts."""
-
-    name = "resolver"
-
-    def __init__(
-        self,
-        sender: Sender,
-        *,
-        concurrency: int = 8,
-        clock: Callable[[], datetime] = utcnow,
-        idle: float = 30.0,
-    ) -> None:
-        super().__init__(clock=clock, idle=idle)
-        self.sender = sender
-        self.db = sender.db
-        self.policy = sender.policy
-        self._semaphore = asyncio.Semaphore(concurrency)
-        # Rows are read (and parsed on the event loop) a batch at a time: a thousand pending
-        # payments at start-up must not become one long blocking slice (see bench/).
-        self._batch = max(16, concurrency * 4)
-        # A send that leaves a payment pending wakes the resolver to schedule its resend.
-        self.wakeup = sender.resolver_wakeup
-
-    async def next_due(self) -> datetime | None:
-        owner = self.sender.instance
-        return await self.db.read(lambda tx: Payments.next_due(tx, owner))
-
-    async def run_once(self) -> int:
-        """One pass over the due payments; returns how many were sent."""
-        claimed_at = self._clock()
-        batch = await self.sender.claim_due(self._batch)
-        due = [p for p in batch if p.guid not in self.sender.in_flight]
-        if due:
-            await asyncio.gather(*(self._resolve(p, claimed_at) for p in due))
-        elif batch:
-            # Everything due is being sent right now (by the confirm step): let those sends
-            # finish instead of polling for them.
-            await wait_event(self.wakeup, self.policy.retry_min)
-        return len(due)
-
-    async def _resolve(self, payment: Payment, claimed_at: datetime) -> None:
-        async with self._semaphore:
-            # Sent on the lease claim_due took while it is fresh; one that waited long for a
-            # free slot is claimed anew first — never sent on a lease about to run out.
-            fresh = self._clock() - claimed_at < self.sender.lease / 2
-            after = await self.sender.send(payment.guid, payment if fresh else None)
-        if after is None or after.status.is_final:
-            return
-        age = (self._clock() - after.resolving_since).total_seconds()
-        if age >= self.policy.give_up_after:
-            if await self.sender.give_up(after.guid):
-                log.error(
-                    "payment %s: no final answer after %.0f s: UNKNOWN, needs reconciliation",
-                    after.guid,
-                    age,
-                )
-        elif (
-            age >= self.policy.alert_after
-            and after.alerted_at is None
-            and await self.sender.raise_alert(after.guid)
-        ):
-            log.warning("payment %s: still pending after %.0f s: alert raised", after.guid, age)

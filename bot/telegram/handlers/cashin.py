@@ -24,14 +24,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import (
-    ConfirmOutcome,
-    Draft,
-    DraftState,
-    LimitKind,
-    StaffUser,
-    Withdrawal,
-)
+from bot.domain.limits import LimitKind
+from bot.domain.model import ConfirmOutcome, Draft, DraftState, StaffUser, Withdrawal
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
@@ -65,8 +59,9 @@ from bot.telegram.keyboards import (
 )
 from bot.telegram.states import CashIn, CashInData
 from bot.usecases.approvals import ApprovalDesk
-from bot.usecases.cashin import AmountStep, Check, Found
+from bot.usecases.cashin import AmountStep
 from bot.usecases.cashin import CashIn as CashInSteps
+from bot.usecases.lookup import Check, Found
 
 LOGIN_EXAMPLE = "+7 701 000 00 01"
 

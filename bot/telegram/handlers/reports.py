@@ -230,7 +230,7 @@ async def balance(message: Message, reports: Reports, i18n: I18n, settings: Sett
         return
     shown = format_tenge(result.amount) if result.amount is not None else result.raw
     text = _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
-        amount=escape(shown), time=texts.local_time(result.header.timestamp, settings.tz)
+        amount=escape(shown), time=texts.local_time(result.as_of, settings.tz)
     )
     if settings.uses_sandbox:  # the sandbox's own figure: no agent's money in it
         text += "\n\n" + texts.sandbox_mark()
