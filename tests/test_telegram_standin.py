@@ -340,3 +340,29 @@ async def test_long_poll_still_answers_at_once(tg: FakeTelegram, call: Call, opt
     assert status == 200
     assert [u["message"]["text"] for u in body["result"]] == ["hello"]
     assert time.monotonic() - started < 4  # woke by the update, not by the 5 s timeout
+
+
+@pytest.mark.parametrize(
+    ("base", "waits"), [("http://127.0.0.1:8081", False), ("https://api.telegram.org", True)]
+)
+async def test_the_bot_api_session_waits_for_tls_only_where_there_is_tls(
+    base: str, waits: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiogram sleeps 250 ms after closing its session, for TLS connections to shut down:
+    over plain HTTP there are none, and nothing to wait for."""
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from bot.clients import BotApiSession
+
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, *args: object) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    session = BotApiSession(api=TelegramAPIServer.from_base(base))
+    await session.create_session()
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    await session.close()
+    assert (0.25 in slept) is waits
