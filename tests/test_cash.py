@@ -24,7 +24,9 @@ from bot.domain.cash import HandoverOutcome, HandoverState
 from bot.domain.clock import utcnow
 from bot.domain.parsing import AmountError, format_tenge, parse_count
 from bot.domain.reports import HANDOVER_CSV_COLUMNS
-from bot.store.db import MIGRATIONS, SqliteDatabase, Tx
+from bot.store.db import Tx
+from bot.store.schema.sqlite import MIGRATIONS
+from bot.store.sqlite import SqliteDatabase
 from bot.usecases.cash import CashDesk
 from bot.usecases.notices import Notices
 from tests.harness import (

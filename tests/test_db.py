@@ -13,14 +13,10 @@ import pytest
 from bot.domain.model import Status
 from bot.redaction import is_postgres_url
 from bot.store.backends import open_database
-from bot.store.db import (
-    LOCK_WAIT_MS,
-    MIGRATIONS,
-    Database,
-    SqliteDatabase,
-    Tx,
-)
-from bot.store.postgres import postgres_migration
+from bot.store.db import LOCK_WAIT_MS, Database, Tx
+from bot.store.schema import postgres as postgres_schema
+from bot.store.schema.sqlite import MIGRATIONS
+from bot.store.sqlite import SqliteDatabase
 from tests.conftest import Connect
 from tests.harness import CASHIER, holding, seed_payment
 from tests.journal import Journal
@@ -122,7 +118,7 @@ async def _at_schema(database_url: str, version: int) -> None:
     if is_postgres_url(database_url):
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as pg:
             for number in range(1, version + 1):
-                await pg.execute(postgres_migration(number).encode())
+                await pg.execute(postgres_schema.MIGRATIONS[number - 1].encode())
             await pg.execute(user.encode())
             await pg.execute(b"CREATE TABLE schema_version (version INTEGER NOT NULL)")
             await pg.execute("INSERT INTO schema_version VALUES (%s)", (version,))
