@@ -18,7 +18,7 @@ from bot.store.schema import postgres as postgres_schema
 from bot.store.schema.sqlite import MIGRATIONS
 from bot.store.sqlite import SqliteDatabase
 from tests.conftest import Connect
-from tests.harness import CASHIER, holding, seed_payment
+from tests.harness import CASHIER, holding, seed_payment, wait_for_locks
 from tests.journal import Journal
 
 #: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
@@ -162,7 +162,7 @@ async def test_a_newer_schema_is_refused_on_both_backends(
     if is_postgres_url(database_url):
         await db.write(lambda tx: tx.run("UPDATE schema_version SET version = version + 1"))
     else:
-        await db.wait_for_locks(1)
+        await wait_for_locks(db, 1)
         await db.write(lambda tx: tx.run(f"PRAGMA user_version={len(MIGRATIONS) + 1}"))
     await db.close()
     with pytest.raises(RuntimeError, match="newer than this bot"):

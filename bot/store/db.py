@@ -140,10 +140,6 @@ class Database:
         """A write that proves the database takes writes (each backend its own)."""
         raise NotImplementedError
 
-    async def wait_for_locks(self, seconds: float) -> None:
-        """How long a transaction waits for another process's before it fails."""
-        raise NotImplementedError
-
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """One ad-hoc read (tests, tools, benchmarks): the repositories are the bot's way."""
         return await self.read(lambda tx: tx.all(sql, params))

@@ -313,12 +313,6 @@ class PostgresDatabase(Database):
 
     # The Database API ----------------------------------------------------------------
 
-    async def wait_for_locks(self, seconds: float) -> None:
-        milliseconds = int(seconds * 1000)
-        await self._call(
-            lambda: self._connection().execute(f"SET lock_timeout = {milliseconds}") and None
-        )
-
     async def write(
         self, work: Callable[[Tx], T], *, durable: bool = True, slow: bool = False
     ) -> T:

@@ -69,10 +69,6 @@ class SqliteDatabase(Database):
         self.part.answered()
         return result
 
-    async def wait_for_locks(self, seconds: float) -> None:
-        milliseconds = int(seconds * 1000)
-        await self._on_thread(lambda conn: conn.execute(f"PRAGMA busy_timeout={milliseconds}"))
-
     def _setup(self, conn: sqlite3.Connection) -> None:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
