@@ -47,6 +47,7 @@ from psycopg.types.numeric import Int8Dumper
 
 from bot.outage import PartDown
 from bot.store.db import LOCK_WAIT_MS, Database, Row, Tx
+from bot.store.schema import CONVERSIONS
 from bot.store.schema.postgres import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,9 @@ class PostgresDatabase(Database):
         for number in range(version + 1, len(MIGRATIONS) + 1):
             log.info("database: migrating to schema %d", number)
             conn.execute(MIGRATIONS[number - 1].encode())
+            convert = CONVERSIONS.get(number)
+            if convert is not None:
+                convert(tx)
             conn.execute("UPDATE schema_version SET version = %s", (number,))
 
     def _in_transaction(

@@ -21,6 +21,7 @@ import aiosqlite
 from bot.files import private_file
 from bot.outage import PartDown
 from bot.store.db import LOCK_WAIT_MS, Database, Tx
+from bot.store.schema import CONVERSIONS
 from bot.store.schema.sqlite import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,29 @@ class SqliteDatabase(Database):
         try:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 log.info("database: migrating to schema %d", number)
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
-                )
+                self._migration(conn, number, script)
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 found = [tuple(row) for row in broken[:3]]
                 raise RuntimeError(f"database {self.path}: foreign keys broken: {found}")
         finally:
             conn.execute("PRAGMA foreign_keys=ON")
+
+    @staticmethod
+    def _migration(conn: sqlite3.Connection, number: int, script: str) -> None:
+        """Migration ``number`` whole or not at all: its text, then what it does to the rows
+        it finds (:data:`~bot.store.schema.CONVERSIONS`), and the new version."""
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}")  # left open: committed below
+            convert = CONVERSIONS.get(number)
+            if convert is not None:
+                convert(Tx(conn))
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     async def write(
         self, work: Callable[[Tx], T], *, durable: bool = True, slow: bool = False

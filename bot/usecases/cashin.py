@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, CheckResult, ClientInfo
+from bot.domain.audit import AuditLimit
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import (
@@ -369,7 +370,7 @@ class CashIn:
                     cashier_id,
                     f"limit.{refusal.kind.value}",
                     draft_id,
-                    f"amount {draft.amount}, limit {refusal.limit}, left {refusal.left}",
+                    AuditLimit(draft.amount, refusal),
                 )
                 return Confirmation(ConfirmOutcome.REFUSED, refusal=refusal)
             needs_approval = self.limits.needs_approval(draft.amount)

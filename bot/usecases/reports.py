@@ -10,8 +10,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, BalanceResult
+from bot.domain.audit import AuditEntry
 from bot.domain.cash import Handover
-from bot.domain.model import Approval, AuditEntry, Payment, Status
+from bot.domain.model import Approval, Payment, Status
 from bot.domain.receipts import Parties, Receipt
 from bot.domain.reports import Lookup, Summary, day_bounds, summarize
 from bot.store.approvals import Approvals

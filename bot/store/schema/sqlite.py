@@ -301,4 +301,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE approvals ADD COLUMN client_day_count INTEGER;
     ALTER TABLE approvals ADD COLUMN reminded_at TEXT;
     """,
+    # 12: an audit entry's detail as named fields (a JSON object), rendered from them rather
+    # than read back out of a sentence; the sentences written before are given their fields
+    # in the same step (bot.store.schema.CONVERSIONS) and stay as they were written
+    """
+    ALTER TABLE audit ADD COLUMN detail_json TEXT;
+    """,
 ]
