@@ -15,9 +15,10 @@ from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
 from bot.domain.clock import utcnow
 from bot.domain.model import RetryPolicy, Status
-from bot.store.db import Database, SqliteDatabase, Tx, ts
+from bot.store.db import Database, Tx, ts
 from bot.store.drafts import Drafts
 from bot.store.payments import Payments
+from bot.store.sqlite import SqliteDatabase
 from bot.usecases.notices import Notices
 from bot.usecases.resolver import Resolver
 from bot.usecases.sending import Sender

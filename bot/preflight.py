@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.logs import one_line
 from bot.metrics import Metrics
 from bot.redaction import redact, redacted_url
-from bot.store.db import MIGRATIONS
+from bot.store.schema import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +200,10 @@ def _database(path: Path) -> Outcome:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as exc:
         return Outcome(name, False, f"{path}: {exc}")
-    if version > len(MIGRATIONS):
-        return Outcome(
-            name, False, f"{path} has schema {version}, newer than this bot's {len(MIGRATIONS)}"
-        )
-    if version < len(MIGRATIONS):
-        return Outcome(
-            name, True, f"{path} schema {version}; migrated to {len(MIGRATIONS)} at start"
-        )
+    if version > VERSION:
+        return Outcome(name, False, f"{path} has schema {version}, newer than this bot's {VERSION}")
+    if version < VERSION:
+        return Outcome(name, True, f"{path} schema {version}; migrated to {VERSION} at start")
     return Outcome(name, True, f"{path} schema {version}, current")
 
 
@@ -231,11 +227,9 @@ async def _postgres(url: str) -> Outcome:
         return Outcome(name, False, f"{where}: {one_line(exc)}")
     if found is None:
         return Outcome(name, True, f"{where}: reached; the schema is created at the first start")
-    if found > len(MIGRATIONS):
-        return Outcome(
-            name, False, f"{where} has schema {found}, newer than this bot's {len(MIGRATIONS)}"
-        )
-    state = "current" if found == len(MIGRATIONS) else f"migrated to {len(MIGRATIONS)} at start"
+    if found > VERSION:
+        return Outcome(name, False, f"{where} has schema {found}, newer than this bot's {VERSION}")
+    state = "current" if found == VERSION else f"migrated to {VERSION} at start"
     return Outcome(name, True, f"{where} schema {found}, {state}")
 
 

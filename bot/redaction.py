@@ -89,15 +89,6 @@ def register_secret(value: str | None) -> None:
             _short = re.compile(f"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
 
 
-def forget_secrets() -> None:
-    """For tests: start again with no registered secret."""
-    global _secrets, _short_words, _short
-    with _lock:
-        _secrets = ()
-        _short_words = frozenset()
-        _short = None
-
-
 def redact(text: str) -> str:
     """``text`` with every secret removed, IINs removed and client logins masked."""
     for secret in _secrets:

@@ -27,7 +27,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import Payment
 from bot.redaction import is_postgres_url
 from bot.running import App
-from bot.store.db import Tx, ts
+from bot.store.db import Database, Tx, ts
 from bot.store.postgres import WRITERS_LOCK
 from bot.telegram.pacing import Budget
 from tests.journal import Journal
@@ -128,6 +128,19 @@ async def holding(database_url: str) -> AsyncIterator[None]:
         await other.execute("BEGIN EXCLUSIVE")
         yield
         await other.rollback()
+
+
+async def wait_for_locks(db: Database, seconds: float) -> None:
+    """How long ``db``'s transactions wait for another process's before they fail (its
+    session's setting: SQLite's busy timeout, PostgreSQL's lock_timeout; the bot's own is
+    ``LOCK_WAIT_MS``)."""
+    milliseconds = int(seconds * 1000)
+    setting = (
+        f"SET lock_timeout = {milliseconds}"
+        if db.kind == "postgresql"
+        else f"PRAGMA busy_timeout = {milliseconds}"
+    )
+    await db.write(lambda tx: tx.run(setting))
 
 
 @dataclass

@@ -12,9 +12,9 @@ from decimal import Decimal
 import psycopg
 
 from bot.allpay.answers import PayResult
+from bot.domain.audit import AuditEntry
 from bot.domain.clock import utcnow
 from bot.domain.model import (
-    AuditEntry,
     Draft,
     OutboxItem,
     Payment,

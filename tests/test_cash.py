@@ -20,11 +20,14 @@ import pytest
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.domain.audit import AuditAmount, AuditCount
 from bot.domain.cash import HandoverOutcome, HandoverState
 from bot.domain.clock import utcnow
 from bot.domain.parsing import AmountError, format_tenge, parse_count
 from bot.domain.reports import HANDOVER_CSV_COLUMNS
-from bot.store.db import MIGRATIONS, SqliteDatabase, Tx
+from bot.store.db import Tx
+from bot.store.schema.sqlite import MIGRATIONS
+from bot.store.sqlite import SqliteDatabase
 from bot.usecases.cash import CashDesk
 from bot.usecases.notices import Notices
 from tests.harness import (
@@ -124,7 +127,7 @@ async def test_cash_on_hand_counts_completed_top_ups_and_lists_the_rest_apart(
     entries = await journal.audit_log(5)
     recorded = [e for e in entries if e.action == "handover.recorded"]
     assert [(e.actor_id, e.detail) for e in recorded] == [
-        (SUPERVISOR, "received 5000, expected 5000")
+        (SUPERVISOR, AuditCount(Decimal(5000), Decimal(5000)))
     ]
     # Recording for oneself is refused (the use case, as a forged press would reach it).
     refused = await h.app.cash.record(SUPERVISOR, SUPERVISOR, Decimal(1), 0)
@@ -231,9 +234,9 @@ async def test_a_short_handover_is_confirmed_written_off_audited_digested_and_ex
         entries = await h.journal.audit_log(40)
         trail = [(e.action, e.actor_id, e.subject, e.detail) for e in reversed(entries)]
         assert [t for t in trail if t[0].startswith("handover.")] == [
-            ("handover.declared", CASHIER, "#1", "amount 7200"),
-            ("handover.confirmed", SUPERVISOR, "#1", "received 7000, expected 7200"),
-            ("handover.written_off", SUPERVISOR, "#1", "amount 200"),
+            ("handover.declared", CASHIER, "#1", AuditAmount(Decimal(7200))),
+            ("handover.confirmed", SUPERVISOR, "#1", AuditCount(Decimal(7000), Decimal(7200))),
+            ("handover.written_off", SUPERVISOR, "#1", AuditAmount(Decimal(200))),
         ]
         audit = await h.say(h.user(ADMIN, "ru"), "/audit 5")
         assert f"получено {tenge('7000')} из {tenge('7200')}" in audit.plain

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import aiosqlite
 import psycopg
 import pytest
 
-from bot.domain.model import Status
-from bot.redaction import is_postgres_url
-from bot.store.backends import open_database
-from bot.store.db import (
-    LOCK_WAIT_MS,
-    MIGRATIONS,
-    Database,
-    SqliteDatabase,
-    Tx,
+from bot.domain.audit import (
+    AuditAmount,
+    AuditCount,
+    AuditDetail,
+    AuditLimit,
+    AuditRename,
+    AuditRole,
+    AuditRoleChange,
+    AuditStatus,
+    AuditText,
 )
-from bot.store.postgres import postgres_migration
+from bot.domain.limits import LimitKind, LimitRefusal
+from bot.domain.model import Role, Status
+from bot.redaction import is_postgres_url
+from bot.store.audit import decode as decode_detail
+from bot.store.audit import encode as encode_detail
+from bot.store.backends import open_database
+from bot.store.db import LOCK_WAIT_MS, Database, Tx
+from bot.store.schema import postgres as postgres_schema
+from bot.store.schema.sqlite import MIGRATIONS
+from bot.store.sqlite import SqliteDatabase
 from tests.conftest import Connect
-from tests.harness import CASHIER, holding, seed_payment
+from tests.harness import CASHIER, holding, seed_payment, wait_for_locks
 from tests.journal import Journal
 
 #: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
@@ -112,8 +123,9 @@ async def test_a_transaction_is_one_trip_and_rolls_back_whole(connect: Connect) 
 # ------------------------------------------------------------- both backends, one schema
 
 
-async def _at_schema(database_url: str, version: int) -> None:
-    """The database as a bot of schema ``version`` left it, with one user in it."""
+async def _at_schema(database_url: str, version: int, *rows: str) -> None:
+    """The database as a bot of schema ``version`` left it, with one user in it (and
+    ``rows``: more INSERTs of that bot's)."""
     user = (
         "INSERT INTO users (user_id, role, name, blocked, created_at, updated_at) VALUES "
         "(5000000001, 'cashier', 'Old', 0, '2026-01-01T00:00:00.000000+00:00', "
@@ -122,15 +134,17 @@ async def _at_schema(database_url: str, version: int) -> None:
     if is_postgres_url(database_url):
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as pg:
             for number in range(1, version + 1):
-                await pg.execute(postgres_migration(number).encode())
-            await pg.execute(user.encode())
+                await pg.execute(postgres_schema.MIGRATIONS[number - 1].encode())
+            for row in (user, *rows):
+                await pg.execute(row.encode())
             await pg.execute(b"CREATE TABLE schema_version (version INTEGER NOT NULL)")
             await pg.execute("INSERT INTO schema_version VALUES (%s)", (version,))
         return
     async with aiosqlite.connect(database_url.removeprefix("sqlite:///")) as conn:
         for number in range(1, version + 1):
             await conn.executescript(f"BEGIN;{MIGRATIONS[number - 1]}COMMIT;")
-        await conn.execute(user)
+        for row in (user, *rows):
+            await conn.execute(row)
         await conn.execute(f"PRAGMA user_version={version}")
         await conn.commit()
 
@@ -152,6 +166,71 @@ async def test_every_earlier_schema_is_migrated_to_the_current_one(
     assert await _version(second) == len(MIGRATIONS)
 
 
+#: Audit details as bots before schema 12 wrote them (sentences), and their fields.
+LEGACY_AUDIT: list[tuple[str, str | None, AuditDetail | None]] = [
+    ("payment.created", None, None),
+    ("payment.status", "PENDING->COMPLETED", AuditStatus(Status.PENDING, Status.COMPLETED)),
+    ("payment.status", "->UNKNOWN (gave up)", AuditStatus(None, Status.UNKNOWN, gave_up=True)),
+    ("payment.recheck", "UNKNOWN->DECLINED", AuditStatus(Status.UNKNOWN, Status.DECLINED)),
+    ("approval.requested", "amount 150000", AuditAmount(Decimal(150000))),
+    ("handover.written_off", "amount 200.50", AuditAmount(Decimal("200.50"))),
+    (
+        "limit.client_sum",
+        "amount 5000, limit 100000, left -300.25",
+        AuditLimit(
+            Decimal(5000), LimitRefusal(LimitKind.CLIENT_SUM, Decimal(100000), Decimal("-300.25"))
+        ),
+    ),
+    (
+        "limit.cashier_count",
+        "amount 5000, limit 10, left 0",
+        AuditLimit(Decimal(5000), LimitRefusal(LimitKind.CASHIER_COUNT, Decimal(10), Decimal(0))),
+    ),
+    (
+        "handover.confirmed",
+        "received 7000, expected 7200",
+        AuditCount(Decimal(7000), Decimal(7200)),
+    ),
+    ("roster.seed", "admin", AuditRole(Role.ADMIN)),
+    ("roster.changed", "cashier->supervisor", AuditRoleChange(Role.CASHIER, Role.SUPERVISOR)),
+    ("roster.renamed", "«Old Name» → «New»", AuditRename("Old Name", "New")),
+    ("roster.renamed", "→ «New»", AuditRename(None, "New")),
+    # What reads as no detail the bot wrote stays as it was written.
+    ("roster.added", "boss <b>", AuditText("boss <b>")),
+    ("approval.approved", "amount None", AuditText("amount None")),
+    ("approval.approved", "", None),
+]
+
+
+async def test_audit_details_written_as_sentences_get_their_fields(
+    database_url: str, connect: Connect
+) -> None:
+    """The migration to schema 12 reads each sentence once into its fields; the sentence
+    stays as written. What reads back is typed, whatever wrote it."""
+    rows = [
+        "INSERT INTO audit (at, actor_id, action, subject, detail) VALUES "
+        f"('2026-01-01T00:00:00.000000+00:00', 1, '{action}', 'x', "
+        + ("NULL)" if sentence is None else "'" + sentence.replace("'", "''") + "')")
+        for action, sentence, _detail in LEGACY_AUDIT
+    ]
+    await _at_schema(database_url, 11, *rows)
+    db = await connect()
+    entries = await Journal(db).audit_log(len(LEGACY_AUDIT) + 5)
+    assert [(e.action, e.detail) for e in reversed(entries)] == [
+        (action, detail) for action, _sentence, detail in LEGACY_AUDIT
+    ]
+    kept = await db.query("SELECT detail FROM audit ORDER BY id")
+    assert [r[0] for r in kept] == [sentence for _action, sentence, _detail in LEGACY_AUDIT]
+
+
+def test_every_audit_detail_is_stored_and_read_back_by_its_fields() -> None:
+    for _action, _sentence, detail in LEGACY_AUDIT:
+        stored = encode_detail(detail)
+        assert (decode_detail(stored) if stored is not None else None) == detail
+    stored = encode_detail(AuditRename("Ann", "Ann 87001234567"))
+    assert stored is not None and "87001234567" not in stored  # redacted as every text
+
+
 async def _version(db: Database) -> int:
     sql = "SELECT version FROM schema_version" if db.kind == "postgresql" else "PRAGMA user_version"
     [row] = await db.query(sql)
@@ -166,7 +245,7 @@ async def test_a_newer_schema_is_refused_on_both_backends(
     if is_postgres_url(database_url):
         await db.write(lambda tx: tx.run("UPDATE schema_version SET version = version + 1"))
     else:
-        await db.wait_for_locks(1)
+        await wait_for_locks(db, 1)
         await db.write(lambda tx: tx.run(f"PRAGMA user_version={len(MIGRATIONS) + 1}"))
     await db.close()
     with pytest.raises(RuntimeError, match="newer than this bot"):

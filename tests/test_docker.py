@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+import zipfile
 from collections.abc import Callable
 from importlib.metadata import distributions
 from pathlib import Path
@@ -572,6 +573,11 @@ def test_the_installed_wheel_runs_from_site_packages(tmp_path: Path) -> None:
         *pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels, source
     )
     (wheel,) = wheels.glob("*.whl")
+    # Every module of the source is in it (pyproject names each package one by one).
+    with zipfile.ZipFile(wheel) as built:
+        shipped = set(built.namelist())
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "bot").rglob("*.py")}
+    assert modules <= shipped, f"not in pyproject's packages: {sorted(modules - shipped)}"
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv)

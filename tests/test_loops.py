@@ -18,7 +18,7 @@ import pytest
 from bot.loops import MAX_RESTARTS, BackgroundLoop, wait_event
 from bot.outage import PartDown
 from bot.serving import _watch_loops
-from bot.store.db import SqliteDatabase
+from bot.store.sqlite import SqliteDatabase
 from tests.harness import CASHIER, CASHIER_2, SUPERVISOR_CHAT, Harness
 
 

@@ -33,6 +33,7 @@ from tests.harness import (
     child_env,
     free_port,
     holding,
+    wait_for_locks,
 )
 
 #: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
@@ -86,7 +87,7 @@ async def test_healthz_flips_with_the_resolver_and_the_database(harness: Harness
         await wait_status(url, 200)
 
         # Another process holds the database: not writable, 503; released: 200.
-        await harness.app.db.wait_for_locks(0.2)
+        await wait_for_locks(harness.app.db, 0.2)
         async with holding(harness.app.settings.database_url):
             body = await wait_status(url, 503)
             assert body["database"] == {"writable": False}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from bot.domain.audit import AuditStatus
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment, Status
 from tests.harness import (
@@ -62,7 +63,9 @@ async def test_recheck_turns_unknown_into_allpays_final_word(
         assert h.sandbox.stats.pay_guids[payment.guid] == 2
         entries = await h.journal.audit_log(10)
         recheck = [e for e in entries if e.action == "payment.recheck"]
-        assert [(e.actor_id, e.detail) for e in recheck] == [(SUPERVISOR, "UNKNOWN->COMPLETED")]
+        assert [(e.actor_id, e.detail) for e in recheck] == [
+            (SUPERVISOR, AuditStatus(Status.UNKNOWN, Status.COMPLETED))
+        ]
         # The audit trail says it in the reader's words.
         trail = await h.say(h.user(100, "ru"), "/audit 5")
         assert "повторная проверка супервайзером" in trail.text

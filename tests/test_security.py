@@ -30,7 +30,7 @@ from bot.devtools.telegram import ChatMessage, FakeTelegram, Fault
 from bot.domain.model import ConfirmOutcome
 from bot.domain.parsing import clean_name
 from bot.logs import one_line
-from bot.redaction import forget_secrets, redact, redact_error, register_secret
+from bot.redaction import redact, redact_error, register_secret
 from bot.serving import run_bot
 from bot.telegram.access import RefusalBudget
 from tests.conftest import Connect, sandbox_folder
@@ -51,6 +51,7 @@ from tests.harness import (
     settings_for,
 )
 from tests.journal import Journal
+from tests.redacting import without_registered_secrets
 from tests.tgproxy import MalformedProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,10 +62,8 @@ assert IIN is not None
 
 
 @pytest.fixture(autouse=True)
-def _no_registered_secrets() -> Iterator[None]:
-    forget_secrets()
-    yield
-    forget_secrets()
+def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_registered_secrets(monkeypatch)
 
 
 # ---------------------------------------------------------------- 1. the token, in any form

@@ -39,7 +39,6 @@ from bot.domain.clock import utcnow
 from bot.domain.limits import LimitKind, LimitRefusal, Limits
 from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, RetryPolicy, Role
 from bot.logs import describe_error, setup_logging
-from bot.redaction import forget_secrets
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
@@ -62,6 +61,7 @@ from tests.harness import (
     settings_for,
 )
 from tests.journal import Journal
+from tests.redacting import without_registered_secrets
 from tests.test_docker import ROOT, _stages
 from tests.test_preflight import _check as preflight_check
 from tests.test_receipt import read_back
@@ -77,10 +77,8 @@ FORGED = "2026-12-01 10:00:00,000 INFO    bot.usecases.cashin: payment {x} journ
 
 
 @pytest.fixture(autouse=True)
-def _no_registered_secrets() -> Iterator[None]:
-    forget_secrets()
-    yield
-    forget_secrets()
+def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_registered_secrets(monkeypatch)
 
 
 @pytest.fixture(params=["text", "json"])

@@ -183,15 +183,6 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: datetime
-    actor_id: int | None  # None: the bot itself
-    action: str
-    subject: str | None
-    detail: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Totals:
     """One cashier's payments of one status in a period."""
 

@@ -25,8 +25,10 @@ class Approvals:
     def add(tx: Tx, approval: Approval) -> None:
         cashier, client = approval.cashier_today, approval.client_today
         tx.run(
-            f"INSERT INTO approvals ({_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO approvals (id, draft_id, cashier_id, chat_id, message_id, login, "
+            "client_name, amount_tiyn, state, created_at, expires_at, fee_tiyn, identified, "
+            "cashier_day_amount_tiyn, cashier_day_count, client_day_amount_tiyn, "
+            "client_day_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 approval.id,
                 approval.draft_id,

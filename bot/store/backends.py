@@ -1,4 +1,4 @@
-"""Which database ``DATABASE_URL`` names: SQLite (:mod:`bot.store.db`) or PostgreSQL
+"""Which database ``DATABASE_URL`` names: SQLite (:mod:`bot.store.sqlite`) or PostgreSQL
 (:mod:`bot.store.postgres`, loaded only then). Apart from both, so neither imports the other's
 chooser."""
 
@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.redaction import is_postgres_url
-from bot.store.db import Database, SqliteDatabase
+from bot.store.db import Database
+from bot.store.sqlite import SqliteDatabase
 
 
 def open_database(url: str) -> Database:

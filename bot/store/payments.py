@@ -11,18 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.limits import Usage
-from bot.domain.model import OPEN_STATUSES, USING_LIMITS, Draft, Payment, Status, Totals
-from bot.domain.money import from_tiyn, to_tiyn
+from bot.domain.model import USING_LIMITS, Draft, Payment, Status
+from bot.domain.money import to_tiyn
 from bot.redaction import redact_error
 from bot.store.db import Tx, marks, parse_ts, ts
-from bot.store.rows import UsageColumn, build, columns, day_usage
+from bot.store.payment_lists import COLUMNS, OPEN, PaymentLists
+from bot.store.rows import UsageColumn, build, day_usage
 
-_COLUMNS = columns(Payment)
-_OPEN = tuple(s.value for s in OPEN_STATUSES)
 _USING = tuple(s.value for s in USING_LIMITS)
 
 
-class Payments:
+class Payments(PaymentLists):
+    """The journal: its writes, the send leases, what the sends and the cash book read; and
+    the listings people ask for (:class:`~bot.store.payment_lists.PaymentLists`)."""
+
     # ------------------------------------------------------------------ writes
 
     @staticmethod
@@ -41,8 +43,10 @@ class Payments:
         assert draft.amount is not None
         stamp = ts(now)
         tx.run(
-            f"INSERT INTO payments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 0, "
-            "NULL, NULL, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL)",
+            "INSERT INTO payments (guid, draft_id, requester, cashier_id, chat_id, message_id, "
+            "login, client_name, amount_tiyn, lang, status, attempts, created_at, updated_at, "
+            "next_attempt_at, fee_tiyn) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 0, ?, ?, ?, ?)",
             (
                 guid,
                 draft.id,
@@ -132,11 +136,11 @@ class Payments:
         """The open payments due for a resend that no other process is sending, leased to
         ``owner``: oldest due first."""
         rows = tx.all(
-            f"SELECT guid FROM payments WHERE status IN ({marks(_OPEN)}) "
+            f"SELECT guid FROM payments WHERE status IN ({marks(OPEN)}) "
             "AND next_attempt_at <= ? "
             "AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?) "
             "ORDER BY next_attempt_at LIMIT ?",
-            (*_OPEN, ts(now), ts(now), owner, limit),
+            (*OPEN, ts(now), ts(now), owner, limit),
         )
         claimed = [r["guid"] for r in rows if Payments.claim(tx, now, r["guid"], owner, until)]
         found = Payments.many(tx, claimed)
@@ -194,8 +198,8 @@ class Payments:
         return (
             tx.run(
                 "UPDATE payments SET alerted_at = ? WHERE guid = ? AND alerted_at IS NULL "
-                f"AND status IN ({marks(_OPEN)})",
-                (ts(now), guid, *_OPEN),
+                f"AND status IN ({marks(OPEN)})",
+                (ts(now), guid, *OPEN),
             )
             == 1
         )
@@ -213,8 +217,8 @@ class Payments:
         return (
             tx.run(
                 "UPDATE payments SET status = 'UNKNOWN', updated_at = ?, final_at = ? "
-                f"WHERE guid = ? AND status IN ({marks(_OPEN)}){leased}",
-                (ts(now), ts(now), guid, *_OPEN, *params),
+                f"WHERE guid = ? AND status IN ({marks(OPEN)}){leased}",
+                (ts(now), ts(now), guid, *OPEN, *params),
             )
             == 1
         )
@@ -223,14 +227,14 @@ class Payments:
 
     @staticmethod
     def get(tx: Tx, guid: str) -> Payment | None:
-        row = tx.one(f"SELECT {_COLUMNS} FROM payments WHERE guid = ?", (guid,))
+        row = tx.one(f"SELECT {COLUMNS} FROM payments WHERE guid = ?", (guid,))
         return build(Payment, row) if row else None
 
     @staticmethod
     def many(tx: Tx, guids: list[str]) -> dict[str, Payment]:
         if not guids:
             return {}
-        rows = tx.all(f"SELECT {_COLUMNS} FROM payments WHERE guid IN ({marks(guids)})", guids)
+        rows = tx.all(f"SELECT {COLUMNS} FROM payments WHERE guid IN ({marks(guids)})", guids)
         return {r["guid"]: build(Payment, r) for r in rows}
 
     @staticmethod
@@ -243,15 +247,15 @@ class Payments:
 
     @staticmethod
     def for_draft(tx: Tx, draft_id: str) -> Payment | None:
-        row = tx.one(f"SELECT {_COLUMNS} FROM payments WHERE draft_id = ?", (draft_id,))
+        row = tx.one(f"SELECT {COLUMNS} FROM payments WHERE draft_id = ?", (draft_id,))
         return build(Payment, row) if row else None
 
     @staticmethod
     def due(tx: Tx, now: datetime, limit: int) -> list[Payment]:
         rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(_OPEN)}) "
+            f"SELECT {COLUMNS} FROM payments WHERE status IN ({marks(OPEN)}) "
             "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-            (*_OPEN, ts(now), limit),
+            (*OPEN, ts(now), limit),
         )
         return [build(Payment, r) for r in rows]
 
@@ -262,179 +266,28 @@ class Payments:
         value = tx.value(
             "SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_owner != ? "
             "AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) "
-            f"FROM payments WHERE status IN ({marks(_OPEN)})",
-            (owner or "", *_OPEN),
+            f"FROM payments WHERE status IN ({marks(OPEN)})",
+            (owner or "", *OPEN),
         )
         return parse_ts(value) if value else None
 
     @staticmethod
     def open(tx: Tx) -> list[Payment]:
         rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(_OPEN)}) ORDER BY created_at",
-            _OPEN,
+            f"SELECT {COLUMNS} FROM payments WHERE status IN ({marks(OPEN)}) ORDER BY created_at",
+            OPEN,
         )
         return [build(Payment, r) for r in rows]
 
     @staticmethod
     def unresolved(tx: Tx) -> list[Payment]:
         """Every payment without Allpay's final word: open ones and those given up on."""
-        wanted = (*_OPEN, Status.UNKNOWN.value)
+        wanted = (*OPEN, Status.UNKNOWN.value)
         rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE status IN ({marks(wanted)}) "
-            "ORDER BY created_at",
+            f"SELECT {COLUMNS} FROM payments WHERE status IN ({marks(wanted)}) ORDER BY created_at",
             wanted,
         )
         return [build(Payment, r) for r in rows]
-
-    @staticmethod
-    def page(
-        tx: Tx, cashier_id: int | None, offset: int, limit: int, until: datetime | None
-    ) -> tuple[list[Payment], int]:
-        """Newest first. ``until`` pins the listing: payments created later do not shift pages."""
-        clauses: list[str] = []
-        args: tuple[Any, ...] = ()
-        if cashier_id is not None:
-            clauses.append("cashier_id = ?")
-            args += (cashier_id,)
-        if until is not None:
-            clauses.append("created_at <= ?")
-            args += (ts(until),)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        total = int(tx.value(f"SELECT COUNT(*) FROM payments {where}", args) or 0)
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments {where} "
-            "ORDER BY created_at DESC, guid LIMIT ? OFFSET ?",
-            (*args, limit, offset),
-        )
-        return [build(Payment, r) for r in rows], total
-
-    @staticmethod
-    def recent_clients(tx: Tx, cashier_id: int, limit: int) -> list[tuple[str, str]]:
-        """The cashier's latest distinct clients (login, name as Allpay last gave it), newest
-        first, from their last 50 top-ups (an index range read, whatever the journal's size)."""
-        rows = tx.all(
-            "SELECT login, client_name FROM payments WHERE cashier_id = ? "
-            "ORDER BY created_at DESC LIMIT 50",
-            (cashier_id,),
-        )
-        seen: dict[str, str] = {}
-        for login, name in rows:
-            if login not in seen:
-                seen[login] = name
-                if len(seen) == limit:
-                    break
-        return list(seen.items())
-
-    @staticmethod
-    def _matching(
-        guid_prefix: str | None, login: str | None, cashier_id: int | None
-    ) -> tuple[str, list[Any]] | None:
-        """The WHERE of a look-up: a GUID starting with ``guid_prefix`` (lower-case hex, no
-        brace) or client ``login``; only ``cashier_id``'s when given. None: nothing to match."""
-        matches: list[str] = []
-        args: list[Any] = []
-        if guid_prefix:
-            if any(c not in "0123456789abcdef-" for c in guid_prefix):
-                raise ValueError("a GUID prefix is hex digits and dashes")
-            matches.append("guid LIKE ?")
-            args.append("{" + guid_prefix + "%")
-        if login:
-            matches.append("login = ?")
-            args.append(login)
-        if not matches:
-            return None
-        where = f"({' OR '.join(matches)})"
-        if cashier_id is not None:
-            where += " AND cashier_id = ?"
-            args.append(cashier_id)
-        return where, args
-
-    @staticmethod
-    def find(
-        tx: Tx,
-        *,
-        guid_prefix: str | None,
-        login: str | None,
-        cashier_id: int | None,
-        limit: int,
-    ) -> list[Payment]:
-        """See :meth:`_matching`. Newest first."""
-        matching = Payments._matching(guid_prefix, login, cashier_id)
-        if matching is None:
-            return []
-        where, args = matching
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE {where} ORDER BY created_at DESC LIMIT ?",
-            (*args, limit),
-        )
-        return [build(Payment, r) for r in rows]
-
-    @staticmethod
-    def find_page(
-        tx: Tx,
-        *,
-        guid_prefix: str | None,
-        login: str | None,
-        cashier_id: int | None,
-        offset: int,
-        limit: int,
-        until: datetime,
-    ) -> tuple[list[Payment], int]:
-        """:meth:`find`'s matches a page at a time, newest first, with their count; ``until``
-        pins the listing as :meth:`page` does."""
-        matching = Payments._matching(guid_prefix, login, cashier_id)
-        if matching is None:
-            return [], 0
-        where, args = matching
-        where += " AND created_at <= ?"
-        args.append(ts(until))
-        total = int(tx.value(f"SELECT COUNT(*) FROM payments WHERE {where}", tuple(args)) or 0)
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE {where} "
-            "ORDER BY created_at DESC, guid LIMIT ? OFFSET ?",
-            (*args, limit, offset),
-        )
-        return [build(Payment, r) for r in rows], total
-
-    @staticmethod
-    def sent_since(tx: Tx, cashier_id: int, since: datetime) -> list[Payment]:
-        """The cashier's payments journaled since ``since`` that reached (or may have reached)
-        Allpay: everything but DECLINED, newest first."""
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE cashier_id = ? AND created_at >= ? "
-            "AND status != 'DECLINED' ORDER BY created_at DESC",
-            (cashier_id, ts(since)),
-        )
-        return [build(Payment, r) for r in rows]
-
-    @staticmethod
-    def between(tx: Tx, start: datetime, end: datetime) -> list[Payment]:
-        """Payments created in [start, end), oldest first (for exports)."""
-        rows = tx.all(
-            f"SELECT {_COLUMNS} FROM payments WHERE created_at >= ? AND created_at < ? "
-            "ORDER BY created_at, guid",
-            (ts(start), ts(end)),
-        )
-        return [build(Payment, r) for r in rows]
-
-    @staticmethod
-    def totals(
-        tx: Tx, start: datetime, end: datetime, cashier_id: int | None = None
-    ) -> list[Totals]:
-        """Count and sum per (cashier, status) of payments created in [start, end)."""
-        where = "created_at >= ? AND created_at < ?"
-        args: tuple[Any, ...] = (ts(start), ts(end))
-        if cashier_id is not None:
-            where += " AND cashier_id = ?"
-            args += (cashier_id,)
-        rows = tx.all(
-            "SELECT cashier_id, status, COUNT(*) AS n, SUM(amount_tiyn) AS tiyn FROM payments "
-            f"WHERE {where} GROUP BY cashier_id, status ORDER BY cashier_id, status",
-            args,
-        )
-        return [
-            Totals(r["cashier_id"], Status(r["status"]), r["n"], from_tiyn(r["tiyn"])) for r in rows
-        ]
 
     @staticmethod
     def last_receipt(tx: Tx) -> int:
@@ -452,32 +305,8 @@ class Payments:
         if upto_receipt is not None:
             where += " AND receipt_no <= ?"
             args += (upto_receipt,)
-        rows = tx.all(f"SELECT {_COLUMNS} FROM payments WHERE {where} ORDER BY receipt_no", args)
+        rows = tx.all(f"SELECT {COLUMNS} FROM payments WHERE {where} ORDER BY receipt_no", args)
         return [build(Payment, r) for r in rows]
-
-    @staticmethod
-    def collected(tx: Tx) -> dict[int, tuple[int, Decimal]]:
-        """Per cashier, the count and cash accepted (amount + fee) of COMPLETED top-ups
-        numbered after their last confirmed handover."""
-        rows = tx.all(
-            "SELECT p.cashier_id, COUNT(*) AS n, SUM(p.amount_tiyn + p.fee_tiyn) AS tiyn "
-            "FROM payments p WHERE p.status = 'COMPLETED' AND p.receipt_no > COALESCE(("
-            "SELECT MAX(h.upto_receipt) FROM handovers h WHERE h.cashier_id = p.cashier_id "
-            "AND h.state = 'CONFIRMED'), 0) GROUP BY p.cashier_id"
-        )
-        return {int(r["cashier_id"]): (int(r["n"]), from_tiyn(int(r["tiyn"]))) for r in rows}
-
-    @staticmethod
-    def status_counts(tx: Tx) -> dict[Status, int]:
-        rows = tx.all("SELECT status, COUNT(*) AS n FROM payments GROUP BY status")
-        return {Status(r["status"]): int(r["n"]) for r in rows}
-
-    @staticmethod
-    def oldest_open(tx: Tx) -> datetime | None:
-        value = tx.value(
-            f"SELECT MIN(created_at) FROM payments WHERE status IN ({marks(_OPEN)})", _OPEN
-        )
-        return parse_ts(value) if value else None
 
     @staticmethod
     def usage(tx: Tx, column: UsageColumn, value: object, day: tuple[datetime, datetime]) -> Usage:

@@ -6,17 +6,29 @@ starts with ✅ or ❌.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from html import escape
+from typing import assert_never
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
 from bot.documents import receipt as documents
+from bot.domain.audit import (
+    AuditAmount,
+    AuditCount,
+    AuditDetail,
+    AuditEntry,
+    AuditLimit,
+    AuditRename,
+    AuditRole,
+    AuditRoleChange,
+    AuditStatus,
+    AuditText,
+)
 from bot.domain.cash import CashDay, CashPosition, Handover, HandoverState
 from bot.domain.clients import Client
 from bot.domain.limits import LimitKind, LimitRefusal
@@ -24,7 +36,6 @@ from bot.domain.masking import mask_iin, mask_login
 from bot.domain.model import (
     Approval,
     ApprovalState,
-    AuditEntry,
     Draft,
     Payment,
     Role,
@@ -476,6 +487,7 @@ AUDIT_ACTIONS = {
     "roster.removed": N_("removed from the roster"),
     "roster.blocked": N_("blocked"),
     "roster.unblocked": N_("unblocked"),
+    "roster.renamed": N_("name changed"),
     "limit.cashier_count": N_("refused: cashier's daily count"),
     "limit.cashier_sum": N_("refused: cashier's daily limit"),
     "limit.client_sum": N_("refused: client's daily limit"),
@@ -497,68 +509,35 @@ AUDIT_ACTIONS = {
 }
 
 
-def audit_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
-    msgid = AUDIT_ACTIONS.get(entry.action)
-    action = _(msgid) if msgid else escape(entry.action)
-    subject = entry.subject or ""
-    if subject.startswith("{"):
-        subject = short_guid(subject)
-    parts = [
-        f"{entry.at.astimezone(tz):%d.%m %H:%M:%S}",
-        person(entry.actor_id, names),
-        action,
-    ]
-    if subject:
-        parts.append(f"<code>{escape(subject)}</code>")
-    if entry.detail:
-        parts.append(audit_detail(entry.action, entry.detail))
-    return " · ".join(parts)
-
-
-_AMOUNTS = re.compile(
-    r"^amount (?P<amount>\d+(?:\.\d+)?)"
-    r"(?:, limit (?P<limit>\d+(?:\.\d+)?), left (?P<left>-?\d+(?:\.\d+)?))?$"
-)
-_COUNTED = re.compile(
-    r"^received (?P<received>\d+(?:\.\d+)?), expected (?P<expected>\d+(?:\.\d+)?)$"
-)
-_CHANGE = re.compile(r"^(?P<before>\w*)->(?P<after>\w+)(?P<gave_up> \(gave up\))?$")
-
-
-def _state_word(value: str) -> str:
-    """A stored status or role value in the reader's language (anything else as stored)."""
-    with contextlib.suppress(ValueError):
-        return status_label(Status(value))
-    with contextlib.suppress(ValueError):
-        return role_label(Role(value))
-    return escape(value)
-
-
-def audit_detail(action: str, detail: str) -> str:
-    """The audit trail stores its details in one fixed form ("amount 5000", "PENDING->
-    COMPLETED", "cashier"); a person reads them in their language."""
-    amounts = _AMOUNTS.match(detail)
-    if amounts is not None:
-        amount = format_tenge(Decimal(amounts["amount"]))
-        if amounts["limit"] is None:
-            return _("amount {amount}").format(amount=amount)
-        # The daily count limit counts top-ups, the others tenge.
-        money = action != f"limit.{LimitKind.CASHIER_COUNT.value}"
-        limit, left = (Decimal(amounts["limit"]), Decimal(amounts["left"]))
-        return _("amount {amount}, limit {limit}, left {left}").format(
-            amount=amount,
-            limit=format_tenge(limit) if money else int(limit),
-            left=format_tenge(left) if money else int(left),
-        )
-    counted = _COUNTED.match(detail)
-    if counted is not None:
-        return handover_count(Decimal(counted["received"]), Decimal(counted["expected"]))
-    change = _CHANGE.match(detail)
-    if change is not None:
-        after = _state_word(change["after"])
-        text = f"{_state_word(change['before'])} → {after}" if change["before"] else f"→ {after}"
-        return text + (" " + _("(gave up)") if change["gave_up"] else "")
-    return _state_word(detail)
+def audit_detail(detail: AuditDetail) -> str:
+    """An audit entry's detail in the reader's language, from its fields (a name as it was
+    typed, and a detail written before details had fields, as it was written)."""
+    match detail:
+        case AuditAmount(amount):
+            return _("amount {amount}").format(amount=format_tenge(amount))
+        case AuditLimit(amount, refusal):
+            # The daily count limit counts top-ups, the others tenge.
+            money = refusal.kind is not LimitKind.CASHIER_COUNT
+            return _("amount {amount}, limit {limit}, left {left}").format(
+                amount=format_tenge(amount),
+                limit=format_tenge(refusal.limit) if money else int(refusal.limit),
+                left=format_tenge(refusal.left) if money else int(refusal.left),
+            )
+        case AuditCount(received, expected):
+            return handover_count(received, expected)
+        case AuditStatus(before, after, gave_up):
+            change = f"{status_label(before)} → " if before is not None else "→ "
+            return change + status_label(after) + (" " + _("(gave up)") if gave_up else "")
+        case AuditRole(role):
+            return role_label(role)
+        case AuditRoleChange(before, after):
+            return f"{role_label(before)} → {role_label(after)}"
+        case AuditRename(before, after):
+            return escape((f"«{before}» " if before else "") + f"→ «{after}»")
+        case AuditText(text):
+            return escape(text)
+        case _:
+            assert_never(detail)
 
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -1218,19 +1197,21 @@ def temporarily_unavailable() -> str:
 
 
 def audit_entry_line(entry: AuditEntry, tz: tzinfo, names: Mapping[int, str]) -> str:
-    """One /audit line: :func:`audit_line`, and a rename on the roster (``roster.renamed``:
-    its detail the names as typed, ``«First» → «Second»``, read the same in every language)."""
-    if entry.action != "roster.renamed":
-        return audit_line(entry, tz, names)
+    """One /audit line: when, who, what (a GUID shortened), and its detail."""
+    msgid = AUDIT_ACTIONS.get(entry.action)
+    action = _(msgid) if msgid else escape(entry.action)
+    subject = entry.subject or ""
+    if subject.startswith("{"):
+        subject = short_guid(subject)
     parts = [
         f"{entry.at.astimezone(tz):%d.%m %H:%M:%S}",
         person(entry.actor_id, names),
-        _("name changed"),
+        action,
     ]
-    if entry.subject:
-        parts.append(f"<code>{escape(entry.subject)}</code>")
-    if entry.detail:
-        parts.append(escape(entry.detail))
+    if subject:
+        parts.append(f"<code>{escape(subject)}</code>")
+    if entry.detail is not None:
+        parts.append(audit_detail(entry.detail))
     return " · ".join(parts)
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from bot.domain.audit import AuditAmount, AuditLimit
 from bot.domain.clock import utcnow
 from bot.domain.limits import Limits, Usage
 from bot.domain.model import (
@@ -104,9 +105,8 @@ class ApprovalDesk:
             client_day_count=client_today.count,
         )
         Approvals.add(tx, approval)
-        AuditLog.add(
-            tx, now, draft.cashier_id, "approval.requested", approval.id, f"amount {draft.amount}"
-        )
+        detail = AuditAmount(approval.amount)
+        AuditLog.add(tx, now, draft.cashier_id, "approval.requested", approval.id, detail)
         self.notices.approval_requested(tx, now, approval)
         return approval
 
@@ -153,7 +153,7 @@ class ApprovalDesk:
             actor_id,
             f"approval.{state.value.lower()}",
             approval.id,
-            f"amount {approval.amount}",
+            AuditAmount(approval.amount),
         )
         self.notices.approval_closed(tx, now, approval, state)
         return True
@@ -200,7 +200,7 @@ class ApprovalDesk:
                         actor_id,
                         f"limit.{refusal.kind.value}",
                         approval_id,
-                        f"amount {approval.amount}, limit {refusal.limit}, left {refusal.left}",
+                        AuditLimit(approval.amount, refusal),
                     )
                     self.close_in(tx, now, approval, ApprovalState.REJECTED, None, refusal.stored())
                     refused = Approvals.get(tx, approval_id)

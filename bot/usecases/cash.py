@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
+from bot.domain.audit import AuditAmount, AuditCount, AuditDetail
 from bot.domain.cash import (
     CashDay,
     CashPosition,
@@ -35,11 +36,6 @@ from bot.usecases.cashbook import CashBook, book_in, position_in, receivers_in, 
 from bot.usecases.notices import Notices
 
 log = logging.getLogger(__name__)
-
-
-def _audit_amounts(received: Decimal, expected: Decimal) -> str:
-    """The one stored form of a count against the journal (read back by the audit trail)."""
-    return f"received {received}, expected {expected}"
 
 
 class CashDesk:
@@ -124,9 +120,8 @@ class CashDesk:
                 pending=pending,
                 declared=declared,
             )
-            AuditLog.add(
-                tx, now, cashier_id, "handover.declared", f"#{handover_id}", f"amount {declared}"
-            )
+            detail = AuditAmount(declared)
+            AuditLog.add(tx, now, cashier_id, "handover.declared", f"#{handover_id}", detail)
             handover = Handovers.get(tx, handover_id)
             assert handover is not None
             chosen = [receiver_id] if receiver_id is not None else receivers
@@ -221,11 +216,10 @@ class CashDesk:
         """DECLARED → ``state`` (once): audited; the cashier and every card are told."""
         if not Handovers.answer(tx, now, handover.id, state, actor_id, received):
             return False
-        detail = (
-            _audit_amounts(received, handover.expected)
-            if received is not None
-            else f"amount {handover.declared}"
-        )
+        if received is not None:
+            detail: AuditDetail | None = AuditCount(received, handover.expected)
+        else:  # withdrawn, or nothing received: what was declared
+            detail = AuditAmount(handover.declared) if handover.declared is not None else None
         AuditLog.add(
             tx, now, actor_id, f"handover.{state.value.lower()}", f"#{handover.id}", detail
         )
@@ -281,7 +275,7 @@ class CashDesk:
                 actor_id,
                 "handover.recorded",
                 f"#{handover_id}",
-                _audit_amounts(received, expected),
+                AuditCount(received, expected),
             )
             return HandoverResult(HandoverOutcome.RECORDED, Handovers.get(tx, handover_id))
 
@@ -311,7 +305,7 @@ class CashDesk:
                 actor_id,
                 "handover.written_off",
                 f"#{handover_id}",
-                f"amount {abs(handover.variance)}",
+                AuditAmount(abs(handover.variance)),
             )
             settled = Handovers.get(tx, handover_id)
             assert settled is not None

@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
+from bot.domain.audit import AuditLimit
 from bot.domain.clock import utcnow
 from bot.domain.limits import LimitRefusal, Limits
 from bot.domain.masking import mask_login
@@ -319,7 +320,7 @@ class CashIn:
                     cashier_id,
                     f"limit.{refusal.kind.value}",
                     draft_id,
-                    f"amount {draft.amount}, limit {refusal.limit}, left {refusal.left}",
+                    AuditLimit(draft.amount, refusal),
                 )
                 return Confirmation(ConfirmOutcome.REFUSED, refusal=refusal)
             needs_approval = self.limits.needs_approval(draft.amount)

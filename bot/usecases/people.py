@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.audit import AuditRename, AuditRole, AuditRoleChange
 from bot.domain.clock import utcnow
 from bot.domain.model import (
     ApprovalState,
@@ -121,7 +122,7 @@ class People:
 
         def seed(tx: Tx) -> None:
             for user_id, role in self.roster.seed(tx, now, admin_ids, others):
-                AuditLog.add(tx, now, None, "roster.seed", str(user_id), role.value)
+                AuditLog.add(tx, now, None, "roster.seed", str(user_id), AuditRole(role))
 
         await self.db.write(seed)
 
@@ -158,7 +159,7 @@ class People:
                     return RoleChange(refusal)
             self.roster.set_role(tx, now, user_id, role, name)
             change = RosterChange.CHANGED if before is not None else RosterChange.ADDED
-            detail = f"{before.value}->{role.value}" if before is not None else role.value
+            detail = AuditRoleChange(before, role) if before is not None else AuditRole(role)
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id), detail)
             if rename is not None:
                 self._audit_rename(tx, now, actor_id, user_id, rename)
@@ -168,9 +169,8 @@ class People:
 
     @staticmethod
     def _audit_rename(tx: Tx, now: datetime, actor_id: int, user_id: int, rename: Rename) -> None:
-        """``«First» → «Second»`` (``→ «Second»`` for someone who had no name): the names as
-        they were typed, read the same in every language."""
-        detail = (f"«{rename.before}» " if rename.before else "") + f"→ «{rename.after}»"
+        """The names as they were typed (shown the same in every language)."""
+        detail = AuditRename(rename.before or None, rename.after)
         AuditLog.add(
             tx, now, actor_id, f"roster.{RosterChange.RENAMED.value}", str(user_id), detail
         )
@@ -188,7 +188,7 @@ class People:
             if refusal is not None:
                 return refusal, 0
             self.roster.remove(tx, now, user_id)
-            AuditLog.add(tx, now, actor_id, "roster.removed", str(user_id), user.role.value)
+            AuditLog.add(tx, now, actor_id, "roster.removed", str(user_id), AuditRole(user.role))
             return RosterChange.REMOVED, self.end_work_in(tx, now, user_id, actor_id)
 
         change, cancelled = await self.db.write(remove)

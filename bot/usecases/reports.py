@@ -11,8 +11,9 @@ from typing import Protocol
 
 from bot.allpay.answers import BalanceResult
 from bot.allpay.protocol import AllpayError, AllpayErrorKind
+from bot.domain.audit import AuditEntry
 from bot.domain.cash import Handover
-from bot.domain.model import Approval, AuditEntry, Payment, Status
+from bot.domain.model import Approval, Payment, Status
 from bot.domain.receipts import Parties, Receipt
 from bot.domain.reports import AgentBalance, Lookup, Summary, day_bounds, summarize
 from bot.store.approvals import Approvals

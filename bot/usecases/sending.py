@@ -20,6 +20,7 @@ from typing import Protocol
 
 from bot.allpay.answers import PayResult
 from bot.allpay.protocol import PayStatus
+from bot.domain.audit import AuditStatus
 from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import Draft, Payment, RetryPolicy, Status
@@ -253,7 +254,7 @@ class Sender:
         status = _record(tx, now, guid, result, next_at)
         changed = status is not before.status
         if changed:
-            AuditLog.add(tx, now, None, "payment.status", guid, f"{before.status}->{status}")
+            AuditLog.add(tx, now, None, "payment.status", guid, AuditStatus(before.status, status))
             self.notices.payment_changed(tx, now, before.chat_id, guid, final=status.is_final)
         after = Payments.get(tx, guid)
         assert after is not None
@@ -316,7 +317,8 @@ class Sender:
         status = _record(tx, now, guid, result, next_at)  # no answer at all: PENDING
         if status is Status.PENDING:
             Payments.restart_horizon(tx, now, guid)
-        AuditLog.add(tx, now, actor_id, "payment.recheck", guid, f"{before.status}->{status}")
+        detail = AuditStatus(before.status, status)
+        AuditLog.add(tx, now, actor_id, "payment.recheck", guid, detail)
         if status is not before.status:
             self.notices.payment_changed(tx, now, before.chat_id, guid, final=status.is_final)
         after = Payments.get(tx, guid)
@@ -349,7 +351,8 @@ class Sender:
             payment = Payments.get(tx, guid)
             if payment is None or not Payments.give_up(tx, now, guid, self.instance):
                 return False
-            AuditLog.add(tx, now, None, "payment.status", guid, "->UNKNOWN (gave up)")
+            detail = AuditStatus(None, Status.UNKNOWN, gave_up=True)
+            AuditLog.add(tx, now, None, "payment.status", guid, detail)
             self.notices.payment_changed(tx, now, payment.chat_id, guid, final=True)
             return True
 
