@@ -1,5 +1,6 @@
-"""Conversation data is typed (bot/telegram/states.py): what storage gives back is checked
-field by field, and the stored form stays the dict earlier versions wrote."""
+"""Conversation data is typed (each feature's ``states.py`` under bot/telegram/): what storage
+gives back is checked field by field, and the stored form stays the dict earlier versions
+wrote."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
-from bot.telegram.states import CashInData, RejectReasonData
+from bot.telegram.approvals.states import RejectReasonData
+from bot.telegram.cashin.states import CashInData
 
 
 def _state() -> FSMContext:

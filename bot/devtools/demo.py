@@ -49,7 +49,7 @@ from bot.running import App
 from bot.store.db import Tx
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
-from bot.telegram.keyboards import N_
+from bot.telegram.shared.texts import N_
 from bot.usecases.digest import DigestScheduler
 
 DEMO_USER_ID = 1001  # the admin: who you are at the start

@@ -1,0 +1,372 @@
+"""The supervisors' side of a cash handover: the card's answers (received, another amount,
+nothing received), write-offs and handovers recorded on a cashier's behalf."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+from typing import Any
+
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, ForceReply, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.domain.cash import Handover, HandoverOutcome, HandoverResult, HandoverState
+from bot.domain.model import StaffUser
+from bot.domain.parsing import AmountError, AmountProblem, clean_name, format_tenge, parse_count
+from bot.telegram.cash import texts
+from bot.telegram.cash.callbacks import CashRecordCb, HandoverCb
+from bot.telegram.cash.keyboards import (
+    handover_card_keyboard,
+)
+from bot.telegram.cash.notices import handover_card
+from bot.telegram.cash.states import Receiving
+from bot.telegram.shared.texts import person
+from bot.usecases.cash import CashDesk
+from bot.usecases.people import People
+
+#: A write-off's reason, at most (as typed; cleaned like names).
+REASON_MAX = 300
+
+
+def _count_problem(problem: AmountProblem) -> str:
+    if problem is AmountProblem.NOT_POSITIVE:
+        return _("The amount must be greater than zero.")
+    if problem is AmountProblem.TOO_LARGE:
+        return _("That is more than any cashier holds: check the amount.")
+    return _("Enter the amount in digits, for example 5000 or 5 000.")
+
+
+async def read_count(
+    message: Message, text: str | None = None, *, zero: bool = False
+) -> Decimal | None:
+    """The cash counted (``text``, or the message's; tiyn allowed: a fee may have them), or
+    None after telling what is wrong with it. ``zero``: nothing at all is an answer."""
+    try:
+        amount = parse_count(text or message.text or "")
+    except AmountError as error:
+        await message.answer(_count_problem(error.problem))
+        return None
+    if not amount and not zero:
+        await message.answer(_count_problem(AmountProblem.NOT_POSITIVE))
+        return None
+    return amount
+
+
+# ---------------------------------------------------------------- supervisors answer
+
+
+async def _answered(
+    callback: CallbackQuery, result: HandoverResult, cash: CashDesk, settings: Settings
+) -> bool:
+    """Answer a press that changed nothing (True); False when the answer was recorded."""
+    handover = result.handover
+    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.DISPUTED):
+        return False
+    if result.outcome is HandoverOutcome.SELF:
+        await callback.answer(_("You cannot receive your own cash."), show_alert=True)
+    elif result.outcome is HandoverOutcome.NOT_YOURS and handover is not None:
+        _now, _card, names = await cash.view(handover.id, 0)
+        await callback.answer(
+            _("The cashier chose {receiver} to receive it.").format(
+                receiver=person(handover.receiver_id, names)
+            ),
+            show_alert=True,
+        )
+    elif result.outcome is HandoverOutcome.ALREADY and handover is not None:
+        await _show_card(callback, handover, cash, settings, alert=True)
+    else:
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+    return True
+
+
+async def _show_card(
+    callback: CallbackQuery,
+    handover: Handover,
+    cash: CashDesk,
+    settings: Settings,
+    *,
+    alert: bool = False,
+) -> None:
+    """Answer the press and show the handover as it is on this card at once (the outbox
+    updates the other cards) — only if the button is on this handover's own card."""
+    message = callback.message
+    chat_id = message.chat.id if isinstance(message, Message) else 0
+    current, card, names = await cash.view(handover.id, chat_id)
+    handover = current or handover
+    if alert:
+        label = texts.handover_state_label(handover, names)
+        await callback.answer(_("Already answered: {answer}").format(answer=label), show_alert=True)
+    else:
+        await callback.answer()
+    if not isinstance(message, Message) or card != message.message_id:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await message.edit_text(
+            handover_card(handover, names, settings.tz),
+            reply_markup=handover_card_keyboard(handover),
+        )
+
+
+async def received(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    result = await cash.confirm(callback_data.handover_id, staff.user_id)
+    if not await _answered(callback, result, cash, settings) and result.handover:
+        await _show_card(callback, result.handover, cash, settings)
+
+
+async def nothing_received(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    result = await cash.dispute(callback_data.handover_id, staff.user_id)
+    if not await _answered(callback, result, cash, settings) and result.handover:
+        await _show_card(callback, result.handover, cash, settings)
+
+
+# A supervisor may have several questions open at once (another amount for #1, a reason for
+# #2): each prompt asks for a reply to itself (ForceReply), and the answer goes to the prompt
+# it replies to — or, typed without replying, to the latest one. Never to another handover.
+_PROMPTS = "prompts"
+
+
+_LATEST = "latest"
+
+
+async def _ask(
+    callback: CallbackQuery, state: FSMContext, text: str, placeholder: str, target: dict[str, Any]
+) -> None:
+    message = callback.message
+    assert isinstance(message, Message)
+    await callback.answer()
+    sent = await message.answer(
+        text, reply_markup=ForceReply(input_field_placeholder=placeholder[:64])
+    )
+    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
+    prompts = dict(data.get(_PROMPTS) or {})
+    prompts[str(sent.message_id)] = target
+    await state.set_state(Receiving.answer)
+    await state.set_data({_PROMPTS: prompts, _LATEST: str(sent.message_id)})
+
+
+async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, Any]] | None:
+    """The question this message answers (its prompt's id, what it asks), taken off the
+    open ones."""
+    data = await state.get_data()
+    prompts: dict[str, dict[str, Any]] = dict(data.get(_PROMPTS) or {})
+    replied = message.reply_to_message
+    key = str(replied.message_id) if replied is not None else str(data.get(_LATEST))
+    target = prompts.pop(key, None)
+    if not prompts:
+        await state.clear()
+    else:
+        await state.set_data({_PROMPTS: prompts, _LATEST: max(prompts, key=int)})
+    return (key, target) if target is not None else None
+
+
+async def _pressed(
+    callback: CallbackQuery, data: HandoverCb, staff: StaffUser, cash: CashDesk, own: str
+) -> Handover | None:
+    """The handover a supervisor's button is about; None after saying why not (gone, not
+    on a message, or ``own``: the presser's own cash)."""
+    handover = await cash.get(data.handover_id)
+    if handover is None or not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return None
+    if handover.cashier_id == staff.user_id:
+        await callback.answer(own, show_alert=True)
+        return None
+    return handover
+
+
+async def ask_count(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+    settings: Settings,
+) -> None:
+    own = _("You cannot receive your own cash.")
+    handover = await _pressed(callback, callback_data, staff, cash, own)
+    if handover is None:
+        return
+    if handover.state is not HandoverState.DECLARED:
+        await _show_card(callback, handover, cash, settings, alert=True)
+        return
+    number = texts.handover_number(handover)
+    await _ask(
+        callback,
+        state,
+        _("Handover {number}: send the amount you received, for example 50000.").format(
+            number=number
+        ),
+        _("Amount received for {number}").format(number=number),
+        {"count": handover.id},
+    )
+
+
+async def ask_record(
+    callback: CallbackQuery,
+    callback_data: CashRecordCb,
+    state: FSMContext,
+    cash: CashDesk,
+    people: People,
+) -> None:
+    if not isinstance(callback.message, Message):
+        await callback.answer(_("This button is no longer active."), show_alert=True)
+        return
+    names = await people.names()
+    seen = await cash.latest(callback_data.cashier_id)
+    cashier = person(callback_data.cashier_id, names)
+    await _ask(
+        callback,
+        state,
+        _(
+            "Recording a handover on behalf of {cashier}: send the amount you received "
+            "from them, for example 50000 (0 if nothing)."
+        ).format(cashier=cashier),
+        _("Amount received"),
+        {"record": callback_data.cashier_id, "seen": seen},
+    )
+
+
+async def ask_reason(
+    callback: CallbackQuery,
+    callback_data: HandoverCb,
+    state: FSMContext,
+    staff: StaffUser,
+    cash: CashDesk,
+) -> None:
+    own = _("You cannot write off your own cash.")
+    handover = await _pressed(callback, callback_data, staff, cash, own)
+    if handover is None:
+        return
+    if not handover.open_variance:
+        await callback.answer(_("Nothing to write off: it is settled."), show_alert=True)
+        return
+    number = texts.handover_number(handover)
+    await _ask(
+        callback,
+        state,
+        _("Writing off {amount} of handover {number}: send the reason.").format(
+            amount=format_tenge(abs(handover.variance)), number=number
+        ),
+        _("Reason for {number}").format(number=number),
+        {"reason": handover.id},
+    )
+
+
+async def answer_given(
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+) -> None:
+    found = await _target(message, state)
+    if found is None:
+        await message.answer(_("This question is no longer open."))
+        return
+    key, target = found
+    if "reason" in target:
+        if not await _write_off(message, staff, cash, int(target["reason"])):
+            await _ask_again(state, key, target)
+        return
+    recording = "record" in target
+    amount = await read_count(message, zero=recording)
+    if amount is None:
+        await _ask_again(state, key, target)
+        return
+    if recording:
+        result = await cash.record(
+            staff.user_id, int(target["record"]), amount, int(target.get("seen", 0))
+        )
+    else:
+        result = await cash.confirm(int(target["count"]), staff.user_id, amount)
+    await _counted(message, result, cash, settings)
+
+
+async def _ask_again(state: FSMContext, key: str, target: dict[str, Any]) -> None:
+    """A bad answer keeps its question open (it was taken off in :func:`_target`)."""
+    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
+    prompts = dict(data.get(_PROMPTS) or {})
+    prompts[key] = target
+    await state.set_state(Receiving.answer)
+    await state.set_data({_PROMPTS: prompts, _LATEST: key})
+
+
+async def _counted(
+    message: Message, result: HandoverResult, cash: CashDesk, settings: Settings
+) -> None:
+    handover = result.handover
+    if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
+        # One result: the card in this chat shows the answer at once (the outbox's edit of
+        # it then changes nothing); without a card here (a record on a cashier's behalf has
+        # none), the answer is the one reply.
+        _now, card, names = await cash.view(handover.id, message.chat.id)
+        text = handover_card(handover, names, settings.tz)
+        if card is not None and await _edit_card(message, card, text):
+            return
+        await message.answer(text)
+        return
+    if result.outcome is HandoverOutcome.ALREADY and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        label = texts.handover_state_label(handover, names)
+        await message.answer(
+            _("Already answered: {answer}").format(
+                answer=f"{texts.handover_number(handover)} {label}"
+            )
+        )
+        return
+    refusals = {
+        HandoverOutcome.SELF: _("You cannot receive your own cash."),
+        HandoverOutcome.OPEN: _("This cashier's handover is waiting: answer it on its card."),
+        HandoverOutcome.NOT_YOURS: _("The cashier chose another supervisor to receive it."),
+        HandoverOutcome.NOTHING: _("Nothing to hand over."),
+    }
+    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+
+
+async def _edit_card(message: Message, card: int, text: str) -> bool:
+    """Show ``text`` on the handover's card in this chat, without buttons (answered); False
+    if the card cannot be edited (gone)."""
+    bot = message.bot
+    if bot is None:
+        return False
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=message.chat.id, message_id=card, reply_markup=None
+        )
+    except TelegramBadRequest as exc:
+        return "not modified" in exc.message  # the outbox showed it first
+    except TelegramAPIError:
+        return False
+    return True
+
+
+async def _write_off(message: Message, staff: StaffUser, cash: CashDesk, handover_id: int) -> bool:
+    """False if the reason was not usable (the question stays open)."""
+    reason = clean_name(message.text or "", REASON_MAX)
+    if not reason:
+        await message.answer(_("Send the reason as text."))
+        return False
+    result = await cash.write_off(handover_id, staff.user_id, reason)
+    handover = result.handover
+    if result.outcome is HandoverOutcome.WRITTEN_OFF and handover is not None:
+        _now, _card, names = await cash.view(handover.id, message.chat.id)
+        await message.answer(texts.write_off_line(handover, names))
+        return True
+    refusals = {
+        HandoverOutcome.SELF: _("You cannot write off your own cash."),
+        HandoverOutcome.ALREADY: _("Nothing to write off: it is settled."),
+        HandoverOutcome.NOTHING: _("Nothing to write off: it is settled."),
+    }
+    await message.answer(refusals.get(result.outcome, _("This button is no longer active.")))
+    return True
