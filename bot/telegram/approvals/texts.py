@@ -63,8 +63,6 @@ def _approval_lines(approval: Approval, tz: tzinfo) -> list[str]:
 #: A rejection reason chosen from the buttons is kept as ``preset:<code>`` and told to the
 #: cashier in the cashier's own language.
 _PRESET = "preset:"
-
-
 REJECT_REASONS: dict[RejectReasonCode, str] = {
     "unidentified": N_("Client not identified"),
     "too_large": N_("Amount too large"),

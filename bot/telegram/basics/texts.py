@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.model import (
-    Payment,
-    WorkEnded,
-)
+from bot.domain.model import Payment, WorkEnded
 from bot.domain.parsing import format_tenge
 from bot.telegram.cashin.texts import top_up_cancelled
 from bot.telegram.shared.texts import status_label

@@ -5,17 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.cash import CashPosition, Handover, HandoverState
 from bot.domain.model import StaffUser
 from bot.domain.parsing import format_tenge
 from bot.telegram.cash.callbacks import CashRecordCb, HandoverAction, HandoverCb, HandoverToCb
-
 
 #: A button's label is cut to what a phone shows on one line.
 _BUTTON_NAME = 24

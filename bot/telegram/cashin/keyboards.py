@@ -6,10 +6,7 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 
-from aiogram.types import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.model import Payment, Status

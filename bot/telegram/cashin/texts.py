@@ -12,11 +12,7 @@ from aiogram.utils.i18n import ngettext
 
 from bot.allpay.protocol import ClientInfo
 from bot.domain.masking import mask_iin
-from bot.domain.model import (
-    Draft,
-    LimitKind,
-    LimitRefusal,
-)
+from bot.domain.model import Draft, LimitKind, LimitRefusal
 from bot.domain.parsing import format_login, format_tenge
 from bot.telegram.shared.texts import marked, sandbox_mark
 

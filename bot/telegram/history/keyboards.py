@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram.types import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.model import Payment

@@ -9,9 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.documents import receipt as documents
 from bot.domain.masking import mask_login
-from bot.domain.model import (
-    Payment,
-)
+from bot.domain.model import Payment
 from bot.domain.parsing import format_login, format_tenge
 from bot.domain.receipts import Receipt
 from bot.telegram.shared.texts import (

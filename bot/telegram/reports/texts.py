@@ -9,11 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.cash import CashDay
 from bot.domain.masking import mask_login
-from bot.domain.model import (
-    Approval,
-    Payment,
-    Status,
-)
+from bot.domain.model import Approval, Payment, Status
 from bot.domain.parsing import format_tenge
 from bot.domain.reports import Summary, Tally
 from bot.telegram.cash.texts import cash_digest

@@ -83,13 +83,9 @@ _AMOUNTS = re.compile(
     r"^amount (?P<amount>\d+(?:\.\d+)?)"
     r"(?:, limit (?P<limit>\d+(?:\.\d+)?), left (?P<left>-?\d+(?:\.\d+)?))?$"
 )
-
-
 _COUNTED = re.compile(
     r"^received (?P<received>\d+(?:\.\d+)?), expected (?P<expected>\d+(?:\.\d+)?)$"
 )
-
-
 _CHANGE = re.compile(r"^(?P<before>\w*)->(?P<after>\w+)(?P<gave_up> \(gave up\))?$")
 
 

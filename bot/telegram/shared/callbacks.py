@@ -15,14 +15,10 @@ from pydantic import Field, StringConstraints
 
 #: ``secrets.token_urlsafe(9)``: 12 URL-safe characters.
 ShortId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{12}$")]
-
-
 #: A braced GUID as the journal stores it.
 BracedGuid = Annotated[
     str, StringConstraints(pattern=r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
 ]
-
-
 #: Epoch milliseconds between 2020 and 2100.
 EpochMs = Annotated[int, Field(ge=1_577_836_800_000, le=4_102_444_800_000)]
 

@@ -16,11 +16,7 @@ from dataclasses import dataclass
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.types import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-)
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 

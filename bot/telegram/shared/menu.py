@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from aiogram.types import (
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-)
+from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
@@ -16,20 +13,10 @@ from bot.telegram.shared.texts import N_
 
 # Main-menu labels; handlers match them in every language (see filters.MenuButton).
 MENU_TOP_UP = N_("💵 Top up")
-
-
 MENU_HISTORY = N_("📜 History")
-
-
 MENU_TODAY = N_("📊 Today")
-
-
 MENU_LANGUAGE = N_("🌐 Language")
-
-
 MENU_HELP = N_("❓ Help")
-
-
 MENU = (MENU_TOP_UP, MENU_HISTORY, MENU_TODAY, MENU_LANGUAGE, MENU_HELP)
 
 

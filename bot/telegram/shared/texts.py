@@ -9,11 +9,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.model import (
-    Payment,
-    Role,
-    Status,
-)
+from bot.domain.model import Payment, Role, Status
 
 
 def N_(msgid: str) -> str:

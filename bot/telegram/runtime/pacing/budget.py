@@ -206,8 +206,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 """
-
-
 #: Seconds left of the window KEYS[1] (0: none).
 _WINDOW = """
 local now = redis.call('TIME')
@@ -215,8 +213,6 @@ now = tonumber(now[1]) + tonumber(now[2]) / 1000000
 local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
 return tostring(math.max(0, blocked - now))
 """
-
-
 #: Close bucket KEYS[1] for ARGV[1] seconds from Redis's now (a longer window stays).
 _BLOCK = """
 local now = redis.call('TIME')

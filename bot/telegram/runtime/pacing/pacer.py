@@ -38,8 +38,6 @@ COUNTED = frozenset(
         "editMessageCaption",
     }
 )
-
-
 COALESCED = frozenset({"editMessageText"})
 
 
