@@ -19,10 +19,13 @@ from bot.telegram.cashin import router as cashin
 from bot.telegram.history import router as history
 from bot.telegram.reports import router as reports
 from bot.telegram.roster import router as roster
+from bot.telegram.shared.answers import AnswerPresses
 
 
 def build_router() -> Router:
     root = Router(name="root")
+    # Every button press a handler takes is answered (by the handler's callback_answer).
+    root.callback_query.middleware(AnswerPresses())
     # common first: /start, /cancel and the error handlers apply at every step. The
     # conversation's steps come next (found fast: most updates are steps); they never take
     # a command or a menu button, so /history or /find work in the middle of a top-up. A

@@ -24,6 +24,7 @@ from bot.telegram.approvals import texts
 from bot.telegram.approvals.callbacks import ApprovalAction, ApprovalCb, RejectReasonCb
 from bot.telegram.approvals.keyboards import reject_reasons_keyboard
 from bot.telegram.approvals.states import RejectReason, RejectReasonData
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is
 from bot.usecases.approvals import ApprovalDesk
 
@@ -50,17 +51,17 @@ async def _show_decided(
     approval: Approval,
     desk: ApprovalDesk,
     settings: Settings,
+    answer: PressAnswer,
     alert: str | None = None,
 ) -> None:
-    """Answer the press (``alert``: as an alert), and show the decision on this card at once
-    (the outbox updates the other cards) — only if the button was pressed on this
-    approval's own card, never on another message."""
+    """Show the decision on this card at once (the outbox updates the other cards) — only if
+    the button was pressed on this approval's own card, never on another message; with
+    ``alert``, the press is answered with it as an alert."""
     message = callback.message
     chat_id = message.chat.id if isinstance(message, Message) else 0
     _now, card, names = await desk.view(approval.id, chat_id)
     if alert is not None:
-        await callback.answer(alert.format(decision=texts.approval_state_label(approval, names)),
-                              show_alert=True)  # fmt: skip
+        answer.alert(alert.format(decision=texts.approval_state_label(approval, names)))
     if not isinstance(message, Message) or card != message.message_id:
         return
     text = texts.approval_card(approval, names, settings.tz, sandbox=settings.uses_sandbox)
@@ -75,33 +76,37 @@ async def decide(
     staff: StaffUser,
     desk: ApprovalDesk,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     approve = callback_data.action is ApprovalAction.APPROVE
     result = await desk.decide(callback_data.approval_id, staff.user_id, approve=approve)
     approval = result.approval
+    answer = callback_answer
     if result.decision is Decision.UNRECORDED:
-        await callback.answer(texts.decision_unrecorded(), show_alert=True)
+        answer.alert(texts.decision_unrecorded())
         return
     if result.decision is Decision.SELF:
-        await callback.answer(_("You cannot approve your own top-up."), show_alert=True)
+        answer.alert(_("You cannot approve your own top-up."))
         return
     if result.decision is Decision.NOT_FOUND or approval is None:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        answer.alert(_("This button is no longer active."))
         return
     if result.decision is Decision.ALREADY:
-        await _show_decided(callback, approval, desk, settings, _("Already decided: {decision}"))
+        already = _("Already decided: {decision}")
+        await _show_decided(callback, approval, desk, settings, answer, already)
         return
     if result.decision is Decision.EXPIRED:
         too_late = _("Too late: the request has expired.")
-        await _show_decided(callback, approval, desk, settings, too_late)
+        await _show_decided(callback, approval, desk, settings, answer, too_late)
         return
     if result.decision is Decision.REFUSED and result.refusal is not None:
         # The day it would be paid on is over a limit: nothing sent, the supervisor is told.
         alert = texts.approval_refused(result.refusal).replace("{", "{{").replace("}", "}}")
-        await _show_decided(callback, approval, desk, settings, alert)
+        await _show_decided(callback, approval, desk, settings, answer, alert)
         return
-    await callback.answer(_("Approved: sending to Allpay.") if approve else _("Rejected."))
-    await _show_decided(callback, approval, desk, settings)
+    answer.text = _("Approved: sending to Allpay.") if approve else _("Rejected.")
+    await answer.now()  # the decision is recorded: said before the card and the question
+    await _show_decided(callback, approval, desk, settings, answer)
     if not approve and isinstance(callback.message, Message):
         await state.set_state(RejectReason.text)
         ask = await callback.message.answer(
@@ -146,6 +151,7 @@ async def chosen_reason(
     state: FSMContext,
     staff: StaffUser,
     desk: ApprovalDesk,
+    callback_answer: PressAnswer,
 ) -> None:
     """A common reason pressed on the question after ❌: kept as its code, so the cashier
     reads it in their own language; the question shows the answer and loses its buttons."""
@@ -165,14 +171,13 @@ async def chosen_reason(
             and approval.reason is None
             and approval.decided_by != staff.user_id
         )
-        await callback.answer(
+        callback_answer.alert(
             _("Only the person who rejected the request gives its reason.")
             if others
-            else _("This button is no longer active."),
-            show_alert=True,
+            else _("This button is no longer active.")
         )
         return
-    await callback.answer(_("The cashier will see the reason."))
+    callback_answer.text = _("The cashier will see the reason.")
     if isinstance(message, Message):
         shown = texts.reject_reason(texts.preset_reason(callback_data.code))
         with contextlib.suppress(TelegramAPIError):

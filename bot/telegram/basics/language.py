@@ -15,6 +15,7 @@ from bot.config import normalize_language
 from bot.domain.model import StaffUser
 from bot.telegram.basics.callbacks import LangCb
 from bot.telegram.basics.keyboards import LANGUAGE_NAMES, language_keyboard
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import MenuButton
 from bot.telegram.shared.menu import MENU_LANGUAGE, main_menu
 from bot.usecases.people import People
@@ -33,15 +34,19 @@ async def ask_language(message: Message) -> None:
 
 
 async def set_language(
-    callback: CallbackQuery, callback_data: LangCb, staff: StaffUser, people: People, i18n: I18n
+    callback: CallbackQuery,
+    callback_data: LangCb,
+    staff: StaffUser,
+    people: People,
+    i18n: I18n,
+    callback_answer: PressAnswer,
 ) -> None:
     code = normalize_language(callback_data.code)
     if code is None:
-        await callback.answer(_("This button is no longer active."))
+        callback_answer.text = _("This button is no longer active.")
         return
     await people.set_language(staff.user_id, code)
     with i18n.use_locale(code):
-        await callback.answer()
         if not isinstance(callback.message, Message):
             return
         # The answer carries the menu in the new language (only a new message can); the

@@ -24,6 +24,7 @@ from bot.domain.model import StaffUser
 from bot.telegram.cashin.callbacks import AgainCb
 from bot.telegram.cashin.states import CashIn
 from bot.telegram.history.callbacks import DetailCb, HistoryCb, ReceiptCb, ReceiptPdfCb
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.commands import COMMANDS, private_to
 from bot.telegram.shared.filters import Is, MenuButton
 from bot.telegram.shared.menu import MENU_HISTORY, MENU_TOP_UP
@@ -93,8 +94,7 @@ async def private_conversation(message: Message, state: FSMContext) -> None:
     await message.reply(where_to_ask("cashin"))
 
 
-async def private_button(callback: CallbackQuery) -> None:
-    await callback.answer(
-        _("🔒 Clients' names and logins are shown only in your private chat with the bot."),
-        show_alert=True,
+async def private_button(callback: CallbackQuery, callback_answer: PressAnswer) -> None:
+    callback_answer.alert(
+        _("🔒 Clients' names and logins are shown only in your private chat with the bot.")
     )

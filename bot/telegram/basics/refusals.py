@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import CommandObject
-from aiogram.types import (
-    CallbackQuery,
-    Message,
-)
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.model import Role
 from bot.telegram.approvals.callbacks import ApprovalCb
 from bot.telegram.basics.help import refusal
 from bot.telegram.cash.callbacks import CashRecordCb, HandoverAction, HandoverCb
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.commands import Commands
 
 
@@ -36,5 +34,5 @@ def make_refusals_router() -> Router:
     return router
 
 
-async def refuse_decision(callback: CallbackQuery) -> None:
-    await callback.answer(_("Only supervisors and admins can decide."), show_alert=True)
+async def refuse_decision(callback: CallbackQuery, callback_answer: PressAnswer) -> None:
+    callback_answer.alert(_("Only supervisors and admins can decide."))

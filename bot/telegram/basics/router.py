@@ -21,7 +21,7 @@ from bot.telegram.basics.help import command_help, help_text
 from bot.telegram.cashin.states import CashInData
 from bot.telegram.cashin.texts import top_up_cancelled
 from bot.telegram.runtime.parts import Parts, is_redis_outage
-from bot.telegram.shared.answers import must_show, too_late
+from bot.telegram.shared.answers import PressAnswer, must_show, too_late
 from bot.telegram.shared.filters import Is, MenuButton, Typed
 from bot.telegram.shared.menu import MENU, MENU_HELP, main_menu
 from bot.telegram.shared.texts import temporarily_unavailable
@@ -103,8 +103,9 @@ async def unknown_message(message: Message) -> None:
     )
 
 
-async def stale_button(callback: CallbackQuery) -> None:
-    await callback.answer(_("This button is no longer active."), show_alert=False)
+async def stale_button(callback: CallbackQuery, callback_answer: PressAnswer) -> None:
+    callback_answer.text = _("This button is no longer active.")
+    callback_answer.show_alert = False
 
 
 def _outage(event: ErrorEvent, parts: Parts | None) -> bool:

@@ -18,11 +18,10 @@ from bot.domain.model import StaffUser
 from bot.domain.parsing import AmountError, AmountProblem, clean_name, format_tenge, parse_count
 from bot.telegram.cash import texts
 from bot.telegram.cash.callbacks import CashRecordCb, HandoverCb
-from bot.telegram.cash.keyboards import (
-    handover_card_keyboard,
-)
+from bot.telegram.cash.keyboards import handover_card_keyboard
 from bot.telegram.cash.notices import handover_card
 from bot.telegram.cash.states import Receiving
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.texts import person
 from bot.usecases.cash import CashDesk
 from bot.usecases.people import People
@@ -59,26 +58,29 @@ async def read_count(
 
 
 async def _answered(
-    callback: CallbackQuery, result: HandoverResult, cash: CashDesk, settings: Settings
+    callback: CallbackQuery,
+    result: HandoverResult,
+    cash: CashDesk,
+    settings: Settings,
+    answer: PressAnswer,
 ) -> bool:
-    """Answer a press that changed nothing (True); False when the answer was recorded."""
+    """Say why a press changed nothing (True); False when the answer was recorded."""
     handover = result.handover
     if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.DISPUTED):
         return False
     if result.outcome is HandoverOutcome.SELF:
-        await callback.answer(_("You cannot receive your own cash."), show_alert=True)
+        answer.alert(_("You cannot receive your own cash."))
     elif result.outcome is HandoverOutcome.NOT_YOURS and handover is not None:
         _now, _card, names = await cash.view(handover.id, 0)
-        await callback.answer(
+        answer.alert(
             _("The cashier chose {receiver} to receive it.").format(
                 receiver=person(handover.receiver_id, names)
-            ),
-            show_alert=True,
+            )
         )
     elif result.outcome is HandoverOutcome.ALREADY and handover is not None:
-        await _show_card(callback, handover, cash, settings, alert=True)
+        await _show_card(callback, handover, cash, settings, answer, alert=True)
     else:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        answer.alert(_("This button is no longer active."))
     return True
 
 
@@ -87,20 +89,20 @@ async def _show_card(
     handover: Handover,
     cash: CashDesk,
     settings: Settings,
+    answer: PressAnswer,
     *,
     alert: bool = False,
 ) -> None:
-    """Answer the press and show the handover as it is on this card at once (the outbox
-    updates the other cards) — only if the button is on this handover's own card."""
+    """Show the handover as it is on this card at once (the outbox updates the other
+    cards) — only if the button is on this handover's own card; with ``alert``, the press
+    is answered with its answer so far as an alert."""
     message = callback.message
     chat_id = message.chat.id if isinstance(message, Message) else 0
     current, card, names = await cash.view(handover.id, chat_id)
     handover = current or handover
     if alert:
         label = texts.handover_state_label(handover, names)
-        await callback.answer(_("Already answered: {answer}").format(answer=label), show_alert=True)
-    else:
-        await callback.answer()
+        answer.alert(_("Already answered: {answer}").format(answer=label))
     if not isinstance(message, Message) or card != message.message_id:
         return
     with contextlib.suppress(TelegramAPIError):
@@ -116,10 +118,12 @@ async def received(
     staff: StaffUser,
     cash: CashDesk,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     result = await cash.confirm(callback_data.handover_id, staff.user_id)
-    if not await _answered(callback, result, cash, settings) and result.handover:
-        await _show_card(callback, result.handover, cash, settings)
+    answered = await _answered(callback, result, cash, settings, callback_answer)
+    if not answered and result.handover:
+        await _show_card(callback, result.handover, cash, settings, callback_answer)
 
 
 async def nothing_received(
@@ -128,18 +132,18 @@ async def nothing_received(
     staff: StaffUser,
     cash: CashDesk,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     result = await cash.dispute(callback_data.handover_id, staff.user_id)
-    if not await _answered(callback, result, cash, settings) and result.handover:
-        await _show_card(callback, result.handover, cash, settings)
+    answered = await _answered(callback, result, cash, settings, callback_answer)
+    if not answered and result.handover:
+        await _show_card(callback, result.handover, cash, settings, callback_answer)
 
 
 # A supervisor may have several questions open at once (another amount for #1, a reason for
 # #2): each prompt asks for a reply to itself (ForceReply), and the answer goes to the prompt
 # it replies to — or, typed without replying, to the latest one. Never to another handover.
 _PROMPTS = "prompts"
-
-
 _LATEST = "latest"
 
 
@@ -148,7 +152,6 @@ async def _ask(
 ) -> None:
     message = callback.message
     assert isinstance(message, Message)
-    await callback.answer()
     sent = await message.answer(
         text, reply_markup=ForceReply(input_field_placeholder=placeholder[:64])
     )
@@ -175,16 +178,21 @@ async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, A
 
 
 async def _pressed(
-    callback: CallbackQuery, data: HandoverCb, staff: StaffUser, cash: CashDesk, own: str
+    callback: CallbackQuery,
+    data: HandoverCb,
+    staff: StaffUser,
+    cash: CashDesk,
+    answer: PressAnswer,
+    own: str,
 ) -> Handover | None:
     """The handover a supervisor's button is about; None after saying why not (gone, not
     on a message, or ``own``: the presser's own cash)."""
     handover = await cash.get(data.handover_id)
     if handover is None or not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        answer.alert(_("This button is no longer active."))
         return None
     if handover.cashier_id == staff.user_id:
-        await callback.answer(own, show_alert=True)
+        answer.alert(own)
         return None
     return handover
 
@@ -196,13 +204,14 @@ async def ask_count(
     staff: StaffUser,
     cash: CashDesk,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     own = _("You cannot receive your own cash.")
-    handover = await _pressed(callback, callback_data, staff, cash, own)
+    handover = await _pressed(callback, callback_data, staff, cash, callback_answer, own)
     if handover is None:
         return
     if handover.state is not HandoverState.DECLARED:
-        await _show_card(callback, handover, cash, settings, alert=True)
+        await _show_card(callback, handover, cash, settings, callback_answer, alert=True)
         return
     number = texts.handover_number(handover)
     await _ask(
@@ -222,9 +231,10 @@ async def ask_record(
     state: FSMContext,
     cash: CashDesk,
     people: People,
+    callback_answer: PressAnswer,
 ) -> None:
     if not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
         return
     names = await people.names()
     seen = await cash.latest(callback_data.cashier_id)
@@ -247,13 +257,14 @@ async def ask_reason(
     state: FSMContext,
     staff: StaffUser,
     cash: CashDesk,
+    callback_answer: PressAnswer,
 ) -> None:
     own = _("You cannot write off your own cash.")
-    handover = await _pressed(callback, callback_data, staff, cash, own)
+    handover = await _pressed(callback, callback_data, staff, cash, callback_answer, own)
     if handover is None:
         return
     if not handover.open_variance:
-        await callback.answer(_("Nothing to write off: it is settled."), show_alert=True)
+        callback_answer.alert(_("Nothing to write off: it is settled."))
         return
     number = texts.handover_number(handover)
     await _ask(

@@ -40,6 +40,7 @@ from bot.telegram.cash.receiving import (
     received,
 )
 from bot.telegram.cash.states import Handing, Receiving
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, Typed
 from bot.telegram.shared.menu import MENU
 from bot.telegram.shared.texts import chunks
@@ -178,14 +179,14 @@ async def receiver_chosen(
     staff: StaffUser,
     cash: CashDesk,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     amount = (await state.get_data()).get("amount")
     message = callback.message
     if not isinstance(amount, str) or not isinstance(message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
         return
     await state.clear()
-    await callback.answer()
     receiver = callback_data.receiver or None
     result = await cash.declare(staff.user_id, message.chat.id, Decimal(amount), receiver)
     await _declared(message, message, result, cash, settings)
@@ -235,15 +236,15 @@ async def withdraw(
     callback_data: HandoverCb,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     result = await cash.withdraw(callback_data.handover_id, staff.user_id)
     if result.outcome is HandoverOutcome.WITHDRAWN:
-        await callback.answer(_("Withdrawn."))  # the outbox edits the message
+        callback_answer.text = _("Withdrawn.")  # the outbox edits the message
         return
     if result.outcome is HandoverOutcome.NOT_YOURS or result.handover is None:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
         return
     _now, _card, names = await cash.view(result.handover.id, 0)
     label = texts.handover_state_label(result.handover, names)
-    await callback.answer(_("Already answered: {answer}").format(answer=label), show_alert=True)
+    callback_answer.alert(_("Already answered: {answer}").format(answer=label))

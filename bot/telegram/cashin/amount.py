@@ -9,10 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import (
-    LimitKind,
-    StaffUser,
-)
+from bot.domain.model import LimitKind, StaffUser
 from bot.domain.parsing import (
     AmountError,
     AmountProblem,
@@ -20,15 +17,11 @@ from bot.domain.parsing import (
     parse_amount,
 )
 from bot.telegram.cashin import texts
-from bot.telegram.cashin.callbacks import (
-    AmountCb,
-)
-from bot.telegram.cashin.keyboards import (
-    confirm_keyboard,
-    quick_amounts,
-)
+from bot.telegram.cashin.callbacks import AmountCb
+from bot.telegram.cashin.keyboards import confirm_keyboard, quick_amounts
 from bot.telegram.cashin.prompts import next_step, on_prompt
 from bot.telegram.cashin.states import CashIn, CashInData
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.menu import main_menu
 from bot.usecases.cashin import AmountStep
 from bot.usecases.cashin import CashIn as CashInSteps
@@ -92,8 +85,9 @@ async def amount_pressed(
     staff: StaffUser,
     cashin: CashInSteps,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
-    if not await on_prompt(callback, state):
+    if not await on_prompt(callback, state, callback_answer):
         return
     amount = Decimal(callback_data.amount)
     if not (settings.amount_min <= amount <= settings.amount_max) or not isinstance(

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-)
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
@@ -24,14 +21,10 @@ from bot.domain.model import (
 from bot.telegram.approvals.callbacks import ApprovalCb
 from bot.telegram.cashin import texts
 from bot.telegram.cashin.amount import ask_amount
-from bot.telegram.cashin.callbacks import (
-    DraftCb,
-)
-from bot.telegram.cashin.keyboards import (
-    change_or_cancel_keyboard,
-    retry_confirm_keyboard,
-)
+from bot.telegram.cashin.callbacks import DraftCb
+from bot.telegram.cashin.keyboards import change_or_cancel_keyboard, retry_confirm_keyboard
 from bot.telegram.cashin.states import CashIn, CashInData
+from bot.telegram.shared.answers import PressAnswer
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn as CashInSteps
 
@@ -44,9 +37,8 @@ async def confirm(
     cashin: CashInSteps,
     settings: Settings,
 ) -> None:
-    # Best effort: a late query ("query is too old") must not stop a confirm.
-    with contextlib.suppress(TelegramAPIError):
-        await callback.answer()
+    """Registered with ``pre``: the press is answered before anything else (the spinner stops
+    before Allpay is paid), best effort — a late query ("query is too old") never stops it."""
     message = callback.message
     button = await cashin.button(callback_data.draft_id, *_where(callback))
     draft = button.draft
@@ -121,17 +113,21 @@ async def confirm(
 
 
 async def withdraw(
-    callback: CallbackQuery, callback_data: ApprovalCb, staff: StaffUser, desk: ApprovalDesk
+    callback: CallbackQuery,
+    callback_data: ApprovalCb,
+    staff: StaffUser,
+    desk: ApprovalDesk,
+    callback_answer: PressAnswer,
 ) -> None:
     """The waiting card's "Withdraw request": the card turns into the cancellation through
     the outbox (its only writer once the request exists)."""
     outcome = await desk.withdraw(callback_data.approval_id, staff.user_id)
     if outcome is Withdrawal.WITHDRAWN:
-        await callback.answer(_("Request withdrawn. Nothing was sent to Allpay."))
+        callback_answer.text = _("Request withdrawn. Nothing was sent to Allpay.")
     elif outcome is Withdrawal.TOO_LATE:
-        await callback.answer(_("This request is no longer waiting."), show_alert=True)
+        callback_answer.alert(_("This request is no longer waiting."))
     else:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
 
 
 async def change_amount(
@@ -141,8 +137,9 @@ async def change_amount(
     staff: StaffUser,
     cashin: CashInSteps,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
-    draft = await _open_draft(callback, callback_data, staff, cashin)
+    draft = await _open_draft(callback, callback_data, staff, cashin, callback_answer)
     if draft is None:
         return
     again = await cashin.change_amount(draft.id, staff.user_id)
@@ -161,8 +158,9 @@ async def cancel_card(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
+    callback_answer: PressAnswer,
 ) -> None:
-    draft = await _open_draft(callback, callback_data, staff, cashin)
+    draft = await _open_draft(callback, callback_data, staff, cashin, callback_answer)
     if draft is None:
         return
     await cashin.cancel(staff.user_id)
@@ -172,10 +170,14 @@ async def cancel_card(
 
 
 async def _open_draft(
-    callback: CallbackQuery, callback_data: DraftCb, staff: StaffUser, cashin: CashInSteps
+    callback: CallbackQuery,
+    callback_data: DraftCb,
+    staff: StaffUser,
+    cashin: CashInSteps,
+    answer: PressAnswer,
 ) -> Draft | None:
-    """The cashier's own open draft behind a card button, the query answered; or None, the
-    button refused in an alert. A stale button never edits its message: the message may
+    """The cashier's own open draft behind a card button; or None, the button refused in an
+    alert. A stale button never edits its message: the message may
     have become a later step, or a payment's status (the outbox's alone)."""
     button = await cashin.button(callback_data.draft_id, *_where(callback))
     draft = button.draft
@@ -185,9 +187,8 @@ async def _open_draft(
         and draft.state is DraftState.OPEN
         and _on_card(draft, callback)
     ):
-        await callback.answer()
         return draft
-    await callback.answer(_("This button is no longer active."), show_alert=True)
+    answer.alert(_("This button is no longer active."))
     return None
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramNetworkError,
-    TelegramServerError,
-)
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.telegram.cashin.states import CashInData
+from bot.telegram.shared.answers import PressAnswer
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +31,16 @@ async def next_step(
     return shown
 
 
-async def on_prompt(callback: CallbackQuery, state: FSMContext) -> bool:
+async def on_prompt(callback: CallbackQuery, state: FSMContext, answer: PressAnswer) -> bool:
     """Whether a step's button (a preset, a recent client, "try again") was pressed on the
     conversation's current prompt; anywhere else — an older message, since edited into
-    something else, perhaps a payment's status — it changes nothing. The query is answered."""
+    something else, perhaps a payment's status — it changes nothing, and the press is
+    answered so."""
     prompt = (await CashInData.load(state)).prompt
     message = callback.message
     if isinstance(message, Message) and message.message_id == prompt:
-        await callback.answer()
         return True
-    await callback.answer(_("This button is no longer active."), show_alert=True)
+    answer.alert(_("This button is no longer active."))
     return False
 
 

@@ -15,14 +15,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.model import (
-    LimitKind,
-    StaffUser,
-)
-from bot.domain.parsing import (
-    format_login,
-    normalize_login,
-)
+from bot.domain.model import LimitKind, StaffUser
+from bot.domain.parsing import format_login, normalize_login
 from bot.telegram.approvals.callbacks import ApprovalAction, ApprovalCb
 from bot.telegram.cashin import texts
 from bot.telegram.cashin.amount import (
@@ -41,12 +35,10 @@ from bot.telegram.cashin.callbacks import (
     RetryCheckCb,
 )
 from bot.telegram.cashin.confirm import cancel_card, change_amount, confirm, withdraw
-from bot.telegram.cashin.keyboards import (
-    recent_clients_keyboard,
-    retry_check_keyboard,
-)
+from bot.telegram.cashin.keyboards import recent_clients_keyboard, retry_check_keyboard
 from bot.telegram.cashin.prompts import next_step, on_prompt
 from bot.telegram.cashin.states import CashIn, CashInData
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import Is, MenuButton, Typed
 from bot.telegram.shared.menu import MENU, MENU_TOP_UP, main_menu
 from bot.usecases.cashin import CashIn as CashInSteps
@@ -78,7 +70,11 @@ def make_router() -> Router:
     router.callback_query.register(again, AgainCb.filter())
     router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
     router.callback_query.register(withdraw, ApprovalCb.filter(F.action == ApprovalAction.WITHDRAW))
-    router.callback_query.register(confirm, DraftCb.filter(F.action == DraftAction.CONFIRM))
+    router.callback_query.register(
+        confirm,
+        DraftCb.filter(F.action == DraftAction.CONFIRM),
+        flags={"callback_answer": {"pre": True}},  # the spinner stops before the payment
+    )
     router.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
     router.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
     return router
@@ -119,14 +115,16 @@ async def recent_pressed(
     cashin: CashInSteps,
     settings: Settings,
     i18n: I18n,
+    callback_answer: PressAnswer,
 ) -> None:
     """A recent client's button: as if the login were typed; the prompt becomes the answer."""
-    if not await on_prompt(callback, state):
+    if not await on_prompt(callback, state, callback_answer):
         return
     assert isinstance(callback.message, Message)
     login = normalize_login(callback_data.login)
     if login is None:
         return
+    await callback_answer.now()  # before Allpay is asked: the spinner stops
     await _look_up(callback.message, state, staff, cashin, settings, i18n, login, edit=True)
 
 
@@ -138,14 +136,15 @@ async def again(
     cashin: CashInSteps,
     settings: Settings,
     i18n: I18n,
+    callback_answer: PressAnswer,
 ) -> None:
     """ "Again for this client" under a final status: a new top-up for the same login, the
     client checked with Allpay afresh. The status message itself stays as it is."""
     login = await cashin.client_of(callback_data.guid, staff.user_id)
     if login is None or not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
         return
-    await callback.answer()
+    await callback_answer.now()  # before Allpay is asked: the spinner stops
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
@@ -245,12 +244,14 @@ async def retry_check(
     staff: StaffUser,
     cashin: CashInSteps,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
-    if not await on_prompt(callback, state):
+    if not await on_prompt(callback, state, callback_answer):
         return
     assert isinstance(callback.message, Message)
     draft = await cashin.current((await CashInData.load(state)).draft, staff.user_id)
     if draft is None:
         return
+    await callback_answer.now()  # before Allpay is asked: the spinner stops
     check = await cashin.check_again(draft)
     await _show_check(callback.message, state, check, draft.login, settings, edit=True)

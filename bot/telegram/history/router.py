@@ -35,6 +35,7 @@ from bot.telegram.history.callbacks import DetailCb, HistoryCb, ReceiptCb, Recei
 from bot.telegram.history.keyboards import history_keyboard, receipt_keyboard, receipt_pdf_keyboard
 from bot.telegram.reports.texts import summary_text
 from bot.telegram.shared.actions import uploading_document
+from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import Is, MenuButton
 from bot.telegram.shared.menu import MENU_HISTORY, MENU_TODAY
 from bot.telegram.shared.texts import person
@@ -114,20 +115,19 @@ async def history_page(
     staff: StaffUser,
     reports: Reports,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     """◀️ ▶️ under /history or /find: the same listing, another page."""
     until = datetime.fromtimestamp(max(0, callback_data.until) / 1000, UTC)
     page = max(0, callback_data.page)
     query = callback_data.query
     if not query:
-        await callback.answer()
         text, markup = await _history_page(reports, staff, settings, page, until)
     else:
         lookup = parse_lookup(query)
         if lookup is None:  # not one /find ever made: forged
-            await callback.answer(_("This button is no longer active."), show_alert=True)
+            callback_answer.alert(_("This button is no longer active."))
             return
-        await callback.answer()
         owner = _owner(staff)
         found = await reports.find_page(lookup, owner, page * PAGE_SIZE, PAGE_SIZE, until)
         text, markup = _list_page(found, page, until, query, owner is None, settings)
@@ -142,14 +142,14 @@ async def detail(
     staff: StaffUser,
     reports: Reports,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
     """A /history or /find entry's number: everything known about that top-up, with its
     receipt."""
     found = await reports.detail(callback_data.guid, _owner(staff))
     if not found.payments or not isinstance(callback.message, Message):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+        callback_answer.alert(_("This button is no longer active."))
         return
-    await callback.answer()
     [payment] = found.payments
     await callback.message.answer(
         _card(payment, found.names, staff, settings),
@@ -224,14 +224,12 @@ async def find(
 
 
 async def _receipt(
-    callback: CallbackQuery, reports: Reports, staff: StaffUser, guid: str
+    reports: Reports, staff: StaffUser, guid: str, answer: PressAnswer
 ) -> Receipt | None:
-    """The receipt ``staff`` may see, the button answered; refused like a missing one."""
+    """The receipt ``staff`` may see; refused like a missing one."""
     receipt = await reports.receipt(guid, _owner(staff))
     if receipt is None:
-        await callback.answer(_("A receipt exists only for a completed top-up."), show_alert=True)
-        return None
-    await callback.answer()
+        answer.alert(_("A receipt exists only for a completed top-up."))
     return receipt
 
 
@@ -241,8 +239,9 @@ async def send_receipt(
     staff: StaffUser,
     reports: Reports,
     settings: Settings,
+    callback_answer: PressAnswer,
 ) -> None:
-    receipt = await _receipt(callback, reports, staff, callback_data.guid)
+    receipt = await _receipt(reports, staff, callback_data.guid, callback_answer)
     if receipt is not None and isinstance(callback.message, Message):
         await callback.message.answer(
             texts.receipt(receipt, settings.tz),
@@ -257,11 +256,13 @@ async def send_receipt_pdf(
     reports: Reports,
     settings: Settings,
     bot: Bot,
+    callback_answer: PressAnswer,
 ) -> None:
     """The receipt as a PDF document the cashier forwards to the client, made on request."""
-    receipt = await _receipt(callback, reports, staff, callback_data.guid)
+    receipt = await _receipt(reports, staff, callback_data.guid, callback_answer)
     if receipt is None or not isinstance(callback.message, Message):
         return
+    await callback_answer.now()  # before the PDF is made: the spinner stops
     # Rendering takes about a quarter second of CPU: in a thread (the gettext context,
     # the reader's language, goes with it).
     async with uploading_document(bot, callback.message.chat.id):
@@ -288,6 +289,6 @@ async def today(message: Message, staff: StaffUser, reports: Reports, settings: 
     await message.answer(summary_text(title, summary, names, per_cashier=owner is None))
 
 
-async def bad_receipt(callback: CallbackQuery) -> None:
+async def bad_receipt(callback: CallbackQuery, callback_answer: PressAnswer) -> None:
     """A receipt button whose data does not parse (forged or from an old version)."""
-    await callback.answer(_("A receipt exists only for a completed top-up."), show_alert=True)
+    callback_answer.alert(_("A receipt exists only for a completed top-up."))
