@@ -148,10 +148,9 @@ _LATEST = "latest"
 
 
 async def _ask(
-    callback: CallbackQuery, state: FSMContext, text: str, placeholder: str, target: dict[str, Any]
+    message: Message, state: FSMContext, text: str, placeholder: str, target: dict[str, Any]
 ) -> None:
-    message = callback.message
-    assert isinstance(message, Message)
+    """Ask a question in reply to ``message`` (the card or the cash book pressed)."""
     sent = await message.answer(
         text, reply_markup=ForceReply(input_field_placeholder=placeholder[:64])
     )
@@ -178,17 +177,16 @@ async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, A
 
 
 async def _pressed(
-    callback: CallbackQuery,
     data: HandoverCb,
     staff: StaffUser,
     cash: CashDesk,
     answer: PressAnswer,
     own: str,
 ) -> Handover | None:
-    """The handover a supervisor's button is about; None after saying why not (gone, not
-    on a message, or ``own``: the presser's own cash)."""
+    """The handover a supervisor's button is about; None after saying why not (gone, or
+    ``own``: the presser's own cash)."""
     handover = await cash.get(data.handover_id)
-    if handover is None or not isinstance(callback.message, Message):
+    if handover is None:
         answer.alert(_("This button is no longer active."))
         return None
     if handover.cashier_id == staff.user_id:
@@ -205,9 +203,10 @@ async def ask_count(
     cash: CashDesk,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     own = _("You cannot receive your own cash.")
-    handover = await _pressed(callback, callback_data, staff, cash, callback_answer, own)
+    handover = await _pressed(callback_data, staff, cash, callback_answer, own)
     if handover is None:
         return
     if handover.state is not HandoverState.DECLARED:
@@ -215,7 +214,7 @@ async def ask_count(
         return
     number = texts.handover_number(handover)
     await _ask(
-        callback,
+        message,
         state,
         _("Handover {number}: send the amount you received, for example 50000.").format(
             number=number
@@ -231,16 +230,13 @@ async def ask_record(
     state: FSMContext,
     cash: CashDesk,
     people: People,
-    callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
-    if not isinstance(callback.message, Message):
-        callback_answer.alert(_("This button is no longer active."))
-        return
     names = await people.names()
     seen = await cash.latest(callback_data.cashier_id)
     cashier = person(callback_data.cashier_id, names)
     await _ask(
-        callback,
+        message,
         state,
         _(
             "Recording a handover on behalf of {cashier}: send the amount you received "
@@ -258,9 +254,10 @@ async def ask_reason(
     staff: StaffUser,
     cash: CashDesk,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     own = _("You cannot write off your own cash.")
-    handover = await _pressed(callback, callback_data, staff, cash, callback_answer, own)
+    handover = await _pressed(callback_data, staff, cash, callback_answer, own)
     if handover is None:
         return
     if not handover.open_variance:
@@ -268,7 +265,7 @@ async def ask_reason(
         return
     number = texts.handover_number(handover)
     await _ask(
-        callback,
+        message,
         state,
         _("Writing off {amount} of handover {number}: send the reason.").format(
             amount=format_tenge(abs(handover.variance)), number=number

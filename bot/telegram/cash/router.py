@@ -41,7 +41,7 @@ from bot.telegram.cash.receiving import (
 )
 from bot.telegram.cash.states import Handing, Receiving
 from bot.telegram.shared.answers import PressAnswer
-from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, Typed
+from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, OnMessage, Typed
 from bot.telegram.shared.menu import MENU
 from bot.telegram.shared.texts import chunks
 from bot.usecases.cash import CashDesk
@@ -55,10 +55,15 @@ def make_router() -> Router:
     router.message.register(start_handover, Command("handover"))
     typed = Typed(MENU)
     router.message.register(amount_counted, StateFilter(Handing.amount), typed, Is(F.text))
-    router.callback_query.register(
+    # A handover is withdrawn, or answered, wherever its message is; the other buttons act
+    # on their message.
+    router.callback_query.register(withdraw, HandoverCb.filter(F.action == HandoverAction.WITHDRAW))
+    pressed = Router(name="cash.pressed")
+    pressed.callback_query.filter(OnMessage())
+    pressed.callback_query.register(
         receiver_chosen, HandoverToCb.filter(), StateFilter(Handing.receiver)
     )
-    router.callback_query.register(withdraw, HandoverCb.filter(F.action == HandoverAction.WITHDRAW))
+    router.include_router(pressed)
 
     supervising = Router(name="cash.supervising")
     supervising.callback_query.filter(HasRole(*SUPERVISING))
@@ -69,14 +74,17 @@ def make_router() -> Router:
     supervising.callback_query.register(
         nothing_received, HandoverCb.filter(F.action == HandoverAction.NOT_RECEIVED)
     )
-    supervising.callback_query.register(
+    supervising.message.register(answer_given, StateFilter(Receiving.answer), typed, Is(F.text))
+    asking = Router(name="cash.supervising.pressed")
+    asking.callback_query.filter(OnMessage())
+    asking.callback_query.register(
         ask_count, HandoverCb.filter(F.action == HandoverAction.OTHER_AMOUNT)
     )
-    supervising.callback_query.register(
+    asking.callback_query.register(
         ask_reason, HandoverCb.filter(F.action == HandoverAction.WRITE_OFF)
     )
-    supervising.callback_query.register(ask_record, CashRecordCb.filter())
-    supervising.message.register(answer_given, StateFilter(Receiving.answer), typed, Is(F.text))
+    asking.callback_query.register(ask_record, CashRecordCb.filter())
+    supervising.include_router(asking)
     router.include_router(supervising)
     return router
 
@@ -180,10 +188,10 @@ async def receiver_chosen(
     cash: CashDesk,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     amount = (await state.get_data()).get("amount")
-    message = callback.message
-    if not isinstance(amount, str) or not isinstance(message, Message):
+    if not isinstance(amount, str):
         callback_answer.alert(_("This button is no longer active."))
         return
     await state.clear()

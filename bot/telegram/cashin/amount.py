@@ -86,15 +86,14 @@ async def amount_pressed(
     cashin: CashInSteps,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
-    if not await on_prompt(callback, state, callback_answer):
+    if not await on_prompt(message, state, callback_answer):
         return
     amount = Decimal(callback_data.amount)
-    if not (settings.amount_min <= amount <= settings.amount_max) or not isinstance(
-        callback.message, Message
-    ):
+    if not (settings.amount_min <= amount <= settings.amount_max):
         return
-    await _show_card(callback.message, state, staff, cashin, settings, amount, edit=True)
+    await _show_card(message, state, staff, cashin, settings, amount, edit=True)
 
 
 async def _show_card(

@@ -7,7 +7,7 @@ import contextlib
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -36,39 +36,38 @@ async def confirm(
     staff: StaffUser,
     cashin: CashInSteps,
     settings: Settings,
+    message: Message,
 ) -> None:
     """Registered with ``pre``: the press is answered before anything else (the spinner stops
     before Allpay is paid), best effort — a late query ("query is too old") never stops it."""
-    message = callback.message
-    button = await cashin.button(callback_data.draft_id, *_where(callback))
+    button = await cashin.button(callback_data.draft_id, message.chat.id, message.message_id)
     draft = button.draft
-    if draft is not None and draft.state is DraftState.OPEN and not _on_card(draft, callback):
+    on_card = draft is not None and _on_card(draft, message, callback.data)
+    if draft is not None and draft.state is DraftState.OPEN and not on_card:
         return  # pressed on a message that is not its card: nothing changes
     result = await cashin.confirm(
         callback_data.draft_id,
         staff.user_id,
-        chat_id=message.chat.id if message is not None else None,
-        message_id=message.message_id if message is not None else None,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
     )
     if result.outcome is ConfirmOutcome.REFUSED and result.refusal is not None:
         # Nothing journaled: the card stays, without its confirm button.
         with contextlib.suppress(TelegramBadRequest):
-            if isinstance(message, Message):
-                await message.edit_text(
-                    texts.limit_refusal(result.refusal) + "\n" + _("Nothing was sent."),
-                    reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
-                )
+            await message.edit_text(
+                texts.limit_refusal(result.refusal) + "\n" + _("Nothing was sent."),
+                reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
+            )
         return
     if result.outcome is ConfirmOutcome.NO_DECIDER:
         # Nobody else may approve it any more: nothing asked, the card may change its amount.
         with contextlib.suppress(TelegramBadRequest):
-            if isinstance(message, Message):
-                await message.edit_text(
-                    texts.no_other_decider(settings.approval_threshold)
-                    + "\n"
-                    + _("Nothing was sent to Allpay: give the cash back if you took it."),
-                    reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
-                )
+            await message.edit_text(
+                texts.no_other_decider(settings.approval_threshold)
+                + "\n"
+                + _("Nothing was sent to Allpay: give the cash back if you took it."),
+                reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
+            )
         return
     if result.outcome is ConfirmOutcome.UNRECORDED:
         # The journal did not answer. If the confirm landed anyway, the outbox turns this
@@ -76,11 +75,10 @@ async def confirm(
         # again — never a second top-up (one draft, one payment).
         try:
             with contextlib.suppress(TelegramBadRequest):
-                if isinstance(message, Message):
-                    await message.edit_text(
-                        texts.confirm_unrecorded(),
-                        reply_markup=retry_confirm_keyboard(callback_data.draft_id),
-                    )
+                await message.edit_text(
+                    texts.confirm_unrecorded(),
+                    reply_markup=retry_confirm_keyboard(callback_data.draft_id),
+                )
         finally:
             cashin.look_again()  # only now: its status, if any, lands after this edit
         return
@@ -97,7 +95,7 @@ async def confirm(
         and draft.cashier_id == staff.user_id  # another's press in a shared group: nothing
         and not button.settled
         and not button.taken
-        and _on_card(draft, callback)
+        and on_card
     ):
         await _edit(message, _("This confirmation is no longer valid. Nothing was sent."))
     elif (
@@ -105,7 +103,7 @@ async def confirm(
         and draft is not None
         and draft.cashier_id == staff.user_id
         and button.settled
-        and _on_card(draft, callback)
+        and on_card
     ):
         # Its confirm did become a payment (the card said "not confirmed yet" over it):
         # the card shows that payment again.
@@ -138,8 +136,9 @@ async def change_amount(
     cashin: CashInSteps,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
-    draft = await _open_draft(callback, callback_data, staff, cashin, callback_answer)
+    draft = await _open_draft(callback, message, callback_data, staff, cashin, callback_answer)
     if draft is None:
         return
     again = await cashin.change_amount(draft.id, staff.user_id)
@@ -147,9 +146,8 @@ async def change_amount(
         return
     await state.set_state(CashIn.amount)
     await CashInData(draft=again).save(state)
-    if isinstance(callback.message, Message):
-        # The card becomes the amount prompt again (its buttons act on the new draft).
-        await ask_amount(callback.message, state, settings, edit=True)
+    # The card becomes the amount prompt again (its buttons act on the new draft).
+    await ask_amount(message, state, settings, edit=True)
 
 
 async def cancel_card(
@@ -159,18 +157,20 @@ async def cancel_card(
     staff: StaffUser,
     cashin: CashInSteps,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
-    draft = await _open_draft(callback, callback_data, staff, cashin, callback_answer)
+    draft = await _open_draft(callback, message, callback_data, staff, cashin, callback_answer)
     if draft is None:
         return
     await cashin.cancel(staff.user_id)
     await state.clear()
     # The menu stays on screen (a persistent keyboard): nothing more to send.
-    await _edit(callback.message, texts.top_up_cancelled())
+    await _edit(message, texts.top_up_cancelled())
 
 
 async def _open_draft(
     callback: CallbackQuery,
+    message: Message,
     callback_data: DraftCb,
     staff: StaffUser,
     cashin: CashInSteps,
@@ -179,43 +179,33 @@ async def _open_draft(
     """The cashier's own open draft behind a card button; or None, the button refused in an
     alert. A stale button never edits its message: the message may
     have become a later step, or a payment's status (the outbox's alone)."""
-    button = await cashin.button(callback_data.draft_id, *_where(callback))
+    button = await cashin.button(callback_data.draft_id, message.chat.id, message.message_id)
     draft = button.draft
     if (
         draft is not None
         and draft.cashier_id == staff.user_id
         and draft.state is DraftState.OPEN
-        and _on_card(draft, callback)
+        and _on_card(draft, message, callback.data)
     ):
         return draft
     answer.alert(_("This button is no longer active."))
     return None
 
 
-def _where(callback: CallbackQuery) -> tuple[int | None, int | None]:
-    """The chat and message a button was pressed on."""
-    message = callback.message
-    if message is None:
-        return None, None
-    return message.chat.id, message.message_id
-
-
-def _on_card(draft: Draft, callback: CallbackQuery) -> bool:
-    """Whether the button was pressed on the draft's own card: a message that carries the
-    pressed button now (a card edited into the next step has lost it), and the card the
-    draft recorded — or, not recorded yet (a crash right after showing it), any such one."""
-    message = callback.message
-    if not isinstance(message, Message) or message.chat.id != draft.chat_id:
+def _on_card(draft: Draft, message: Message, data: str | None) -> bool:
+    """Whether the button (its callback ``data``) was pressed on the draft's own card: a
+    message that carries the pressed button now (a card edited into the next step has lost
+    it), and the card the draft recorded — or, not recorded yet (a crash right after showing
+    it), any such one."""
+    if message.chat.id != draft.chat_id:
         return False
     buttons = message.reply_markup.inline_keyboard if message.reply_markup else []
-    if not any(button.callback_data == callback.data for row in buttons for button in row):
+    if not any(button.callback_data == data for row in buttons for button in row):
         return False
     return draft.card_message_id is None or message.message_id == draft.card_message_id
 
 
-async def _edit(message: Message | InaccessibleMessage | None, text: str) -> None:
+async def _edit(message: Message, text: str) -> None:
     """Replace a card's text and drop its buttons; 'not modified' is the same state."""
-    if not isinstance(message, Message):
-        return
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_text(text, reply_markup=None)

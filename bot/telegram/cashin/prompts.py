@@ -7,7 +7,7 @@ import logging
 
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.telegram.cashin.states import CashInData
@@ -31,14 +31,13 @@ async def next_step(
     return shown
 
 
-async def on_prompt(callback: CallbackQuery, state: FSMContext, answer: PressAnswer) -> bool:
+async def on_prompt(message: Message, state: FSMContext, answer: PressAnswer) -> bool:
     """Whether a step's button (a preset, a recent client, "try again") was pressed on the
-    conversation's current prompt; anywhere else — an older message, since edited into
-    something else, perhaps a payment's status — it changes nothing, and the press is
-    answered so."""
+    conversation's current prompt (``message``); anywhere else — an older message, since
+    edited into something else, perhaps a payment's status — it changes nothing, and the
+    press is answered so."""
     prompt = (await CashInData.load(state)).prompt
-    message = callback.message
-    if isinstance(message, Message) and message.message_id == prompt:
+    if message.message_id == prompt:
         return True
     answer.alert(_("This button is no longer active."))
     return False

@@ -39,7 +39,7 @@ from bot.telegram.cashin.keyboards import recent_clients_keyboard, retry_check_k
 from bot.telegram.cashin.prompts import next_step, on_prompt
 from bot.telegram.cashin.states import CashIn, CashInData
 from bot.telegram.shared.answers import PressAnswer
-from bot.telegram.shared.filters import Is, MenuButton, Typed
+from bot.telegram.shared.filters import Is, MenuButton, OnMessage, Typed
 from bot.telegram.shared.menu import MENU, MENU_TOP_UP, main_menu
 from bot.usecases.cashin import CashIn as CashInSteps
 from bot.usecases.cashin import Check, Found
@@ -65,18 +65,22 @@ def make_router() -> Router:
     steps.message.register(amount_other, amount)
     steps.message.register(card_waits, StateFilter(CashIn.confirm))
     router.include_router(steps)
-    router.callback_query.register(retry_check, RetryCheckCb.filter(), login)
-    router.callback_query.register(recent_pressed, RecentCb.filter(), login)
-    router.callback_query.register(again, AgainCb.filter())
-    router.callback_query.register(amount_pressed, AmountCb.filter(), amount)
+    # A request is withdrawn wherever its card is; every other button acts on its message.
     router.callback_query.register(withdraw, ApprovalCb.filter(F.action == ApprovalAction.WITHDRAW))
-    router.callback_query.register(
+    pressed = Router(name="cashin.pressed")
+    pressed.callback_query.filter(OnMessage())
+    pressed.callback_query.register(retry_check, RetryCheckCb.filter(), login)
+    pressed.callback_query.register(recent_pressed, RecentCb.filter(), login)
+    pressed.callback_query.register(again, AgainCb.filter())
+    pressed.callback_query.register(amount_pressed, AmountCb.filter(), amount)
+    pressed.callback_query.register(
         confirm,
         DraftCb.filter(F.action == DraftAction.CONFIRM),
         flags={"callback_answer": {"pre": True}},  # the spinner stops before the payment
     )
-    router.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
-    router.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
+    pressed.callback_query.register(change_amount, DraftCb.filter(F.action == DraftAction.EDIT))
+    pressed.callback_query.register(cancel_card, DraftCb.filter(F.action == DraftAction.CANCEL))
+    router.include_router(pressed)
     return router
 
 
@@ -116,16 +120,16 @@ async def recent_pressed(
     settings: Settings,
     i18n: I18n,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     """A recent client's button: as if the login were typed; the prompt becomes the answer."""
-    if not await on_prompt(callback, state, callback_answer):
+    if not await on_prompt(message, state, callback_answer):
         return
-    assert isinstance(callback.message, Message)
     login = normalize_login(callback_data.login)
     if login is None:
         return
     await callback_answer.now()  # before Allpay is asked: the spinner stops
-    await _look_up(callback.message, state, staff, cashin, settings, i18n, login, edit=True)
+    await _look_up(message, state, staff, cashin, settings, i18n, login, edit=True)
 
 
 async def again(
@@ -137,18 +141,19 @@ async def again(
     settings: Settings,
     i18n: I18n,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     """ "Again for this client" under a final status: a new top-up for the same login, the
     client checked with Allpay afresh. The status message itself stays as it is."""
     login = await cashin.client_of(callback_data.guid, staff.user_id)
-    if login is None or not isinstance(callback.message, Message):
+    if login is None:
         callback_answer.alert(_("This button is no longer active."))
         return
     await callback_answer.now()  # before Allpay is asked: the spinner stops
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
-    await _look_up(callback.message, state, staff, cashin, settings, i18n, login)
+    await _look_up(message, state, staff, cashin, settings, i18n, login)
 
 
 async def login_given(
@@ -245,13 +250,13 @@ async def retry_check(
     cashin: CashInSteps,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
-    if not await on_prompt(callback, state, callback_answer):
+    if not await on_prompt(message, state, callback_answer):
         return
-    assert isinstance(callback.message, Message)
     draft = await cashin.current((await CashInData.load(state)).draft, staff.user_id)
     if draft is None:
         return
     await callback_answer.now()  # before Allpay is asked: the spinner stops
     check = await cashin.check_again(draft)
-    await _show_check(callback.message, state, check, draft.login, settings, edit=True)
+    await _show_check(message, state, check, draft.login, settings, edit=True)

@@ -36,7 +36,7 @@ from bot.telegram.history.keyboards import history_keyboard, receipt_keyboard, r
 from bot.telegram.reports.texts import summary_text
 from bot.telegram.shared.actions import uploading_document
 from bot.telegram.shared.answers import PressAnswer
-from bot.telegram.shared.filters import Is, MenuButton
+from bot.telegram.shared.filters import Is, MenuButton, OnMessage
 from bot.telegram.shared.menu import MENU_HISTORY, MENU_TODAY
 from bot.telegram.shared.texts import person
 from bot.usecases.reports import Page, Reports
@@ -51,15 +51,18 @@ def make_router() -> Router:
     router = Router(name="history")
     router.message.register(history, Command("history"))
     router.message.register(history, MenuButton(MENU_HISTORY))
-    router.callback_query.register(history_page, HistoryCb.filter())
-    router.callback_query.register(detail, DetailCb.filter())
     router.message.register(find, Command("find"))
-    router.callback_query.register(send_receipt, ReceiptCb.filter())
-    router.callback_query.register(send_receipt_pdf, ReceiptPdfCb.filter())
     router.message.register(today, Command("today"))
     router.message.register(today, MenuButton(MENU_TODAY))
+    pressed = Router(name="history.pressed")  # every button here answers on its message
+    pressed.callback_query.filter(OnMessage())
+    pressed.callback_query.register(history_page, HistoryCb.filter())
+    pressed.callback_query.register(detail, DetailCb.filter())
+    pressed.callback_query.register(send_receipt, ReceiptCb.filter())
+    pressed.callback_query.register(send_receipt_pdf, ReceiptPdfCb.filter())
     for prefix in (ReceiptCb.__prefix__, ReceiptPdfCb.__prefix__):
-        router.callback_query.register(bad_receipt, Is(F.data.startswith(f"{prefix}:")))
+        pressed.callback_query.register(bad_receipt, Is(F.data.startswith(f"{prefix}:")))
+    router.include_router(pressed)
     return router
 
 
@@ -116,6 +119,7 @@ async def history_page(
     reports: Reports,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     """◀️ ▶️ under /history or /find: the same listing, another page."""
     until = datetime.fromtimestamp(max(0, callback_data.until) / 1000, UTC)
@@ -131,9 +135,8 @@ async def history_page(
         owner = _owner(staff)
         found = await reports.find_page(lookup, owner, page * PAGE_SIZE, PAGE_SIZE, until)
         text, markup = _list_page(found, page, until, query, owner is None, settings)
-    if isinstance(callback.message, Message):
-        with contextlib.suppress(TelegramBadRequest):
-            await callback.message.edit_text(text, reply_markup=markup)
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_text(text, reply_markup=markup)
 
 
 async def detail(
@@ -143,15 +146,16 @@ async def detail(
     reports: Reports,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     """A /history or /find entry's number: everything known about that top-up, with its
     receipt."""
     found = await reports.detail(callback_data.guid, _owner(staff))
-    if not found.payments or not isinstance(callback.message, Message):
+    if not found.payments:
         callback_answer.alert(_("This button is no longer active."))
         return
     [payment] = found.payments
-    await callback.message.answer(
+    await message.answer(
         _card(payment, found.names, staff, settings),
         reply_markup=receipt_keyboard(_completed([payment])),
     )
@@ -240,10 +244,11 @@ async def send_receipt(
     reports: Reports,
     settings: Settings,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     receipt = await _receipt(reports, staff, callback_data.guid, callback_answer)
-    if receipt is not None and isinstance(callback.message, Message):
-        await callback.message.answer(
+    if receipt is not None:
+        await message.answer(
             texts.receipt(receipt, settings.tz),
             reply_markup=receipt_pdf_keyboard(receipt.payment.guid),
         )
@@ -257,17 +262,18 @@ async def send_receipt_pdf(
     settings: Settings,
     bot: Bot,
     callback_answer: PressAnswer,
+    message: Message,
 ) -> None:
     """The receipt as a PDF document the cashier forwards to the client, made on request."""
     receipt = await _receipt(reports, staff, callback_data.guid, callback_answer)
-    if receipt is None or not isinstance(callback.message, Message):
+    if receipt is None:
         return
     await callback_answer.now()  # before the PDF is made: the spinner stops
     # Rendering takes about a quarter second of CPU: in a thread (the gettext context,
     # the reader's language, goes with it).
-    async with uploading_document(bot, callback.message.chat.id):
+    async with uploading_document(bot, message.chat.id):
         data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
-    await callback.message.answer_document(
+    await message.answer_document(
         BufferedInputFile(data, filename=filename(receipt)),
         caption=_("🧾 Receipt No. {number} for the client: forward it.").format(
             number=receipt.number

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters import Filter
-from aiogram.types import Message, TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 from magic_filter import MagicFilter
 
@@ -68,3 +68,21 @@ class Is(Filter):
 
     async def __call__(self, event: TelegramObject) -> Any:
         return self.magic.resolve(event)
+
+
+class OnMessage(Filter):
+    """A button pressed on a message the bot can still reach: the handler receives it as
+    ``message`` (a :class:`Message`: its text, its buttons, editable). A press on one it
+    cannot (too old or deleted: Telegram sends an ``InaccessibleMessage``) passes by, to the
+    one handler that answers it (:func:`bot.telegram.basics.refusals.unreachable`)."""
+
+    async def __call__(self, callback: CallbackQuery) -> bool | dict[str, Any]:
+        message = callback.message
+        return {"message": message} if isinstance(message, Message) else False
+
+
+class Unreachable(Filter):
+    """A button pressed on a message the bot can no longer reach."""
+
+    async def __call__(self, callback: CallbackQuery) -> bool:
+        return not isinstance(callback.message, Message)
