@@ -43,6 +43,7 @@ from bot.telegram.runtime.pacing import Budget, Pacer, RedisBudgetStore
 from bot.telegram.runtime.parts import Parts, PartsMiddleware
 from bot.telegram.runtime.rerun import RerunMiddleware, RerunSafeStorage
 from bot.telegram.runtime.storage import SQLiteStorage
+from bot.telegram.runtime.view import ViewMiddleware
 from bot.telegram.runtime.watch import TelegramWatch
 from bot.telegram.shared.answers import LateAnswers
 from bot.telegram.shared.commands import sync_commands
@@ -228,12 +229,12 @@ async def build_app(
             cash=cash,
             reports=reports,
             sender=sender,
-            settings=settings,
         )
         dispatcher.update.outer_middleware(LogContextMiddleware())
         dispatcher.update.outer_middleware(PartsMiddleware(parts))
         dispatcher.update.outer_middleware(RerunMiddleware(conversations))
         LocaleMiddleware(i18n, people).setup(dispatcher)
+        ViewMiddleware(settings).setup(dispatcher)  # the settings handlers' words need
         access = AccessMiddleware(people, RefusalBudget())
         dispatcher.message.outer_middleware(access)
         dispatcher.callback_query.outer_middleware(access)

@@ -18,7 +18,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.model import Approval, ApprovalState, Decision, StaffUser
 from bot.telegram.approvals import texts
 from bot.telegram.approvals.callbacks import ApprovalAction, ApprovalCb, RejectReasonCb
@@ -26,6 +25,7 @@ from bot.telegram.approvals.keyboards import reject_reasons_keyboard
 from bot.telegram.approvals.states import RejectReason, RejectReasonData
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is
+from bot.telegram.shared.view import View
 from bot.usecases.approvals import ApprovalDesk
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ async def _show_decided(
     callback: CallbackQuery,
     approval: Approval,
     desk: ApprovalDesk,
-    settings: Settings,
+    view: View,
     answer: PressAnswer,
     alert: str | None = None,
 ) -> None:
@@ -64,7 +64,7 @@ async def _show_decided(
         answer.alert(alert.format(decision=texts.approval_state_label(approval, names)))
     if not isinstance(message, Message) or card != message.message_id:
         return
-    text = texts.approval_card(approval, names, settings.tz, sandbox=settings.uses_sandbox)
+    text = texts.approval_card(approval, names, view.tz, sandbox=view.sandbox)
     with contextlib.suppress(TelegramAPIError):
         await message.edit_text(text, reply_markup=None)
 
@@ -75,7 +75,7 @@ async def decide(
     state: FSMContext,
     staff: StaffUser,
     desk: ApprovalDesk,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
 ) -> None:
     approve = callback_data.action is ApprovalAction.APPROVE
@@ -93,20 +93,20 @@ async def decide(
         return
     if result.decision is Decision.ALREADY:
         already = _("Already decided: {decision}")
-        await _show_decided(callback, approval, desk, settings, answer, already)
+        await _show_decided(callback, approval, desk, view, answer, already)
         return
     if result.decision is Decision.EXPIRED:
         too_late = _("Too late: the request has expired.")
-        await _show_decided(callback, approval, desk, settings, answer, too_late)
+        await _show_decided(callback, approval, desk, view, answer, too_late)
         return
     if result.decision is Decision.REFUSED and result.refusal is not None:
         # The day it would be paid on is over a limit: nothing sent, the supervisor is told.
         alert = texts.approval_refused(result.refusal).replace("{", "{{").replace("}", "}}")
-        await _show_decided(callback, approval, desk, settings, answer, alert)
+        await _show_decided(callback, approval, desk, view, answer, alert)
         return
     answer.text = _("Approved: sending to Allpay.") if approve else _("Rejected.")
     await answer.now()  # the decision is recorded: said before the card and the question
-    await _show_decided(callback, approval, desk, settings, answer)
+    await _show_decided(callback, approval, desk, view, answer)
     if not approve and isinstance(callback.message, Message):
         await state.set_state(RejectReason.text)
         ask = await callback.message.answer(

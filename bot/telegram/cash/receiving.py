@@ -12,7 +12,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ForceReply, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.cash import Handover, HandoverOutcome, HandoverResult, HandoverState
 from bot.domain.model import StaffUser
 from bot.domain.parsing import AmountError, AmountProblem, clean_name, format_tenge, parse_count
@@ -23,6 +22,7 @@ from bot.telegram.cash.notices import handover_card
 from bot.telegram.cash.states import Receiving
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.texts import person
+from bot.telegram.shared.view import View
 from bot.usecases.cash import CashDesk
 from bot.usecases.people import People
 
@@ -61,7 +61,7 @@ async def _answered(
     callback: CallbackQuery,
     result: HandoverResult,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     answer: PressAnswer,
 ) -> bool:
     """Say why a press changed nothing (True); False when the answer was recorded."""
@@ -78,7 +78,7 @@ async def _answered(
             )
         )
     elif result.outcome is HandoverOutcome.ALREADY and handover is not None:
-        await _show_card(callback, handover, cash, settings, answer, alert=True)
+        await _show_card(callback, handover, cash, view, answer, alert=True)
     else:
         answer.alert(_("This button is no longer active."))
     return True
@@ -88,7 +88,7 @@ async def _show_card(
     callback: CallbackQuery,
     handover: Handover,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     answer: PressAnswer,
     *,
     alert: bool = False,
@@ -107,7 +107,7 @@ async def _show_card(
         return
     with contextlib.suppress(TelegramAPIError):
         await message.edit_text(
-            handover_card(handover, names, settings.tz),
+            handover_card(handover, names, view.tz),
             reply_markup=handover_card_keyboard(handover),
         )
 
@@ -117,13 +117,13 @@ async def received(
     callback_data: HandoverCb,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
 ) -> None:
     result = await cash.confirm(callback_data.handover_id, staff.user_id)
-    answered = await _answered(callback, result, cash, settings, callback_answer)
+    answered = await _answered(callback, result, cash, view, callback_answer)
     if not answered and result.handover:
-        await _show_card(callback, result.handover, cash, settings, callback_answer)
+        await _show_card(callback, result.handover, cash, view, callback_answer)
 
 
 async def nothing_received(
@@ -131,13 +131,13 @@ async def nothing_received(
     callback_data: HandoverCb,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
 ) -> None:
     result = await cash.dispute(callback_data.handover_id, staff.user_id)
-    answered = await _answered(callback, result, cash, settings, callback_answer)
+    answered = await _answered(callback, result, cash, view, callback_answer)
     if not answered and result.handover:
-        await _show_card(callback, result.handover, cash, settings, callback_answer)
+        await _show_card(callback, result.handover, cash, view, callback_answer)
 
 
 # A supervisor may have several questions open at once (another amount for #1, a reason for
@@ -201,7 +201,7 @@ async def ask_count(
     state: FSMContext,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -210,7 +210,7 @@ async def ask_count(
     if handover is None:
         return
     if handover.state is not HandoverState.DECLARED:
-        await _show_card(callback, handover, cash, settings, callback_answer, alert=True)
+        await _show_card(callback, handover, cash, view, callback_answer, alert=True)
         return
     number = texts.handover_number(handover)
     await _ask(
@@ -276,7 +276,7 @@ async def ask_reason(
 
 
 async def answer_given(
-    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, view: View
 ) -> None:
     found = await _target(message, state)
     if found is None:
@@ -298,7 +298,7 @@ async def answer_given(
         )
     else:
         result = await cash.confirm(int(target["count"]), staff.user_id, amount)
-    await _counted(message, result, cash, settings)
+    await _counted(message, result, cash, view)
 
 
 async def _ask_again(state: FSMContext, key: str, target: dict[str, Any]) -> None:
@@ -310,16 +310,14 @@ async def _ask_again(state: FSMContext, key: str, target: dict[str, Any]) -> Non
     await state.set_data({_PROMPTS: prompts, _LATEST: key})
 
 
-async def _counted(
-    message: Message, result: HandoverResult, cash: CashDesk, settings: Settings
-) -> None:
+async def _counted(message: Message, result: HandoverResult, cash: CashDesk, view: View) -> None:
     handover = result.handover
     if result.outcome in (HandoverOutcome.CONFIRMED, HandoverOutcome.RECORDED) and handover:
         # One result: the card in this chat shows the answer at once (the outbox's edit of
         # it then changes nothing); without a card here (a record on a cashier's behalf has
         # none), the answer is the one reply.
         _now, card, names = await cash.view(handover.id, message.chat.id)
-        text = handover_card(handover, names, settings.tz)
+        text = handover_card(handover, names, view.tz)
         if card is not None and await _edit_card(message, card, text):
             return
         await message.answer(text)

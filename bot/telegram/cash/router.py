@@ -19,7 +19,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyParameters
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.cash import Handover, HandoverOutcome, HandoverResult
 from bot.domain.model import StaffUser
 from bot.telegram.cash import texts
@@ -44,6 +43,7 @@ from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, OnMessage, Typed
 from bot.telegram.shared.menu import MENU
 from bot.telegram.shared.texts import chunks
+from bot.telegram.shared.view import View
 from bot.usecases.cash import CashDesk
 
 
@@ -92,16 +92,16 @@ def make_router() -> Router:
 # ---------------------------------------------------------------- /cash
 
 
-async def show_cash(message: Message, staff: StaffUser, cash: CashDesk, settings: Settings) -> None:
+async def show_cash(message: Message, staff: StaffUser, cash: CashDesk, view: View) -> None:
     if staff.role.sees_everyone:
         book = await cash.book()
-        pages = chunks(texts.cash_book(book.positions, book.names, settings.tz).split("\n"))
+        pages = chunks(texts.cash_book(book.positions, book.names, view.tz).split("\n"))
         markup = cash_book_keyboard(book.positions, book.names, staff.user_id)
         for number, page in enumerate(pages, start=1):
             await message.answer(page, reply_markup=markup if number == len(pages) else None)
         return
     position = await cash.position(staff.user_id)
-    for page in chunks(texts.cash_own(position, settings.tz).split("\n")):
+    for page in chunks(texts.cash_own(position, view.tz).split("\n")):
         await message.answer(page)
 
 
@@ -114,25 +114,23 @@ async def start_handover(
     state: FSMContext,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
 ) -> None:
     position = await cash.position(staff.user_id)
     if position.waiting is not None:
-        await _show_waiting(message, position.waiting, cash, settings)
+        await _show_waiting(message, position.waiting, cash, view)
         return
     await state.clear()
     await state.set_state(Handing.amount)
     if command.args:  # "/handover 50000": the count at once
         amount = await read_count(message, command.args)
         if amount is not None:
-            await _choose_receiver(message, state, staff, cash, settings, amount)
+            await _choose_receiver(message, state, staff, cash, view, amount)
         return
     await message.answer(texts.handover_prompt(position))
 
 
-async def _show_waiting(
-    message: Message, handover: Handover, cash: CashDesk, settings: Settings
-) -> None:
+async def _show_waiting(message: Message, handover: Handover, cash: CashDesk, view: View) -> None:
     """The handover that waits: in reply to its message, which shows its answer when it
     comes (a second copy would keep saying "waits"); without one, that message anew."""
     if handover.message_id is not None:
@@ -145,18 +143,18 @@ async def _show_waiting(
         return
     _handover, _card, names = await cash.view(handover.id, message.chat.id)
     sent = await message.answer(
-        handover_notice(handover, names, settings.tz),
+        handover_notice(handover, names, view.tz),
         reply_markup=handover_notice_keyboard(handover),
     )
     await cash.declared_in(handover.id, sent.message_id)
 
 
 async def amount_counted(
-    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, settings: Settings
+    message: Message, state: FSMContext, staff: StaffUser, cash: CashDesk, view: View
 ) -> None:
     amount = await read_count(message)
     if amount is not None:
-        await _choose_receiver(message, state, staff, cash, settings, amount)
+        await _choose_receiver(message, state, staff, cash, view, amount)
 
 
 async def _choose_receiver(
@@ -164,7 +162,7 @@ async def _choose_receiver(
     state: FSMContext,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     amount: Decimal,
 ) -> None:
     receivers = await cash.receivers(staff.user_id)
@@ -177,7 +175,7 @@ async def _choose_receiver(
         return
     await state.clear()
     result = await cash.declare(staff.user_id, message.chat.id, amount, None)
-    await _declared(message, None, result, cash, settings)
+    await _declared(message, None, result, cash, view)
 
 
 async def receiver_chosen(
@@ -186,7 +184,7 @@ async def receiver_chosen(
     state: FSMContext,
     staff: StaffUser,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -197,7 +195,7 @@ async def receiver_chosen(
     await state.clear()
     receiver = callback_data.receiver or None
     result = await cash.declare(staff.user_id, message.chat.id, Decimal(amount), receiver)
-    await _declared(message, message, result, cash, settings)
+    await _declared(message, message, result, cash, view)
 
 
 async def _declared(
@@ -205,13 +203,13 @@ async def _declared(
     prompt: Message | None,
     result: HandoverResult,
     cash: CashDesk,
-    settings: Settings,
+    view: View,
 ) -> None:
     """Tell the cashier what became of the declaration (in the receiver prompt, if any)."""
     handover = result.handover
     if result.outcome is HandoverOutcome.DECLARED and handover is not None:
         _now, _card, names = await cash.view(handover.id, message.chat.id)
-        text = handover_notice(handover, names, settings.tz)
+        text = handover_notice(handover, names, view.tz)
         markup = handover_notice_keyboard(handover)
         sent: Message | bool
         if prompt is not None:
@@ -222,7 +220,7 @@ async def _declared(
         await cash.declared_in(handover.id, message_id)
         return
     if result.outcome is HandoverOutcome.OPEN and handover is not None:
-        await _show_waiting(message, handover, cash, settings)
+        await _show_waiting(message, handover, cash, view)
         return
     refusals = {
         HandoverOutcome.NO_RECEIVER: _("No supervisor can receive the cash: ask an admin."),

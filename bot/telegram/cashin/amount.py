@@ -8,7 +8,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.model import LimitKind, StaffUser
 from bot.domain.parsing import (
     AmountError,
@@ -23,6 +22,7 @@ from bot.telegram.cashin.prompts import next_step, on_prompt
 from bot.telegram.cashin.states import CashIn, CashInData
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.menu import main_menu
+from bot.telegram.shared.view import View
 from bot.usecases.cashin import AmountStep
 from bot.usecases.cashin import CashIn as CashInSteps
 
@@ -30,25 +30,25 @@ from bot.usecases.cashin import CashIn as CashInSteps
 async def ask_amount(
     message: Message,
     state: FSMContext,
-    settings: Settings,
+    view: View,
     intro: str | None = None,
     *,
     edit: bool = False,
 ) -> None:
     prompt = _("Enter the amount in whole tenge, from {minimum} to {maximum}:").format(
-        minimum=format_tenge(settings.amount_min), maximum=format_tenge(settings.amount_max)
+        minimum=format_tenge(view.amount_min), maximum=format_tenge(view.amount_max)
     )
     await next_step(
         message,
         f"{intro}\n\n{prompt}" if intro else prompt,
-        quick_amounts(settings.amount_min, settings.amount_max),
+        quick_amounts(view.amount_min, view.amount_max),
         edit=edit,
         state=state,
     )
 
 
-def _amount_error(problem: AmountProblem, settings: Settings) -> str:
-    minimum, maximum = format_tenge(settings.amount_min), format_tenge(settings.amount_max)
+def _amount_error(problem: AmountProblem, view: View) -> str:
+    minimum, maximum = format_tenge(view.amount_min), format_tenge(view.amount_max)
     messages = {
         AmountProblem.NOT_A_NUMBER: _("Enter the amount in digits, for example 5000 or 5 000."),
         AmountProblem.NOT_WHOLE: _("Whole tenge only, without tiyn: for example 5000."),
@@ -64,18 +64,18 @@ async def amount_typed(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
 ) -> None:
     try:
-        amount = parse_amount(message.text or "", settings.amount_min, settings.amount_max)
+        amount = parse_amount(message.text or "", view.amount_min, view.amount_max)
     except AmountError as exc:
-        await message.answer(_amount_error(exc.problem, settings))
+        await message.answer(_amount_error(exc.problem, view))
         return
-    await _show_card(message, state, staff, cashin, settings, amount)
+    await _show_card(message, state, staff, cashin, view, amount)
 
 
-async def amount_other(message: Message, settings: Settings) -> None:
-    await message.answer(_amount_error(AmountProblem.NOT_A_NUMBER, settings))
+async def amount_other(message: Message, view: View) -> None:
+    await message.answer(_amount_error(AmountProblem.NOT_A_NUMBER, view))
 
 
 async def amount_pressed(
@@ -84,16 +84,16 @@ async def amount_pressed(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
     if not await on_prompt(message, state, callback_answer):
         return
     amount = Decimal(callback_data.amount)
-    if not (settings.amount_min <= amount <= settings.amount_max):
+    if not (view.amount_min <= amount <= view.amount_max):
         return
-    await _show_card(message, state, staff, cashin, settings, amount, edit=True)
+    await _show_card(message, state, staff, cashin, view, amount, edit=True)
 
 
 async def _show_card(
@@ -101,7 +101,7 @@ async def _show_card(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     amount: Decimal,
     *,
     edit: bool = False,
@@ -120,7 +120,7 @@ async def _show_card(
         )
         return
     if step.step is AmountStep.NO_DECIDER:
-        await message.answer(texts.no_other_decider(settings.approval_threshold))
+        await message.answer(texts.no_other_decider(view.approval_threshold))
         return
     card = step.draft
     if step.step is AmountStep.RESTART or card is None:  # ended meanwhile (/cancel, a block)
@@ -132,9 +132,7 @@ async def _show_card(
     approval = step.approval
     sent = await next_step(
         message,
-        texts.confirm_card(
-            card, settings.cashin_fee, approval=approval, sandbox=settings.uses_sandbox
-        ),
+        texts.confirm_card(card, view.fee, approval=approval, sandbox=view.sandbox),
         confirm_keyboard(card.id, approval=approval),
         edit=edit,
     )

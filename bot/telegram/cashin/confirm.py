@@ -10,7 +10,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.model import (
     ConfirmOutcome,
     Draft,
@@ -25,6 +24,7 @@ from bot.telegram.cashin.callbacks import DraftCb
 from bot.telegram.cashin.keyboards import change_or_cancel_keyboard, retry_confirm_keyboard
 from bot.telegram.cashin.states import CashIn, CashInData
 from bot.telegram.shared.answers import PressAnswer
+from bot.telegram.shared.view import View
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn as CashInSteps
 
@@ -35,7 +35,7 @@ async def confirm(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     message: Message,
 ) -> None:
     """Registered with ``pre``: the press is answered before anything else (the spinner stops
@@ -63,7 +63,7 @@ async def confirm(
         # Nobody else may approve it any more: nothing asked, the card may change its amount.
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_text(
-                texts.no_other_decider(settings.approval_threshold)
+                texts.no_other_decider(view.approval_threshold)
                 + "\n"
                 + _("Nothing was sent to Allpay: give the cash back if you took it."),
                 reply_markup=change_or_cancel_keyboard(callback_data.draft_id),
@@ -134,7 +134,7 @@ async def change_amount(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -147,7 +147,7 @@ async def change_amount(
     await state.set_state(CashIn.amount)
     await CashInData(draft=again).save(state)
     # The card becomes the amount prompt again (its buttons act on the new draft).
-    await ask_amount(message, state, settings, edit=True)
+    await ask_amount(message, state, view, edit=True)
 
 
 async def cancel_card(

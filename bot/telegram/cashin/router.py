@@ -14,7 +14,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.model import LimitKind, StaffUser
 from bot.domain.parsing import format_login, normalize_login
 from bot.telegram.approvals.callbacks import ApprovalAction, ApprovalCb
@@ -41,6 +40,7 @@ from bot.telegram.cashin.states import CashIn, CashInData
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import Is, MenuButton, OnMessage, Typed
 from bot.telegram.shared.menu import MENU, MENU_TOP_UP, main_menu
+from bot.telegram.shared.view import View
 from bot.usecases.cashin import CashIn as CashInSteps
 from bot.usecases.cashin import Check, Found
 
@@ -117,7 +117,7 @@ async def recent_pressed(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     i18n: I18n,
     callback_answer: PressAnswer,
     message: Message,
@@ -129,7 +129,7 @@ async def recent_pressed(
     if login is None:
         return
     await callback_answer.now()  # before Allpay is asked: the spinner stops
-    await _look_up(message, state, staff, cashin, settings, i18n, login, edit=True)
+    await _look_up(message, state, staff, cashin, view, i18n, login, edit=True)
 
 
 async def again(
@@ -138,7 +138,7 @@ async def again(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     i18n: I18n,
     callback_answer: PressAnswer,
     message: Message,
@@ -153,7 +153,7 @@ async def again(
     await cashin.begin(staff.user_id)
     await state.clear()
     await state.set_state(CashIn.login)
-    await _look_up(message, state, staff, cashin, settings, i18n, login)
+    await _look_up(message, state, staff, cashin, view, i18n, login)
 
 
 async def login_given(
@@ -161,7 +161,7 @@ async def login_given(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     i18n: I18n,
 ) -> None:
     """The login, typed or shared as the client's contact."""
@@ -170,7 +170,7 @@ async def login_given(
     if login is None:
         await message.answer(_login_error())
         return
-    await _look_up(message, state, staff, cashin, settings, i18n, login)
+    await _look_up(message, state, staff, cashin, view, i18n, login)
 
 
 async def _look_up(
@@ -178,7 +178,7 @@ async def _look_up(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     i18n: I18n,
     login: str,
     *,
@@ -188,7 +188,7 @@ async def _look_up(
     check = await cashin.check_login(staff.user_id, message.chat.id, login, i18n.current_locale)
     if check.draft is not None:
         await (await CashInData.load(state)).update(state, draft=check.draft.id)
-    await _show_check(message, state, check, login, settings, edit=edit)
+    await _show_check(message, state, check, login, view, edit=edit)
 
 
 async def login_other(message: Message) -> None:
@@ -206,7 +206,7 @@ async def _show_check(
     state: FSMContext,
     check: Check,
     login: str,
-    settings: Settings,
+    view: View,
     *,
     edit: bool = False,
 ) -> None:
@@ -237,10 +237,10 @@ async def _show_check(
         await next_step(message, text, retry_check_keyboard(), edit=edit, state=state)
     else:
         await state.set_state(CashIn.amount)
-        intro = texts.client_card(login, check.client, sandbox=settings.uses_sandbox)
-        if check.limit is not None and check.limit.left < settings.amount_max:
+        intro = texts.client_card(login, check.client, sandbox=view.sandbox)
+        if check.limit is not None and check.limit.left < view.amount_max:
             intro += "\n" + texts.limit_left(check.limit)
-        await ask_amount(message, state, settings, intro, edit=edit)
+        await ask_amount(message, state, view, intro, edit=edit)
 
 
 async def retry_check(
@@ -248,7 +248,7 @@ async def retry_check(
     state: FSMContext,
     staff: StaffUser,
     cashin: CashInSteps,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -259,4 +259,4 @@ async def retry_check(
         return
     await callback_answer.now()  # before Allpay is asked: the spinner stops
     check = await cashin.check_again(draft)
-    await _show_check(message, state, check, draft.login, settings, edit=True)
+    await _show_check(message, state, check, draft.login, view, edit=True)

@@ -24,7 +24,6 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.documents.receipt import filename, render_pdf
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment, StaffUser, Status
@@ -39,6 +38,7 @@ from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import Is, MenuButton, OnMessage
 from bot.telegram.shared.menu import MENU_HISTORY, MENU_TODAY
 from bot.telegram.shared.texts import person
+from bot.telegram.shared.view import View
 from bot.usecases.reports import Page, Reports
 
 PAGE_SIZE = 10
@@ -75,7 +75,7 @@ def _owner(staff: StaffUser) -> int | None:
 
 
 def _list_page(
-    found: Page, page: int, until: datetime, query: str, staff_view: bool, settings: Settings
+    found: Page, page: int, until: datetime, query: str, staff_view: bool, view: View
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A page of /history, or of /find's matches (``query``): one numbered line per top-up,
     a number opens it, ◀️ ▶️ turn the pages pinned at ``until``."""
@@ -94,21 +94,21 @@ def _list_page(
     first = page * PAGE_SIZE + 1
     for number, p in enumerate(found.payments, start=first):
         cashier = person(p.cashier_id, found.names) if staff_view else None
-        lines.append(texts.history_line(number, p, settings.tz, cashier))
+        lines.append(texts.history_line(number, p, view.tz, cashier))
     lines += ["", _("Tap a number for the details.")]
     return "\n".join(lines), history_keyboard(found.payments, first, page, pages, until, query)
 
 
 async def _history_page(
-    reports: Reports, staff: StaffUser, settings: Settings, page: int, until: datetime
+    reports: Reports, staff: StaffUser, view: View, page: int, until: datetime
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     owner = _owner(staff)
     found = await reports.history(owner, page * PAGE_SIZE, PAGE_SIZE, until)
-    return _list_page(found, page, until, "", owner is None, settings)
+    return _list_page(found, page, until, "", owner is None, view)
 
 
-async def history(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
-    text, markup = await _history_page(reports, staff, settings, 0, utcnow())
+async def history(message: Message, staff: StaffUser, reports: Reports, view: View) -> None:
+    text, markup = await _history_page(reports, staff, view, 0, utcnow())
     await message.answer(text, reply_markup=markup)
 
 
@@ -117,7 +117,7 @@ async def history_page(
     callback_data: HistoryCb,
     staff: StaffUser,
     reports: Reports,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -126,7 +126,7 @@ async def history_page(
     page = max(0, callback_data.page)
     query = callback_data.query
     if not query:
-        text, markup = await _history_page(reports, staff, settings, page, until)
+        text, markup = await _history_page(reports, staff, view, page, until)
     else:
         lookup = parse_lookup(query)
         if lookup is None:  # not one /find ever made: forged
@@ -134,7 +134,7 @@ async def history_page(
             return
         owner = _owner(staff)
         found = await reports.find_page(lookup, owner, page * PAGE_SIZE, PAGE_SIZE, until)
-        text, markup = _list_page(found, page, until, query, owner is None, settings)
+        text, markup = _list_page(found, page, until, query, owner is None, view)
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_text(text, reply_markup=markup)
 
@@ -144,7 +144,7 @@ async def detail(
     callback_data: DetailCb,
     staff: StaffUser,
     reports: Reports,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
@@ -156,18 +156,18 @@ async def detail(
         return
     [payment] = found.payments
     await message.answer(
-        _card(payment, found.names, staff, settings),
+        _card(payment, found.names, staff, view),
         reply_markup=receipt_keyboard(_completed([payment])),
     )
 
 
-def _card(payment: Payment, names: dict[int, str], staff: StaffUser, settings: Settings) -> str:
+def _card(payment: Payment, names: dict[int, str], staff: StaffUser, view: View) -> str:
     return texts.payment_card(
         payment,
-        settings.tz,
+        view.tz,
         person(payment.cashier_id, names),
         staff_view=staff.role.sees_everyone,
-        sandbox=settings.uses_sandbox,
+        sandbox=view.sandbox,
     )
 
 
@@ -189,7 +189,7 @@ async def find(
     command: CommandObject,
     staff: StaffUser,
     reports: Reports,
-    settings: Settings,
+    view: View,
 ) -> None:
     """/find: one match opens as its card; more are listed as /history lists, with pages."""
     query = (command.args or "").strip()
@@ -215,12 +215,12 @@ async def find(
     if found.total == 1:
         [payment] = found.payments
         await message.answer(
-            _card(payment, found.names, staff, settings),
+            _card(payment, found.names, staff, view),
             reply_markup=receipt_keyboard(_completed([payment])),
         )
         return
     shown = _page_query(query, lookup)
-    text, markup = _list_page(found, 0, until, shown, owner is None, settings)
+    text, markup = _list_page(found, 0, until, shown, owner is None, view)
     await message.answer(text, reply_markup=markup)
 
 
@@ -242,14 +242,14 @@ async def send_receipt(
     callback_data: ReceiptCb,
     staff: StaffUser,
     reports: Reports,
-    settings: Settings,
+    view: View,
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
     receipt = await _receipt(reports, staff, callback_data.guid, callback_answer)
     if receipt is not None:
         await message.answer(
-            texts.receipt(receipt, settings.tz),
+            texts.receipt(receipt, view.tz),
             reply_markup=receipt_pdf_keyboard(receipt.payment.guid),
         )
 
@@ -259,7 +259,7 @@ async def send_receipt_pdf(
     callback_data: ReceiptPdfCb,
     staff: StaffUser,
     reports: Reports,
-    settings: Settings,
+    view: View,
     bot: Bot,
     callback_answer: PressAnswer,
     message: Message,
@@ -272,7 +272,7 @@ async def send_receipt_pdf(
     # Rendering takes about a quarter second of CPU: in a thread (the gettext context,
     # the reader's language, goes with it).
     async with uploading_document(bot, message.chat.id):
-        data = await asyncio.to_thread(render_pdf, receipt, settings.tz, _)
+        data = await asyncio.to_thread(render_pdf, receipt, view.tz, _)
     await message.answer_document(
         BufferedInputFile(data, filename=filename(receipt)),
         caption=_("🧾 Receipt No. {number} for the client: forward it.").format(
@@ -284,8 +284,8 @@ async def send_receipt_pdf(
 # ---------------------------------------------------------------- /today
 
 
-async def today(message: Message, staff: StaffUser, reports: Reports, settings: Settings) -> None:
-    day = local_today(utcnow(), settings.tz)
+async def today(message: Message, staff: StaffUser, reports: Reports, view: View) -> None:
+    day = local_today(utcnow(), view.tz)
     owner = _owner(staff)
     summary, names = await reports.totals(day, day, owner)
     if summary.empty:

@@ -17,7 +17,7 @@ from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.config import SUPPORTED_LANGUAGES
 from bot.documents.export import export_xlsx
 from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status
@@ -37,6 +37,7 @@ from bot.telegram.reports import texts
 from bot.telegram.shared.actions import uploading_document
 from bot.telegram.shared.filters import SUPERVISING, HasRole
 from bot.telegram.shared.texts import N_, chunks, local_time, person, sandbox_mark, status_label
+from bot.telegram.shared.view import View
 from bot.usecases.cash import CashDesk
 from bot.usecases.digest import day_digest
 from bot.usecases.reports import BalanceAnswer, Reports
@@ -75,15 +76,13 @@ def period_problem(error: PeriodError) -> str:
     return _("Give at most two dates: from and to.")
 
 
-async def report(
-    message: Message, command: CommandObject, reports: Reports, settings: Settings
-) -> None:
+async def report(message: Message, command: CommandObject, reports: Reports, view: View) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
         await message.answer(_("Usage: /report [YYYY-MM-DD] — one day, today by default."))
         return
     try:
-        day, _last = parse_period(args, local_today(utcnow(), settings.tz))
+        day, _last = parse_period(args, local_today(utcnow(), view.tz))
     except PeriodError as error:
         await message.answer(period_problem(error))
         return
@@ -111,7 +110,7 @@ async def digest(
     reports: Reports,
     cash: CashDesk,
     i18n: I18n,
-    settings: Settings,
+    view: View,
 ) -> None:
     """/digest [yesterday | date]: the daily digest now, in the words the supervisors' chats
     get at DIGEST_TIME; today's says it is so far."""
@@ -119,7 +118,7 @@ async def digest(
     if len(args) > 1:
         await message.answer(texts.digest_usage())
         return
-    today = local_today(utcnow(), settings.tz)
+    today = local_today(utcnow(), view.tz)
     day = _named_day(args[0], today, i18n) if args else today
     if day is None:
         try:
@@ -137,7 +136,7 @@ async def digest(
         found.names,
         found.unresolved,
         found.cash,
-        settings.tz,
+        view.tz,
         as_of=found.read_at if found.so_far else None,
     )
     for part in chunks(text.split("\n")):
@@ -145,11 +144,11 @@ async def digest(
 
 
 async def export(
-    message: Message, command: CommandObject, reports: Reports, settings: Settings, bot: Bot
+    message: Message, command: CommandObject, reports: Reports, view: View, bot: Bot
 ) -> None:
     args = (command.args or "").split()
     try:
-        first, last = parse_period(args, local_today(utcnow(), settings.tz))
+        first, last = parse_period(args, local_today(utcnow(), view.tz))
     except PeriodError as error:
         await message.answer(period_problem(error))
         return
@@ -161,12 +160,12 @@ async def export(
     # totals, a sheet of cash handovers) for Excel. Built off the event loop: a month of
     # payments is seconds of CPU.
     async with uploading_document(bot, message.chat.id):
-        csv_data = await asyncio.to_thread(export_csv, payments, listing.names, settings.tz)
+        csv_data = await asyncio.to_thread(export_csv, payments, listing.names, view.tz)
         xlsx_data = await asyncio.to_thread(
             export_xlsx,
             payments,
             listing.names,
-            settings.tz,
+            view.tz,
             _,
             status_label,
             handovers,
@@ -175,7 +174,7 @@ async def export(
     await message.answer_document(BufferedInputFile(csv_data, filename=f"{name}.csv"))
     if handovers:
         handovers_csv = await asyncio.to_thread(
-            export_handovers_csv, handovers, listing.names, settings.tz
+            export_handovers_csv, handovers, listing.names, view.tz
         )
         await message.answer_document(
             BufferedInputFile(handovers_csv, filename=f"handovers_{span}.csv")
@@ -220,7 +219,7 @@ async def pending(message: Message, reports: Reports) -> None:
         await message.answer(text)
 
 
-async def balance(message: Message, reports: Reports, i18n: I18n, settings: Settings) -> None:
+async def balance(message: Message, reports: Reports, i18n: I18n, view: View) -> None:
     answer = await reports.balance(i18n.current_locale)
     result = answer.result
     if answer.answer is BalanceAnswer.NOT_CONFIGURED:
@@ -231,9 +230,9 @@ async def balance(message: Message, reports: Reports, i18n: I18n, settings: Sett
         return
     shown = format_tenge(result.amount) if result.amount is not None else result.raw
     text = _("Agent balance in Allpay: <b>{amount}</b>\nAs of {time}").format(
-        amount=escape(shown), time=local_time(result.header.timestamp, settings.tz)
+        amount=escape(shown), time=local_time(result.header.timestamp, view.tz)
     )
-    if settings.uses_sandbox:  # the sandbox's own figure: no agent's money in it
+    if view.sandbox:  # the sandbox's own figure: no agent's money in it
         text += "\n\n" + sandbox_mark()
     await message.answer(text)
 
@@ -244,7 +243,7 @@ async def recheck(
     staff: StaffUser,
     reports: Reports,
     sender: Sender,
-    settings: Settings,
+    view: View,
 ) -> None:
     """/recheck <GUID or its first 8+ characters>: the same GUID sent to Allpay once more."""
     query = (command.args or "").strip()

@@ -14,13 +14,13 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.domain.model import Role, RosterChange, StaffUser
 from bot.domain.parsing import clean_name
 from bot.telegram.roster import texts
 from bot.telegram.shared.commands import refresh_user_commands
 from bot.telegram.shared.filters import HasRole
 from bot.telegram.shared.texts import chunks, role_label
+from bot.telegram.shared.view import View
 from bot.usecases.people import People, RoleChange
 from bot.usecases.reports import Reports
 
@@ -190,9 +190,7 @@ async def block(message: Message, command: CommandObject, staff: StaffUser, peop
     await message.answer(_change_text(change, user_id, None))
 
 
-async def audit(
-    message: Message, command: CommandObject, reports: Reports, settings: Settings
-) -> None:
+async def audit(message: Message, command: CommandObject, reports: Reports, view: View) -> None:
     raw = (command.args or "").strip()
     limit = AUDIT_DEFAULT
     if raw:
@@ -214,6 +212,6 @@ async def audit(
         ).format(count=len(entries)),
         "",
     ]
-    lines += [texts.audit_entry_line(entry, settings.tz, names) for entry in entries]
+    lines += [texts.audit_entry_line(entry, view.tz, names) for entry in entries]
     for text in chunks(lines):
         await message.answer(text)
