@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
-from typing import Any
 
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.fsm.context import FSMContext
@@ -19,7 +18,7 @@ from bot.telegram.cash import texts
 from bot.telegram.cash.callbacks import CashRecordCb, HandoverCb
 from bot.telegram.cash.keyboards import handover_card_keyboard
 from bot.telegram.cash.notices import handover_card
-from bot.telegram.cash.states import Receiving
+from bot.telegram.cash.states import Question, Receiving, ReceivingData
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.texts import person
 from bot.telegram.shared.view import View
@@ -143,37 +142,35 @@ async def nothing_received(
 # A supervisor may have several questions open at once (another amount for #1, a reason for
 # #2): each prompt asks for a reply to itself (ForceReply), and the answer goes to the prompt
 # it replies to — or, typed without replying, to the latest one. Never to another handover.
-_PROMPTS = "prompts"
-_LATEST = "latest"
 
 
 async def _ask(
-    message: Message, state: FSMContext, text: str, placeholder: str, target: dict[str, Any]
+    message: Message, state: FSMContext, text: str, placeholder: str, question: Question
 ) -> None:
     """Ask a question in reply to ``message`` (the card or the cash book pressed)."""
     sent = await message.answer(
         text, reply_markup=ForceReply(input_field_placeholder=placeholder[:64])
     )
-    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
-    prompts = dict(data.get(_PROMPTS) or {})
-    prompts[str(sent.message_id)] = target
+    await _keep_open(state, sent.message_id, question)
+
+
+async def _keep_open(state: FSMContext, prompt: int, question: Question) -> None:
+    """``question`` (asked in ``prompt``) is open, the latest, beside any others."""
+    data = await ReceivingData.open(state)
     await state.set_state(Receiving.answer)
-    await state.set_data({_PROMPTS: prompts, _LATEST: str(sent.message_id)})
+    await ReceivingData({**data.prompts, prompt: question}, prompt).save(state)
 
 
-async def _target(message: Message, state: FSMContext) -> tuple[str, dict[str, Any]] | None:
+async def _target(message: Message, state: FSMContext) -> tuple[int, Question] | None:
     """The question this message answers (its prompt's id, what it asks), taken off the
     open ones."""
-    data = await state.get_data()
-    prompts: dict[str, dict[str, Any]] = dict(data.get(_PROMPTS) or {})
+    data = await ReceivingData.load(state)
     replied = message.reply_to_message
-    key = str(replied.message_id) if replied is not None else str(data.get(_LATEST))
-    target = prompts.pop(key, None)
-    if not prompts:
-        await state.clear()
-    else:
-        await state.set_data({_PROMPTS: prompts, _LATEST: max(prompts, key=int)})
-    return (key, target) if target is not None else None
+    key = replied.message_id if replied is not None else data.latest
+    prompts = dict(data.prompts)
+    question = prompts.pop(key, None) if key is not None else None
+    await ReceivingData(prompts, max(prompts, default=None)).save(state)
+    return (key, question) if key is not None and question is not None else None
 
 
 async def _pressed(
@@ -220,7 +217,7 @@ async def ask_count(
             number=number
         ),
         _("Amount received for {number}").format(number=number),
-        {"count": handover.id},
+        Question("count", handover.id),
     )
 
 
@@ -243,7 +240,7 @@ async def ask_record(
             "from them, for example 50000 (0 if nothing)."
         ).format(cashier=cashier),
         _("Amount received"),
-        {"record": callback_data.cashier_id, "seen": seen},
+        Question("record", callback_data.cashier_id, seen),
     )
 
 
@@ -271,7 +268,7 @@ async def ask_reason(
             amount=format_tenge(abs(handover.variance)), number=number
         ),
         _("Reason for {number}").format(number=number),
-        {"reason": handover.id},
+        Question("reason", handover.id),
     )
 
 
@@ -282,32 +279,21 @@ async def answer_given(
     if found is None:
         await message.answer(_("This question is no longer open."))
         return
-    key, target = found
-    if "reason" in target:
-        if not await _write_off(message, staff, cash, int(target["reason"])):
-            await _ask_again(state, key, target)
+    prompt, question = found
+    if question.kind == "reason":
+        if not await _write_off(message, staff, cash, question.subject):
+            await _keep_open(state, prompt, question)  # a bad answer keeps it open
         return
-    recording = "record" in target
+    recording = question.kind == "record"
     amount = await read_count(message, zero=recording)
     if amount is None:
-        await _ask_again(state, key, target)
+        await _keep_open(state, prompt, question)
         return
     if recording:
-        result = await cash.record(
-            staff.user_id, int(target["record"]), amount, int(target.get("seen", 0))
-        )
+        result = await cash.record(staff.user_id, question.subject, amount, question.seen)
     else:
-        result = await cash.confirm(int(target["count"]), staff.user_id, amount)
+        result = await cash.confirm(question.subject, staff.user_id, amount)
     await _counted(message, result, cash, view)
-
-
-async def _ask_again(state: FSMContext, key: str, target: dict[str, Any]) -> None:
-    """A bad answer keeps its question open (it was taken off in :func:`_target`)."""
-    data = await state.get_data() if await state.get_state() == Receiving.answer.state else {}
-    prompts = dict(data.get(_PROMPTS) or {})
-    prompts[key] = target
-    await state.set_state(Receiving.answer)
-    await state.set_data({_PROMPTS: prompts, _LATEST: key})
 
 
 async def _counted(message: Message, result: HandoverResult, cash: CashDesk, view: View) -> None:

@@ -38,7 +38,7 @@ from bot.telegram.cash.receiving import (
     read_count,
     received,
 )
-from bot.telegram.cash.states import Handing, Receiving
+from bot.telegram.cash.states import Handing, HandingData, Receiving
 from bot.telegram.shared.answers import PressAnswer
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, OnMessage, Typed
 from bot.telegram.shared.menu import MENU
@@ -168,7 +168,7 @@ async def _choose_receiver(
     receivers = await cash.receivers(staff.user_id)
     if len(receivers) > 1:
         await state.set_state(Handing.receiver)
-        await state.update_data(amount=str(amount))
+        await HandingData(amount).save(state)
         await message.answer(
             texts.handover_receiver_prompt(amount), reply_markup=receivers_keyboard(receivers)
         )
@@ -188,13 +188,13 @@ async def receiver_chosen(
     callback_answer: PressAnswer,
     message: Message,
 ) -> None:
-    amount = (await state.get_data()).get("amount")
-    if not isinstance(amount, str):
+    amount = (await HandingData.load(state)).amount
+    if amount is None:
         callback_answer.alert(_("This button is no longer active."))
         return
     await state.clear()
     receiver = callback_data.receiver or None
-    result = await cash.declare(staff.user_id, message.chat.id, Decimal(amount), receiver)
+    result = await cash.declare(staff.user_id, message.chat.id, amount, receiver)
     await _declared(message, message, result, cash, view)
 
 
