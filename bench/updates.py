@@ -21,8 +21,8 @@ from bot.allpay.answers import CheckResult, ClientInfo, ResponseHeader
 from bot.app import build_app
 from bot.config import Settings
 from bot.store.payments import Payments
-from bot.telegram.callbacks import DraftAction, DraftCb
-from bot.telegram.pacing import Budget, Pacer
+from bot.telegram.cashin.callbacks import DraftAction, DraftCb
+from bot.telegram.runtime.pacing import Budget, Pacer
 
 USERS = 50
 #: The pacing layer's code runs on both sides; its budget never makes either wait here (the

@@ -30,19 +30,20 @@ from bot.running import App
 from bot.store.backends import open_database
 from bot.store.db import Database
 from bot.store.roster import Roster
-from bot.telegram.access import AccessMiddleware, RefusalBudget
-from bot.telegram.answers import LateAnswers
-from bot.telegram.commands import sync_commands
-from bot.telegram.context import LogContextMiddleware
-from bot.telegram.handlers import build_router
-from bot.telegram.i18n import LocaleMiddleware, make_i18n
-from bot.telegram.intake import Intake
-from bot.telegram.outbox import OutboxWorker
-from bot.telegram.pacing import Budget, Pacer, RedisBudgetStore
-from bot.telegram.parts import Parts, PartsMiddleware
-from bot.telegram.rerun import RerunMiddleware, RerunSafeStorage
-from bot.telegram.storage import SQLiteStorage
-from bot.telegram.watch import TelegramWatch
+from bot.telegram.routers import build_router
+from bot.telegram.runtime.access import AccessMiddleware, RefusalBudget
+from bot.telegram.runtime.context import LogContextMiddleware
+from bot.telegram.runtime.i18n import LocaleMiddleware, make_i18n
+from bot.telegram.runtime.intake import Intake
+from bot.telegram.runtime.outbox import OutboxWorker
+from bot.telegram.runtime.pacing import Budget, Pacer, RedisBudgetStore
+from bot.telegram.runtime.parts import Parts, PartsMiddleware
+from bot.telegram.runtime.rerun import RerunMiddleware, RerunSafeStorage
+from bot.telegram.runtime.storage import SQLiteStorage
+from bot.telegram.runtime.view import ViewMiddleware
+from bot.telegram.runtime.watch import TelegramWatch
+from bot.telegram.shared.answers import LateAnswers
+from bot.telegram.shared.commands import sync_commands
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn
@@ -314,12 +315,12 @@ def _dispatcher(
         cash=cases.cash,
         reports=cases.reports,
         sender=cases.sender,
-        settings=settings,
     )
     dispatcher.update.outer_middleware(LogContextMiddleware())
     dispatcher.update.outer_middleware(PartsMiddleware(parts))
     dispatcher.update.outer_middleware(RerunMiddleware(storage))
     LocaleMiddleware(i18n, cases.people).setup(dispatcher)
+    ViewMiddleware(settings).setup(dispatcher)  # the settings handlers' words need
     access = AccessMiddleware(cases.people, RefusalBudget())
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)

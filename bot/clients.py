@@ -22,7 +22,7 @@ from bot.config import ConfigError, Settings
 from bot.metrics import Metrics
 from bot.redaction import register_secret
 from bot.store.db import Database
-from bot.telegram.storage import SQLiteStorage
+from bot.telegram.runtime.storage import SQLiteStorage
 
 # The embedded sandbox is loaded only when it runs, redis and aiogram's RedisStorage with
 # REDIS_URL only (tests/test_imports.py).
@@ -110,7 +110,7 @@ def conversation_storage(
         return SQLiteStorage(db), SimpleEventIsolation(), None
     from aiogram.fsm.storage.redis import RedisStorage
 
-    from bot.telegram.isolation import RenewedRedisIsolation
+    from bot.telegram.runtime.isolation import RenewedRedisIsolation
 
     keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
     # Idle conversations go after PRUNE_AFTER_DAYS, as in the journal (0: kept).

@@ -24,7 +24,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import Status
 from bot.loops import BackgroundLoop
 from bot.redaction import redact_error
-from bot.telegram.pacing import Lane
+from bot.telegram.runtime.pacing import Lane
 from bot.usecases.reports import Reports
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from bot.loops import BackgroundLoop
     from bot.metrics import Metrics, TelegramReach
     from bot.store.db import Database
-    from bot.telegram.intake import Intake
-    from bot.telegram.outbox import OutboxWorker
-    from bot.telegram.pacing import Pacer
-    from bot.telegram.parts import Parts
+    from bot.telegram.runtime.intake import Intake
+    from bot.telegram.runtime.outbox import OutboxWorker
+    from bot.telegram.runtime.pacing import Pacer
+    from bot.telegram.runtime.parts import Parts
     from bot.usecases.approvals import ApprovalDesk
     from bot.usecases.cash import CashDesk
     from bot.usecases.cashin import CashIn

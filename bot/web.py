@@ -135,7 +135,7 @@ def _webhook(secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Telegram's POSTs: the secret header compared as bytes (a header that is not ASCII is a
     wrong secret: 401, not a server error), the update kept in the journal, then 200 —
     handled after the answer, so a handler's paced wait never holds Telegram's request open,
-    and a process killed mid-handler loses nothing (:mod:`bot.telegram.intake`)."""
+    and a process killed mid-handler loses nothing (:mod:`bot.telegram.runtime.intake`)."""
     expected = secret.encode()
 
     async def handle(request: web.Request) -> web.Response:

@@ -29,7 +29,7 @@ from bot.redaction import is_postgres_url
 from bot.running import App
 from bot.store.db import Database, Tx, ts
 from bot.store.postgres import WRITERS_LOCK
-from bot.telegram.pacing import Budget
+from bot.telegram.runtime.pacing import Budget
 from tests.journal import Journal
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"

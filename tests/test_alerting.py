@@ -30,7 +30,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import Status
 from bot.loops import BackgroundLoop
 from bot.metrics import JOURNAL_WAIT, Metrics, TelegramReach, Vitals
-from bot.telegram.pacing import Lane
+from bot.telegram.runtime.pacing import Lane
 from bot.usecases.reports import Reports
 from bot.web import start_web
 from tests.harness import Harness, seed_payment

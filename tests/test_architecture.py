@@ -101,7 +101,7 @@ def test_handlers_reach_the_database_only_through_use_cases() -> None:
     for name, text in _sources().items():
         if name.startswith("telegram/"):
             assert not any(m.startswith("bot.store") for m in _imports(text)) or name in {
-                "telegram/storage.py"  # aiogram's FSM storage is a store adapter
+                "telegram/runtime/storage.py"  # aiogram's FSM storage is a store adapter
             }, name
             assert "SELECT " not in text and "UPDATE " not in text, name
 
@@ -111,7 +111,7 @@ def test_no_filter_or_handler_runs_in_a_worker_thread() -> None:
     worker thread: a thread hop on every update that reaches it. Every one here is async."""
     from aiogram import Router
 
-    from bot.telegram.handlers import build_router
+    from bot.telegram.routers import build_router
 
     def walk(router: Router) -> list[str]:
         sync: list[str] = []
@@ -219,3 +219,55 @@ def test_every_aiogram_middleware_is_in_the_telegram_layer() -> None:
     assert "LocaleMiddleware" in homes and "Pacer" in homes  # the walk sees them
     outside = {cls: name for cls, name in homes.items() if not name.startswith("telegram/")}
     assert outside == {}
+
+
+#: bot/telegram/'s packages that are not features: what the features share, what they run on.
+NOT_FEATURES = {"shared", "runtime"}
+
+
+def _features() -> list[Path]:
+    return sorted(
+        path
+        for path in (BOT / "telegram").iterdir()
+        if (path / "__init__.py").exists() and path.name not in NOT_FEATURES
+    )
+
+
+def test_each_feature_has_its_router_factory() -> None:
+    """Every feature package under bot/telegram/ has a ``router.py`` building its router."""
+    features = _features()
+    assert {"cashin", "cash", "approvals", "history", "reports", "roster", "basics"} <= {
+        feature.name for feature in features
+    }
+    for feature in features:
+        router = feature / "router.py"
+        assert router.exists(), feature.name
+        factories = [
+            node.name
+            for node in ast.parse(router.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.FunctionDef) and re.fullmatch(r"make_\w*router", node.name)
+        ]
+        assert factories, feature.name
+
+
+def test_a_feature_imports_no_other_features_router() -> None:
+    """A feature may use another's words or buttons, never its handlers: only
+    bot/telegram/routers.py puts the routers together."""
+    graph = _module_graph()
+    features = {feature.name for feature in _features()}
+    found = []
+    for name, targets in graph.items():
+        parts = name.split(".")
+        if parts[:2] != ["bot", "telegram"] or len(parts) < 3 or parts[2] not in features:
+            continue
+        for target in targets:
+            other = target.split(".")
+            if (
+                other[:2] == ["bot", "telegram"]
+                and len(other) >= 4
+                and other[2] in features
+                and other[2] != parts[2]
+                and other[3] == "router"
+            ):
+                found.append((name, target))
+    assert found == []

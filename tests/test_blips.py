@@ -17,8 +17,8 @@ from bot.outage import PartDown
 from bot.redaction import is_postgres_url
 from bot.store import postgres
 from bot.store.backends import open_database
-from bot.telegram import texts
-from bot.telegram.keyboards import retry_confirm_keyboard
+from bot.telegram.cashin.keyboards import retry_confirm_keyboard
+from bot.telegram.cashin.texts import confirm_unrecorded
 from tests.harness import CASHIER, CASHIER_2, STRANGER, Harness, holding
 from tests.tcpproxy import CutProxy
 
@@ -236,7 +236,7 @@ async def test_a_card_that_says_not_confirmed_over_its_payment_shows_it_again(
     await harness.wait_status(CASHIER, card.message_id, "✅")
     app = harness.app
     with app.i18n.context(), app.i18n.use_locale("en"):
-        text, markup = texts.confirm_unrecorded(), retry_confirm_keyboard(draft_id)
+        text, markup = confirm_unrecorded(), retry_confirm_keyboard(draft_id)
     await app.bot.edit_message_text(
         text, chat_id=CASHIER, message_id=card.message_id, reply_markup=markup
     )

@@ -4,7 +4,7 @@ items 1, 6 and 7) — played through the Bot API stand-in and the sandbox."""
 
 from __future__ import annotations
 
-from bot.telegram import texts
+from bot.telegram.cashin.texts import top_up_cancelled
 from tests.harness import CASHIER, Harness
 
 
@@ -44,7 +44,7 @@ async def test_a_cancelled_card_says_give_the_cash_back_and_loses_its_buttons(
     )
     await harness.tg.wait_for(lambda: not card.buttons)
     with harness.app.i18n.context(), harness.app.i18n.use_locale("en"):
-        assert card.text == texts.top_up_cancelled()
+        assert card.text == top_up_cancelled()
     assert await harness.journal.payments_page(None, 0, 10) == ([], 0)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import ChatMessage
-from bot.telegram.callbacks import ApprovalCb
+from bot.telegram.approvals.callbacks import ApprovalCb
 from tests.harness import (
     ADMIN,
     CASHIER,

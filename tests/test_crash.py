@@ -285,7 +285,7 @@ async def test_a_button_press_whose_handler_was_killed_is_answered_after_the_res
     database_url: str, sandbox: RunningSandbox, telegram: FakeTelegram, bot_env: BotProcess
 ) -> None:
     """The same for a button: its rerun answers the press a second time, which Telegram
-    refuses — the step goes on all the same (bot/telegram/answers.py)."""
+    refuses — the step goes on all the same (bot/telegram/shared/answers.py)."""
     url = urlsplit(sandbox.url)
     assert url.hostname is not None and url.port is not None
     holding = HoldingProxy(url.hostname, url.port)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.clock import utcnow
 from bot.domain.model import Role
-from bot.telegram.commands import available
+from bot.telegram.shared.commands import available
 from bot.usecases.digest import DigestScheduler
 from tests.harness import (
     ADMIN,

@@ -496,7 +496,7 @@ import json, sys, sysconfig
 from importlib import resources
 import bot
 from bot.devtools.sandbox import SANDBOX_PATH, TM_PATH, wsdl_text
-from bot.telegram.i18n import locales_path, make_i18n
+from bot.telegram.runtime.i18n import locales_path, make_i18n
 from bot.documents.receipt import FONTS
 
 wsdls = [wsdl_text("http://x/", path) for path in (SANDBOX_PATH, TM_PATH)]

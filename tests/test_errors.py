@@ -1,4 +1,4 @@
-"""A button whose handler fails is answered all the same (bot/telegram/handlers/common.py):
+"""A button whose handler fails is answered all the same (bot/telegram/basics/router.py):
 an unexpected error with "something went wrong", a part that is away with "temporarily
 unavailable" — as an alert on the press or, the press answered already (Confirm answers
 it first), in the chat; never silence. (A part that is away is the intake's and the parts'

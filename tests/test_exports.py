@@ -23,8 +23,8 @@ from bot.documents.export import export_xlsx
 from bot.domain import reports
 from bot.domain.model import Payment, Status
 from bot.domain.reports import CSV_COLUMNS, export_csv
-from bot.telegram import texts
-from bot.telegram.i18n import make_i18n
+from bot.telegram.runtime.i18n import make_i18n
+from bot.telegram.shared.texts import status_label
 
 ROOT = Path(__file__).resolve().parents[1]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -89,8 +89,8 @@ def _xlsx(
     """The payments sheet's titles and rows, and the status words of ``lang``."""
     i18n = make_i18n(lang)
     with i18n.context(), i18n.use_locale(lang):
-        data = export_xlsx(payments, NAMES, ALMATY, gettext, texts.status_label)
-        labels = {status: texts.status_label(status) for status in Status}
+        data = export_xlsx(payments, NAMES, ALMATY, gettext, status_label)
+        labels = {status: status_label(status) for status in Status}
     sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     return [str(title) for title in rows[0]], rows[1:], labels

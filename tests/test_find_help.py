@@ -13,8 +13,8 @@ from aiogram.utils.i18n import I18n
 
 from bot.devtools.telegram import ChatMessage
 from bot.domain.model import Payment, Status
-from bot.telegram.i18n import locales_path
-from bot.telegram.keyboards import receipt_keyboard
+from bot.telegram.history.keyboards import receipt_keyboard
+from bot.telegram.runtime.i18n import locales_path
 from tests.harness import (
     ADMIN,
     CASHIER,

@@ -12,7 +12,7 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.devtools.telegram import FakeTelegram
-from bot.telegram.i18n import locales_path
+from bot.telegram.runtime.i18n import locales_path
 from tests.harness import ADMIN, CASHIER, SUPERVISOR, english_words
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from bot.clients import conversation_storage
 from bot.config import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.store.backends import open_database
-from bot.telegram.storage import SQLiteStorage
+from bot.telegram.runtime.storage import SQLiteStorage
 from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: P
     )
     assert done.returncode == 0, done.stderr[-3000:]
     modules = json.loads(done.stdout.splitlines()[-1])
-    assert "bot.telegram.handlers" in modules and "aiogram" in modules  # it did build
+    assert "bot.telegram.routers" in modules and "aiogram" in modules  # it did build
     assert _loaded(modules) == []
 
 

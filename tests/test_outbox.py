@@ -20,8 +20,8 @@ from bot.domain.clock import utcnow
 from bot.domain.model import OutboxKind
 from bot.store.db import Database, Tx
 from bot.store.roster import Roster
-from bot.telegram.i18n import make_i18n
-from bot.telegram.outbox import OutboxWorker
+from bot.telegram.runtime.i18n import make_i18n
+from bot.telegram.runtime.outbox import OutboxWorker
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries

@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
 from redis.asyncio import Redis
 
-from bot.telegram.pacing import Budget, Lane, Pacer, RedisBudgetStore, current_lane
+from bot.telegram.runtime.pacing import Budget, Lane, Pacer, RedisBudgetStore, current_lane
 from tests.conftest import REDIS_URL
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"

@@ -23,7 +23,7 @@ from bot.devtools.telegram import FakeTelegram
 from bot.documents.receipt import render_pdf
 from bot.domain.model import Payment, Status
 from bot.domain.receipts import Parties, Receipt
-from bot.telegram.i18n import locales_path
+from bot.telegram.runtime.i18n import locales_path
 from tests.harness import CASHIER, PARTIES
 
 ALMATY = ZoneInfo("Asia/Almaty")

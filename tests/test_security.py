@@ -32,7 +32,7 @@ from bot.domain.parsing import clean_name
 from bot.logs import one_line
 from bot.redaction import redact, redact_error, register_secret
 from bot.serving import run_bot
-from bot.telegram.access import RefusalBudget
+from bot.telegram.runtime.access import RefusalBudget
 from tests.conftest import Connect, sandbox_folder
 from tests.harness import (
     ADMIN,

@@ -141,7 +141,7 @@ def test_a_malformed_bot_api_answer_is_logged_without_names_logins_or_lines_of_i
     captured_logs: io.StringIO,
 ) -> None:
     exc = _decode_error()
-    log = logging.getLogger("bot.telegram.handlers.common")
+    log = logging.getLogger("bot.telegram.basics.router")
     # As the error handlers logged it (the repr, the traceback), and as they log it now.
     log.error("update %d failed: %r", 2, exc, exc_info=exc)
     log.error("update %d failed: %s", 2, describe_error(exc), exc_info=exc)

@@ -14,6 +14,7 @@ from bot.domain.clock import utcnow
 from bot.domain.model import OutboxKind, Status
 from bot.store.db import Tx, ts
 from bot.store.outbox import Outbox
+from bot.telegram.cashin.notices import show_status
 from tests.harness import (
     CASHIER,
     CASHIER_2,
@@ -232,7 +233,7 @@ async def test_a_late_final_is_told_once_even_when_an_earlier_status_is_retried(
         # The retried item's delivery, whenever it comes: the final status again.
         final = await h.journal.get_payment(payment.guid)
         assert final is not None and final.status is Status.COMPLETED
-        await h.app.outbox._status([], final)
+        await show_status(h.app.outbox.delivery, [], final)
         await h.say(user, "/help")
         late = [m for m in telegram.messages(CASHIER) if "completed; the cash" in m.plain]
         assert len(late) == 1

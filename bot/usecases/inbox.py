@@ -1,6 +1,6 @@
 """Telegram's updates kept in the journal from arrival until their handler has finished
 (table ``updates`` through its owner, :mod:`bot.store.updates`): what the intake
-(:mod:`bot.telegram.intake`) asks of the journal, each one trip."""
+(:mod:`bot.telegram.runtime.intake`) asks of the journal, each one trip."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.parsing import format_tenge
 from bot.files import write_private
-from bot.telegram.keyboards import N_
+from bot.telegram.shared.texts import N_
 
 DEMO_USER_ID = 1001  # the admin: who you are at the start
 SUPERVISOR_ID = 1002

@@ -26,8 +26,8 @@ class Limits:
 
 
 #: Calls that spend a token of their chat's bucket and of the bot's (sends and edits alike).
-#: Telegram's side, kept apart from the bot's own list in ``bot.telegram.pacing`` on purpose:
-#: a stand-in that imported the bot's assumption could never catch it being wrong.
+#: Telegram's side, kept apart from the bot's own list in ``bot.telegram.runtime.pacing`` on
+#: purpose: a stand-in that imported the bot's assumption could never catch it being wrong.
 COUNTED_METHODS = frozenset(
     {
         "sendMessage",

@@ -1,0 +1,2 @@
+"""Approval requests: the supervisors' decisions, the reasons for a rejection, the requests' cards
+and notices."""

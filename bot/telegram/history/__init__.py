@@ -1,0 +1,1 @@
+"""/history, /find, /today, a top-up's details and its receipt (in the chat and as a PDF)."""

@@ -1,0 +1,2 @@
+"""The supervisors' reports: /report, /digest, /export, /pending, /balance, /recheck, and the
+daily digest."""

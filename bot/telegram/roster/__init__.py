@@ -1,0 +1,1 @@
+"""The roster (/cashiers, adding, removing, blocking people) and the audit trail (/audit)."""
