@@ -271,3 +271,23 @@ def test_a_feature_imports_no_other_features_router() -> None:
             ):
                 found.append((name, target))
     assert found == []
+
+
+#: No module in bot/ is longer: one that grows past it splits by responsibility.
+MODULE_LINES = 400
+
+
+def test_no_module_is_longer_than_the_bound() -> None:
+    long = {
+        name: lines
+        for name, text in _sources().items()
+        if (lines := len(text.splitlines())) > MODULE_LINES
+    }
+    assert long == {}
+
+
+def test_the_root_holds_only_the_entry_point() -> None:
+    """Every module sits in a named layer (docs/architecture.md); the root has the package and
+    ``python -m bot``."""
+    root = sorted(path.name for path in BOT.glob("*.py"))
+    assert root == ["__init__.py", "__main__.py"]
