@@ -28,9 +28,9 @@ from tests.conftest import POSTGRES_URL, REDIS_URL, postgres_schema
 
 from bench.common import median, pct, recording_bot, table
 from bench.updates import UNTHROTTLED, InstantAllpay, conversation_stream, settings_for
-from bot.app import build_app
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.devtools.telegram import FakeTelegram
+from bot.wiring.app import build_app
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from bench.common import machine, sandbox_process
 async def main(quick: bool, only: set[int]) -> None:
     logging.basicConfig(level=logging.ERROR)
     gc.collect()
-    gc.freeze()  # as bot.serving does at start-up
+    gc.freeze()  # as bot.wiring.serving does at start-up
     print(f"# Benchmarks — {time.strftime('%Y-%m-%d %H:%M')} — {machine()}\n", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         async with sandbox_process(Path(tmp) / "sandbox") as sandbox:

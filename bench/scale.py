@@ -13,9 +13,9 @@ from typing import Any
 import psutil
 
 from bench.common import TOKEN, median, pct, table
-from bot.app import build_app
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.telegram import FakeTelegram
+from bot.wiring.app import build_app
 
 FIRST = 10_000
 

@@ -18,11 +18,11 @@ from aiogram.types import Message, Update
 
 from bench.common import TOKEN, recording_bot, table
 from bot.allpay.answers import CheckResult, ClientInfo, ResponseHeader
-from bot.app import build_app
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.store.payments import Payments
 from bot.telegram.cashin.callbacks import DraftAction, DraftCb
 from bot.telegram.runtime.pacing import Budget, Pacer
+from bot.wiring.app import build_app
 
 USERS = 50
 #: The pacing layer's code runs on both sides; its budget never makes either wait here (the

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import one_line, setup_logging
-from bot.redaction import register_secret
+from bot.config.settings import ConfigError, Settings, load_settings
+from bot.infra.logs import one_line, setup_logging
+from bot.infra.redaction import register_secret
 
 log = logging.getLogger("bot")
 
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "sandbox":
             asyncio.run(_serve_sandbox(settings, args.host, args.port, args.data))
         else:
-            from bot.serving import run_bot
+            from bot.wiring.serving import run_bot
 
             return int(asyncio.run(run_bot(settings)))
     except ConfigError as exc:
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(settings: Settings) -> int:
-    from bot.preflight import preflight
+    from bot.wiring.preflight import preflight
 
     logging.getLogger().setLevel(logging.CRITICAL)  # the lines below say it all
     outcomes = asyncio.run(preflight(settings))
@@ -181,7 +181,7 @@ def _health(settings: Settings) -> int:
 
 def _demo(language: str, data: Path | None) -> int:
     """The demo ignores the environment's settings: it is always the sandbox and a stand-in."""
-    from bot.config import normalize_language
+    from bot.config.settings import normalize_language
     from bot.devtools.demo import run_demo
 
     code = normalize_language(language)

@@ -17,10 +17,10 @@ from redis.exceptions import RedisError
 
 from bot.allpay.client import AllpayClient
 from bot.allpay.signing import Signer, Verifier
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.sandbox import RunningSandbox, ensure_sandbox_keys, start_sandbox
 from bot.devtools.telegram import FakeTelegram
-from bot.logs import one_line
+from bot.infra.logs import one_line
 from bot.store.backends import open_database
 from bot.store.db import Database
 from tests.harness import Harness, running_bot, settings_for

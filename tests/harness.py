@@ -19,17 +19,17 @@ import psycopg
 
 from bot.allpay.answers import PayResult, ResponseHeader
 from bot.allpay.protocol import PayStatus
-from bot.app import build_app
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.sandbox import Sandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, parse_html
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
-from bot.redaction import is_postgres_url
-from bot.running import App
+from bot.infra.redaction import is_postgres_url
 from bot.store.db import Database, Tx, ts
 from bot.store.postgres import WRITERS_LOCK
 from bot.telegram.runtime.pacing import Budget
+from bot.wiring.app import build_app
+from bot.wiring.running import App
 from tests.journal import Journal
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"

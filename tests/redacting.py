@@ -1,11 +1,11 @@
-"""Registered secrets (:mod:`bot.redaction`) put aside for one test: the bot keeps every
+"""Registered secrets (:mod:`bot.infra.redaction`) put aside for one test: the bot keeps every
 secret it is told for the life of its process, a test of redaction starts with none."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot import redaction
+from bot.infra import redaction
 
 
 def without_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

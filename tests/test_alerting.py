@@ -28,11 +28,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.allpay.protocol import PayStatus
 from bot.domain.clock import utcnow
 from bot.domain.model import Status
-from bot.loops import BackgroundLoop
-from bot.metrics import JOURNAL_WAIT, Metrics, TelegramReach, Vitals
+from bot.infra.loops import BackgroundLoop
 from bot.telegram.runtime.pacing import Lane
+from bot.telegram.runtime.watch import TelegramReach
 from bot.usecases.reports import Reports
-from bot.web import start_web
+from bot.wiring.metrics import JOURNAL_WAIT, Metrics, Vitals
+from bot.wiring.web import start_web
 from tests.harness import Harness, seed_payment
 
 ROOT = Path(__file__).resolve().parents[1]

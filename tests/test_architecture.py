@@ -198,10 +198,40 @@ def test_no_module_imports_itself_back() -> None:
 
 def test_settings_know_neither_the_store_nor_the_protocol() -> None:
     """Settings are read by every layer: they import none of them (the URL helpers live in
-    bot/redaction.py, the API version is a plain value the Allpay client turns into its own)."""
-    for module in ("config.py", "config_checks.py"):
-        imported = _imports((BOT / module).read_text(encoding="utf-8"))
+    bot/infra/redaction.py, the API version is a plain value the Allpay client turns into its
+    own)."""
+    modules = sorted((BOT / "config").glob("*.py"))
+    assert {path.name for path in modules} >= {"settings.py", "checks.py"}
+    for path in modules:
+        imported = _imports(path.read_text(encoding="utf-8"))
         assert not {name for name in imported if name.startswith(("bot.store", "bot.allpay"))}
+
+
+#: What each named layer may not import (docs/architecture.md's table).
+LAYER_NEVER = {
+    "domain": ("bot.store", "bot.allpay", "bot.usecases", "bot.telegram", "bot.wiring"),
+    "infra": ("bot.store", "bot.allpay", "bot.usecases", "bot.telegram", "bot.wiring"),
+    "config": ("bot.store", "bot.allpay", "bot.usecases", "bot.telegram", "bot.wiring"),
+    "allpay": ("bot.store", "bot.usecases", "bot.telegram", "bot.wiring"),
+    "store": ("bot.allpay", "bot.usecases", "bot.telegram", "bot.wiring"),
+    "usecases": ("bot.telegram", "bot.wiring"),
+    "telegram": ("bot.wiring", "bot.allpay"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYER_NEVER))
+def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
+    """Counting imports under TYPE_CHECKING and inside functions: the wiring is imported by
+    ``python -m bot`` (and the stand-ins, which run the bot), nothing else."""
+    graph = _module_graph()
+    found = {
+        (name, target)
+        for name, targets in graph.items()
+        if name.startswith(f"bot.{layer}.") or name == f"bot.{layer}"
+        for target in targets
+        if target.startswith(LAYER_NEVER[layer])
+    }
+    assert found == set()
 
 
 def test_every_aiogram_middleware_is_in_the_telegram_layer() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.devtools.telegram import FakeTelegram
-from bot.outage import PartDown
-from bot.redaction import is_postgres_url
+from bot.infra.outage import PartDown
+from bot.infra.redaction import is_postgres_url
 from bot.store import postgres
 from bot.store.backends import open_database
 from bot.telegram.cashin.keyboards import retry_confirm_keyboard

@@ -24,7 +24,7 @@ from bot.domain.audit import (
 )
 from bot.domain.limits import LimitKind, LimitRefusal
 from bot.domain.model import Role, Status
-from bot.redaction import is_postgres_url
+from bot.infra.redaction import is_postgres_url
 from bot.store.audit import decode as decode_detail
 from bot.store.audit import encode as encode_detail
 from bot.store.backends import open_database

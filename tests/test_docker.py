@@ -26,7 +26,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from bot.web import start_web
+from bot.wiring.web import start_web
 from tests.harness import Harness, child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +136,7 @@ def test_compose_multi_profile_is_postgresql_redis_two_replicas_and_a_front() ->
 
 def test_every_setting_is_in_the_env_example_and_the_readme() -> None:
     """A deployment is configured from bot.env.example and README's table: nothing missing."""
-    from bot.config import Settings
+    from bot.config.settings import Settings
 
     example = (ROOT / "bot.env.example").read_text()
     readme = (ROOT / "README.md").read_text()
@@ -387,7 +387,7 @@ SECRETS_AND_DATA = (
     ".git/config",
     ".venv/bin/python",
     "bot/__pycache__/app.cpython-311.pyc",
-    "build/lib/bot/app.py",
+    "build/lib/bot/wiring/app.py",
     "allpay_cashin_bot.egg-info/PKG-INFO",
     "tests/test_docker.py",
 )

@@ -17,8 +17,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendMessage
 from aiogram.types import Message, Update
 
-from bot.app import build_app
-from bot.running import App
+from bot.wiring.app import build_app
+from bot.wiring.running import App
 from tests.conftest import sandbox_folder, start_from
 from tests.harness import CASHIER, STRANGER, SUPERVISOR_CHAT, TOKEN, UNLIMITED, settings_for
 from tests.mocked_bot import RecordingSession, Updates, buttons, mocked_bot

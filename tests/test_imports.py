@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.clients import conversation_storage
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
 from bot.store.backends import open_database
 from bot.telegram.runtime.storage import SQLiteStorage
+from bot.wiring.clients import conversation_storage
 from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +28,8 @@ SCRIPT = """
 import asyncio, json, sys
 
 import bot.__main__
-from bot.app import build_app
-from bot.config import Settings
+from bot.wiring.app import build_app
+from bot.config.settings import Settings
 
 
 async def main() -> None:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.model import Status
-from bot.running import App
-from bot.web import health
+from bot.wiring.app import build_app
+from bot.wiring.running import App
+from bot.wiring.web import health
 from tests.conftest import REDIS_URL
 from tests.harness import ADMIN, CASHIER, _has_button
 from tests.journal import Journal

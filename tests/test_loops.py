@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot.loops import MAX_RESTARTS, BackgroundLoop, wait_event
-from bot.outage import PartDown
-from bot.serving import _watch_loops
+from bot.infra.loops import MAX_RESTARTS, BackgroundLoop, wait_event
+from bot.infra.outage import PartDown
 from bot.store.sqlite import SqliteDatabase
+from bot.wiring.serving import _watch_loops
 from tests.harness import CASHIER, CASHIER_2, SUPERVISOR_CHAT, Harness
 
 

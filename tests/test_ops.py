@@ -17,13 +17,13 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import ConfigError
+from bot.config.settings import ConfigError
 from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import FakeTelegram, Fault
-from bot.logs import setup_logging
-from bot.serving import run_bot
+from bot.infra.logs import setup_logging
 from bot.usecases.singleton import Singleton
-from bot.web import start_web
+from bot.wiring.serving import run_bot
+from bot.wiring.web import start_web
 from tests.conftest import Connect
 from tests.harness import (
     CASHIER,

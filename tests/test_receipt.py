@@ -18,7 +18,7 @@ import zxingcpp
 from aiogram.utils.i18n import I18n
 from pypdf import PdfReader
 
-from bot.config import ConfigError, load_settings
+from bot.config.settings import ConfigError, load_settings
 from bot.devtools.telegram import FakeTelegram
 from bot.documents.receipt import render_pdf
 from bot.domain.model import Payment, Status

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from bot.allpay.answers import CheckResult
-from bot.app import announce
+from bot.wiring.app import announce
 from tests.harness import (
     ADMIN,
     CASHIER,

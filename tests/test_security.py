@@ -29,10 +29,10 @@ from bot.devtools.sandbox import SCRIPT, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram, Fault
 from bot.domain.model import ConfirmOutcome
 from bot.domain.parsing import clean_name
-from bot.logs import one_line
-from bot.redaction import redact, redact_error, register_secret
-from bot.serving import run_bot
+from bot.infra.logs import one_line
+from bot.infra.redaction import redact, redact_error, register_secret
 from bot.telegram.runtime.access import RefusalBudget
+from bot.wiring.serving import run_bot
 from tests.conftest import Connect, sandbox_folder
 from tests.harness import (
     ADMIN,

@@ -30,20 +30,20 @@ from aiohttp import web
 
 from bot.allpay.answers import CheckResult, PayResult
 from bot.allpay.protocol import AllpayError, PayStatus
-from bot.app import warn_about_allpay
-from bot.config import ConfigError, Settings, load_settings
+from bot.config.settings import ConfigError, Settings, load_settings
 from bot.devtools.demo import demo_settings
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.limits import LimitKind, LimitRefusal, Limits
 from bot.domain.model import Approval, ApprovalState, ConfirmOutcome, Decision, RetryPolicy, Role
-from bot.logs import describe_error, setup_logging
+from bot.infra.logs import describe_error, setup_logging
 from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Sender
+from bot.wiring.app import warn_about_allpay
 from tests.conftest import ALMATY, Connect, make_client
 from tests.harness import (
     ADMIN,
@@ -565,7 +565,7 @@ async def test_plain_http_allpay_is_warned_at_start_up_and_in_check(
     [warning] = [line for line in lines if line.startswith("⚠️")]
     assert warning.startswith("⚠️ ALLPAY_URL: not https://") and "Faults" in warning
     settings = load_settings(**{k.lower(): v for k, v in env.items()})
-    with caplog.at_level(logging.WARNING, logger="bot.app"):
+    with caplog.at_level(logging.WARNING, logger="bot.wiring.app"):
         warn_about_allpay(settings)
     assert any("ALLPAY_URL is not https://" in r.getMessage() for r in caplog.records)
     https = settings.model_copy(update={"allpay_url": "https://allpay.example/soap"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, normalize_language
+from bot.config.settings import ConfigError, load_settings, normalize_language
 
 
 @pytest.fixture(autouse=True)

@@ -352,7 +352,7 @@ async def test_the_bot_api_session_waits_for_tls_only_where_there_is_tls(
     over plain HTTP there are none, and nothing to wait for."""
     from aiogram.client.telegram import TelegramAPIServer
 
-    from bot.clients import BotApiSession
+    from bot.wiring.clients import BotApiSession
 
     slept: list[float] = []
     real_sleep = asyncio.sleep

@@ -52,7 +52,7 @@ from bot.allpay.protocol import (
 )
 from bot.allpay.signing import SignatureError, Signer, Verifier
 from bot.domain.masking import mask_login
-from bot.outage import Part
+from bot.infra.outage import Part
 
 log = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ def generate_key_pair(private_path: Path, public_path: Path, bits: int = 2048) -
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from bot.files import write_private
+    from bot.infra.files import write_private
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_bytes = key.private_bytes(

@@ -31,7 +31,7 @@ from bot.domain.audit import (
 from bot.domain.limits import LimitKind, LimitRefusal
 from bot.domain.model import Role, Status
 from bot.domain.money import from_tiyn, to_tiyn
-from bot.redaction import redact_error
+from bot.infra.redaction import redact_error
 from bot.store.db import Tx, parse_ts, ts
 
 

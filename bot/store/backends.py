@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.redaction import is_postgres_url
+from bot.infra.redaction import is_postgres_url
 from bot.store.db import Database
 from bot.store.sqlite import SqliteDatabase
 

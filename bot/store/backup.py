@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.files import PRIVATE_FILE, private_dir
+from bot.infra.files import PRIVATE_FILE, private_dir
 from bot.store.db import Tx
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox

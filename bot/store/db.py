@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from bot.outage import Part, PartDown
+from bot.infra.outage import Part, PartDown
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class Database:
         #: Trips from the event loop to the database thread (bench/ reports it per step).
         self.hops = 0
         #: Whether the journal answers: a trip that cannot reach it raises
-        #: :class:`~bot.outage.PartDown` and says so here (one log line each way).
+        #: :class:`~bot.infra.outage.PartDown` and says so here (one log line each way).
         self.part = Part("journal")
 
     async def open(self) -> None:

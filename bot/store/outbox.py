@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.domain.model import OutboxItem, OutboxKind
-from bot.redaction import redact_error
+from bot.infra.redaction import redact_error
 from bot.store.db import Row, Tx, marks, parse_ts, ts
 
 

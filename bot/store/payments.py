@@ -13,7 +13,7 @@ from typing import Any
 from bot.domain.limits import Usage
 from bot.domain.model import USING_LIMITS, Draft, Payment, Status
 from bot.domain.money import to_tiyn
-from bot.redaction import redact_error
+from bot.infra.redaction import redact_error
 from bot.store.db import Tx, marks, parse_ts, ts
 from bot.store.payment_lists import COLUMNS, OPEN, PaymentLists
 from bot.store.rows import UsageColumn, build, day_usage

@@ -45,7 +45,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg.types.numeric import Int8Dumper
 
-from bot.outage import PartDown
+from bot.infra.outage import PartDown
 from bot.store.db import LOCK_WAIT_MS, Database, Row, Tx
 from bot.store.schema import CONVERSIONS
 from bot.store.schema.postgres import MIGRATIONS

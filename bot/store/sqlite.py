@@ -18,8 +18,8 @@ from typing import TypeVar
 
 import aiosqlite
 
-from bot.files import private_file
-from bot.outage import PartDown
+from bot.infra.files import private_file
+from bot.infra.outage import PartDown
 from bot.store.db import LOCK_WAIT_MS, Database, Tx
 from bot.store.schema import CONVERSIONS
 from bot.store.schema.sqlite import MIGRATIONS

@@ -26,8 +26,8 @@ from bot.domain.model import (
     Withdrawal,
 )
 from bot.domain.money import new_id
-from bot.loops import BackgroundLoop
-from bot.outage import PartDown
+from bot.infra.loops import BackgroundLoop
+from bot.infra.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx

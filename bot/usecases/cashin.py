@@ -20,7 +20,7 @@ from bot.domain.clock import utcnow
 from bot.domain.limits import LimitRefusal, Limits
 from bot.domain.masking import mask_login
 from bot.domain.model import Confirmation, ConfirmOutcome, Draft, DraftState
-from bot.outage import PartDown
+from bot.infra.outage import PartDown
 from bot.store.approvals import Approvals
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from bot.domain.cash import CashDay
 from bot.domain.clock import utcnow
 from bot.domain.reports import Summary, day_bounds, local_today, summarize
-from bot.loops import BackgroundLoop
+from bot.infra.loops import BackgroundLoop
 from bot.store.db import Database, Tx
 from bot.store.digests import Digests
 from bot.store.payments import Payments

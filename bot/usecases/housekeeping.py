@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from bot.domain.clock import utcnow
-from bot.loops import BackgroundLoop
+from bot.infra.loops import BackgroundLoop
 from bot.store.backup import backup
 from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx

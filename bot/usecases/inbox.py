@@ -32,7 +32,8 @@ class Inbox:
 
     async def keep(self, updates: Sequence[tuple[int, int, str]]) -> set[int]:
         """Keep ``(update_id, sender_id, JSON)``, claimed by this process, durably: the ids
-        that were new. Raises :class:`~bot.outage.PartDown` when the journal cannot keep them."""
+        that were new. Raises :class:`~bot.infra.outage.PartDown` when the journal cannot
+        keep them."""
         now = self._clock()
         fresh = await self.db.write(
             lambda tx: Updates.keep(tx, now, updates, self.owner, now + self.claim)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.domain.clock import utcnow
 from bot.domain.model import Payment
-from bot.loops import BackgroundLoop, wait_event
+from bot.infra.loops import BackgroundLoop, wait_event
 from bot.store.payments import Payments
 from bot.usecases.sending import Sender
 

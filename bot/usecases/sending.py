@@ -25,8 +25,8 @@ from bot.domain.clock import utcnow
 from bot.domain.masking import mask_login
 from bot.domain.model import Draft, Payment, RetryPolicy, Status
 from bot.domain.money import new_guid
-from bot.logs import bind, log_context
-from bot.outage import PartDown
+from bot.infra.logs import bind, log_context
+from bot.infra.outage import PartDown
 from bot.store.audit import AuditLog
 from bot.store.db import Database, Tx
 from bot.store.drafts import Drafts

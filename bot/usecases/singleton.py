@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.domain.clock import utcnow
-from bot.outage import PartDown
+from bot.infra.outage import PartDown
 from bot.store.db import Database, Tx
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox

@@ -15,11 +15,11 @@ from typing import Any, TextIO
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.parsing import format_tenge
-from bot.files import write_private
+from bot.infra.files import write_private
 from bot.telegram.shared.texts import N_
 
 DEMO_USER_ID = 1001  # the admin: who you are at the start

@@ -17,8 +17,7 @@ from typing import Any, TextIO
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.app import announce, build_app
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.devtools.demo.screen import (
     APPROVAL_FROM,
     CASHIER_ID,
@@ -41,12 +40,13 @@ from bot.devtools.demo.screen import (
 from bot.devtools.telegram import FakeTelegram
 from bot.domain.clock import utcnow
 from bot.domain.model import OPEN_STATUSES
-from bot.logs import log_times_in
-from bot.running import App
+from bot.infra.logs import log_times_in
 from bot.store.db import Tx
 from bot.store.outbox import Outbox
 from bot.store.payments import Payments
 from bot.usecases.digest import DigestScheduler
+from bot.wiring.app import announce, build_app
+from bot.wiring.running import App
 
 #: How long the screen waits for the bot after a line before taking the next one anyway (a
 #: slow Allpay answer is shown when it comes), and how long nothing must change meanwhile.

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.allpay.protocol import PayStatus
-from bot.files import private_file
+from bot.infra.files import private_file
 
 DEFAULT_BALANCE = Decimal(100_000_000)
 

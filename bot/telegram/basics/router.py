@@ -14,8 +14,8 @@ from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.model import StaffUser
-from bot.logs import describe_error
-from bot.outage import PartDown
+from bot.infra.logs import describe_error
+from bot.infra.outage import PartDown
 from bot.telegram.basics import texts
 from bot.telegram.basics.help import command_help, help_text
 from bot.telegram.cashin.states import CashInData

@@ -17,7 +17,7 @@ from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import SUPPORTED_LANGUAGES
+from bot.config.settings import SUPPORTED_LANGUAGES
 from bot.documents.export import export_xlsx
 from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status

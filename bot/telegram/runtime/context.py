@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
-from bot.logs import bind, log_context
+from bot.infra.logs import bind, log_context
 
 
 class LogContextMiddleware(BaseMiddleware):

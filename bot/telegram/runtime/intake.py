@@ -32,11 +32,11 @@ from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from pydantic import ValidationError
 
-from bot.config import normalize_language
+from bot.config.settings import normalize_language
 from bot.domain.clock import utcnow
-from bot.logs import one_line
-from bot.loops import BackgroundLoop
-from bot.outage import PartDown
+from bot.infra.logs import one_line
+from bot.infra.loops import BackgroundLoop
+from bot.infra.outage import PartDown
 from bot.telegram.runtime.rerun import RERUN
 from bot.telegram.shared.texts import temporarily_unavailable
 from bot.usecases.inbox import Inbox, KeptUpdate

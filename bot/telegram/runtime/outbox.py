@@ -34,9 +34,9 @@ from aiogram.utils.i18n import I18n
 
 from bot.domain.clock import utcnow
 from bot.domain.model import OutboxItem, OutboxKind
-from bot.logs import describe_error
-from bot.loops import BackgroundLoop
-from bot.outage import PartDown
+from bot.infra.logs import describe_error
+from bot.infra.loops import BackgroundLoop
+from bot.infra.outage import PartDown
 from bot.telegram.approvals.notices import deliver_approval
 from bot.telegram.cash.notices import deliver_handover
 from bot.telegram.cashin.notices import deliver_alert, deliver_feed, deliver_status

@@ -10,7 +10,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
-from bot.outage import Part
+from bot.infra.outage import Part
 
 
 @dataclass(frozen=True, slots=True)

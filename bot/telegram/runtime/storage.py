@@ -19,7 +19,7 @@ from aiogram.fsm.storage.base import (
 )
 
 from bot.domain.clock import utcnow
-from bot.outage import PartDown
+from bot.infra.outage import PartDown
 from bot.store.conversations import Conversations
 from bot.store.db import Database, Tx
 

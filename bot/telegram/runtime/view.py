@@ -11,7 +11,7 @@ from aiogram import BaseMiddleware, Router
 from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
 
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.telegram.shared.view import View
 
 

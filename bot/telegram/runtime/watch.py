@@ -1,8 +1,12 @@
 """The Bot API's watch: a request middleware under every call the bot makes (handlers, the
-outbox, start-up) that counts Telegram's 429s and keeps :class:`~bot.metrics.TelegramReach`
-current for /healthz."""
+outbox, start-up) that counts Telegram's 429s and keeps :class:`TelegramReach` current for
+/healthz."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -20,16 +24,25 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from bot.domain.clock import utcnow
-from bot.metrics import Metrics, TelegramReach
-from bot.redaction import redact_error
+from bot.infra.redaction import redact_error
+
+
+@dataclass
+class TelegramReach:
+    """Whether Telegram answered lately: reported by /healthz, never a reason to restart."""
+
+    reachable: bool | None = None  # None: not asked yet
+    last_success: datetime | None = None
+    last_error: str | None = None  # redacted, one line
 
 
 class TelegramWatch(BaseRequestMiddleware):
     """Sees every Bot API call, whoever made it (handlers, the outbox, start-up): counts 429s
-    and keeps :class:`TelegramReach` current."""
+    and keeps :class:`TelegramReach` current. ``retried_after``: called at each 429 (the
+    metrics' counter)."""
 
-    def __init__(self, metrics: Metrics, reach: TelegramReach) -> None:
-        self.metrics = metrics
+    def __init__(self, retried_after: Callable[[], object], reach: TelegramReach) -> None:
+        self.retried_after = retried_after
         self.reach = reach
 
     async def __call__(
@@ -41,7 +54,7 @@ class TelegramWatch(BaseRequestMiddleware):
         try:
             response = await make_request(bot, method)
         except TelegramRetryAfter:
-            self.metrics.telegram_retry_after.inc()
+            self.retried_after()
             self._answered()
             raise
         except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:

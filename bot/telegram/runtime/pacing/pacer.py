@@ -19,7 +19,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
-from bot.logs import log_context
+from bot.infra.logs import log_context
 from bot.telegram.runtime.pacing.budget import Budget, BudgetStore, LocalBudgetStore
 
 log = logging.getLogger(__name__)

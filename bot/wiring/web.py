@@ -27,13 +27,13 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.domain.clock import utcnow
-from bot.metrics import Vitals
-from bot.outage import Part
+from bot.infra.outage import Part
+from bot.wiring.metrics import Vitals
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from bot.running import App
+    from bot.wiring.running import App
 
 log = logging.getLogger(__name__)
 #: How long /healthz waits for a write probe (SQLite's lock wait and PostgreSQL's are 5 s).

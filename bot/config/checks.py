@@ -1,5 +1,5 @@
 """How one setting's text is read and checked, one function per kind of value: the
-:class:`~bot.config.Settings` fields carry them (pydantic's ``BeforeValidator`` and
+:class:`~bot.config.settings.Settings` fields carry them (pydantic's ``BeforeValidator`` and
 ``AfterValidator``). A ``ValueError``'s text becomes the line that names the variable; rules
 that weigh several settings together are the model's own (``Settings._consistency``)."""
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
-from bot.redaction import is_postgres_url
+from bot.infra.redaction import is_postgres_url
 
 
 def id_list(value: Any) -> Any:

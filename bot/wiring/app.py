@@ -1,6 +1,6 @@
 """Wiring, done once: settings → database → Allpay client (or the embedded sandbox) → use
 cases, resolver and outbox → aiogram Dispatcher with dependencies passed in, not globals.
-Running what is built until it is told to stop is :mod:`bot.serving`'s."""
+Running what is built until it is told to stop is :mod:`bot.wiring.serving`'s."""
 
 from __future__ import annotations
 
@@ -18,15 +18,12 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.utils.i18n import I18n
 
 from bot.allpay.client import AllpayClient
-from bot.clients import allpay_client, conversation_storage, make_bot
-from bot.config import ConfigError, Settings
+from bot.config.settings import ConfigError, Settings
 from bot.domain.limits import Limits
 from bot.domain.model import RetryPolicy
-from bot.logs import one_line
-from bot.metrics import Metrics, TelegramReach
-from bot.outage import Part
-from bot.redaction import register_secret
-from bot.running import App
+from bot.infra.logs import one_line
+from bot.infra.outage import Part
+from bot.infra.redaction import register_secret
 from bot.store.backends import open_database
 from bot.store.db import Database
 from bot.store.roster import Roster
@@ -41,7 +38,7 @@ from bot.telegram.runtime.parts import Parts, PartsMiddleware
 from bot.telegram.runtime.rerun import RerunMiddleware, RerunSafeStorage
 from bot.telegram.runtime.storage import SQLiteStorage
 from bot.telegram.runtime.view import ViewMiddleware
-from bot.telegram.runtime.watch import TelegramWatch
+from bot.telegram.runtime.watch import TelegramReach, TelegramWatch
 from bot.telegram.shared.answers import LateAnswers
 from bot.telegram.shared.commands import sync_commands
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
@@ -57,6 +54,9 @@ from bot.usecases.reports import Reports
 from bot.usecases.resolver import Resolver
 from bot.usecases.sending import Sender
 from bot.usecases.singleton import Identity, NameTaken
+from bot.wiring.clients import allpay_client, conversation_storage, make_bot
+from bot.wiring.metrics import Metrics
+from bot.wiring.running import App
 
 # What a deployment does not use is not loaded (tests/test_imports.py): redis with
 # REDIS_URL only (conversation_storage), the embedded sandbox only when it runs
@@ -120,7 +120,7 @@ async def build_app(
     metrics = Metrics()
     reach = TelegramReach()
     warn_about_allpay(settings)
-    from bot.preflight import warn_about_admins
+    from bot.wiring.preflight import warn_about_admins
 
     warn_about_admins(settings)
     async with contextlib.AsyncExitStack() as stack:
@@ -210,7 +210,7 @@ def _paced_bot(
     metrics.watch_queue(pacer.queue_depth)
     bot.session.middleware(LateAnswers())  # a rerun's second answer to a press is no error
     bot.session.middleware(pacer)
-    bot.session.middleware(TelegramWatch(metrics, reach))
+    bot.session.middleware(TelegramWatch(metrics.telegram_retry_after.inc, reach))
     return bot, pacer
 
 

@@ -25,11 +25,11 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import AllpayError, AllpayErrorKind
 from bot.allpay.signing import load_key
-from bot.config import Settings
-from bot.logs import one_line
-from bot.metrics import Metrics
-from bot.redaction import redact, redacted_url
+from bot.config.settings import Settings
+from bot.infra.logs import one_line
+from bot.infra.redaction import redact, redacted_url
 from bot.store.schema import VERSION
+from bot.wiring.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def _allpay_problem(error: AllpayError, url: str) -> str:
 
 
 async def _telegram(settings: Settings) -> list[Outcome]:
-    from bot.clients import make_bot
+    from bot.wiring.clients import make_bot
 
     bot = make_bot(settings)
     found: list[Outcome] = []
@@ -234,7 +234,7 @@ async def _postgres(url: str) -> Outcome:
 
 
 async def preflight(settings: Settings) -> list[Outcome]:
-    from bot.clients import allpay_client
+    from bot.wiring.clients import allpay_client
 
     found = [
         Outcome(

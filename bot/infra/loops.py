@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.clock import utcnow
-from bot.outage import PartDown
+from bot.infra.outage import PartDown
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from bot.allpay.client import AllpayClient
 from bot.allpay.protocol import ApiVersion
 from bot.allpay.signing import Signer, Verifier
-from bot.config import ConfigError, Settings
-from bot.metrics import Metrics
-from bot.redaction import register_secret
+from bot.config.settings import ConfigError, Settings
+from bot.infra.redaction import register_secret
 from bot.store.db import Database
 from bot.telegram.runtime.storage import SQLiteStorage
+from bot.wiring.metrics import Metrics
 
 # The embedded sandbox is loaded only when it runs, redis and aiogram's RedisStorage with
 # REDIS_URL only (tests/test_imports.py).

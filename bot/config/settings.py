@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-import bot.config_checks as checks
+import bot.config.checks as checks
 from bot.domain.receipts import Parties
-from bot.redaction import is_postgres_url, url_passwords
+from bot.infra.redaction import is_postgres_url, url_passwords
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "kk", "en")
@@ -56,7 +56,7 @@ def _language(value: str) -> str:
     return code
 
 
-# Each kind of value with its check (bot/config_checks.py); settings weighed together are
+# Each kind of value with its check (bot/config/checks.py); settings weighed together are
 # checked by Settings._consistency.
 IdList = Annotated[list[int], NoDecode, BeforeValidator(checks.id_list)]
 Url = Annotated[str | None, AfterValidator(checks.url)]
@@ -327,7 +327,7 @@ class Settings(BaseSettings):
         return self.web_host, self.web_port
 
     def secret_values(self) -> list[str]:
-        """Everything no log line or stored error may ever show (see bot.redaction)."""
+        """Everything no log line or stored error may ever show (see bot.infra.redaction)."""
         found = [
             secret.get_secret_value()
             for secret in (self.bot_token, self.allpay_token, self.webhook_secret)

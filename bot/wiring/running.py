@@ -1,4 +1,4 @@
-"""What a running bot is made of (:class:`App`), built by :func:`bot.app.build_app` and read
+"""What a running bot is made of (:class:`App`), built by :func:`bot.wiring.app.build_app` and read
 by the web server, the demo and the tests — apart from the wiring, so that neither the web
 server nor anyone else imports the module that starts them."""
 
@@ -14,15 +14,15 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.allpay.client import AllpayClient
-    from bot.config import Settings
+    from bot.config.settings import Settings
     from bot.devtools.sandbox import RunningSandbox
-    from bot.loops import BackgroundLoop
-    from bot.metrics import Metrics, TelegramReach
+    from bot.infra.loops import BackgroundLoop
     from bot.store.db import Database
     from bot.telegram.runtime.intake import Intake
     from bot.telegram.runtime.outbox import OutboxWorker
     from bot.telegram.runtime.pacing import Pacer
     from bot.telegram.runtime.parts import Parts
+    from bot.telegram.runtime.watch import TelegramReach
     from bot.usecases.approvals import ApprovalDesk
     from bot.usecases.cash import CashDesk
     from bot.usecases.cashin import CashIn
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.usecases.reports import Reports
     from bot.usecases.resolver import Resolver
     from bot.usecases.sending import Sender
+    from bot.wiring.metrics import Metrics
 
 
 @dataclass

@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from bot.domain.clock import utcnow
 from bot.domain.model import Status
-from bot.loops import BackgroundLoop
-from bot.redaction import redact_error
+from bot.infra.loops import BackgroundLoop
+from bot.infra.redaction import redact_error
 from bot.telegram.runtime.pacing import Lane
+from bot.telegram.runtime.watch import TelegramReach
 from bot.usecases.reports import Reports
 
 log = logging.getLogger(__name__)
@@ -339,12 +340,3 @@ def last_pass(loop: BackgroundLoop) -> datetime | None:
     that (``last_pass_ok``), else the start of its last pass (``last_run``)."""
     moment: datetime | None = getattr(loop, "last_pass_ok", loop.last_run)
     return moment
-
-
-@dataclass
-class TelegramReach:
-    """Whether Telegram answered lately: reported by /healthz, never a reason to restart."""
-
-    reachable: bool | None = None  # None: not asked yet
-    last_success: datetime | None = None
-    last_error: str | None = None  # redacted, one line

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from aiogram.exceptions import AiogramError, ClientDecodeError, TelegramAPIError
 from pydantic import ValidationError
 
-from bot.redaction import redact, single_line
+from bot.infra.redaction import redact, single_line
 
 #: Context that handlers and the payment service set; every record carries it.
 log_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)

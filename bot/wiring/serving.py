@@ -15,13 +15,13 @@ from typing import TypeVar
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 from aiohttp import web
 
-from bot.app import announce, build_app
-from bot.config import ConfigError, Settings
-from bot.logs import one_line
-from bot.loops import wait_event
-from bot.running import App
+from bot.config.settings import ConfigError, Settings
+from bot.infra.logs import one_line
+from bot.infra.loops import wait_event
 from bot.usecases.singleton import Singleton
-from bot.web import start_status, start_web
+from bot.wiring.app import announce, build_app
+from bot.wiring.running import App
+from bot.wiring.web import start_status, start_web
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
