@@ -81,6 +81,8 @@ class Intake(BackgroundLoop):
         self._live: set[int] = set()
         self._done: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Set by :meth:`drain`: the marks waiting for their batch are written at once.
+        self._flush_now = asyncio.Event()
         self._pruned_at: datetime | None = None
         self.kept = 0  # updates kept (and handled from the journal) since start
 
@@ -157,7 +159,9 @@ class Intake(BackgroundLoop):
     async def _flush(self) -> None:
         """Write the done-marks, many per write; a journal away is waited out."""
         delay = POLL_BACKOFF[0]
-        await asyncio.sleep(DONE_BATCH_WAIT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DONE_BATCH_WAIT):
+                await self._flush_now.wait()
         while self._done:
             batch = list(self._done)
             try:
@@ -262,6 +266,7 @@ class Intake(BackgroundLoop):
                 await asyncio.gather(*pending, return_exceptions=True)
                 log.warning("%d update(s) unfinished at shutdown; handled later", len(pending))
         if self._flusher is not None:
+            self._flush_now.set()
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(timeout):
                     await self._flusher
