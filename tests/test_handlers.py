@@ -7,8 +7,10 @@ tests/test_conversation.py; crashes, faults and clusters in their own suites."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendMessage
 from aiogram.types import Message, Update
 
+from bot.domain.clock import utcnow
 from bot.wiring.app import build_app
 from bot.wiring.running import App
 from tests.conftest import sandbox_folder, start_from
@@ -52,17 +55,26 @@ class Desk:
         return await self.app.db.read(read)
 
 
-@pytest.fixture
-async def desk(tmp_path: Path, sandbox_keys: Path, migrated_journal: Path) -> AsyncIterator[Desk]:
-    start_from(migrated_journal, f"sqlite:///{tmp_path / 'cashin.sqlite3'}")
+@contextlib.asynccontextmanager
+async def desk_at(
+    tmp_path: Path, sandbox_keys: Path, migrated: Path, **options: Any
+) -> AsyncIterator[Desk]:
+    """The bot built on a recording session (``options``: build_app's, e.g. its clock)."""
+    start_from(migrated, f"sqlite:///{tmp_path / 'cashin.sqlite3'}")
     settings = settings_for(
         tmp_path,
         "http://127.0.0.1:9",  # never called: the session records
         sandbox_dir=sandbox_folder(tmp_path, sandbox_keys),
     )
     bot, session = mocked_bot(TOKEN)
-    async with build_app(settings, bot, budget=UNLIMITED) as app:
+    async with build_app(settings, bot, budget=UNLIMITED, **options) as app:
         yield Desk(app, session, Updates())
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, sandbox_keys: Path, migrated_journal: Path) -> AsyncIterator[Desk]:
+    async with desk_at(tmp_path, sandbox_keys, migrated_journal) as made:
+        yield made
 
 
 CASHIER_USER = Updates.user(CASHIER)
@@ -156,3 +168,19 @@ async def _card(desk: Desk, login: str, amount: str) -> Message:
     card = await desk.say(CASHIER_USER, amount)
     assert (card.text or "").startswith("Check and confirm"), card.text
     return card
+
+
+async def test_the_clock_the_journal_goes_by_is_given_to_build_app(
+    tmp_path: Path, sandbox_keys: Path, migrated_journal: Path
+) -> None:
+    """A top-up made on a clock three days behind is journaled three days ago."""
+    behind = timedelta(days=3)
+    async with desk_at(
+        tmp_path, sandbox_keys, migrated_journal, clock=lambda: utcnow() - behind
+    ) as desk:
+        card = await _card(desk, "77000000002", "1000")
+        await desk.press(CASHIER_USER, card, "Confirm")
+        [(guid, _status)] = await desk.payments()
+        payment = await desk.app.sender.get(guid)
+    assert payment is not None
+    assert abs(payment.created_at - (utcnow() - behind)) < timedelta(minutes=5)

@@ -8,31 +8,25 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.utils.i18n import I18n
 
-from bot.allpay.client import AllpayClient
 from bot.config.settings import ConfigError, Settings
-from bot.domain.limits import Limits
-from bot.domain.model import RetryPolicy
+from bot.domain.clock import utcnow
 from bot.infra.logs import one_line
 from bot.infra.outage import Part
 from bot.infra.redaction import register_secret
 from bot.store.backends import open_database
-from bot.store.db import Database
-from bot.store.roster import Roster
 from bot.telegram.routers import build_router
 from bot.telegram.runtime.access import AccessMiddleware, RefusalBudget
 from bot.telegram.runtime.context import LogContextMiddleware
 from bot.telegram.runtime.i18n import LocaleMiddleware, make_i18n
 from bot.telegram.runtime.intake import Intake
-from bot.telegram.runtime.outbox import OutboxWorker
 from bot.telegram.runtime.pacing import Budget, Pacer, RedisBudgetStore
 from bot.telegram.runtime.parts import Parts, PartsMiddleware
 from bot.telegram.runtime.rerun import RerunMiddleware, RerunSafeStorage
@@ -41,19 +35,11 @@ from bot.telegram.runtime.view import ViewMiddleware
 from bot.telegram.runtime.watch import TelegramReach, TelegramWatch
 from bot.telegram.shared.answers import LateAnswers
 from bot.telegram.shared.commands import sync_commands
-from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
-from bot.usecases.cash import CashDesk
-from bot.usecases.cashin import CashIn
 from bot.usecases.deliveries import Deliveries
-from bot.usecases.digest import DigestScheduler
-from bot.usecases.housekeeping import Housekeeping
 from bot.usecases.inbox import Inbox
-from bot.usecases.notices import Notices
-from bot.usecases.people import People
-from bot.usecases.reports import Reports
-from bot.usecases.resolver import Resolver
 from bot.usecases.sending import Sender
 from bot.usecases.singleton import Identity, NameTaken
+from bot.wiring.builders import Loops, UseCases, build_loops, build_use_cases
 from bot.wiring.clients import allpay_client, conversation_storage, make_bot
 from bot.wiring.metrics import Metrics
 from bot.wiring.running import App
@@ -79,38 +65,18 @@ def warn_about_allpay(settings: Settings) -> None:
         )
 
 
-@dataclass
-class _UseCases:
-    """The use cases handlers are given through the Dispatcher, and what they share."""
-
-    notices: Notices
-    sender: Sender
-    desk: ApprovalDesk
-    cash: CashDesk
-    people: People
-    cashin: CashIn
-    reports: Reports
-
-
-@dataclass
-class _Loops:
-    """What works in the background, built but not started."""
-
-    deliveries: Deliveries
-    outbox: OutboxWorker
-    sweeper: ApprovalSweeper
-    resolver: Resolver
-    housekeeping: Housekeeping
-    digest: DigestScheduler | None
-
-
 @asynccontextmanager
 async def build_app(
-    settings: Settings, bot: Bot | None = None, *, budget: Budget | None = None
+    settings: Settings,
+    bot: Bot | None = None,
+    *,
+    budget: Budget | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[App]:
     """Everything the bot needs, started; closed in reverse order on exit. ``budget``: the
     pacing of Bot API calls (Telegram's limits, a little stricter, by default); a test
-    against a stand-in without limits may loosen it.
+    against a stand-in without limits may loosen it. ``clock``: the time the journal's
+    records, days, limits and loops go by (timezone-aware UTC; a test may set another).
 
     Each part is entered on ``stack`` as it is made or started, so whatever was built is
     closed, and in the reverse order, whether start-up fails half-way or the bot stops."""
@@ -133,9 +99,9 @@ async def build_app(
         if sandbox is not None:
             stack.push_async_callback(sandbox.close)
         stack.push_async_callback(allpay.close)
-        identity = Identity(db, settings.instance_name or socket.gethostname())
-        cases = await _use_cases(settings, db, allpay, identity.owner)
-        loops = _loops(settings, db, bot, i18n, cases)
+        identity = Identity(db, settings.instance_name or socket.gethostname(), clock=clock)
+        cases = await build_use_cases(settings, db, allpay, identity.owner, clock)
+        loops = build_loops(settings, db, bot, i18n, cases, clock)
         storage, isolation, redis = conversation_storage(settings, db)
         stack.push_async_callback(isolation.close)
         stack.push_async_callback(_close_storage, storage)
@@ -152,8 +118,9 @@ async def build_app(
             owner=cases.sender.instance,
             # Longer than a handler runs (a client check waits ALLPAY_TIMEOUT at most).
             claim=timedelta(seconds=max(60.0, 2 * settings.allpay_timeout + 30)),
+            clock=clock,
         )
-        intake = Intake(inbox, dispatcher, bot, i18n)
+        intake = Intake(inbox, dispatcher, bot, i18n, clock=clock)
         app = App(
             settings=settings,
             db=db,
@@ -214,92 +181,10 @@ def _paced_bot(
     return bot, pacer
 
 
-async def _use_cases(
-    settings: Settings, db: Database, allpay: AllpayClient, owner: str
-) -> _UseCases:
-    """The use cases, with the configured people seeded and the waiting requests' fees
-    filled in. ``owner``: this process's name among the instances (its send leases')."""
-    notices = Notices(settings.supervisor_chat_ids)
-    sender = Sender(
-        db,
-        allpay,
-        RetryPolicy(
-            settings.pending_retry_min,
-            settings.pending_retry_max,
-            settings.pending_alert_after,
-            settings.pending_give_up_after,
-        ),
-        notices,
-        requester=allpay.requester,
-        fee=settings.cashin_fee,
-        instance=owner,
-        # Longer than any one send (one request of at most ALLPAY_TIMEOUT, then its record).
-        lease=2 * settings.allpay_timeout + 5,
-    )
-    limits = Limits(
-        cashier_daily_sum=settings.cashier_daily_limit,
-        cashier_daily_count=settings.cashier_daily_count,
-        client_daily_sum=settings.client_daily_limit,
-        approval_threshold=settings.approval_threshold,
-        approval_timeout=settings.approval_timeout,
-    )
-    desk = ApprovalDesk(
-        db, sender, notices, timeout=settings.approval_timeout, limits=limits, tz=settings.tz
-    )
-    cash = CashDesk(db, notices, settings.tz)
-    shared = settings.redis_url is not None  # several instances may share the journal
-    people = People(db, Roster(cache=not shared), desk, cash, configured_admins=settings.admin_ids)
-    await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
-    await desk.fill_fees()
-    cashin = CashIn(db, allpay, sender, desk, limits, tz=settings.tz, smallest=settings.amount_min)
-    reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
-    return _UseCases(notices, sender, desk, cash, people, cashin, reports)
-
-
-def _loops(settings: Settings, db: Database, bot: Bot, i18n: I18n, cases: _UseCases) -> _Loops:
-    """The background loops: the outbox (which the notices wake), approvals' expiry, resends,
-    the day's housekeeping and, with DIGEST_TIME and supervisor chats, the daily digest."""
-    deliveries = Deliveries(db, settings.tz, instance=cases.sender.instance)
-    outbox = OutboxWorker(
-        bot,
-        deliveries,
-        cases.people,
-        cases.desk,
-        cases.cash,
-        i18n,
-        settings.tz,
-        sandbox=settings.uses_sandbox,
-    )
-    cases.notices.wake = outbox.wakeup.set
-    housekeeping = Housekeeping(
-        db,
-        settings.tz,
-        prune_after=(
-            timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
-        ),
-        backup_dir=settings.backup_dir,
-        backup_keep=settings.backup_keep,
-        instance=cases.sender.instance,
-    )
-    digest = (
-        DigestScheduler(db, cases.notices, settings.digest_time, settings.tz)
-        if settings.digest_time is not None and settings.supervisor_chat_ids
-        else None
-    )
-    return _Loops(
-        deliveries=deliveries,
-        outbox=outbox,
-        sweeper=ApprovalSweeper(cases.desk),
-        resolver=Resolver(cases.sender, concurrency=settings.allpay_concurrency),
-        housekeeping=housekeeping,
-        digest=digest,
-    )
-
-
 def _dispatcher(
     settings: Settings,
     i18n: I18n,
-    cases: _UseCases,
+    cases: UseCases,
     storage: RerunSafeStorage,
     isolation: BaseEventIsolation,
     parts: Parts,
@@ -354,7 +239,7 @@ async def _take_name(
     return name_lost
 
 
-def _start(stack: contextlib.AsyncExitStack, loops: _Loops, sender: Sender, intake: Intake) -> None:
+def _start(stack: contextlib.AsyncExitStack, loops: Loops, sender: Sender, intake: Intake) -> None:
     """Start the loops, so that they stop in the reverse order: handlers first (they journal
     and send), then the loops behind them; in-flight sends reach the journal before the
     outbox stops, and the outbox's chat claims are let go last."""

@@ -1,0 +1,173 @@
+"""The use cases and the background loops, built from the settings (not started): what
+:func:`bot.wiring.app.build_app` puts together with the Bot API and the Dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+
+from bot.allpay.client import AllpayClient
+from bot.config.settings import Settings
+from bot.domain.limits import Limits
+from bot.domain.model import RetryPolicy
+from bot.store.db import Database
+from bot.store.roster import Roster
+from bot.telegram.runtime.outbox import OutboxWorker
+from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
+from bot.usecases.cash import CashDesk
+from bot.usecases.cashin import CashIn
+from bot.usecases.deliveries import Deliveries
+from bot.usecases.digest import DigestScheduler
+from bot.usecases.housekeeping import Housekeeping
+from bot.usecases.notices import Notices
+from bot.usecases.people import People
+from bot.usecases.reports import Reports
+from bot.usecases.resolver import Resolver
+from bot.usecases.sending import Sender
+
+
+@dataclass
+class UseCases:
+    """The use cases handlers are given through the Dispatcher, and what they share."""
+
+    notices: Notices
+    sender: Sender
+    desk: ApprovalDesk
+    cash: CashDesk
+    people: People
+    cashin: CashIn
+    reports: Reports
+
+
+@dataclass
+class Loops:
+    """What works in the background, built but not started."""
+
+    deliveries: Deliveries
+    outbox: OutboxWorker
+    sweeper: ApprovalSweeper
+    resolver: Resolver
+    housekeeping: Housekeeping
+    digest: DigestScheduler | None
+
+
+async def build_use_cases(
+    settings: Settings,
+    db: Database,
+    allpay: AllpayClient,
+    owner: str,
+    clock: Callable[[], datetime],
+) -> UseCases:
+    """The use cases, with the configured people seeded and the waiting requests' fees
+    filled in. ``owner``: this process's name among the instances (its send leases')."""
+    notices = Notices(settings.supervisor_chat_ids)
+    sender = Sender(
+        db,
+        allpay,
+        RetryPolicy(
+            settings.pending_retry_min,
+            settings.pending_retry_max,
+            settings.pending_alert_after,
+            settings.pending_give_up_after,
+        ),
+        notices,
+        requester=allpay.requester,
+        fee=settings.cashin_fee,
+        instance=owner,
+        # Longer than any one send (one request of at most ALLPAY_TIMEOUT, then its record).
+        lease=2 * settings.allpay_timeout + 5,
+        clock=clock,
+    )
+    limits = Limits(
+        cashier_daily_sum=settings.cashier_daily_limit,
+        cashier_daily_count=settings.cashier_daily_count,
+        client_daily_sum=settings.client_daily_limit,
+        approval_threshold=settings.approval_threshold,
+        approval_timeout=settings.approval_timeout,
+    )
+    desk = ApprovalDesk(
+        db,
+        sender,
+        notices,
+        timeout=settings.approval_timeout,
+        limits=limits,
+        tz=settings.tz,
+        clock=clock,
+    )
+    cash = CashDesk(db, notices, settings.tz, clock=clock)
+    shared = settings.redis_url is not None  # several instances may share the journal
+    people = People(
+        db,
+        Roster(cache=not shared),
+        desk,
+        cash,
+        configured_admins=settings.admin_ids,
+        clock=clock,
+    )
+    await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+    await desk.fill_fees()
+    cashin = CashIn(
+        db,
+        allpay,
+        sender,
+        desk,
+        limits,
+        tz=settings.tz,
+        smallest=settings.amount_min,
+        clock=clock,
+    )
+    reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
+    return UseCases(notices, sender, desk, cash, people, cashin, reports)
+
+
+def build_loops(
+    settings: Settings,
+    db: Database,
+    bot: Bot,
+    i18n: I18n,
+    cases: UseCases,
+    clock: Callable[[], datetime],
+) -> Loops:
+    """The background loops: the outbox (which the notices wake), approvals' expiry, resends,
+    the day's housekeeping and, with DIGEST_TIME and supervisor chats, the daily digest."""
+    deliveries = Deliveries(db, settings.tz, instance=cases.sender.instance, clock=clock)
+    outbox = OutboxWorker(
+        bot,
+        deliveries,
+        cases.people,
+        cases.desk,
+        cases.cash,
+        i18n,
+        settings.tz,
+        sandbox=settings.uses_sandbox,
+        clock=clock,
+    )
+    cases.notices.wake = outbox.wakeup.set
+    housekeeping = Housekeeping(
+        db,
+        settings.tz,
+        prune_after=(
+            timedelta(days=settings.prune_after_days) if settings.prune_after_days else None
+        ),
+        backup_dir=settings.backup_dir,
+        backup_keep=settings.backup_keep,
+        instance=cases.sender.instance,
+        clock=clock,
+    )
+    digest = (
+        DigestScheduler(db, cases.notices, settings.digest_time, settings.tz, clock=clock)
+        if settings.digest_time is not None and settings.supervisor_chat_ids
+        else None
+    )
+    return Loops(
+        deliveries=deliveries,
+        outbox=outbox,
+        sweeper=ApprovalSweeper(cases.desk, clock=clock),
+        resolver=Resolver(cases.sender, concurrency=settings.allpay_concurrency, clock=clock),
+        housekeeping=housekeeping,
+        digest=digest,
+    )
