@@ -299,9 +299,31 @@ SLOW_FIRST = (
 )
 
 
+#: The suites where the bot's own parts fail: processes killed, the journal, Redis, Allpay
+#: or Telegram away, several instances (marked ``failures``).
+FAILURE_SUITES = frozenset(
+    {"test_crash", "test_blips", "test_faults", "test_parts", "test_cluster", "test_loops"}
+)
+
+
+#: Fixtures that start the whole bot over HTTP (the Bot API stand-in), and the suites that
+#: start ``python -m bot`` (or a wheel, a container's command) as a process: ``e2e``.
+WHOLE_BOT = frozenset({"telegram", "controlled", "harness"})
+PROCESS_SUITES = frozenset({"test_docker", "test_demo", "test_make", "test_ops", "test_preflight"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The pyramid's floors marked (``-m "not e2e and not failures"``: the domain's, the use
+    cases' and the handlers' tests alone, in seconds; the README's command runs them all),
+    and the slow suites first."""
+
     def rank(item: pytest.Item) -> int:
         name = item.path.stem
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
 
+    for item in items:
+        if item.path.stem in FAILURE_SUITES:
+            item.add_marker(pytest.mark.failures)
+        if item.path.stem in PROCESS_SUITES or WHOLE_BOT & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
     items.sort(key=rank)
