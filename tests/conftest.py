@@ -283,7 +283,9 @@ async def redis_prefix() -> AsyncIterator[str]:
 
 #: Suites whose tests take tens of seconds each (parts held away, processes killed and
 #: restarted, subprocesses): collected first, so that no xdist worker starts one of them
-#: when the others are nearly done.
+#: when the others are nearly done. xdist hands tests out one at a time
+#: (``--maxschedchunk=1`` in pyproject.toml): in its default chunks, the first worker would
+#: take all of them.
 SLOW_FIRST = (
     "test_preflight",
     "test_ops",
