@@ -82,3 +82,15 @@ async def test_a_failing_handler_leaves_its_press_to_the_errors_handlers() -> No
     with pytest.raises(RuntimeError):
         await _press(_query(), handler)
     assert said == []
+
+
+async def test_an_answer_lost_after_the_handler_is_no_error_of_the_handler() -> None:
+    """Its work is done (a card cancelled, a page shown): a refused answer must not make
+    the errors handlers say something went wrong."""
+
+    async def handler(answer: PressAnswer) -> None:
+        said.append("card cancelled")
+        answer.text = "Cancelled."
+
+    await _press(_query(fail=True), handler)
+    assert said == ["card cancelled", "answer Cancelled. alert=None"]

@@ -148,6 +148,7 @@ async def test_a_card_on_a_wrong_message_pays_nothing(steps: Steps) -> None:
     someone = await steps.cashin.confirm(draft.id, SUPERVISOR, chat_id=CASHIER, message_id=500)
     assert other.outcome is ConfirmOutcome.NOT_THIS_CARD
     assert someone.outcome is ConfirmOutcome.STALE
+    await steps.settled()
     assert steps.allpay.paid == []
 
 
@@ -155,6 +156,7 @@ async def test_a_cancelled_card_cannot_be_confirmed(steps: Steps) -> None:
     draft = await steps.card("5000")
     await steps.cashin.cancel(CASHIER)
     late = await steps.cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=500)
+    await steps.settled()
     assert late.outcome is ConfirmOutcome.STALE and steps.allpay.paid == []
 
 
@@ -180,6 +182,7 @@ async def test_an_approval_pays_once_whoever_decides_twice(
         draft = await steps.card("150000")
         asked = await steps.cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=500)
         assert asked.outcome is ConfirmOutcome.AWAITING and asked.approval is not None
+        await steps.settled()
         assert steps.allpay.paid == []  # nothing is sent before the decision
         own = await steps.desk.decide(asked.approval.id, CASHIER, approve=True)
         assert own.decision is Decision.SELF

@@ -72,7 +72,11 @@ class AuditLog:
 
 def _detail(stored: str | None, sentence: str | None) -> AuditDetail | None:
     if stored is not None:
-        return decode(stored)
+        try:
+            return decode(stored)
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            # Fields this bot does not know (a newer one wrote them): the sentence, if any.
+            return AuditText(sentence) if sentence else None
     # A sentence without fields: written by an older bot still running beside this one
     # after the upgrade (several instances on PostgreSQL). Shown as written.
     return AuditText(sentence) if sentence else None
@@ -195,9 +199,11 @@ def legacy_detail(action: str, sentence: str) -> AuditDetail:
     only reader of those sentences: used once, by the migration to schema 12. What reads as
     none of them is kept as it was written (:class:`AuditText`)."""
     try:
-        return _legacy(action, sentence) or AuditText(sentence)
+        detail = _legacy(action, sentence) or AuditText(sentence)
+        encode(detail)  # its fields must be storable too (whole tiyn, a sane size)
     except (ValueError, ArithmeticError):  # a number the journal never wrote
         return AuditText(sentence)
+    return detail
 
 
 def _legacy(action: str, sentence: str) -> AuditDetail | None:
@@ -213,6 +219,8 @@ def _legacy(action: str, sentence: str) -> AuditDetail | None:
             return None
         kind = LimitKind(action.removeprefix("limit."))
         limit, left = Decimal(amounts["limit"]), Decimal(amounts["left"])
+        if kind is LimitKind.CASHIER_COUNT and (limit % 1 or left % 1):
+            return None  # a count of top-ups is whole
         return AuditLimit(amount, LimitRefusal(kind, limit, left))
     counted = _COUNTED.match(sentence)
     if counted is not None:

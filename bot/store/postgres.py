@@ -171,7 +171,11 @@ class PostgresDatabase(Database):
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres")
         # Another instance may be migrating a large journal: no deadline here.
-        await self._call(self._setup, deadline=None, watched=False)
+        try:
+            await self._call(self._setup, deadline=None, watched=False)
+        except BaseException:
+            await self.close()  # the connection and the thread: nothing left running
+            raise
 
     async def close(self) -> None:
         if self._thread is None:

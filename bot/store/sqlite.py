@@ -43,7 +43,13 @@ class SqliteDatabase(Database):
     async def open(self) -> None:
         private_file(self.path)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._on_thread(self._setup)
+        try:
+            await self._on_thread(self._setup)
+        except BaseException:
+            # A migration that fails (a newer schema, a disk that is full) must not leave
+            # aiosqlite's thread behind: it is no daemon, the process could never exit.
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -11,6 +11,7 @@ does, to tell the person in the chat instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -24,6 +25,8 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 
+from bot.infra.logs import describe_error
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
 _strict: ContextVar[bool] = ContextVar("callback_answer_must_show", default=False)
 LATE = ("query is too old", "query id is invalid", "query_id_invalid")
+
+log = logging.getLogger(__name__)
 
 
 def too_late(exc: TelegramBadRequest) -> bool:
@@ -118,5 +123,10 @@ class AnswerPresses(CallbackAnswerMiddleware):
             with suppress(TelegramAPIError):
                 await answer.now()
         result = await handler(event, data)
-        await answer.now()
+        try:
+            await answer.now()
+        except TelegramAPIError as exc:
+            # The handler's work is done (a card edited, a page shown): what it did stands;
+            # a refused or lost answer only leaves Telegram's spinner to time out.
+            log.warning("a press's answer after its handler failed: %s", describe_error(exc))
         return result
