@@ -39,13 +39,21 @@ class Desk:
         await self.app.dispatcher.feed_update(self.app.bot, update)
 
     async def say(self, user: dict[str, Any], text: str, *, chat_id: int | None = None) -> Message:
-        """``user`` types ``text``; the last message the bot sent or edited in that chat."""
-        await self.feed(self.updates.text(user, text, chat_id=chat_id))
-        return self.session.last(user["id"] if chat_id is None else chat_id)
+        """``user`` types ``text``; the last message the bot sent or edited in that chat in
+        answer (an earlier one does not count)."""
+        chat = user["id"] if chat_id is None else chat_id
+        return await self._answer(chat, self.updates.text(user, text, chat_id=chat_id))
 
-    async def press(self, user: dict[str, Any], message: Message, label: str) -> Message:
+    async def press(self, user: dict[str, Any], message: Message, label: str) -> None:
+        """``user`` presses a button (what it changes may come later: the outbox's)."""
         await self.feed(self.updates.press(user, message, label))
-        return self.session.last(message.chat.id)
+
+    async def _answer(self, chat_id: int, update: Update) -> Message:
+        before = len(self.session.chat(chat_id))
+        await self.feed(update)
+        answer = self.session.chat(chat_id)[before:]
+        assert answer, f"nothing was said in {chat_id} in answer to {update.update_id}"
+        return answer[-1]
 
     async def payments(self) -> list[tuple[str, str]]:
         def read(tx: Any) -> list[tuple[str, str]]:
