@@ -10,26 +10,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.allpay.answers import CheckResult, ClientInfo, PayResult, ResponseHeader
 from bot.allpay.protocol import PayStatus
-from bot.domain.limits import Limits
-from bot.domain.model import ConfirmOutcome, Decision, Draft, RetryPolicy
+from bot.domain.clock import utcnow
+from bot.domain.model import ConfirmOutcome, Decision, Draft
 from bot.store.backends import open_database
 from bot.store.db import Database
-from bot.store.roster import Roster
 from bot.usecases.approvals import ApprovalDesk
-from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import AmountStep, CashIn
 from bot.usecases.lookup import Found
-from bot.usecases.notices import Notices
-from bot.usecases.people import People
 from bot.usecases.sending import Sender
-from tests.conftest import ALMATY, start_from
+from bot.wiring.builders import build_use_cases
+from tests.conftest import start_from
+from tests.harness import ADMIN, CASHIER, SUPERVISOR, settings_for
 
-ADMIN, CASHIER, SUPERVISOR = 1, 2, 3
 KNOWN = "77000000002"
 
 
@@ -42,6 +40,7 @@ class ScriptedAllpay:
     """Allpay as the use cases see it: who a login is, and each payment's answers in turn
     (the last one repeats)."""
 
+    requester: str = "agent-test"
     answers: list[PayStatus] = field(default_factory=lambda: [PayStatus.COMPLETED])
     paid: list[str] = field(default_factory=list)  # GUIDs, one per createCashInPayment
 
@@ -78,27 +77,27 @@ class Steps:
         await self.sender.drain(10)
 
 
-async def steps_with(tmp_path: Path, migrated: Path, limits: Limits) -> AsyncIterator[Steps]:
+async def steps_with(tmp_path: Path, migrated: Path, **settings: Any) -> AsyncIterator[Steps]:
+    """The use cases as the bot builds them (``build_use_cases``), on a copy of the migrated
+    journal, with Allpay scripted; ``settings``: the money controls to turn on."""
     url = f"sqlite:///{tmp_path / 'cashin.sqlite3'}"
     start_from(migrated, url)
+    chosen = settings_for(
+        tmp_path, "http://127.0.0.1:9", database_url=url, supervisor_chat_ids=[], **settings
+    )
     db = open_database(url)
     await db.open()
     try:
         allpay = ScriptedAllpay()
-        notices = Notices([-100])
-        sender = Sender(db, allpay, RetryPolicy(0.01, 0.02, 60, 3600), notices, requester="t")
-        desk = ApprovalDesk(db, sender, notices, timeout=900, limits=limits, tz=ALMATY)
-        people = People(db, Roster(), desk, CashDesk(db, notices, ALMATY))
-        await people.seed([ADMIN], [SUPERVISOR], [CASHIER])
-        cashin = CashIn(db, allpay, sender, desk, limits, tz=ALMATY, smallest=Decimal(100))
-        yield Steps(db, allpay, sender, desk, cashin)
+        cases = await build_use_cases(chosen, db, allpay, "test", utcnow)  # type: ignore[arg-type]
+        yield Steps(db, allpay, cases.sender, cases.desk, cases.cashin)
     finally:
         await db.close()
 
 
 @pytest.fixture
 async def steps(tmp_path: Path, migrated_journal: Path) -> AsyncIterator[Steps]:
-    async for made in steps_with(tmp_path, migrated_journal, Limits()):
+    async for made in steps_with(tmp_path, migrated_journal):
         yield made
 
 
@@ -163,7 +162,7 @@ async def test_a_cancelled_card_cannot_be_confirmed(steps: Steps) -> None:
 async def test_the_daily_count_refuses_the_next_top_up_before_any_card(
     tmp_path: Path, migrated_journal: Path
 ) -> None:
-    async for steps in steps_with(tmp_path, migrated_journal, Limits(cashier_daily_count=1)):
+    async for steps in steps_with(tmp_path, migrated_journal, cashier_daily_count=1):
         draft = await steps.card("1000")
         await steps.cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=500)
         await steps.settled()
@@ -177,8 +176,7 @@ async def test_the_daily_count_refuses_the_next_top_up_before_any_card(
 async def test_an_approval_pays_once_whoever_decides_twice(
     tmp_path: Path, migrated_journal: Path
 ) -> None:
-    limits = Limits(approval_threshold=Decimal(100_000))
-    async for steps in steps_with(tmp_path, migrated_journal, limits):
+    async for steps in steps_with(tmp_path, migrated_journal, approval_threshold=100_000):
         draft = await steps.card("150000")
         asked = await steps.cashin.confirm(draft.id, CASHIER, chat_id=CASHIER, message_id=500)
         assert asked.outcome is ConfirmOutcome.AWAITING and asked.approval is not None
