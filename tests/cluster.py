@@ -250,7 +250,6 @@ def cluster_env(
     """The settings every instance shares (each adds its name and ports)."""
     env = {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "HOME": str(folder),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram_url,

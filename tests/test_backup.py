@@ -62,7 +62,6 @@ async def test_backup_command_copies_a_running_bots_journal(
             await seed_payment(h.journal, amount=amount)
         env = {
             **child_env(),
-            "PYTHONPATH": str(ROOT),
             "DATABASE_URL": settings.database_url,
         }
         dest = tmp_path / "backups"

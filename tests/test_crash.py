@@ -74,7 +74,6 @@ async def bot_env(
     keys = sandbox.keys
     env = {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
         "ALLPAY_URL": sandbox.url,

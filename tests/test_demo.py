@@ -21,7 +21,6 @@ ALMATY = ZoneInfo("Asia/Almaty")  # the demo's TIMEZONE (the settings' default)
 def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "HOME": str(tmp_path),
         "ALLPAY_URL": "https://must-not-be-used.example/soap",  # the demo ignores it
         **extra,

@@ -151,7 +151,7 @@ async def test_health_command_reports_the_running_bot(harness: Harness) -> None:
     loop that ends is started again: here it is stopped for good)."""
     runner = await start_web(harness.app, "127.0.0.1", 0)
     port = runner.addresses[0][1]
-    env = {**child_env(), "PYTHONPATH": str(ROOT), "WEB_PORT": str(port)}
+    env = {**child_env(), "WEB_PORT": str(port)}
 
     async def health() -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(

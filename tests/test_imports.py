@@ -51,8 +51,7 @@ def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: P
     keys = ensure_sandbox_keys(tmp_path / "keys")
     closed = f"http://127.0.0.1:{free_port()}"  # nothing is sent: building calls no one
     env = {
-        **child_env(),
-        "PYTHONPATH": str(ROOT),
+        **child_env(early_tracer=True),  # what a fresh interpreter loads, hook or not
         "HOME": str(tmp_path),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": closed,

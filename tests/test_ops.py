@@ -198,7 +198,6 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
     keys = sandbox.keys
     env = {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.base_url,
         "ALLPAY_URL": sandbox.url,

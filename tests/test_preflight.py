@@ -31,7 +31,7 @@ async def _check(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
         "bot",
         "check",
         cwd=cwd,
-        env={**child_env(), "PYTHONPATH": str(ROOT), **env},
+        env={**child_env(), **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

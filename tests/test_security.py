@@ -107,7 +107,6 @@ def _bot_env(tmp_path: Path, sandbox: RunningSandbox, telegram_url: str) -> dict
     keys = sandbox.keys
     return {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram_url,
         "ALLPAY_URL": sandbox.url,

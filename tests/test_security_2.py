@@ -240,7 +240,6 @@ def test_a_bare_first_run_and_the_demo_stay_on_the_sandbox(
 def test_a_misspelled_allpay_url_stops_start_up_with_one_line(tmp_path: Path) -> None:
     env = {
         **child_env(),
-        "PYTHONPATH": str(ROOT),
         "HOME": str(tmp_path),
         "TELEGRAM_API_URL": "http://127.0.0.1:1",  # were it to start, nobody answers
         **TYPO_ENV,
