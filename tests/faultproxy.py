@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
+#: The longest a forwarded request may take (the bot gives up on Allpay long before).
+FORWARD_LIMIT = 30.0
 FAULTS = ("reset", "stall", "http500", "http502", "http503", "truncate", "duplicate", "spike")
 
 
@@ -36,7 +38,9 @@ class FaultProxy:
         self.url = ""
 
     async def start(self) -> str:
-        self._session = aiohttp.ClientSession()
+        # Bounded: a forward whose cancellation aiohttp swallowed (Python 3.11) would otherwise
+        # wait on the sandbox for ever, and the test's event loop with it, at its close.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FORWARD_LIMIT))
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -48,10 +52,11 @@ class FaultProxy:
         return self.url
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        # The forwards first: a handler still waiting on the sandbox ends with its connection.
         if self._session is not None:
             await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     async def _forward(self, request: web.Request, body: bytes) -> tuple[int, bytes]:
         assert self._session is not None
