@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.allpay.answers import BalanceResult, ResponseHeader
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, PayStatus
@@ -22,6 +23,7 @@ from bot.store.db import Database
 from bot.store.roster import Roster
 from bot.usecases.balance import HORIZON, BalanceWatch, forecast
 from bot.usecases.notices import Notices
+from bot.wiring.web import vitals_of
 from tests.conftest import Connect
 from tests.harness import ADMIN, SUPERVISOR, SUPERVISOR_CHAT, seed_payment
 from tests.journal import Journal
@@ -363,6 +365,21 @@ async def test_supervisors_read_the_alert_and_the_recovery(controlled: Any) -> N
             assert "250\u202f000,50\u00a0₸" in message.text
             assert "cannot tell how long it lasts" in message.text  # no top-up today
             assert "SANDBOX" in message.text
+
+        # /metrics: the last figure and the alert, from the journal.
+        scraped = await h_.app.metrics.render(h_.app.reports, vitals_of(h_.app))
+        every = [
+            sample
+            for family in text_string_to_metric_families(scraped.decode())
+            for sample in family.samples
+        ]
+        samples = {sample.name: sample.value for sample in every if not sample.labels}
+        assert samples["cashin_agent_balance_tenge"] == 250000.5
+        assert samples["cashin_agent_balance_below"] == 1
+        assert samples["cashin_agent_balance_alert_below_tenge"] == 1_000_000
+        assert samples["cashin_agent_balance_checked_timestamp_seconds"] > 0
+        alive = {s.labels["loop"] for s in every if s.name == "cashin_loop_alive" and s.value}
+        assert "balance" in alive
 
         await pass_made(watcher)  # still below: nothing more
         await ledger.set_balance(agent, Decimal(5_000_000))
