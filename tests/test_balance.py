@@ -17,15 +17,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.allpay.answers import BalanceResult, ResponseHeader
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, PayStatus
+from bot.devtools.telegram import FakeTelegram
 from bot.domain.balance import BalanceAlert, Forecast
 from bot.domain.model import Role
 from bot.store.db import Database
 from bot.store.roster import Roster
 from bot.usecases.balance import HORIZON, BalanceWatch, forecast
 from bot.usecases.notices import Notices
+from bot.wiring.preflight import preflight
 from bot.wiring.web import vitals_of
 from tests.conftest import Connect
-from tests.harness import ADMIN, SUPERVISOR, SUPERVISOR_CHAT, seed_payment
+from tests.harness import ADMIN, SUPERVISOR, SUPERVISOR_CHAT, TOKEN, seed_payment
 from tests.journal import Journal
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -393,3 +395,21 @@ async def test_supervisors_read_the_alert_and_the_recovery(controlled: Any) -> N
         for chat in CHATS:
             texts = [m.text for m in h_.tg.messages(chat) if "Allpay balance" in m.text]
             assert len(texts) == 2, texts
+
+
+async def test_check_says_what_the_watch_does_and_whether_it_is_below_now(
+    controlled: Any, telegram: FakeTelegram
+) -> None:
+    """``python -m bot check``'s lines, in-process: the watch's line follows the balance's,
+    a warning when the balance is below the mark now (the sandbox's is 100 000 000 ₸)."""
+    telegram.tokens = {TOKEN}
+    for mark, below in (("1000000", False), ("200000000", True)):
+        outcomes = await preflight(controlled.settings(balance_alert_below=mark))
+        lines = [outcome.line() for outcome in outcomes]
+        (line,) = [line for line in lines if "BALANCE_ALERT_BELOW" in line]
+        assert "availableBalance" in lines[lines.index(line) - 1], lines
+        assert line.startswith("⚠️" if below else "✅") and f"{mark} ₸" in line
+        assert ("below now" in line) is below
+        assert all(outcome.ok for outcome in outcomes if outcome.counts), lines
+    outcomes = await preflight(controlled.settings())
+    assert not [o for o in outcomes if "BALANCE_ALERT_BELOW" in o.name]
