@@ -312,8 +312,13 @@ async def test_three_instances_on_one_journal_send_one_alert(connect: Connect) -
 
     clock.advance(5)
     allpay.figure = Decimal(400_000)
+    # Moments a microsecond apart: whichever commits first, the others find it recorded.
     recorded = await asyncio.gather(
-        *(w.record(Decimal(400_000), clock.now) for w in watchers), return_exceptions=True
+        *(
+            w.record(Decimal(400_000), clock.now + timedelta(microseconds=i))
+            for i, w in enumerate(watchers)
+        ),
+        return_exceptions=True,
     )
     assert sum(1 for r in recorded if isinstance(r, BalanceAlert)) == 1, recorded
     assert [a.below for a in one_each(await alerts(dbs[0]))] == [True, False]
