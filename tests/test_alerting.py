@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.allpay.protocol import PayStatus
+from bot.domain.balance import BalanceState
 from bot.domain.clock import utcnow
 from bot.domain.model import Status
 from bot.infra.loops import BackgroundLoop
@@ -225,6 +227,11 @@ class _Loop(BackgroundLoop):
         return None
 
 
+async def _balance_state() -> BalanceState:
+    now = utcnow()
+    return BalanceState(True, now, Decimal("99000.50"), now)
+
+
 async def exported_series() -> set[str]:
     """Every series name a bot's registry exports once each of its metrics has been used:
     histograms' ``_bucket``/``_sum``/``_count`` and counters' ``_total``/``_created`` as
@@ -249,6 +256,8 @@ async def exported_series() -> set[str]:
         redis=yes,
         pending_alert_after=600.0,
         allpay_last_success=utcnow(),
+        balance=_balance_state,
+        balance_alert_below=Decimal(100_000),
     )
     text = (await metrics.render(cast(Reports, _Reports()), vitals)).decode()
     return {
@@ -270,6 +279,7 @@ async def test_rules_and_dashboard_name_only_series_the_bot_exports() -> None:
         "cashin_pending_alert_after_seconds",
         "cashin_payments",
         "telegram_retry_after_total",
+        "cashin_agent_balance_below",
     } <= exported
     used: dict[str, set[str]] = {}
     for rule in alerts():
@@ -296,6 +306,7 @@ async def test_a_bot_without_redis_exports_no_redis_gauge() -> None:
     vitals = Vitals(writable=yes, telegram=TelegramReach(reachable=True))
     text = (await metrics.render(cast(Reports, _Reports()), vitals)).decode()
     assert "cashin_redis_up" not in text and "cashin_journal_writable 1.0" in text
+    assert "cashin_agent_balance" not in text  # nor the balance's, where it is not watched
 
 
 # ------------------------------------------------------- /metrics while the journal is down

@@ -27,6 +27,7 @@ OWNERS = {
     "handover_cards": "store/handovers.py",
     "leases": "store/leases.py",
     "updates": "store/updates.py",
+    "balance_watch": "store/balance_watch.py",
 }
 # The sandbox keeps its own ledger in its own file; migrations create the schema.
 OUTSIDE = {"devtools/sandbox/ledger.py", "store/schema/sqlite.py", "store/schema/postgres.py"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import time
@@ -8,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import main as bot_main
 from bot.config.settings import ConfigError, load_settings, normalize_language
+from tests.harness import PARTIES_ENV
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
     for name in list(__import__("os").environ):
-        if name.startswith(("ALLPAY_", "PENDING_", "AMOUNT_", "BOT_", "TELEGRAM_")) or name in {
+        if name.startswith(
+            ("ALLPAY_", "PENDING_", "AMOUNT_", "BOT_", "TELEGRAM_", "BALANCE_")
+        ) or name in {
             "DATABASE_URL",
             "ADMIN_IDS",
             "SUPERVISOR_IDS",
@@ -115,6 +120,11 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("APPROVAL_TIMEOUT", "0", "APPROVAL_TIMEOUT"),
         ("WEBHOOK_URL", "https://bot.example/hook", "WEBHOOK_SECRET"),
         ("WEB_PORT", "70000", "WEB_PORT"),
+        ("BALANCE_ALERT_BELOW", "-5", "BALANCE_ALERT_BELOW"),
+        ("BALANCE_ALERT_BELOW", "lots", "BALANCE_ALERT_BELOW"),
+        ("BALANCE_ALERT_BELOW", "100.005", "BALANCE_ALERT_BELOW"),
+        ("BALANCE_CHECK_EVERY", "5", "BALANCE_CHECK_EVERY"),
+        ("BALANCE_CHECK_EVERY", "604800", "BALANCE_CHECK_EVERY"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -142,6 +152,49 @@ def test_bad_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "ALLPAY_TIMEOUT" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_the_balance_watch_needs_allpays_balance_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Off by default; on the embedded sandbox it answers the balance itself; with a real
+    Allpay, BALANCE_ALERT_BELOW without ALLPAY_TM_URL is refused in one line — by the bot's
+    start and by ``python -m bot check`` alike (both load the settings first)."""
+    s = load_settings()
+    assert s.balance_alert_below is None and s.balance_check_every == 300
+    monkeypatch.setenv("BALANCE_ALERT_BELOW", "500 000")
+    monkeypatch.setenv("BALANCE_CHECK_EVERY", "60")
+    s = load_settings()
+    assert s.balance_alert_below == Decimal(500_000) and s.balance_check_every == 60
+    for off in ("off", "0", "", "0.00"):
+        monkeypatch.setenv("BALANCE_ALERT_BELOW", off)
+        assert load_settings().balance_alert_below is None
+    monkeypatch.setenv("BALANCE_ALERT_BELOW", "250000.50")
+    for name in ("private.pem", "public.pem"):
+        (tmp_path / name).write_text("key")
+    real = {
+        "ALLPAY_URL": "https://allpay.example/soap",
+        "ALLPAY_REQUESTER": "agent",
+        "ALLPAY_CERTIFICATE_NUMBER": "1",
+        "ALLPAY_PRIVATE_KEY": str(tmp_path / "private.pem"),
+        "ALLPAY_PUBLIC_KEY": str(tmp_path / "public.pem"),
+        **PARTIES_ENV,
+    }
+    for name, value in real.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "BALANCE_ALERT_BELOW needs ALLPAY_TM_URL" in message and "\n" not in message
+    umask = os.umask(0o077)  # main() sets the bot's own: this process's is put back
+    try:
+        assert bot_main(["check"]) == 2
+    finally:
+        os.umask(umask)
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "BALANCE_ALERT_BELOW needs ALLPAY_TM_URL" in said[0]
+    monkeypatch.setenv("ALLPAY_TM_URL", "https://allpay.example/tm")
+    assert load_settings().balance_alert_below == Decimal("250000.50")
 
 
 PG_PASSWORD = "S3cr3t-pg-Passw0rd"

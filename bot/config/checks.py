@@ -56,6 +56,16 @@ def digest_time(value: Any) -> Any:
     return value
 
 
+def off_or_amount(value: Any) -> Any:
+    """An amount, or ``off`` (also blank, ``none``, ``0``): None."""
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "").replace(",", ".")
+        return None if text.lower() in ("", "off", "none") or text.strip("0.") == "" else text
+    if value == 0:
+        return None
+    return value
+
+
 def legal_name(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None

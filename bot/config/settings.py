@@ -128,6 +128,15 @@ class Settings(BaseSettings):
 
     digest_time: Annotated[time | None, BeforeValidator(checks.digest_time)] = time(21, 0)
 
+    #: Supervisors are told once when the agent's Allpay balance falls below this (tenge;
+    #: unset, 0 or ``off``: not watched) and once when it is back; asked every
+    #: BALANCE_CHECK_EVERY seconds by one instance. Needs ALLPAY_TM_URL with ALLPAY_URL.
+    balance_alert_below: Annotated[
+        Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)] | None,
+        BeforeValidator(checks.off_or_amount),
+    ] = None
+    balance_check_every: Annotated[float, Field(ge=30, le=86400)] = 300.0
+
     #: Daily at 04:00 local (and at start): delivered messages, cancelled drafts and idle
     #: conversations older than this are pruned (0: never). Payments, approvals and the
     #: audit trail are kept for ever.
@@ -214,6 +223,11 @@ class Settings(BaseSettings):
                 )
             if self.backup_dir is not None:
                 raise ValueError("BACKUP_DIR copies SQLite only: back PostgreSQL up with pg_dump")
+        if self.balance_alert_below is not None and self.allpay_url and not self.allpay_tm_url:
+            raise ValueError(
+                "BALANCE_ALERT_BELOW needs ALLPAY_TM_URL (the balance is asked there): set it, "
+                "or unset BALANCE_ALERT_BELOW"
+            )
         if self.webhook_url is not None:
             if self.webhook_secret is None:
                 raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")

@@ -169,6 +169,7 @@ class OutboxKind(StrEnum):
     HANDOVER_REQUEST = "handover"  # a supervisor: received / other amount / not received
     HANDOVER_CARD = "handover_card"  # a supervisor: edit the card to its answer
     HANDOVER_NOTICE = "handover_notice"  # the cashier: what became of their handover
+    BALANCE = "balance"  # a supervisor: the agent's balance fell below the mark, or is back
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """A background loop that works in passes and sleeps until its next due moment or a wake-up.
 
 Shared by the payment resolver, the Telegram outbox worker, the approval sweeper, the
-housekeeping, the digest scheduler and the update intake.
+housekeeping, the digest scheduler, the balance watch and the update intake.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
+from bot.domain.balance import BalanceAlert
 from bot.domain.cash import Handover
 from bot.domain.model import Approval, ApprovalState, OutboxKind
 from bot.store.approvals import Approvals
@@ -94,3 +95,9 @@ class Notices:
     def digest(self, tx: Tx, now: datetime, day: date) -> None:
         for chat in self.supervisor_chats:
             Outbox.enqueue(tx, now, OutboxKind.DIGEST, chat, ref=day.isoformat())
+
+    def balance(self, tx: Tx, now: datetime, alert: BalanceAlert) -> None:
+        """The agent's balance fell below the mark, or is back: every supervisor chat and
+        every active supervisor and admin in private (as approval requests go)."""
+        for chat in dict.fromkeys([*self.supervisor_chats, *Roster.deciders(tx)]):
+            Outbox.enqueue(tx, now, OutboxKind.BALANCE, chat, ref=alert.to_ref())

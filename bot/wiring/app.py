@@ -135,6 +135,7 @@ async def build_app(
             outbox=loops.outbox,
             digest=loops.digest,
             housekeeping=loops.housekeeping,
+            balance=loops.balance,
             bot=bot,
             dispatcher=dispatcher,
             i18n=i18n,
@@ -151,6 +152,7 @@ async def build_app(
                     loops.sweeper,
                     loops.digest,
                     loops.housekeeping,
+                    loops.balance,
                     intake,
                 )
                 if loop is not None
@@ -247,7 +249,13 @@ def _start(stack: contextlib.AsyncExitStack, loops: Loops, sender: Sender, intak
     loops.outbox.start()
     stack.push_async_callback(loops.outbox.stop)
     stack.push_async_callback(sender.drain, SHUTDOWN_GRACE)
-    for loop in (loops.resolver, loops.digest, loops.sweeper, loops.housekeeping):
+    for loop in (
+        loops.resolver,
+        loops.digest,
+        loops.sweeper,
+        loops.housekeeping,
+        loops.balance,
+    ):
         if loop is not None:
             loop.start()
             stack.push_async_callback(loop.stop)

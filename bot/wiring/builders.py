@@ -18,6 +18,7 @@ from bot.store.db import Database
 from bot.store.roster import Roster
 from bot.telegram.runtime.outbox import OutboxWorker
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
+from bot.usecases.balance import BalanceWatch
 from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn
 from bot.usecases.deliveries import Deliveries
@@ -53,6 +54,8 @@ class Loops:
     resolver: Resolver
     housekeeping: Housekeeping
     digest: DigestScheduler | None
+    #: With BALANCE_ALERT_BELOW: the agent's balance, watched.
+    balance: BalanceWatch | None = None
 
 
 async def build_use_cases(
@@ -133,7 +136,8 @@ def build_loops(
     clock: Callable[[], datetime],
 ) -> Loops:
     """The background loops: the outbox (which the notices wake), approvals' expiry, resends,
-    the day's housekeeping and, with DIGEST_TIME and supervisor chats, the daily digest."""
+    the day's housekeeping, with DIGEST_TIME and supervisor chats the daily digest, and
+    with BALANCE_ALERT_BELOW the balance watch."""
     deliveries = Deliveries(db, settings.tz, instance=cases.sender.instance, clock=clock)
     outbox = OutboxWorker(
         bot,
@@ -163,6 +167,20 @@ def build_loops(
         if settings.digest_time is not None and settings.supervisor_chat_ids
         else None
     )
+    balance = None
+    if settings.balance_alert_below is not None:
+        balance = BalanceWatch(
+            db,
+            cases.reports.allpay,
+            cases.notices,
+            settings.tz,
+            threshold=settings.balance_alert_below,
+            every=settings.balance_check_every,
+            agent=cases.sender.requester,
+            instance=cases.sender.instance,
+            lang=settings.default_language,
+            clock=clock,
+        )
     return Loops(
         deliveries=deliveries,
         outbox=outbox,
@@ -170,4 +188,5 @@ def build_loops(
         resolver=Resolver(cases.sender, concurrency=settings.allpay_concurrency, clock=clock),
         housekeeping=housekeeping,
         digest=digest,
+        balance=balance,
     )

@@ -16,10 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.domain.balance import BalanceState
 from bot.domain.clock import utcnow
 from bot.domain.model import Status
 from bot.infra.loops import BackgroundLoop
@@ -27,6 +29,7 @@ from bot.infra.redaction import redact_error
 from bot.telegram.runtime.pacing import Lane
 from bot.telegram.runtime.watch import TelegramReach
 from bot.usecases.reports import Reports
+from bot.wiring.balance_gauges import BalanceGauges
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,6 +118,10 @@ class Vitals:
     pending_alert_after: float | None = None
     #: When Allpay last gave a trustworthy answer.
     allpay_last_success: datetime | None = None
+    #: The balance watch's state in the journal, and its mark (BALANCE_ALERT_BELOW); None:
+    #: not watched (no balance gauges then).
+    balance: Callable[[], Awaitable[BalanceState | None]] | None = None
+    balance_alert_below: Decimal | None = None
 
 
 def _timestamp(moment: datetime | None) -> float:
@@ -234,6 +241,9 @@ class Metrics:
             "PENDING_ALERT_AFTER: a payment without a final answer this long is stuck",
             registry=None,
         )
+        # The balance watch's (BALANCE_ALERT_BELOW), read from the journal.
+        self.balance = BalanceGauges()
+        self.balance_probe: Probe[BalanceState | None] = Probe()
         self._queue_depth: Callable[[], Mapping[Lane, int]] = dict
         # The questions a scrape asks, each answered at most every JOURNAL_FRESH seconds.
         self.journal_probe: Probe[Health] = Probe()
@@ -310,6 +320,12 @@ class Metrics:
             self.registry.register(self.redis_up)
             self._redis_gauge_pending = False
         writable = self.writable_probe.ask(vitals.writable)
+        # Asked beside the others: a scrape still waits at most about JOURNAL_WAIT.
+        balance = (
+            asyncio.ensure_future(self._balance(vitals.balance, vitals.balance_alert_below))
+            if vitals.balance is not None and vitals.balance_alert_below is not None
+            else None
+        )
         if vitals.redis is not None:
             journal_up, writes, redis_up = await asyncio.gather(
                 journal, writable, self.redis_probe.ask(vitals.redis)
@@ -317,6 +333,8 @@ class Metrics:
             self.redis_up.set(1 if redis_up and self.redis_probe.value else 0)
         else:
             journal_up, writes = await asyncio.gather(journal, writable)
+        if balance is not None:
+            await balance
         self.journal_writable.set(1 if writes and self.writable_probe.value else 0)
         self.telegram_up.set(1 if vitals.telegram.reachable else 0)
         self.telegram_last_success.set(_timestamp(vitals.telegram.last_success))
@@ -329,6 +347,12 @@ class Metrics:
         if vitals.pending_alert_after is not None:
             self.pending_alert_after.set(vitals.pending_alert_after)
         return journal_up
+
+    async def _balance(
+        self, state: Callable[[], Awaitable[BalanceState | None]], mark: Decimal
+    ) -> None:
+        await self.balance_probe.ask(state)
+        self.balance.show(self.registry, self.balance_probe.value, mark)
 
     async def render(self, reports: Reports, vitals: Vitals | None = None) -> bytes:
         await self.refresh(reports, vitals)

@@ -5,9 +5,11 @@ One line per check, ✅ or ❌ with what to fix (⚠️: it runs, but say what t
 settings (loaded before this runs), the key files (readable, the private one not readable
 by others), Allpay's ``echo`` signed with the configured certificate and its answer verified
 (the keys, the certificate number and the endpoint in one), ``availableBalance`` on
-TransactionManagement, Telegram's ``getMe`` (the token) and ``getWebhookInfo``, and the
-database (reachable, its schema not newer than this bot). On the embedded sandbox the same
-checks run against it.
+TransactionManagement (with ``BALANCE_ALERT_BELOW``: whether it is below the mark now),
+Telegram's ``getMe`` (the token) and ``getWebhookInfo``, and the database (reachable, its
+schema not newer than this bot). On the embedded sandbox the same checks run against it;
+settings it refuses (``BALANCE_ALERT_BELOW`` without ``ALLPAY_TM_URL``, …) stop it first,
+in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
@@ -88,7 +91,9 @@ def _key_files(settings: Settings) -> list[Outcome]:
     return found
 
 
-async def _allpay(client: AllpayClient, lang: str) -> list[Outcome]:
+async def _allpay(
+    client: AllpayClient, lang: str, mark: Decimal | None = None, every: float = 0.0
+) -> list[Outcome]:
     found: list[Outcome] = []
     message = f"check {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     try:
@@ -127,6 +132,18 @@ async def _allpay(client: AllpayClient, lang: str) -> list[Outcome]:
         found.append(
             Outcome("Allpay availableBalance", True, f"the agent's balance is {balance.raw}")
         )
+        if mark is not None:
+            below = balance.amount is not None and balance.amount < mark
+            found.append(
+                Outcome(
+                    "BALANCE_ALERT_BELOW",
+                    True,
+                    f"supervisors are told when the balance falls below {mark} ₸ and when it is "
+                    f"back (asked every {every:g} s)"
+                    + ("; it is below now: they are told at start" if below else ""),
+                    warning=below,
+                )
+            )
     return found
 
 
@@ -260,7 +277,12 @@ async def preflight(settings: Settings) -> list[Outcome]:
         found.append(Outcome("Allpay client", False, one_line(exc)))
     else:
         try:
-            found += await _allpay(client, settings.default_language)
+            found += await _allpay(
+                client,
+                settings.default_language,
+                settings.balance_alert_below,
+                settings.balance_check_every,
+            )
         finally:
             await client.close()
             if sandbox is not None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.telegram.runtime.parts import Parts
     from bot.telegram.runtime.watch import TelegramReach
     from bot.usecases.approvals import ApprovalDesk
+    from bot.usecases.balance import BalanceWatch
     from bot.usecases.cash import CashDesk
     from bot.usecases.cashin import CashIn
     from bot.usecases.digest import DigestScheduler
@@ -50,6 +51,8 @@ class App:
     outbox: OutboxWorker
     digest: DigestScheduler | None
     housekeeping: Housekeeping
+    #: The balance watch (BALANCE_ALERT_BELOW), or None.
+    balance: BalanceWatch | None
     bot: Bot
     dispatcher: Dispatcher
     i18n: I18n

@@ -114,20 +114,26 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
-async def _metrics(request: web.Request) -> web.Response:
-    """Answers within about 2 s whatever is down: a journal, Redis or Telegram that does not
-    answer is a 0 in its gauge (the journal's figures then the last known), never an error."""
-    app = request.app[APP_KEY]
+def vitals_of(app: App) -> Vitals:
+    """What a scrape asks of the running bot beside the journal's figures."""
     redis = app.redis
-    vitals = Vitals(
+    return Vitals(
         writable=app.db.writable,
         telegram=app.telegram,
         loops={loop.name: loop for loop in app.loops},
         redis=(lambda: _pings(redis, app.parts.redis)) if redis is not None else None,
         pending_alert_after=app.settings.pending_alert_after,
         allpay_last_success=app.allpay.last_success,
+        balance=app.balance.state if app.balance is not None else None,
+        balance_alert_below=app.settings.balance_alert_below,
     )
-    body = await app.metrics.render(app.reports, vitals)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """Answers within about 2 s whatever is down: a journal, Redis or Telegram that does not
+    answer is a 0 in its gauge (the journal's figures then the last known), never an error."""
+    app = request.app[APP_KEY]
+    body = await app.metrics.render(app.reports, vitals_of(app))
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 

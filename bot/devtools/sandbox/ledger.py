@@ -102,6 +102,16 @@ class Ledger:
             row = await cur.fetchone()
         return Decimal(row[0]) if row else self._initial_balance
 
+    async def set_balance(self, requester: str, balance: Decimal) -> None:
+        """The agent's balance set outright, as Allpay's back office would (tests, the demo):
+        what ``availableBalance`` answers from now on."""
+        async with self._lock:
+            await self.db.execute(
+                "INSERT INTO balances(requester, balance) VALUES(?, ?) "
+                "ON CONFLICT(requester) DO UPDATE SET balance = excluded.balance",
+                (requester, str(balance)),
+            )
+
     async def apply(
         self, requester: str, guid: str, login: str, amount: Decimal, decide: Decider
     ) -> tuple[LedgerRow, bool]:

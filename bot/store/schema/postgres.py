@@ -303,4 +303,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE audit ADD COLUMN detail_json TEXT;
     """,
+    # 13: the agent's Allpay balance as last seen (BALANCE_ALERT_BELOW), shared by every
+    # instance: whether it is below the mark and since when, so that supervisors are told
+    # once when it falls below and once when it is back, however many instances ask
+    """
+    CREATE TABLE balance_watch (
+        agent         TEXT PRIMARY KEY,
+        below         BIGINT NOT NULL CHECK (below IN (0, 1)),
+        since         TEXT NOT NULL,
+        balance_tiyn  BIGINT NOT NULL,
+        checked_at    TEXT NOT NULL
+    );
+    """,
 ]

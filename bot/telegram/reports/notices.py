@@ -1,12 +1,14 @@
-"""The daily digest, as the outbox delivers it to the supervisors' chats."""
+"""The daily digest and the balance watch's alerts, as the outbox delivers them to the
+supervisors' chats."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
 
+from bot.domain.balance import BalanceAlert
 from bot.domain.model import OutboxItem
-from bot.telegram.reports.texts import digest_text
+from bot.telegram.reports.texts import balance_alert_text, digest_text
 from bot.telegram.shared.delivery import Delivery
 from bot.telegram.shared.texts import chunks
 from bot.usecases.deliveries import Due
@@ -27,4 +29,15 @@ async def deliver_digest(delivery: Delivery, batch: Sequence[OutboxItem], due: D
         await delivery.bot.send_message(chat_id=item.chat_id, text=part)
         if number < len(parts):
             await delivery.deliveries.progress(item.id, number)
+    return False
+
+
+async def deliver_balance(delivery: Delivery, batch: Sequence[OutboxItem], due: Due) -> bool:
+    """The balance fell below the mark, or is back: the figures kept with the message."""
+    item = batch[0]
+    alert = BalanceAlert.from_ref(item.ref or "")
+    lang = await delivery.language(item.chat_id)
+    with delivery.speaking(lang):
+        text = balance_alert_text(alert, delivery.tz, delivery.sandbox)
+    await delivery.bot.send_message(chat_id=item.chat_id, text=text)
     return False

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.domain.balance import BalanceAlert
 from bot.domain.cash import CashDay
 from bot.domain.masking import mask_login
 from bot.domain.model import Approval, Payment, Status
 from bot.domain.parsing import format_tenge
 from bot.domain.reports import Summary, Tally
 from bot.telegram.cash.texts import cash_digest
-from bot.telegram.shared.texts import age, person, short_guid, status_label
+from bot.telegram.shared.texts import (
+    age,
+    local_time,
+    marked,
+    person,
+    short_guid,
+    status_label,
+)
 
 
 def _tally_lines(tallies: Mapping[Status, Tally], indent: str) -> list[str]:
@@ -113,3 +122,53 @@ def pending_subject(payment: Payment) -> str:
         f"{format_tenge(payment.amount)} · {mask_login(payment.login)} · "
         f"<code>{short_guid(payment.guid)}</code>"
     )
+
+
+def _signed_tenge(amount: Decimal) -> str:
+    return format_tenge(amount) if amount >= 0 else "−" + format_tenge(-amount)
+
+
+def balance_alert_text(alert: BalanceAlert, tz: tzinfo, sandbox: bool) -> str:
+    """The balance watch's message: below the mark (with until when it lasts at today's
+    pace), or back above it."""
+    when = local_time(alert.at, tz)
+    amount, mark = _signed_tenge(alert.balance), format_tenge(alert.threshold)
+    if not alert.below:
+        lines = [
+            _("✅ The agent's Allpay balance is back above {mark}: <b>{amount}</b>").format(
+                mark=mark, amount=amount
+            ),
+            _("As of {time}").format(time=when),
+        ]
+        return "\n".join(marked(lines, sandbox))
+    lines = [
+        _("⚠️ The agent's Allpay balance is below {mark}: <b>{amount}</b>").format(
+            mark=mark, amount=amount
+        ),
+        _("As of {time}").format(time=when),
+        "",
+    ]
+    cast = alert.forecast
+    if alert.balance <= 0:
+        lines.append(_("It has run out: Allpay declines top-ups until it is topped up."))
+    elif cast.pace is None:
+        lines.append(_("No top-up completed today yet: cannot tell how long it lasts."))
+    elif cast.runs_out_at is None:
+        lines.append(
+            _("At today's pace ({pace} an hour) it lasts more than a week.").format(
+                pace=format_tenge(cast.pace.quantize(Decimal(1)))
+            )
+        )
+    else:
+        local = cast.runs_out_at.astimezone(tz)
+        same_day = local.date() == alert.at.astimezone(tz).date()
+        lines.append(
+            _("At today's pace ({pace} an hour) it lasts about {left}, until {until}.").format(
+                pace=format_tenge(cast.pace.quantize(Decimal(1))),
+                left=age((cast.runs_out_at - alert.at).total_seconds()),
+                until=local.strftime("%H:%M" if same_day else "%d.%m %H:%M"),
+            )
+        )
+    if alert.balance > 0:
+        lines.append(_("Top up the agent's balance in Allpay before top-ups are declined."))
+    return "\n".join(marked(lines, sandbox))

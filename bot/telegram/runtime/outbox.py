@@ -2,7 +2,8 @@
 
 Each item is rendered and shown by the feature that owns its kind (:data:`RENDERERS`: a
 payment's status, alert and feed are cash-in's, approval requests approvals', handovers
-cash's, the digest reports'); this module runs the lanes, retries and marks what was done.
+cash's, the digest and the balance watch's alerts reports'); this module runs the lanes,
+retries and marks what was done.
 
 Delivery runs in **lanes**, one per chat: concurrent across chats (at most ``concurrency`` at
 once), in order within a chat, so a chat waiting out a 429 never delays another. Within a
@@ -40,7 +41,7 @@ from bot.infra.outage import PartDown
 from bot.telegram.approvals.notices import deliver_approval
 from bot.telegram.cash.notices import deliver_handover
 from bot.telegram.cashin.notices import deliver_alert, deliver_feed, deliver_status
-from bot.telegram.reports.notices import deliver_digest
+from bot.telegram.reports.notices import deliver_balance, deliver_digest
 from bot.telegram.runtime.pacing import Lane, current_lane
 from bot.telegram.shared.delivery import Delivery, Renderer
 from bot.usecases.approvals import ApprovalDesk
@@ -62,6 +63,7 @@ LANE_OF = {
     OutboxKind.HANDOVER_REQUEST: Lane.APPROVAL,
     OutboxKind.HANDOVER_CARD: Lane.APPROVAL,
     OutboxKind.ALERT: Lane.ALERT,
+    OutboxKind.BALANCE: Lane.ALERT,
     OutboxKind.FINAL: Lane.FEED,
     OutboxKind.DIGEST: Lane.FEED,
 }
@@ -78,6 +80,7 @@ RENDERERS: dict[OutboxKind, Renderer] = {
     OutboxKind.HANDOVER_REQUEST: deliver_handover,
     OutboxKind.HANDOVER_CARD: deliver_handover,
     OutboxKind.DIGEST: deliver_digest,
+    OutboxKind.BALANCE: deliver_balance,
 }
 
 
