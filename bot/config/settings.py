@@ -166,6 +166,9 @@ class Settings(BaseSettings):
 
     webhook_url: Url = None
     webhook_secret: Annotated[SecretStr | None, AfterValidator(checks.webhook_secret)] = None
+    #: The desk's public https address (a Telegram Mini App): supervisors' and admins'
+    #: private chats get a menu button opening it. Unset: no desk, no menu button.
+    webapp_url: Url = None
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -221,6 +224,8 @@ class Settings(BaseSettings):
                 raise ValueError("WEB_ENABLED must be true when WEBHOOK_URL is set")
             if not self.webhook_url.startswith("https://"):
                 raise ValueError("WEBHOOK_URL must be https:// (Telegram's requirement)")
+        if self.webapp_url is not None and not self.webapp_url.startswith("https://"):
+            raise ValueError("WEBAPP_URL must be https:// (Telegram opens Mini Apps over https)")
         for name, path in (
             ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
             ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),

@@ -58,6 +58,16 @@ class Outbox:
         return [_item(r) for r in rows]
 
     @staticmethod
+    def chats_with(tx: Tx, kind: OutboxKind, ref: str) -> set[int]:
+        """The chats that have an item of ``kind`` with ``ref`` waiting or delivered (not
+        one that failed for good)."""
+        rows = tx.all(
+            "SELECT DISTINCT chat_id FROM outbox WHERE kind = ? AND ref = ? AND failed = 0",
+            (kind.value, ref),
+        )
+        return {int(r["chat_id"]) for r in rows}
+
+    @staticmethod
     def claim_chat(
         tx: Tx, now: datetime, chat_id: int, owner: str, until: datetime, limit: int
     ) -> list[OutboxItem]:

@@ -6,11 +6,12 @@ change. After the commit the use case calls :meth:`Notices.wake` so the outbox d
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from bot.domain.cash import Handover
-from bot.domain.model import Approval, ApprovalState, OutboxKind
+from bot.domain.model import Approval, ApprovalState, OutboxKind, StaffUser
 from bot.store.approvals import Approvals
 from bot.store.db import Tx
 from bot.store.handovers import Handovers
@@ -18,9 +19,18 @@ from bot.store.outbox import Outbox
 from bot.store.roster import Roster
 
 
+def desk_ref(url: str) -> str:
+    """What a menu button's outbox item keeps of the desk's address: a digest of it, so the
+    buttons set for one address are known at the next start, and a new address sets them
+    all again."""
+    return "desk:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 class Notices:
-    def __init__(self, supervisor_chats: Iterable[int]) -> None:
+    def __init__(self, supervisor_chats: Iterable[int], desk_url: str | None = None) -> None:
         self.supervisor_chats = tuple(supervisor_chats)
+        #: With the desk (WEBAPP_URL): the ref of its menu buttons' outbox items.
+        self.desk = desk_ref(desk_url) if desk_url is not None else None
         #: Called after a commit that queued messages: the outbox's wake-up (set in app.py).
         self.wake: Callable[[], None] = lambda: None
 
@@ -90,6 +100,30 @@ class Notices:
             Outbox.enqueue(
                 tx, now, OutboxKind.HANDOVER_NOTICE, handover.chat_id, ref=str(handover.id)
             )
+
+    def menu_button(self, tx: Tx, now: datetime, user_id: int) -> bool:
+        """The person's menu button is to follow their role as it is when it is delivered:
+        the desk's for an active supervisor or admin, Telegram's default for anyone else.
+        Only with the desk; returns whether anything was queued (wake the outbox)."""
+        if self.desk is None:
+            return False
+        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.desk)
+        return True
+
+    def menu_buttons_at_start(self, tx: Tx, now: datetime, roster: Iterable[StaffUser]) -> int:
+        """Everyone on the roster with the desk whose button was never queued for this
+        address, or whose every try was refused (a person who never opened the bot): a
+        second start, or a storm of restarts, queues nothing more. A new address (or a
+        first start with the desk) sets them all."""
+        if self.desk is None:
+            return 0
+        kept = Outbox.chats_with(tx, OutboxKind.MENU_BUTTON, self.desk)
+        queued = 0
+        for person in roster:
+            if person.has_desk and person.user_id not in kept:
+                Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, person.user_id, ref=self.desk)
+                queued += 1
+        return queued
 
     def digest(self, tx: Tx, now: datetime, day: date) -> None:
         for chat in self.supervisor_chats:

@@ -64,7 +64,7 @@ async def build_use_cases(
 ) -> UseCases:
     """The use cases, with the configured people seeded and the waiting requests' fees
     filled in. ``owner``: this process's name among the instances (its send leases')."""
-    notices = Notices(settings.supervisor_chat_ids)
+    notices = Notices(settings.supervisor_chat_ids, settings.webapp_url)
     sender = Sender(
         db,
         allpay,
@@ -109,6 +109,7 @@ async def build_use_cases(
         clock=clock,
     )
     await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+    await people.menu_buttons()  # with the desk: queued for the outbox, sent once it starts
     await desk.fill_fees()
     cashin = CashIn(
         db,
@@ -144,6 +145,7 @@ def build_loops(
         i18n,
         settings.tz,
         sandbox=settings.uses_sandbox,
+        desk_url=settings.webapp_url,
         clock=clock,
     )
     cases.notices.wake = outbox.wakeup.set
