@@ -290,7 +290,7 @@
     ]);
     if (!h.own && !h.for_someone_else) {
       card.appendChild(el("div", { class: "actions" }, [
-        el("button", { type: "button", testid: "handover-confirm", text: t("received"),
+        el("button", { type: "button", testid: "handover-confirm", text: t("received", { amount: money(h.declared === null ? h.expected : h.declared) }),
           onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/confirm"); } }),
         el("button", { type: "button", class: "danger", testid: "handover-dispute",
           text: t("not_received"),
