@@ -298,3 +298,29 @@ async def test_a_receipt_asked_for_in_the_desk_arrives_in_the_persons_chat(
         assert any(
             label.startswith("📄") or "PDF" in label for label, _ in message.callback_buttons
         )
+
+
+# ---------------------------------------------------------------- the way in
+
+
+def _desk_buttons(message: ChatMessage) -> list[str]:
+    return [b["web_app"]["url"] for row in message.buttons for b in row if "web_app" in b]
+
+
+async def test_report_pending_and_cash_offer_the_desk_in_private_chats_only(
+    controlled: Any,
+) -> None:
+    async with controlled(webapp_url=DESK) as h:
+        supervisor = h.user(SUPERVISOR)
+        for command in ("/report", "/pending", "/cash"):
+            reply = await h.say(supervisor, command)
+            assert _desk_buttons(reply) == [DESK], command
+        # A cashier's own /cash: no desk.
+        assert _desk_buttons(await h.say(h.user(CASHIER), "/cash")) == []
+        # In the supervisors' group: no web_app button (Telegram refuses them there).
+        mark = h.tg.mark()
+        h.tg.send_text(supervisor, "/report", chat_id=SUPERVISOR_CHAT)
+        reply = await h.tg.wait_message(SUPERVISOR_CHAT, after=mark)
+        assert _desk_buttons(reply) == []
+    async with controlled() as h:  # no WEBAPP_URL: no button
+        assert _desk_buttons(await h.say(h.user(SUPERVISOR), "/report")) == []

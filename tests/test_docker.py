@@ -509,7 +509,7 @@ print(json.dumps({
     "wsdl": [str(resources.files("bot.allpay") / n) for n in ("cashin.wsdl", "tm.wsdl")],
     "wsdl_filled": all("http://x/" in w and "SANDBOX_ADDRESS" not in w for w in wsdls),
     "fonts": sorted(str(p) for p in FONTS.iterdir()),
-    "desk": sorted(p.name for p in resources.files("bot.telegram.desk").joinpath("static").iterdir()),
+    "desk": sorted(p.name for p in (resources.files("bot.telegram.desk") / "static").iterdir()),
     "path": sys.path,
 }))
 """
