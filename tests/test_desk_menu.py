@@ -148,7 +148,7 @@ async def test_set_once_per_address_not_per_restart(controlled: Any) -> None:
     assert menu_calls(h.tg).count((ADMIN, "web_app")) == 1  # once, whatever the restarts
     assert menu_calls(h.tg).count((SUPERVISOR, "web_app")) == 2  # refused, then set
 
-    moved = "https://desk.example.kz/"
+    moved = "https://desk.example.kz/desk/"
     async with controlled(webapp_url=moved) as h:
         await until_button(h.tg, ADMIN, desk_button(url=moved))
         await until_button(h.tg, SUPERVISOR, desk_button(url=moved))

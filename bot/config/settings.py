@@ -166,9 +166,6 @@ class Settings(BaseSettings):
 
     webhook_url: Url = None
     webhook_secret: Annotated[SecretStr | None, AfterValidator(checks.webhook_secret)] = None
-    #: The desk's public https address (a Telegram Mini App): supervisors' and admins'
-    #: private chats get a menu button opening it. Unset: no desk, no menu button.
-    webapp_url: Url = None
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -176,6 +173,15 @@ class Settings(BaseSettings):
     #: carries nothing but the webhook path.
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8081
+    #: The supervisor's desk (a Telegram Mini App): its public https:// address, whose path
+    #: the bot's own web server serves, and which supervisors' and admins' menu buttons
+    #: open (unset: no desk, its code not even loaded, no menu button calls).
+    webapp_url: Annotated[str | None, AfterValidator(checks.webapp_url)] = None
+    #: How long the desk's signed launch data stays good (seconds): an hour — a shift's
+    #: glance at the day, long enough not to interrupt it, short enough that a copied
+    #: Authorization header is worthless by the next one (the roster is checked on every
+    #: call anyway, so a removed person loses the desk at once).
+    webapp_max_age: Annotated[int, Field(ge=60, le=86400)] = 3600
 
     @model_validator(mode="after")
     def _consistency(self) -> Self:
@@ -224,8 +230,12 @@ class Settings(BaseSettings):
                 raise ValueError("WEB_ENABLED must be true when WEBHOOK_URL is set")
             if not self.webhook_url.startswith("https://"):
                 raise ValueError("WEBHOOK_URL must be https:// (Telegram's requirement)")
-        if self.webapp_url is not None and not self.webapp_url.startswith("https://"):
-            raise ValueError("WEBAPP_URL must be https:// (Telegram opens Mini Apps over https)")
+        if self.webapp_path is not None:
+            if not self.web_enabled:
+                raise ValueError("WEB_ENABLED must be true when WEBAPP_URL is set")
+            hook = self.webhook_path
+            if hook is not None and (hook + "/").startswith(self.webapp_path):
+                raise ValueError("WEBAPP_URL's path must not contain WEBHOOK_URL's path")
         for name, path in (
             ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
             ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
@@ -353,6 +363,14 @@ class Settings(BaseSettings):
         if self.webhook_url is None:
             return None
         return urlsplit(self.webhook_url).path or "/"
+
+    @property
+    def webapp_path(self) -> str | None:
+        """The desk's path prefix on the bot's web server: ``WEBAPP_URL``'s path, ending in /."""
+        if self.webapp_url is None:
+            return None
+        path = urlsplit(self.webapp_url).path or "/"
+        return path if path.endswith("/") else path + "/"
 
 
 class ConfigError(Exception):

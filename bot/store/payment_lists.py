@@ -195,3 +195,61 @@ class PaymentLists:
             f"SELECT MIN(created_at) FROM payments WHERE status IN ({marks(OPEN)})", OPEN
         )
         return parse_ts(value) if value else None
+
+    # ---------------------------------------------------------------- the supervisor's desk
+
+    @staticmethod
+    def day_sums(tx: Tx, start: datetime, end: datetime) -> list[tuple[int, Status, int, int, int]]:
+        """Per (cashier, status) of payments created in [start, end): count, amount and fee
+        in tiyn (integers: the desk's sums are exact)."""
+        rows = tx.all(
+            "SELECT cashier_id, status, COUNT(*) AS n, SUM(amount_tiyn) AS tiyn, "
+            "SUM(fee_tiyn) AS fee FROM payments WHERE created_at >= ? AND created_at < ? "
+            "GROUP BY cashier_id, status ORDER BY cashier_id, status",
+            (ts(start), ts(end)),
+        )
+        return [
+            (
+                int(r["cashier_id"]),
+                Status(r["status"]),
+                int(r["n"]),
+                int(r["tiyn"] or 0),
+                int(r["fee"] or 0),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def created_times(tx: Tx, start: datetime, end: datetime) -> list[datetime]:
+        """When each payment created in [start, end) was created (the hourly chart's points;
+        one narrow column, an index range read)."""
+        rows = tx.all(
+            "SELECT created_at FROM payments WHERE created_at >= ? AND created_at < ?",
+            (ts(start), ts(end)),
+        )
+        return [parse_ts(r["created_at"]) for r in rows]
+
+    @staticmethod
+    def search(
+        tx: Tx,
+        start: datetime,
+        end: datetime,
+        *,
+        cashier_id: int | None,
+        status: Status | None,
+        limit: int,
+    ) -> list[Payment]:
+        """Payments created in [start, end), newest first, of one cashier or status if given."""
+        where = "created_at >= ? AND created_at < ?"
+        args: tuple[Any, ...] = (ts(start), ts(end))
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args += (cashier_id,)
+        if status is not None:
+            where += " AND status = ?"
+            args += (status.value,)
+        rows = tx.all(
+            f"SELECT {COLUMNS} FROM payments WHERE {where} ORDER BY created_at DESC, guid LIMIT ?",
+            (*args, limit),
+        )
+        return [build(Payment, r) for r in rows]

@@ -30,7 +30,7 @@ class Notices:
     def __init__(self, supervisor_chats: Iterable[int], desk_url: str | None = None) -> None:
         self.supervisor_chats = tuple(supervisor_chats)
         #: With the desk (WEBAPP_URL): the ref of its menu buttons' outbox items.
-        self.desk = desk_ref(desk_url) if desk_url is not None else None
+        self.menu_ref = desk_ref(desk_url) if desk_url is not None else None
         #: Called after a commit that queued messages: the outbox's wake-up (set in app.py).
         self.wake: Callable[[], None] = lambda: None
 
@@ -105,9 +105,9 @@ class Notices:
         """The person's menu button is to follow their role as it is when it is delivered:
         the desk's for an active supervisor or admin, Telegram's default for anyone else.
         Only with the desk; returns whether anything was queued (wake the outbox)."""
-        if self.desk is None:
+        if self.menu_ref is None:
             return False
-        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.desk)
+        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.menu_ref)
         return True
 
     def menu_buttons_at_start(self, tx: Tx, now: datetime, roster: Iterable[StaffUser]) -> int:
@@ -115,13 +115,13 @@ class Notices:
         address, or whose every try was refused (a person who never opened the bot): a
         second start, or a storm of restarts, queues nothing more. A new address (or a
         first start with the desk) sets them all."""
-        if self.desk is None:
+        if self.menu_ref is None:
             return 0
-        kept = Outbox.chats_with(tx, OutboxKind.MENU_BUTTON, self.desk)
+        kept = Outbox.chats_with(tx, OutboxKind.MENU_BUTTON, self.menu_ref)
         queued = 0
         for person in roster:
             if person.has_desk and person.user_id not in kept:
-                Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, person.user_id, ref=self.desk)
+                Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, person.user_id, ref=self.menu_ref)
                 queued += 1
         return queued
 

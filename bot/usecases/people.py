@@ -101,7 +101,7 @@ class People:
 
         def set_language(tx: Tx) -> bool:
             self.roster.set_language(tx, user_id, language)
-            person = self.roster.get(tx, user_id) if notices.desk is not None else None
+            person = self.roster.get(tx, user_id) if notices.menu_ref is not None else None
             # The desk's button speaks their language.
             return person is not None and person.has_desk and notices.menu_button(tx, now, user_id)
 
@@ -145,7 +145,7 @@ class People:
         """At start, with the desk: the menu button of everyone on the roster who has it and
         never had it queued for this address (:meth:`Notices.menu_buttons_at_start`)."""
         notices = self.desk.notices
-        if notices.desk is None:
+        if notices.menu_ref is None:
             return 0
         now = self._clock()
         queued = await self.db.write(

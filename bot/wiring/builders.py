@@ -20,6 +20,7 @@ from bot.telegram.runtime.outbox import OutboxWorker
 from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn
+from bot.usecases.dashboard import Dashboard
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.housekeeping import Housekeeping
@@ -41,6 +42,8 @@ class UseCases:
     people: People
     cashin: CashIn
     reports: Reports
+    #: The supervisor's desk's figures (read by its API when WEBAPP_URL is set).
+    dashboard: Dashboard
 
 
 @dataclass
@@ -122,7 +125,8 @@ async def build_use_cases(
         clock=clock,
     )
     reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
-    return UseCases(notices, sender, desk, cash, people, cashin, reports)
+    dashboard = Dashboard(db, settings.tz, reports, clock=clock)
+    return UseCases(notices, sender, desk, cash, people, cashin, reports, dashboard)
 
 
 def build_loops(

@@ -35,6 +35,7 @@ from bot.domain.reports import (
 from bot.telegram.cash.texts import handover_state_word
 from bot.telegram.reports import texts
 from bot.telegram.shared.actions import uploading_document
+from bot.telegram.shared.desk import with_desk
 from bot.telegram.shared.filters import SUPERVISING, HasRole
 from bot.telegram.shared.texts import N_, chunks, local_time, person, sandbox_mark, status_label
 from bot.telegram.shared.view import View
@@ -87,7 +88,10 @@ async def report(message: Message, command: CommandObject, reports: Reports, vie
         await message.answer(period_problem(error))
         return
     summary, names = await reports.totals(day, day)
-    await message.answer(texts.summary_text(texts.day_title(day), summary, names, per_cashier=True))
+    await message.answer(
+        texts.summary_text(texts.day_title(day), summary, names, per_cashier=True),
+        reply_markup=with_desk(None, message, view),
+    )
 
 
 #: ``/digest yesterday`` (or ``today``), in any of the bot's languages.
@@ -187,7 +191,7 @@ async def export(
     )
 
 
-async def pending(message: Message, reports: Reports) -> None:
+async def pending(message: Message, reports: Reports, view: View) -> None:
     listing, approvals = await reports.pending()
     payments, names = listing.payments, listing.names
     now = utcnow()
@@ -197,9 +201,10 @@ async def pending(message: Message, reports: Reports) -> None:
         for a in approvals[:PENDING_LIMIT]:
             lines.append(texts.approval_pending_line(a, now, person(a.cashier_id, names)))
         lines.append("")
+    desk = with_desk(None, message, view)
     if not payments:
         lines.append(_("No top-ups are waiting for Allpay's final answer."))
-        await message.answer("\n".join(lines))
+        await message.answer("\n".join(lines), reply_markup=desk)
         return
     shown = payments[:PENDING_LIMIT]
     lines.append(_("Top-ups without Allpay's final answer: {count}").format(count=len(payments)))
@@ -215,8 +220,9 @@ async def pending(message: Message, reports: Reports) -> None:
                 count=len(payments) - PENDING_LIMIT
             ),
         ]
-    for text in chunks(lines):
-        await message.answer(text)
+    pages = chunks(lines)
+    for number, text in enumerate(pages, start=1):
+        await message.answer(text, reply_markup=desk if number == len(pages) else None)
 
 
 async def balance(message: Message, reports: Reports, i18n: I18n, view: View) -> None:
