@@ -378,8 +378,8 @@
         select.appendChild(el("option", { value: String(p.cashier_id), text: p.cashier }));
       }
     });
-    state.find.results.replaceChildren.apply(state.find.results,
-      data.payments.length ? data.payments.map(paymentRow) : [el("p", { class: "hint", text: t("nothing") })]);
+    fill(state.find.results, data.payments.length ? data.payments.map(paymentRow)
+      : [el("p", { class: "hint", text: t("nothing") })]);
   }
 
   function openDetail(guid) {
@@ -453,15 +453,19 @@
     return findPath();
   }
 
+  function fill(node, children) {
+    node.replaceChildren.apply(node, children.filter(Boolean));
+  }
+
   function render(tab, data) {
     var screen = document.getElementById("screen-" + tab);
-    if (tab === "today") screen.replaceChildren.apply(screen, renderToday(data));
-    else if (tab === "now") screen.replaceChildren.apply(screen, renderNow(data).filter(Boolean));
-    else if (tab === "balance") screen.replaceChildren.apply(screen, renderBalance(data));
-    else if (state.detail) screen.replaceChildren.apply(screen, renderDetail(data));
+    if (tab === "today") fill(screen, renderToday(data));
+    else if (tab === "now") fill(screen, renderNow(data));
+    else if (tab === "balance") fill(screen, renderBalance(data));
+    else if (state.detail) fill(screen, renderDetail(data));
     else {
       if (!state.find || !screen.contains(state.find.results)) {
-        screen.replaceChildren.apply(screen, findForm());
+        fill(screen, findForm());
       }
       renderFind(data);
     }
