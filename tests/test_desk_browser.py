@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import Page
 
 from bot.allpay.protocol import PayStatus
 from bot.devtools.telegram import FakeTelegram
@@ -35,6 +35,9 @@ from tests.harness import (
     seed_payment,
     settings_for,
 )
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
