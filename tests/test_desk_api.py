@@ -6,6 +6,7 @@ by the bot's own aiohttp application on 127.0.0.1; initData signed as Telegram s
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -324,3 +325,43 @@ async def test_report_pending_and_cash_offer_the_desk_in_private_chats_only(
         assert _desk_buttons(reply) == []
     async with controlled() as h:  # no WEBAPP_URL: no button
         assert _desk_buttons(await h.say(h.user(SUPERVISOR), "/report")) == []
+
+
+async def test_a_handover_received_in_the_desk_is_the_chats_own_answer(
+    controlled: Any,
+) -> None:
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        cashier = h.user()
+        card = await h.top_up_card(cashier, "77000000002", "5000")  # completed at once
+        await h.press(cashier, card, "Confirm")
+        await h.wait_status(CASHIER, card.message_id, "✅")
+        await h.say(cashier, "/handover")
+        choose = await h.say(cashier, "5000")
+        await h.press(cashier, choose, "Any supervisor")
+        declared = await h.tg.wait_message(
+            CASHIER, lambda m: m.message_id == choose.message_id and "Handover #1" in m.text
+        )
+        boss_card = await h.tg.wait_message(SUPERVISOR, lambda m: "Cash handover #1" in m.text)
+        now = await _get(client, "now")
+        [waiting] = now["handovers"]
+        assert waiting["id"] == 1 and waiting["declared"] == "5000.00"
+        assert waiting["own"] is False and waiting["for_someone_else"] is False
+        [cash] = now["cash"]
+        assert cash["cashier_id"] == CASHIER and cash["collected"] == "5000.00"
+        response = await client.post("/desk/api/handover/1/confirm", headers=signed(SUPERVISOR))
+        assert (await response.json())["outcome"] == "confirmed"
+        # The cashier's declaration and the supervisor's card say so, as after the button.
+        await h.tg.wait_for(lambda: "confirmed by" in declared.plain)
+        await h.tg.wait_for(lambda: "received" in boss_card.plain and not boss_card.buttons)
+        again = await client.post("/desk/api/handover/1/dispute", headers=signed(ADMIN))
+        assert (await again.json())["outcome"] == "already"
+        assert (await _get(client, "now"))["handovers"] == []
+
+
+async def test_the_page_weighs_at_most_150_kb_compressed(controlled: Any) -> None:
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        total = 0
+        for asset in ("", "desk.js", "desk.css"):
+            response = await client.get("/desk/" + asset)
+            total += len(gzip.compress(await response.read()))
+        assert total <= 150 * 1024, total

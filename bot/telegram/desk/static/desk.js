@@ -118,6 +118,10 @@
           refuse(body.error || "reopen", body.message);
           return null;
         }
+        if (response.status >= 500) {  // the bot (or the proxy before it) is not answering
+          stale(true);
+          return null;
+        }
         state.updated = new Date();
         stale(false);
         body.httpStatus = response.status;
