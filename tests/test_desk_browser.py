@@ -7,6 +7,7 @@ loopback. Screenshots: ``<tmp_path>/screenshots/``."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -100,6 +101,17 @@ async def approval_request(h: Harness) -> str:
     return str(row["id"])
 
 
+async def sent_to_allpay(h: Harness, amount: Decimal) -> list[str]:
+    """The GUIDs Allpay (the sandbox) got for ``amount``, once the first has arrived (the
+    send follows the approval's commit) and a moment has passed for any second one."""
+    for _ in range(100):
+        if any(row.amount == amount for row in await h.sandbox_ledger()):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    return [row.guid for row in await h.sandbox_ledger() if row.amount == amount]
+
+
 async def text_of(page: Page, testid: str) -> str:
     return (await page.get_by_test_id(testid).inner_text()).strip()
 
@@ -157,8 +169,11 @@ async def test_the_desk_in_a_browser(mini_app: OpenMiniApp, desk: Desk, language
         (approval_id,),
     )
     assert [row["actor_id"] for row in decided] == [SUPERVISOR]
-    paid = [row for row in await h.sandbox_ledger() if row.amount == Decimal(150_000)]
-    assert len(paid) == 1
+    journaled = await h.app.db.query(
+        "SELECT guid FROM payments WHERE amount_tiyn = ?", (150_000 * 100,)
+    )
+    assert len(journaled) == 1  # one top-up for the request
+    assert await sent_to_allpay(h, Decimal(150_000)) == [journaled[0]["guid"]]
     await mini.shot(f"approved-{language}")
 
     # A ⏳ top-up followed on the open page until Allpay's ✅ (a supervisor's recheck).
