@@ -152,3 +152,23 @@ async def test_set_once_per_address_not_per_restart(controlled: Any) -> None:
     async with controlled(webapp_url=moved) as h:
         await until_button(h.tg, ADMIN, desk_button(url=moved))
         await until_button(h.tg, SUPERVISOR, desk_button(url=moved))
+
+
+async def test_the_desk_turned_off_takes_its_buttons_away(controlled: Any) -> None:
+    """Without WEBAPP_URL after a deployment with it: the buttons go back to Telegram's
+    default once, and later starts make no call; the desk back sets them again."""
+    async with controlled(webapp_url=DESK) as h:
+        await until_button(h.tg, SUPERVISOR, desk_button())
+        await until_button(h.tg, ADMIN, desk_button())
+    async with controlled() as h:
+        await until_button(h.tg, SUPERVISOR, DEFAULT)
+        await until_button(h.tg, ADMIN, DEFAULT)
+        assert await delivered(h) == {(ADMIN, 0), (SUPERVISOR, 0)}
+    async with controlled() as h:
+        before = len(h.tg.calls)
+        assert await h.app.people.menu_buttons() == 0
+        await h.say(h.user(ADMIN), f"/block {SUPERVISOR}")
+        assert menu_calls(h.tg, before) == []
+    async with controlled(webapp_url=DESK) as h:
+        await until_button(h.tg, ADMIN, desk_button())
+        assert h.tg.menu_button(SUPERVISOR) == DEFAULT  # blocked meanwhile

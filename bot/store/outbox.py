@@ -58,14 +58,15 @@ class Outbox:
         return [_item(r) for r in rows]
 
     @staticmethod
-    def chats_with(tx: Tx, kind: OutboxKind, ref: str) -> set[int]:
-        """The chats that have an item of ``kind`` with ``ref`` waiting or delivered (not
-        one that failed for good)."""
+    def last_refs(tx: Tx, kind: OutboxKind) -> dict[int, str]:
+        """Each chat's ``ref`` of its last item of ``kind`` waiting or delivered (not one
+        that failed for good), as far back as the outbox keeps them."""
         rows = tx.all(
-            "SELECT DISTINCT chat_id FROM outbox WHERE kind = ? AND ref = ? AND failed = 0",
-            (kind.value, ref),
+            "SELECT o.chat_id, o.ref FROM outbox o JOIN (SELECT MAX(id) AS id FROM outbox "
+            "WHERE kind = ? AND failed = 0 GROUP BY chat_id) last ON last.id = o.id",
+            (kind.value,),
         )
-        return {int(r["chat_id"]) for r in rows}
+        return {int(r["chat_id"]): str(r["ref"] or "") for r in rows}
 
     @staticmethod
     def claim_chat(

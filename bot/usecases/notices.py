@@ -18,12 +18,16 @@ from bot.store.handovers import Handovers
 from bot.store.outbox import Outbox
 from bot.store.roster import Roster
 
+DESK_REF = "desk:"
+#: The ref of a menu button reset because the desk is off (no WEBAPP_URL).
+MENU_OFF = "off"
+
 
 def desk_ref(url: str) -> str:
     """What a menu button's outbox item keeps of the desk's address: a digest of it, so the
     buttons set for one address are known at the next start, and a new address sets them
     all again."""
-    return "desk:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+    return DESK_REF + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 class Notices:
@@ -110,20 +114,32 @@ class Notices:
         Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.menu_ref)
         return True
 
+    @staticmethod
+    def desk_buttons_left(tx: Tx) -> bool:
+        """Whether some chat's last menu button was a desk's."""
+        refs = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON).values()
+        return any(ref.startswith(DESK_REF) for ref in refs)
+
     def menu_buttons_at_start(self, tx: Tx, now: datetime, roster: Iterable[StaffUser]) -> int:
-        """Everyone on the roster with the desk whose button was never queued for this
-        address, or whose every try was refused (a person who never opened the bot): a
-        second start, or a storm of restarts, queues nothing more. A new address (or a
-        first start with the desk) sets them all."""
+        """With the desk: everyone on the roster who has it and whose last button (queued,
+        or delivered — not refused) was not for this address: a second start, or a storm
+        of restarts, queues nothing more; a new address, or the desk back after it was
+        off, sets them again; a person Telegram refused (one who never opened the bot) is
+        tried again. Without it: a reset for every chat whose last button was a desk's
+        (the desk turned off leaves no button opening nothing), and nothing at all where
+        there never was a desk. Returns how many were queued (wake the outbox)."""
+        last = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON)
         if self.menu_ref is None:
-            return 0
-        kept = Outbox.chats_with(tx, OutboxKind.MENU_BUTTON, self.menu_ref)
-        queued = 0
-        for person in roster:
-            if person.has_desk and person.user_id not in kept:
-                Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, person.user_id, ref=self.menu_ref)
-                queued += 1
-        return queued
+            chats = [chat for chat, ref in last.items() if ref.startswith(DESK_REF)]
+            ref = MENU_OFF
+        else:
+            chats = [
+                p.user_id for p in roster if p.has_desk and last.get(p.user_id) != self.menu_ref
+            ]
+            ref = self.menu_ref
+        for chat in chats:
+            Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, chat, ref=ref)
+        return len(chats)
 
     def digest(self, tx: Tx, now: datetime, day: date) -> None:
         for chat in self.supervisor_chats:

@@ -142,11 +142,12 @@ class People:
         await self.db.write(seed)
 
     async def menu_buttons(self) -> int:
-        """At start, with the desk: the menu button of everyone on the roster who has it and
-        never had it queued for this address (:meth:`Notices.menu_buttons_at_start`)."""
+        """At start: the menu button of everyone on the roster who has the desk and whose
+        last one was not for this address; without the desk, the reset of those whose last
+        one was a desk's (:meth:`Notices.menu_buttons_at_start`)."""
         notices = self.desk.notices
-        if notices.menu_ref is None:
-            return 0
+        if notices.menu_ref is None and not await self.db.read(notices.desk_buttons_left):
+            return 0  # no desk, and none was ever set: not even a write
         now = self._clock()
         queued = await self.db.write(
             lambda tx: notices.menu_buttons_at_start(tx, now, Roster.listing(tx))
