@@ -9,26 +9,25 @@ Telegram, and nothing reaching past loopback.
   runs its tests on one event loop (``pytestmark = pytest.mark.asyncio(loop_scope="module")``).
 - ``mini_app``: opens a page at 360×740 as Telegram would — ``telegram-web-app.js`` is
   answered by ``tests/telegram-web-app.js`` through ``page.route`` (with ``initData`` signed
-  for the test's person with the bot's token, :func:`init_data`); any other request leaving
-  127.0.0.1 is refused and fails the test, and so does any console error or uncaught
-  exception. Screenshots go to the test's ``tmp_path``.
+  for the test's person with the bot's token by ``tests/webapp.py::sign_init_data``); any
+  other request leaving 127.0.0.1 is refused and fails the test, and so does any console
+  error or uncaught exception. Screenshots go to the test's ``tmp_path``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
+
+from tests.webapp import sign_init_data
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Route
@@ -51,34 +50,12 @@ def browser_required() -> bool:
     )
 
 
-def init_data(
-    token: str,
-    user: dict[str, Any],
-    *,
-    auth_date: int | None = None,
-    query_id: str = "AAHdF6IQAAAAAN0XohDhrOrc",
-) -> str:
-    """``Telegram.WebApp.initData`` as Telegram signs it for ``user``: the fields as a query
-    string, ``hash`` the HMAC-SHA256 of their sorted ``key=value`` lines (joined by a newline)
-    keyed with HMAC-SHA256(key="WebAppData", msg=token)."""
-    fields = {
-        "query_id": query_id,
-        "user": json.dumps(user, ensure_ascii=False, separators=(",", ":")),
-        "auth_date": str(int(time.time()) if auth_date is None else auth_date),
-    }
-    check = "\n".join(f"{key}={value}" for key, value in sorted(fields.items()))
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode(fields)
-
-
 def telegram_user(user_id: int, language_code: str = "en", first_name: str = "") -> dict[str, Any]:
-    """``initDataUnsafe.user`` as Telegram gives it."""
+    """The person who opens the Mini App, as ``initDataUnsafe.user`` names them."""
     return {
         "id": user_id,
         "first_name": first_name or f"User{user_id}",
         "language_code": language_code,
-        "allows_write_to_pm": True,
     }
 
 
@@ -152,8 +129,15 @@ async def mini_app(browser: Browser, tmp_path: Path) -> AsyncIterator[OpenMiniAp
         confirm: bool = True,
         theme: dict[str, str] | None = None,
     ) -> MiniApp:
+        signed = sign_init_data(
+            int(user["id"]),
+            token=token,
+            auth_date=auth_date,
+            first_name=str(user.get("first_name") or "Test"),
+            language_code=user.get("language_code"),
+        )
         given: dict[str, Any] = {
-            "initData": init_data(token, user, auth_date=auth_date),
+            "initData": signed,
             "colorScheme": color_scheme,
             "confirm": confirm,
         }
