@@ -365,3 +365,21 @@ async def test_the_page_weighs_at_most_150_kb_compressed(controlled: Any) -> Non
             response = await client.get("/desk/" + asset)
             total += len(gzip.compress(await response.read()))
         assert total <= 150 * 1024, total
+
+
+async def test_the_days_export_asked_for_in_the_desk_arrives_in_the_persons_chat(
+    controlled: Any,
+) -> None:
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        await seed_payment(h.journal, amount="1000")
+        await seed_payment(h.journal, amount="2000")
+        response = await client.post("/desk/api/export", headers=signed(SUPERVISOR))
+        assert await response.json() == {"outcome": "sent", "count": 2}
+        await h.tg.wait_for(
+            lambda: any(
+                m.document is not None and m.document[0].endswith(".xlsx")
+                for m in h.tg.messages(SUPERVISOR)
+            )
+        )
+        names = [m.document[0] for m in h.tg.messages(SUPERVISOR) if m.document is not None]
+        assert [name.rsplit(".", 1)[1] for name in names] == ["csv", "xlsx"]

@@ -30,6 +30,7 @@ from bot.telegram.desk import auth, shapes
 from bot.telegram.desk.texts import TEXTS, desk_texts
 from bot.telegram.history import texts as history_texts
 from bot.telegram.history.keyboards import receipt_pdf_keyboard
+from bot.telegram.reports.exports import send_export
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.dashboard import Dashboard
@@ -259,6 +260,19 @@ async def handover(request: web.Request, parts: DeskParts, viewer: StaffUser) ->
         result = await parts.cash.dispute(handover_id, viewer.user_id)
     status = 404 if result.outcome is HandoverOutcome.NOT_FOUND else 200
     return web.json_response({"outcome": result.outcome.value}, status=status)
+
+
+async def export(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
+    """The day's export (``?day=``, today by default), sent to the person's private chat as
+    /export sends it: CSV and XLSX, and the handovers' CSV."""
+    day = _day(request, parts) or parts.dashboard.today()
+    try:
+        with parts.i18n.context(), parts.i18n.use_locale(request[LOCALE]):
+            count = await send_export(parts.bot, viewer.user_id, parts.reports, day, day, parts.tz)
+    except TelegramAPIError as exc:
+        log.warning("desk: an export could not be sent: %s", type(exc).__name__)
+        return _refused(502, "not_sent")
+    return web.json_response({"outcome": "sent", "count": count})
 
 
 async def receipt(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:

@@ -209,7 +209,11 @@
           ]),
           el("div", { class: "track" }, [fill])
         ]);
-      })) : el("p", { class: "hint", text: t("nothing") })
+      })) : el("p", { class: "hint", text: t("nothing") }),
+      el("div", { class: "actions" }, [el("button", { type: "button", class: "secondary",
+        testid: "send-export", text: t("send_export"), onclick: function (event) {
+          act(event.currentTarget, "export" + (state.day ? "?day=" + state.day : ""));
+        } })])
     ];
   }
 
@@ -262,6 +266,8 @@
         el("span", { class: "sub", text: clock(a.created) + " → " + clock(a.expires) })
       ]),
       el("div", { text: a.client + " · " + a.login }),
+      a.identified === false ? el("div", { class: "sub warn", testid: "not-identified",
+        text: t("not_identified") }) : null,
       el("div", { class: "sub", text: t("cashier") + ": " + a.cashier +
         (a.fee !== "0.00" ? " · " + t("fee") + ": " + money(a.fee) : "") })
     ]);
