@@ -483,7 +483,7 @@
 
   // Fetch the screen shown; drawn again only when its figures changed.
   function refresh(force) {
-    if (state.closed) return Promise.resolve();
+    if (state.closed || (!force && document.hidden)) return Promise.resolve();
     var tab = state.tab;
     var path = pathOf(tab);
     return api(path).then(function (data) {
@@ -506,6 +506,9 @@
       screen.hidden = screen.id !== "screen-" + tab;
     });
     if (tab !== "find") state.detail = null;
+    if (tg && tg.BackButton) {
+      try { if (state.detail) tg.BackButton.show(); else tg.BackButton.hide(); } catch (e) { /* old */ }
+    }
     document.getElementById("day").hidden = !(tab === "today" || tab === "find");
     refresh(true);
   }
@@ -534,6 +537,13 @@
     });
     show("today");
     state.timer = setInterval(function () { refresh(false); }, REFRESH_MS);
+    // A desk brought back to the screen catches up at once (none is asked for while hidden).
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) refresh(false);
+    });
+    if (tg && tg.BackButton) {
+      tg.BackButton.onClick(function () { state.detail = null; show("find"); });
+    }
   }
 
   function boot() {
