@@ -59,6 +59,9 @@ class DeskParts:
     sandbox: bool
 
 
+#: The most ⏳/⚠️ top-ups Now lists (a phone's screenful or two; /export has them all).
+NOW_LIMIT = 100
+
 PARTS: web.AppKey[DeskParts] = web.AppKey("desk_parts")
 VIEWER = "desk_viewer"
 LOCALE = "desk_locale"
@@ -154,7 +157,11 @@ async def now(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.
     return web.json_response(
         {
             "time": shapes.moment(moment),
-            "unresolved": [shapes.payment(p, names, moment) for p in waiting.unresolved],
+            # The oldest first (they need attention most); the count says how many in all.
+            "unresolved": [
+                shapes.payment(p, names, moment) for p in waiting.unresolved[:NOW_LIMIT]
+            ],
+            "unresolved_count": len(waiting.unresolved),
             "approvals": [shapes.approval(a, names, viewer.user_id) for a in waiting.approvals],
             "handovers": [shapes.handover(h, names, viewer.user_id) for h in waiting.handovers],
             "cash": [shapes.position(p, waiting.book.names) for p in waiting.book.positions],

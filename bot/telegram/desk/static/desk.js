@@ -327,7 +327,8 @@
     if (state.reasonCard && state.reasonCard.querySelector("button")) nodes.push(state.reasonCard);
     nodes = nodes.concat(
       section(t("approvals"), "approvals", data.approvals.map(approvalCard)),
-      section(t("unresolved"), "unresolved", data.unresolved.map(paymentRow)),
+      section(t("unresolved") + (data.unresolved_count ? " · " + data.unresolved_count : ""),
+        "unresolved", data.unresolved.map(paymentRow)),
       section(t("handovers"), "handovers", data.handovers.map(handoverCard)),
       section(t("cash_on_hand") + " · " + money(data.cash_total), "cash",
         data.cash.map(function (c) {
