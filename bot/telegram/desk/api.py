@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot
@@ -23,6 +24,7 @@ from aiohttp import web
 from bot.config.settings import normalize_language
 from bot.domain.cash import HandoverOutcome
 from bot.domain.model import Decision, StaffUser, Status
+from bot.domain.parsing import AmountError, parse_count
 from bot.domain.reports import PeriodError, parse_day, parse_lookup
 from bot.telegram.approvals.callbacks import RejectReasonCode
 from bot.telegram.approvals.texts import REJECT_REASONS, preset_reason
@@ -256,13 +258,35 @@ async def reason(request: web.Request, parts: DeskParts, viewer: StaffUser) -> w
     return web.json_response({"outcome": "reason" if told else "already"})
 
 
+async def _received(request: web.Request) -> tuple[bool, Decimal | None]:
+    """Whether the body is good, and the count it gives (None: what was declared)."""
+    if not request.can_read_body:
+        return True, None
+    try:
+        body = await request.json()
+    except ValueError:
+        return False, None
+    text = body.get("received") if isinstance(body, dict) else None
+    if text is None:
+        return True, None
+    try:
+        amount = parse_count(str(text))
+    except AmountError:
+        return False, None
+    return amount > 0, amount
+
+
 async def handover(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
     """Received (what was declared) or not received: :class:`CashDesk`, as the chat's card."""
     handover_id = _int(request.match_info["id"])
     if handover_id is None:
         return _refused(404, "not_found")
     if request.match_info["action"] == "confirm":
-        result = await parts.cash.confirm(handover_id, viewer.user_id)
+        # Another amount than declared, as the chat's "✏️ Another amount": {"received": "…"}.
+        good, received = await _received(request)
+        if not good:
+            return _refused(400, "bad_amount")
+        result = await parts.cash.confirm(handover_id, viewer.user_id, received)
     else:
         result = await parts.cash.dispute(handover_id, viewer.user_id)
     status = 404 if result.outcome is HandoverOutcome.NOT_FOUND else 200

@@ -42,6 +42,8 @@ TEXTS: dict[str, str] = {
     "handovers": N_("Cash handovers waiting"),
     "received": N_("👍 Received {amount}"),
     "not_received": N_("🚫 Nothing received"),
+    "another_amount": N_("✏️ Another amount"),
+    "error_bad_amount": N_("Enter the amount in digits, for example 5000 or 5 000."),
     "cash_on_hand": N_("Cash on hand"),
     "unresolved_cash": N_("kept apart: {amount}"),
     "search": N_("GUID, its beginning, or the client's login"),

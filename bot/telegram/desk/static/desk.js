@@ -239,6 +239,11 @@
     api(path, { method: "POST", body: body || {} }).then(function (result) {
       button.disabled = false;
       if (!result) return;
+      if (result.error) {
+        notice(t("error_" + result.error) !== "error_" + result.error
+          ? t("error_" + result.error) : result.error);
+        return;
+      }
       notice(t("done_" + result.outcome) !== "done_" + result.outcome
         ? t("done_" + result.outcome) : result.outcome);
       if (after) after(result);
@@ -299,13 +304,33 @@
       el("div", { class: "sub", text: clock(h.created, true) })
     ]);
     if (!h.own && !h.for_someone_else) {
+      var declared = money(h.declared === null ? h.expected : h.declared);
       card.appendChild(el("div", { class: "actions" }, [
-        el("button", { type: "button", testid: "handover-confirm", text: t("received", { amount: money(h.declared === null ? h.expected : h.declared) }),
+        el("button", { type: "button", testid: "handover-confirm",
+          text: t("received", { amount: declared }),
           onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/confirm"); } }),
         el("button", { type: "button", class: "danger", testid: "handover-dispute",
           text: t("not_received"),
-          onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/dispute"); } })
+          onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/dispute"); } }),
+        el("button", { type: "button", class: "secondary", testid: "handover-other",
+          text: t("another_amount"), onclick: function (event) {
+            event.currentTarget.hidden = true;
+            counted.hidden = false;
+            amount.focus();
+          } })
       ]));
+      var amount = el("input", { type: "text", inputmode: "decimal", testid: "handover-amount",
+        autocomplete: "off" });
+      var go = el("button", { type: "button", testid: "handover-amount-go", disabled: true,
+        text: t("received", { amount: "…" }), onclick: function (event) {
+          act(event.currentTarget, "handover/" + h.id + "/confirm", { received: amount.value.trim() });
+        } });
+      amount.addEventListener("input", function () {
+        go.disabled = !amount.value.trim();
+        go.textContent = t("received", { amount: amount.value.trim() || "…" });
+      });
+      var counted = el("div", { class: "actions", hidden: true }, [amount, go]);
+      card.appendChild(counted);
     }
     return card;
   }
@@ -552,8 +577,9 @@
       try { tg.ready(); tg.expand(); } catch (e) { /* an old client */ }
     }
     if (!initData()) {
-      refuse("missing", "Закройте и откройте панель снова из бота. · " +
-        "Close the desk and open it again from the bot.");
+      // Opened outside Telegram: no words came from the API yet, so all three languages.
+      refuse("missing", "Откройте панель из бота в Telegram. · Панельді Telegram-дағы " +
+        "боттан ашыңыз. · Open the desk from the bot in Telegram.");
       return;
     }
     api("me").then(function (me) {
