@@ -134,6 +134,18 @@ async def test_the_page_is_served_with_a_strict_csp_and_no_status_pages(
         # The public listener of a webhook deployment: no /healthz, no /metrics there.
         assert (await client.get("/healthz")).status == 404
         assert (await client.get("/metrics")).status == 404
+    # Webhook mode: the public listener serves the webhook and the desk; the status listener
+    # (METRICS_PORT) never the desk.
+    settings = {"webapp_url": DESK, "webhook_url": "https://bot.example/hook"}
+    async with controlled(**settings, webhook_secret="s" * 20) as h:
+        public = TestServer(build_web_app(h.app, status=False), host="127.0.0.1")
+        status = TestServer(build_web_app(h.app, webhook=False, desk=False), host="127.0.0.1")
+        async with TestClient(public) as outside, TestClient(status) as inside:
+            assert (await outside.get("/desk/")).status == 200
+            assert (await outside.post("/hook", json={})).status == 401  # the secret's
+            assert (await outside.get("/healthz")).status == 404
+            assert (await inside.get("/desk/")).status == 404
+            assert (await inside.get("/healthz")).status in {200, 503}
 
 
 # ---------------------------------------------------------------- approvals
@@ -348,11 +360,17 @@ async def test_a_handover_received_in_the_desk_is_the_chats_own_answer(
         assert waiting["own"] is False and waiting["for_someone_else"] is False
         [cash] = now["cash"]
         assert cash["cashier_id"] == CASHIER and cash["collected"] == "5000.00"
-        response = await client.post("/desk/api/handover/1/confirm", headers=signed(SUPERVISOR))
+        confirm, header = "/desk/api/handover/1/confirm", signed(SUPERVISOR)
+        for bad in ("abc", "0", "-5"):
+            refused = await client.post(confirm, headers=header, json={"received": bad})
+            assert refused.status == 400 and (await refused.json())["error"] == "bad_amount"
+        # Another amount than declared, as the chat's "✏️ Another amount".
+        response = await client.post(confirm, headers=header, json={"received": "4 900"})
         assert (await response.json())["outcome"] == "confirmed"
         # The cashier's declaration and the supervisor's card say so, as after the button.
         await h.tg.wait_for(lambda: "confirmed by" in declared.plain)
         await h.tg.wait_for(lambda: "received" in boss_card.plain and not boss_card.buttons)
+        assert "Shortage: 100" in boss_card.plain.replace("\u202f", "").replace("\u00a0", " ")
         again = await client.post("/desk/api/handover/1/dispute", headers=signed(ADMIN))
         assert (await again.json())["outcome"] == "already"
         assert (await _get(client, "now"))["handovers"] == []
@@ -365,3 +383,21 @@ async def test_the_page_weighs_at_most_150_kb_compressed(controlled: Any) -> Non
             response = await client.get("/desk/" + asset)
             total += len(gzip.compress(await response.read()))
         assert total <= 150 * 1024, total
+
+
+async def test_the_days_export_asked_for_in_the_desk_arrives_in_the_persons_chat(
+    controlled: Any,
+) -> None:
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        await seed_payment(h.journal, amount="1000")
+        await seed_payment(h.journal, amount="2000")
+        response = await client.post("/desk/api/export", headers=signed(SUPERVISOR))
+        assert await response.json() == {"outcome": "sent", "count": 2}
+        await h.tg.wait_for(
+            lambda: any(
+                m.document is not None and m.document[0].endswith(".xlsx")
+                for m in h.tg.messages(SUPERVISOR)
+            )
+        )
+        names = [m.document[0] for m in h.tg.messages(SUPERVISOR) if m.document is not None]
+        assert [name.rsplit(".", 1)[1] for name in names] == ["csv", "xlsx"]

@@ -220,14 +220,25 @@ class PaymentLists:
         ]
 
     @staticmethod
-    def created_times(tx: Tx, start: datetime, end: datetime) -> list[datetime]:
-        """When each payment created in [start, end) was created (the hourly chart's points;
-        one narrow column, an index range read)."""
+    def hourly(tx: Tx, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+        """How many payments were created in each UTC hour of [start, end) that has any:
+        (the hour's start, count). Counted by the stored moment's first 13 characters
+        (``YYYY-MM-DDTHH``, always UTC), at most 24 rows a day whatever the journal's size."""
         rows = tx.all(
-            "SELECT created_at FROM payments WHERE created_at >= ? AND created_at < ?",
+            "SELECT SUBSTR(created_at, 1, 13) AS hour, COUNT(*) AS n FROM payments "
+            "WHERE created_at >= ? AND created_at < ? GROUP BY SUBSTR(created_at, 1, 13)",
             (ts(start), ts(end)),
         )
-        return [parse_ts(r["created_at"]) for r in rows]
+        return [(datetime.fromisoformat(r["hour"] + ":00+00:00"), int(r["n"])) for r in rows]
+
+    @staticmethod
+    def first_created(tx: Tx, start: datetime, end: datetime) -> datetime | None:
+        """When the first payment of [start, end) was created."""
+        value = tx.value(
+            "SELECT MIN(created_at) FROM payments WHERE created_at >= ? AND created_at < ?",
+            (ts(start), ts(end)),
+        )
+        return parse_ts(value) if value else None
 
     @staticmethod
     def search(

@@ -140,12 +140,14 @@ class Dashboard:
                 per = figures.by_cashier.setdefault(cashier_id, {})
                 per.setdefault(status, Figures()).add(count, tiyn, fee)
             before = [0] * 24
-            for moment in Payments.created_times(tx, earlier, end):
+            for moment, count in Payments.hourly(tx, earlier, end):
+                # A UTC hour is one local hour in the bot's zones (whole-hour offsets); in a
+                # half-hour zone it counts in the local hour it starts in.
                 hour = moment.astimezone(self.tz).hour
                 if moment >= start:
-                    figures.hourly[hour] += 1
+                    figures.hourly[hour] += count
                 else:
-                    before[hour] += 1
+                    before[hour] += count
             figures.hourly_average = [Decimal(n) / AVERAGE_DAYS for n in before]
             return figures
 
@@ -200,8 +202,7 @@ class Dashboard:
         def spent(tx: Tx) -> tuple[Decimal, datetime | None]:
             sums = Payments.day_sums(tx, start, end)
             total = sum(tiyn for _c, status, _n, tiyn, _f in sums if status in SPENDING)
-            times = Payments.created_times(tx, start, end)
-            return from_tiyn(total), min(times, default=None)
+            return from_tiyn(total), Payments.first_created(tx, start, end)
 
         spent_today, first = await self.db.read(spent)
         runs_out = None

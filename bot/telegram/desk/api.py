@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot
@@ -23,6 +24,7 @@ from aiohttp import web
 from bot.config.settings import normalize_language
 from bot.domain.cash import HandoverOutcome
 from bot.domain.model import Decision, StaffUser, Status
+from bot.domain.parsing import AmountError, parse_count
 from bot.domain.reports import PeriodError, parse_day, parse_lookup
 from bot.telegram.approvals.callbacks import RejectReasonCode
 from bot.telegram.approvals.texts import REJECT_REASONS, preset_reason
@@ -30,6 +32,7 @@ from bot.telegram.desk import auth, shapes
 from bot.telegram.desk.texts import TEXTS, desk_texts
 from bot.telegram.history import texts as history_texts
 from bot.telegram.history.keyboards import receipt_pdf_keyboard
+from bot.telegram.reports.exports import send_export
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.dashboard import Dashboard
@@ -57,6 +60,9 @@ class DeskParts:
     tz: tzinfo
     sandbox: bool
 
+
+#: The most ⏳/⚠️ top-ups Now lists (a phone's screenful or two; /export has them all).
+NOW_LIMIT = 100
 
 PARTS: web.AppKey[DeskParts] = web.AppKey("desk_parts")
 VIEWER = "desk_viewer"
@@ -153,7 +159,11 @@ async def now(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.
     return web.json_response(
         {
             "time": shapes.moment(moment),
-            "unresolved": [shapes.payment(p, names, moment) for p in waiting.unresolved],
+            # The oldest first (they need attention most); the count says how many in all.
+            "unresolved": [
+                shapes.payment(p, names, moment) for p in waiting.unresolved[:NOW_LIMIT]
+            ],
+            "unresolved_count": len(waiting.unresolved),
             "approvals": [shapes.approval(a, names, viewer.user_id) for a in waiting.approvals],
             "handovers": [shapes.handover(h, names, viewer.user_id) for h in waiting.handovers],
             "cash": [shapes.position(p, waiting.book.names) for p in waiting.book.positions],
@@ -248,17 +258,52 @@ async def reason(request: web.Request, parts: DeskParts, viewer: StaffUser) -> w
     return web.json_response({"outcome": "reason" if told else "already"})
 
 
+async def _received(request: web.Request) -> tuple[bool, Decimal | None]:
+    """Whether the body is good, and the count it gives (None: what was declared)."""
+    if not request.can_read_body:
+        return True, None
+    try:
+        body = await request.json()
+    except ValueError:
+        return False, None
+    text = body.get("received") if isinstance(body, dict) else None
+    if text is None:
+        return True, None
+    try:
+        amount = parse_count(str(text))
+    except AmountError:
+        return False, None
+    return amount > 0, amount
+
+
 async def handover(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
     """Received (what was declared) or not received: :class:`CashDesk`, as the chat's card."""
     handover_id = _int(request.match_info["id"])
     if handover_id is None:
         return _refused(404, "not_found")
     if request.match_info["action"] == "confirm":
-        result = await parts.cash.confirm(handover_id, viewer.user_id)
+        # Another amount than declared, as the chat's "✏️ Another amount": {"received": "…"}.
+        good, received = await _received(request)
+        if not good:
+            return _refused(400, "bad_amount")
+        result = await parts.cash.confirm(handover_id, viewer.user_id, received)
     else:
         result = await parts.cash.dispute(handover_id, viewer.user_id)
     status = 404 if result.outcome is HandoverOutcome.NOT_FOUND else 200
     return web.json_response({"outcome": result.outcome.value}, status=status)
+
+
+async def export(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
+    """The day's export (``?day=``, today by default), sent to the person's private chat as
+    /export sends it: CSV and XLSX, and the handovers' CSV."""
+    day = _day(request, parts) or parts.dashboard.today()
+    try:
+        with parts.i18n.context(), parts.i18n.use_locale(request[LOCALE]):
+            count = await send_export(parts.bot, viewer.user_id, parts.reports, day, day, parts.tz)
+    except TelegramAPIError as exc:
+        log.warning("desk: an export could not be sent: %s", type(exc).__name__)
+        return _refused(502, "not_sent")
+    return web.json_response({"outcome": "sent", "count": count})
 
 
 async def receipt(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:

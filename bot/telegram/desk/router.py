@@ -8,6 +8,7 @@ from aiohttp import web
 from bot.telegram.desk.api import (
     balance,
     decide,
+    export,
     find,
     guarded,
     handover,
@@ -31,6 +32,7 @@ def make_router(prefix: str) -> list[web.RouteDef]:
         web.get(api + "balance", guarded(balance)),
         web.get(api + "payment/{guid}", guarded(payment)),
         web.post(api + "payment/{guid}/receipt", guarded(receipt)),
+        web.post(api + "export", guarded(export)),
         web.post(api + "approval/{id}/{action:approve|reject}", guarded(decide)),
         web.post(api + "approval/{id}/reason", guarded(reason)),
         web.post(api + "handover/{id}/{action:confirm|dispute}", guarded(handover)),

@@ -209,7 +209,11 @@
           ]),
           el("div", { class: "track" }, [fill])
         ]);
-      })) : el("p", { class: "hint", text: t("nothing") })
+      })) : el("p", { class: "hint", text: t("nothing") }),
+      el("div", { class: "actions" }, [el("button", { type: "button", class: "secondary",
+        testid: "send-export", text: t("send_export"), onclick: function (event) {
+          act(event.currentTarget, "export" + (state.day ? "?day=" + state.day : ""));
+        } })])
     ];
   }
 
@@ -235,6 +239,11 @@
     api(path, { method: "POST", body: body || {} }).then(function (result) {
       button.disabled = false;
       if (!result) return;
+      if (result.error) {
+        notice(t("error_" + result.error) !== "error_" + result.error
+          ? t("error_" + result.error) : result.error);
+        return;
+      }
       notice(t("done_" + result.outcome) !== "done_" + result.outcome
         ? t("done_" + result.outcome) : result.outcome);
       if (after) after(result);
@@ -262,6 +271,8 @@
         el("span", { class: "sub", text: clock(a.created) + " → " + clock(a.expires) })
       ]),
       el("div", { text: a.client + " · " + a.login }),
+      a.identified === false ? el("div", { class: "sub warn", testid: "not-identified",
+        text: t("not_identified") }) : null,
       el("div", { class: "sub", text: t("cashier") + ": " + a.cashier +
         (a.fee !== "0.00" ? " · " + t("fee") + ": " + money(a.fee) : "") })
     ]);
@@ -293,13 +304,33 @@
       el("div", { class: "sub", text: clock(h.created, true) })
     ]);
     if (!h.own && !h.for_someone_else) {
+      var declared = money(h.declared === null ? h.expected : h.declared);
       card.appendChild(el("div", { class: "actions" }, [
-        el("button", { type: "button", testid: "handover-confirm", text: t("received", { amount: money(h.declared === null ? h.expected : h.declared) }),
+        el("button", { type: "button", testid: "handover-confirm",
+          text: t("received", { amount: declared }),
           onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/confirm"); } }),
         el("button", { type: "button", class: "danger", testid: "handover-dispute",
           text: t("not_received"),
-          onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/dispute"); } })
+          onclick: function (event) { act(event.currentTarget, "handover/" + h.id + "/dispute"); } }),
+        el("button", { type: "button", class: "secondary", testid: "handover-other",
+          text: t("another_amount"), onclick: function (event) {
+            event.currentTarget.hidden = true;
+            counted.hidden = false;
+            amount.focus();
+          } })
       ]));
+      var amount = el("input", { type: "text", inputmode: "decimal", testid: "handover-amount",
+        autocomplete: "off" });
+      var go = el("button", { type: "button", testid: "handover-amount-go", disabled: true,
+        text: t("received", { amount: "…" }), onclick: function (event) {
+          act(event.currentTarget, "handover/" + h.id + "/confirm", { received: amount.value.trim() });
+        } });
+      amount.addEventListener("input", function () {
+        go.disabled = !amount.value.trim();
+        go.textContent = t("received", { amount: amount.value.trim() || "…" });
+      });
+      var counted = el("div", { class: "actions", hidden: true }, [amount, go]);
+      card.appendChild(counted);
     }
     return card;
   }
@@ -321,7 +352,8 @@
     if (state.reasonCard && state.reasonCard.querySelector("button")) nodes.push(state.reasonCard);
     nodes = nodes.concat(
       section(t("approvals"), "approvals", data.approvals.map(approvalCard)),
-      section(t("unresolved"), "unresolved", data.unresolved.map(paymentRow)),
+      section(t("unresolved") + (data.unresolved_count ? " · " + data.unresolved_count : ""),
+        "unresolved", data.unresolved.map(paymentRow)),
       section(t("handovers"), "handovers", data.handovers.map(handoverCard)),
       section(t("cash_on_hand") + " · " + money(data.cash_total), "cash",
         data.cash.map(function (c) {
@@ -477,7 +509,7 @@
 
   // Fetch the screen shown; drawn again only when its figures changed.
   function refresh(force) {
-    if (state.closed) return Promise.resolve();
+    if (state.closed || (!force && document.hidden)) return Promise.resolve();
     var tab = state.tab;
     var path = pathOf(tab);
     return api(path).then(function (data) {
@@ -500,6 +532,9 @@
       screen.hidden = screen.id !== "screen-" + tab;
     });
     if (tab !== "find") state.detail = null;
+    if (tg && tg.BackButton) {
+      try { if (state.detail) tg.BackButton.show(); else tg.BackButton.hide(); } catch (e) { /* old */ }
+    }
     document.getElementById("day").hidden = !(tab === "today" || tab === "find");
     refresh(true);
   }
@@ -528,6 +563,13 @@
     });
     show("today");
     state.timer = setInterval(function () { refresh(false); }, REFRESH_MS);
+    // A desk brought back to the screen catches up at once (none is asked for while hidden).
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) refresh(false);
+    });
+    if (tg && tg.BackButton) {
+      tg.BackButton.onClick(function () { state.detail = null; show("find"); });
+    }
   }
 
   function boot() {
@@ -535,8 +577,9 @@
       try { tg.ready(); tg.expand(); } catch (e) { /* an old client */ }
     }
     if (!initData()) {
-      refuse("missing", "Закройте и откройте панель снова из бота. · " +
-        "Close the desk and open it again from the bot.");
+      // Opened outside Telegram: no words came from the API yet, so all three languages.
+      refuse("missing", "Откройте панель из бота в Telegram. · Панельді Telegram-дағы " +
+        "боттан ашыңыз. · Open the desk from the bot in Telegram.");
       return;
     }
     api("me").then(function (me) {
