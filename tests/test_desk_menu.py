@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from bot.devtools.telegram import FakeTelegram, Fault
 from tests.harness import ADMIN, CASHIER, CASHIER_2, SUPERVISOR, Harness
 
@@ -128,6 +130,7 @@ async def test_an_outage_loses_no_button(controlled: Any) -> None:
         assert not h.tg.faults
 
 
+@pytest.mark.backends  # the outbox's last buttons are read in SQL
 async def test_set_once_per_address_not_per_restart(controlled: Any) -> None:
     """A restart (or a storm of them) queues nothing more for those who have the button; a
     person Telegram refused (no chat with the bot yet) is tried again at the next start; a
@@ -154,6 +157,7 @@ async def test_set_once_per_address_not_per_restart(controlled: Any) -> None:
         await until_button(h.tg, SUPERVISOR, desk_button(url=moved))
 
 
+@pytest.mark.backends  # the outbox's last buttons are read in SQL
 async def test_the_desk_turned_off_takes_its_buttons_away(controlled: Any) -> None:
     """Without WEBAPP_URL after a deployment with it: the buttons go back to Telegram's
     default once, and later starts make no call; the desk back sets them again."""
