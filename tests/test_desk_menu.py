@@ -176,3 +176,22 @@ async def test_the_desk_turned_off_takes_its_buttons_away(controlled: Any) -> No
     async with controlled(webapp_url=DESK) as h:
         await until_button(h.tg, ADMIN, desk_button())
         assert h.tg.menu_button(SUPERVISOR) == DEFAULT  # blocked meanwhile
+
+
+async def test_one_telegram_refused_gets_it_at_their_start(controlled: Any) -> None:
+    """Telegram refuses a button for someone who never opened the bot: their /start in the
+    private chat queues it again; a second /start, or anyone's who has it, queues nothing."""
+    async with controlled(webapp_url=DESK) as h:
+        h.tg.faults.append(
+            Fault("setChatMenuButton", 400, "Bad Request: chat not found", chat_id=SUPERVISOR)
+        )
+        await until_button(h.tg, ADMIN, desk_button())
+        assert await delivered(h) == {(ADMIN, 0), (SUPERVISOR, 1)}
+        await h.say(h.user(SUPERVISOR), "/start")
+        await until_button(h.tg, SUPERVISOR, desk_button())
+        before = len(h.tg.calls)
+        await h.say(h.user(SUPERVISOR), "/start")
+        await h.say(h.user(ADMIN), "/start")
+        await h.say(h.user(CASHIER), "/start")
+        assert await delivered(h) == {(ADMIN, 0), (SUPERVISOR, 1), (SUPERVISOR, 0)}
+        assert menu_calls(h.tg, before) == []

@@ -114,6 +114,16 @@ class Notices:
         Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.menu_ref)
         return True
 
+    def menu_button_if_missing(self, tx: Tx, now: datetime, person: StaffUser) -> bool:
+        """The person's desk button, unless their last one (queued or delivered) was for
+        this address."""
+        if self.menu_ref is None or not person.has_desk:
+            return False
+        last = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON, person.user_id)
+        if last.get(person.user_id) == self.menu_ref:
+            return False
+        return self.menu_button(tx, now, person.user_id)
+
     @staticmethod
     def desk_buttons_left(tx: Tx) -> bool:
         """Whether some chat's last menu button was a desk's."""

@@ -156,6 +156,24 @@ class People:
             notices.wake()
         return queued
 
+    async def menu_button_on_start(self, user_id: int) -> bool:
+        """Their /start in a private chat: a person with the desk whose last menu button was
+        not for this address — refused, most likely because they had never opened the
+        bot — gets it queued again (:meth:`Notices.menu_button_if_missing`)."""
+        notices = self.desk.notices
+        if notices.menu_ref is None:
+            return False
+        now = self._clock()
+
+        def again(tx: Tx) -> bool:
+            person = self.roster.get(tx, user_id)
+            return person is not None and notices.menu_button_if_missing(tx, now, person)
+
+        queued = await self.db.write(again, durable=False)
+        if queued:
+            notices.wake()
+        return queued
+
     async def listing(self) -> list[StaffUser]:
         return await self.db.read(Roster.listing)
 
