@@ -65,8 +65,8 @@ class DeskParts:
 NOW_LIMIT = 100
 
 PARTS: web.AppKey[DeskParts] = web.AppKey("desk_parts")
-VIEWER = "desk_viewer"
-LOCALE = "desk_locale"
+#: The caller's language, set by the guard for the handler.
+LOCALE: web.RequestKey[str] = web.RequestKey("desk_locale")
 
 
 def _refused(status: int, reason: str) -> web.Response:
@@ -119,7 +119,7 @@ def guarded(
 
 
 async def me(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
-    locale: str = request[LOCALE]
+    locale = request[LOCALE]
     return web.json_response(
         {
             "user_id": viewer.user_id,
