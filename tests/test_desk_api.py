@@ -308,6 +308,12 @@ async def test_a_receipt_asked_for_in_the_desk_arrives_in_the_persons_chat(
         assert (await response.json())["outcome"] == "sent"
         message = await h.tg.wait_message(SUPERVISOR, after=mark)
         assert message.plain.startswith("🧾")
+        # Someone the bot cannot write to (they blocked it): told so, nothing else happens.
+        h.tg.blocked_by.add(ADMIN)
+        refused = await client.post(
+            f"/desk/api/payment/{payment.guid.strip('{}')}/receipt", headers=signed(ADMIN)
+        )
+        assert refused.status == 409 and (await refused.json())["error"] == "not_sent"
         assert any(
             label.startswith("📄") or "PDF" in label for label, _ in message.callback_buttons
         )

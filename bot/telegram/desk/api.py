@@ -65,8 +65,8 @@ class DeskParts:
 NOW_LIMIT = 100
 
 PARTS: web.AppKey[DeskParts] = web.AppKey("desk_parts")
-VIEWER = "desk_viewer"
-LOCALE = "desk_locale"
+#: The caller's language, set by the guard for the handler.
+LOCALE: web.RequestKey[str] = web.RequestKey("desk_locale")
 
 
 def _refused(status: int, reason: str) -> web.Response:
@@ -119,7 +119,7 @@ def guarded(
 
 
 async def me(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
-    locale: str = request[LOCALE]
+    locale = request[LOCALE]
     return web.json_response(
         {
             "user_id": viewer.user_id,
@@ -302,7 +302,7 @@ async def export(request: web.Request, parts: DeskParts, viewer: StaffUser) -> w
             count = await send_export(parts.bot, viewer.user_id, parts.reports, day, day, parts.tz)
     except TelegramAPIError as exc:
         log.warning("desk: an export could not be sent: %s", type(exc).__name__)
-        return _refused(502, "not_sent")
+        return _refused(409, "not_sent")  # the bot cannot write to them
     return web.json_response({"outcome": "sent", "count": count})
 
 
@@ -319,5 +319,5 @@ async def receipt(request: web.Request, parts: DeskParts, viewer: StaffUser) -> 
         await parts.bot.send_message(viewer.user_id, text, reply_markup=keyboard)
     except TelegramAPIError as exc:
         log.warning("desk: a receipt could not be sent: %s", type(exc).__name__)
-        return _refused(502, "not_sent")
+        return _refused(409, "not_sent")  # the bot cannot write to them
     return web.json_response({"outcome": "sent"})

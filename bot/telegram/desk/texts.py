@@ -43,6 +43,10 @@ TEXTS: dict[str, str] = {
     "received": N_("👍 Received {amount}"),
     "not_received": N_("🚫 Nothing received"),
     "another_amount": N_("✏️ Another amount"),
+    "error_not_sent": N_(
+        "The bot cannot write to your chat: open your chat with the bot, press Start, and "
+        "try again."
+    ),
     "error_bad_amount": N_("Enter the amount in digits, for example 5000 or 5 000."),
     "cash_on_hand": N_("Cash on hand"),
     "unresolved_cash": N_("kept apart: {amount}"),
