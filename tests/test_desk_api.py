@@ -407,3 +407,27 @@ async def test_the_days_export_asked_for_in_the_desk_arrives_in_the_persons_chat
         )
         names = [m.document[0] for m in h.tg.messages(SUPERVISOR) if m.document is not None]
         assert [name.rsplit(".", 1)[1] for name in names] == ["csv", "xlsx"]
+
+
+def test_the_launch_data_check_itself() -> None:
+    """bot.telegram.desk.auth over the real algorithm's output (tests/webapp.py)."""
+    from datetime import UTC, datetime
+
+    from bot.telegram.desk.auth import Caller, Refusal, check
+    from tests.harness import TOKEN
+
+    now = datetime.now(UTC)
+    good = "tma " + sign_init_data(SUPERVISOR, auth_date=int(now.timestamp()) - 10)
+    caller = check(good, TOKEN, now, 3600)
+    assert isinstance(caller, Caller) and caller.user.id == SUPERVISOR
+    assert check(good, TOKEN, now, 5) is Refusal.EXPIRED
+    future = "tma " + sign_init_data(SUPERVISOR, auth_date=int(now.timestamp()) + 600)
+    assert check(future, TOKEN, now, 3600) is Refusal.EXPIRED
+    assert check(None, TOKEN, now, 3600) is Refusal.MISSING
+    assert check("tma ", TOKEN, now, 3600) is Refusal.MISSING
+    assert check("tma not-a-query-string", TOKEN, now, 3600) is Refusal.FORGED
+    # Fields changed under the hash; signed but naming nobody.
+    fields = sign_init_data(SUPERVISOR).split("&")
+    unsigned = "&".join(f for f in fields if not f.startswith("user="))
+    assert check("tma " + unsigned, TOKEN, now, 3600) is Refusal.FORGED
+    assert check("tma " + sign_init_data(None), TOKEN, now, 3600) is Refusal.NO_USER

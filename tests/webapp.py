@@ -18,7 +18,7 @@ from tests.harness import TOKEN
 
 
 def sign_init_data(
-    user_id: int,
+    user_id: int | None,
     *,
     token: str = TOKEN,
     auth_date: int | None = None,
@@ -26,16 +26,18 @@ def sign_init_data(
     language_code: str | None = "en",
     extra: dict[str, str] | None = None,
 ) -> str:
-    """The query string Telegram hands a Mini App as ``Telegram.WebApp.initData``."""
-    user: dict[str, Any] = {"id": user_id, "first_name": first_name}
-    if language_code is not None:
-        user["language_code"] = language_code
+    """The query string Telegram hands a Mini App as ``Telegram.WebApp.initData`` (``user_id``
+    None: launch data that names nobody)."""
     fields = {
         "auth_date": str(int(time.time()) if auth_date is None else auth_date),
         "query_id": f"AAQ{user_id}",
-        "user": json.dumps(user, separators=(",", ":"), ensure_ascii=False),
         **(extra or {}),
     }
+    if user_id is not None:
+        user: dict[str, Any] = {"id": user_id, "first_name": first_name}
+        if language_code is not None:
+            user["language_code"] = language_code
+        fields["user"] = json.dumps(user, separators=(",", ":"), ensure_ascii=False)
     check = "\n".join(f"{name}={value}" for name, value in sorted(fields.items()))
     secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
     fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
