@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import allpay_client, instances, resolver, rush, scale, startup, updates
+from bench import allpay_client, desk, instances, resolver, rush, scale, startup, updates
 from bench.common import machine, sandbox_process
 
 
@@ -49,6 +49,9 @@ async def main(quick: bool, only: set[int]) -> None:
                 print(await startup.run(sandbox.url, keys, runs, top_ups), flush=True)
         if 5 in only:
             print(await rush.run((20, 40) if quick else (20, 40, 80, 160)), flush=True)
+        if 8 in only:
+            top_ups, calls = (2000, 30) if quick else (10_000, 100)
+            print(await desk.run(Path(tmp) / "desk", top_ups, calls), flush=True)
 
 
 if __name__ == "__main__":
@@ -62,4 +65,4 @@ if __name__ == "__main__":
         help="run only these tables",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5, 6, 7])))
+    asyncio.run(main(args.quick, set(args.only or [1, 2, 3, 4, 5, 6, 7, 8])))

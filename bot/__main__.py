@@ -181,7 +181,7 @@ def _health(settings: Settings) -> int:
 
 def _demo(language: str, data: Path | None) -> int:
     """The demo ignores the environment's settings: it is always the sandbox and a stand-in."""
-    from bot.config.settings import normalize_language
+    from bot.config.languages import normalize_language
     from bot.devtools.demo import run_demo
 
     code = normalize_language(language)

@@ -23,6 +23,7 @@ from bot.devtools.telegram import FakeTelegram
 from bot.infra.logs import one_line
 from bot.store.backends import open_database
 from bot.store.db import Database
+from tests.browser import browser, mini_app  # noqa: F401  (fixtures, found here by name)
 from tests.harness import Harness, running_bot, settings_for
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

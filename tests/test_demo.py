@@ -10,7 +10,10 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
+
+import aiohttp
 
 from tests.harness import child_env
 
@@ -79,6 +82,7 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
     term = Terminal(process)
     try:
         await term.expect("menu: 💵 Top up")
+        await _opens_the_desk(term.lines)
         await term.type("/cashin")
         await term.expect("Enter the client's Allpay login")
         await term.type("+7 700 000 00 01")
@@ -127,6 +131,22 @@ async def test_demo_runs_a_whole_top_up_in_the_terminal(tmp_path: Path) -> None:
             await process.wait()
     assert (tmp_path / "demo" / "demo.sqlite3").is_file()
     assert sorted(p.suffix for p in (tmp_path / "demo" / "files").iterdir()) == [".csv", ".xlsx"]
+
+
+async def _opens_the_desk(lines: list[str]) -> None:
+    """The printed desk link: a loopback page whose fragment carries launch data signed for
+    the demo's persona (the admin), which the desk's API takes."""
+    [link] = [line.strip() for line in lines if "/desk/#tgWebAppData=" in line]
+    base, fragment = link.split("#", 1)
+    assert base.startswith("http://127.0.0.1:") and "?" not in base  # not in the URL proper
+    init_data = parse_qs(fragment)["tgWebAppData"][0]
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base) as page:
+            assert page.status == 200 and "telegram-web-app.js" in await page.text()
+        headers = {"Authorization": f"tma {init_data}"}
+        async with session.get(base + "api/me", headers=headers) as me:
+            assert me.status == 200, await me.text()
+            assert (await me.json())["role"] == "admin"
 
 
 async def start_demo(tmp_path: Path, lang: str = "en") -> asyncio.subprocess.Process:

@@ -509,6 +509,7 @@ print(json.dumps({
     "wsdl": [str(resources.files("bot.allpay") / n) for n in ("cashin.wsdl", "tm.wsdl")],
     "wsdl_filled": all("http://x/" in w and "SANDBOX_ADDRESS" not in w for w in wsdls),
     "fonts": sorted(str(p) for p in FONTS.iterdir()),
+    "desk": sorted(p.name for p in (resources.files("bot.telegram.desk") / "static").iterdir()),
     "path": sys.path,
 }))
 """
@@ -612,5 +613,7 @@ def test_the_installed_wheel_runs_from_site_packages(tmp_path: Path) -> None:
         "LICENSE",
     ]
     assert all(Path(p).resolve().is_relative_to(site) for p in found["fonts"])
+    # The desk's page travels with the package (no build step at run time).
+    assert found["desk"] == ["desk.css", "desk.js", "index.html"]
     assert "health" in run(python, "-m", "bot", "--help", cwd=empty)
     assert "health" in run(venv / "bin" / "allpay-cashin-bot", "--help", cwd=empty)

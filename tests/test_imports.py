@@ -20,7 +20,17 @@ from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Top-level packages (and bot.devtools) a SQLite deployment without Redis must not load.
-UNUSED = ("fpdf", "fontTools", "segno", "openpyxl", "psycopg", "redis", "bot.devtools")
+#: The supervisor's desk (bot.telegram.desk) loads with WEBAPP_URL only.
+UNUSED = (
+    "fpdf",
+    "fontTools",
+    "segno",
+    "openpyxl",
+    "psycopg",
+    "redis",
+    "bot.devtools",
+    "bot.telegram.desk",
+)
 
 #: Run in a fresh interpreter: the run path's imports (``python -m bot``), then the whole
 #: app built, started and stopped as ``python -m bot`` does (routers, loops, storage).
@@ -29,12 +39,14 @@ import asyncio, json, sys
 
 import bot.__main__
 from bot.wiring.app import build_app
+from bot.wiring.web import build_web_app
 from bot.config.settings import Settings
 
 
 async def main() -> None:
     async with build_app(Settings(_env_file=None)) as app:
         assert app.sandbox is None and app.redis is None
+        build_web_app(app)  # the main listener's routes, as start_web makes them
         await asyncio.sleep(0.2)  # the loops' first passes
 
 
@@ -78,6 +90,7 @@ def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: P
     assert done.returncode == 0, done.stderr[-3000:]
     modules = json.loads(done.stdout.splitlines()[-1])
     assert "bot.telegram.routers" in modules and "aiogram" in modules  # it did build
+    assert "bot.wiring.web" in modules
     assert _loaded(modules) == []
 
 

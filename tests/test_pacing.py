@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    SendMessage,
+    SetChatMenuButton,
+    TelegramMethod,
+)
+from aiogram.types import MenuButtonWebApp, WebAppInfo
 from redis.asyncio import Redis
 
 from bot.telegram.runtime.pacing import Budget, Lane, Pacer, RedisBudgetStore, current_lane
@@ -107,6 +114,27 @@ async def test_callback_answers_are_neither_counted_nor_queued() -> None:
         for n in range(20):
             await _call(pacer, api, AnswerCallbackQuery(callback_query_id=str(n)), Lane.REPLY)
     assert len(api.calls) == 21
+
+
+async def test_menu_buttons_are_paced_like_messages_behind_a_cashiers_status() -> None:
+    """setChatMenuButton is no message to Telegram, but the roster's buttons set at start are
+    a burst: they spend the bot's budget, in the feed's lane, after a cashier's status."""
+    pacer, api = _pacer(bot_rate=20.0, bot_burst=1.0), FakeApi()
+    button = MenuButtonWebApp(text="Desk", web_app=WebAppInfo(url="https://x.example/desk/"))
+    await _call(pacer, api, SendMessage(chat_id=1, text="x"), Lane.REPLY)  # the only token
+    menus = [
+        asyncio.create_task(
+            _call(pacer, api, SetChatMenuButton(chat_id=chat, menu_button=button), Lane.FEED)
+        )
+        for chat in (300, 301, 302)
+    ]
+    await asyncio.sleep(0)
+    status = asyncio.create_task(_call(pacer, api, SendMessage(chat_id=2, text="✅"), Lane.STATUS))
+    await asyncio.gather(*menus, status)
+    names = [method.__api_method__ for _t, method in api.calls]
+    assert names == ["sendMessage", "sendMessage", *["setChatMenuButton"] * 3]
+    spaced = [t for t, _m in api.calls]
+    assert spaced[-1] - spaced[0] >= 4 * 0.05 * 0.9  # 20 a second, one at a time
 
 
 # ------------------------------------------------ shared by instances (REDIS_URL)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main as bot_main
-from bot.config.settings import ConfigError, load_settings, normalize_language
+from bot.config.languages import normalize_language
+from bot.config.settings import ConfigError, load_settings
 from tests.harness import PARTIES_ENV
 
 
@@ -46,6 +47,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "SANDBOX_DIR",
             "BACKUP_DIR",
             "REDIS_URL",
+            "WEBAPP_URL",
+            "WEBAPP_MAX_AGE",
         }:
             monkeypatch.delenv(name)
 
@@ -125,6 +128,10 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("BALANCE_ALERT_BELOW", "100.005", "BALANCE_ALERT_BELOW"),
         ("BALANCE_CHECK_EVERY", "5", "BALANCE_CHECK_EVERY"),
         ("BALANCE_CHECK_EVERY", "604800", "BALANCE_CHECK_EVERY"),
+        ("WEBAPP_URL", "http://bot.example/desk/", "WEBAPP_URL"),
+        ("WEBAPP_URL", "https://bot.example", "WEBAPP_URL"),
+        ("WEBAPP_URL", "https://bot.example/desk/?a=1", "WEBAPP_URL"),
+        ("WEBAPP_MAX_AGE", "10", "WEBAPP_MAX_AGE"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -137,6 +144,23 @@ def test_bad_values_name_the_variable(
     assert needle in message and "\n" not in message
     if name == "BOT_TOKEN":
         assert value not in message
+
+
+def test_the_desk_is_off_by_default_and_served_under_its_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = load_settings()
+    assert s.webapp_url is None and s.webapp_path is None and s.webapp_max_age == 3600
+    monkeypatch.setenv("WEBAPP_URL", "https://bot.example/desk")
+    assert load_settings().webapp_path == "/desk/"
+    monkeypatch.setenv("WEB_ENABLED", "false")
+    with pytest.raises(ConfigError, match="WEB_ENABLED"):
+        load_settings()
+    monkeypatch.setenv("WEB_ENABLED", "true")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example/desk/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s" * 20)
+    with pytest.raises(ConfigError, match="WEBAPP_URL"):
+        load_settings()
 
 
 def test_bad_value_stops_start_up_with_one_line(tmp_path: Path) -> None:

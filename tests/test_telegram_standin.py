@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -14,7 +16,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile, MenuButtonDefault, MenuButtonWebApp, WebAppInfo
 
 from bot.devtools.telegram import FakeTelegram, Fault, parse_html
 
@@ -221,6 +224,136 @@ async def test_aiogram_raises_bad_request(bot: Bot) -> None:
         await bot.send_message(5, "Tom <3")
     sent = await bot.send_message(5, "Tom &lt;3 <b>you</b>")
     assert sent.text == "Tom <3 you"
+
+
+# ---------------------------------------------------------------------- menu buttons, photos
+
+
+def png(width: int = 3, height: int = 2) -> bytes:
+    """A real PNG (white pixels), made with the standard library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+DESK = "https://desk.example.com/desk/"
+
+
+async def test_menu_button_per_private_chat(tg: FakeTelegram, bot: Bot) -> None:
+    """A private chat's own button (a Web App here), what the person sees, and the default
+    taking it away; the other chats keep the bot's."""
+    assert tg.menu_button(300) == {"type": "default"}
+    button = MenuButtonWebApp(text="Desk", web_app=WebAppInfo(url=DESK))
+    assert await bot.set_chat_menu_button(chat_id=300, menu_button=button) is True
+    assert tg.menu_button(300) == {"type": "web_app", "text": "Desk", "web_app": {"url": DESK}}
+    assert tg.menu_button(301) == {"type": "default"}
+    seen = await bot.get_chat_menu_button(chat_id=300)
+    assert isinstance(seen, MenuButtonWebApp) and seen.web_app.url == DESK
+    await bot.set_chat_menu_button(chat_id=300, menu_button=MenuButtonDefault())
+    assert tg.menu_button(300) == {"type": "default"}
+    assert 300 not in tg.menu_buttons
+    await bot.set_chat_menu_button(chat_id=300)  # no button at all: the default
+    assert tg.menu_button(300) == {"type": "default"}
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "button", "description"),
+    [
+        (
+            300,
+            {"type": "web_app", "text": "Desk", "web_app": {"url": "http://desk.example.com/"}},
+            "Bad Request: menu button Web App URL 'http://desk.example.com/' is invalid: "
+            "Only HTTPS links are allowed",
+        ),
+        (
+            300,
+            {"type": "web_app", "text": "Desk", "web_app": {"url": "desk.example.com"}},
+            "Bad Request: menu button Web App URL 'desk.example.com' is invalid: "
+            "Only HTTPS links are allowed",
+        ),
+        (
+            300,
+            {"type": "web_app", "text": " ", "web_app": {"url": DESK}},
+            "Bad Request: menu button text is empty",
+        ),
+        (
+            300,
+            {"type": "link", "text": "Desk"},
+            "Bad Request: can't parse menu button: MenuButton has unsupported type",
+        ),
+        (
+            -1000500,  # a group: menu buttons are private chats'
+            {"type": "web_app", "text": "Desk", "web_app": {"url": DESK}},
+            "Bad Request: Invalid chat_id specified",
+        ),
+        (-1000500, {"type": "default"}, "Bad Request: Invalid chat_id specified"),
+        (
+            -1000500,  # the button is checked before the chat
+            {"type": "web_app", "text": "Desk", "web_app": {"url": "http://x.example/"}},
+            "Bad Request: menu button Web App URL 'http://x.example/' is invalid: "
+            "Only HTTPS links are allowed",
+        ),
+    ],
+)
+async def test_menu_button_refusals(
+    tg: FakeTelegram, call: Call, chat_id: int, button: dict[str, Any], description: str
+) -> None:
+    status, body = await call("setChatMenuButton", chat_id=chat_id, menu_button=button)
+    assert (status, body["description"]) == (400, description)
+    assert tg.menu_buttons == {}
+
+
+async def test_aiogram_sees_the_menu_refusal(bot: Bot) -> None:
+    button = MenuButtonWebApp(text="Desk", web_app=WebAppInfo(url="http://desk.example.com/"))
+    with pytest.raises(TelegramBadRequest, match="Only HTTPS links are allowed"):
+        await bot.set_chat_menu_button(chat_id=300, menu_button=button)
+    with pytest.raises(TelegramBadRequest, match="Invalid chat_id specified"):
+        await bot.set_chat_menu_button(chat_id=-1000500, menu_button=MenuButtonDefault())
+
+
+async def test_send_photo_keeps_the_png_and_checks_the_caption(tg: FakeTelegram, bot: Bot) -> None:
+    picture = png(4, 3)
+    sent = await bot.send_photo(
+        -1000500,
+        BufferedInputFile(picture, "today.png"),
+        caption="<b>Today</b> &amp; yesterday",
+    )
+    assert sent.photo is not None
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (4, 3)
+    assert sent.caption == "Today & yesterday"
+    message = tg.last(-1000500)
+    assert message.photo == ("today.png", picture)
+    assert message.photo[1].startswith(b"\x89PNG\r\n\x1a\n")
+    assert message.plain == "Today & yesterday"
+    # The same picture again by its file_id: nothing uploaded.
+    again = await bot.send_photo(5, sent.photo[-1].file_id)
+    assert again.photo is not None and tg.last(5).photo == ("today.png", picture)
+
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_photo(5, BufferedInputFile(picture, "x.png"), caption="<b>Today")
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(5, BufferedInputFile(picture, "x.png"), caption="x" * 1025)
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(5, BufferedInputFile(b"%PDF-1.7", "x.png"))
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_photo(5, "no-such-file")
+    assert len(tg.messages(5)) == 1  # a refused photo is no message
+
+
+async def test_a_user_who_blocked_the_bot_gets_no_photo(tg: FakeTelegram, bot: Bot) -> None:
+    tg.blocked_by.add(5)
+    with pytest.raises(TelegramForbiddenError):
+        await bot.send_photo(5, BufferedInputFile(png(), "x.png"))
 
 
 # ---------------------------------------------------------------------- realistic mode

@@ -97,6 +97,22 @@ def url(value: str | None) -> str | None:
     return value.strip()
 
 
+def webapp_url(value: str | None) -> str | None:
+    """The desk's public address: https:// (Telegram opens Mini Apps only there), with no
+    query or fragment (Telegram appends its own launch data), on a path of its own."""
+    if value is None or value.strip() == "":
+        return None
+    value = value.strip()
+    if not value.startswith("https://"):
+        raise ValueError("must be an https:// URL (Telegram opens Mini Apps only over HTTPS)")
+    parts = urlsplit(value)
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an https:// URL with a host, and no ?query or #fragment")
+    if (parts.path or "/").rstrip("/") == "":
+        raise ValueError("must have a path of its own (e.g. https://bot.example.com/desk/)")
+    return value
+
+
 def database_url(value: str) -> str:
     if is_postgres_url(value):
         # Never echo the URL: it may carry the password.

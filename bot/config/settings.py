@@ -28,32 +28,16 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import bot.config.checks as checks
+from bot.config.languages import language
 from bot.domain.receipts import Parties
 from bot.infra.redaction import is_postgres_url, url_passwords
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
-SUPPORTED_LANGUAGES = ("ru", "kk", "en")
-# People type "kz" for Kazakh; the ISO 639-1 code Telegram and Allpay use is "kk".
-LANGUAGE_ALIASES = {"kz": "kk", "kaz": "kk", "rus": "ru", "eng": "en"}
-
-
-def normalize_language(value: str) -> str | None:
-    """Return ``ru``/``kk``/``en`` for what a person or Telegram gives, or None."""
-    code = value.strip().lower().replace("_", "-").split("-")[0]
-    code = LANGUAGE_ALIASES.get(code, code)
-    return code if code in SUPPORTED_LANGUAGES else None
 
 
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-def _language(value: str) -> str:
-    code = normalize_language(value)
-    if code is None:
-        raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)} (got {value!r})")
-    return code
 
 
 # Each kind of value with its check (bot/config/checks.py); settings weighed together are
@@ -108,7 +92,7 @@ class Settings(BaseSettings):
     cashier_ids: IdList = Field(default_factory=list)
     supervisor_chat_ids: IdList = Field(default_factory=list)
 
-    default_language: Annotated[str, AfterValidator(_language)] = "ru"
+    default_language: Annotated[str, AfterValidator(language)] = "ru"
     amount_min: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(100)
     amount_max: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=0)] = Decimal(500000)
     timezone: Annotated[str, AfterValidator(checks.timezone)] = "Asia/Almaty"
@@ -182,6 +166,15 @@ class Settings(BaseSettings):
     #: carries nothing but the webhook path.
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8081
+    #: The supervisor's desk (a Telegram Mini App): its public https:// address, whose path
+    #: the bot's own web server serves, and which supervisors' and admins' menu buttons
+    #: open (unset: no desk, its code not even loaded, no menu button calls).
+    webapp_url: Annotated[str | None, AfterValidator(checks.webapp_url)] = None
+    #: How long the desk's signed launch data stays good (seconds): an hour — a shift's
+    #: glance at the day, long enough not to interrupt it, short enough that a copied
+    #: Authorization header is worthless by the next one (the roster is checked on every
+    #: call anyway, so a removed person loses the desk at once).
+    webapp_max_age: Annotated[int, Field(ge=60, le=86400)] = 3600
 
     @model_validator(mode="after")
     def _consistency(self) -> Self:
@@ -235,6 +228,12 @@ class Settings(BaseSettings):
                 raise ValueError("WEB_ENABLED must be true when WEBHOOK_URL is set")
             if not self.webhook_url.startswith("https://"):
                 raise ValueError("WEBHOOK_URL must be https:// (Telegram's requirement)")
+        if self.webapp_path is not None:
+            if not self.web_enabled:
+                raise ValueError("WEB_ENABLED must be true when WEBAPP_URL is set")
+            hook = self.webhook_path
+            if hook is not None and (hook + "/").startswith(self.webapp_path):
+                raise ValueError("WEBAPP_URL's path must not contain WEBHOOK_URL's path")
         for name, path in (
             ("ALLPAY_PRIVATE_KEY", self.allpay_private_key),
             ("ALLPAY_PUBLIC_KEY", self.allpay_public_key),
@@ -362,6 +361,14 @@ class Settings(BaseSettings):
         if self.webhook_url is None:
             return None
         return urlsplit(self.webhook_url).path or "/"
+
+    @property
+    def webapp_path(self) -> str | None:
+        """The desk's path prefix on the bot's web server: ``WEBAPP_URL``'s path, ending in /."""
+        if self.webapp_url is None:
+            return None
+        path = urlsplit(self.webapp_url).path or "/"
+        return path if path.endswith("/") else path + "/"
 
 
 class ConfigError(Exception):

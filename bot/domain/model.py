@@ -69,6 +69,11 @@ class StaffUser:
     name: str | None
     blocked: bool
 
+    @property
+    def has_desk(self) -> bool:
+        """The desk (WEBAPP_URL) is theirs: an active supervisor or admin."""
+        return self.role.sees_everyone and not self.blocked
+
 
 class DraftState(StrEnum):
     LOGIN = "LOGIN"  # the typed login; the client is not known yet
@@ -170,6 +175,10 @@ class OutboxKind(StrEnum):
     HANDOVER_CARD = "handover_card"  # a supervisor: edit the card to its answer
     HANDOVER_NOTICE = "handover_notice"  # the cashier: what became of their handover
     BALANCE = "balance"  # a supervisor: the agent's balance fell below the mark, or is back
+    #: A person's private chat: its menu button as their role says now — the desk's, or
+    #: Telegram's default (ref: which desk address it was queued for,
+    #: ``bot.usecases.notices.desk_ref``).
+    MENU_BUTTON = "menu_button"
 
 
 @dataclass(frozen=True, slots=True)

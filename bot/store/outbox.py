@@ -58,6 +58,19 @@ class Outbox:
         return [_item(r) for r in rows]
 
     @staticmethod
+    def last_refs(tx: Tx, kind: OutboxKind, chat_id: int | None = None) -> dict[int, str]:
+        """Each chat's (or one chat's) ``ref`` of its last item of ``kind`` waiting or
+        delivered (not one that failed for good), as far back as the outbox keeps them."""
+        one = " AND chat_id = ?" if chat_id is not None else ""
+        params = (kind.value, chat_id) if chat_id is not None else (kind.value,)
+        rows = tx.all(
+            "SELECT o.chat_id, o.ref FROM outbox o JOIN (SELECT MAX(id) AS id FROM outbox "
+            f"WHERE kind = ? AND failed = 0{one} GROUP BY chat_id) last ON last.id = o.id",
+            params,
+        )
+        return {int(r["chat_id"]): str(r["ref"] or "") for r in rows}
+
+    @staticmethod
     def claim_chat(
         tx: Tx, now: datetime, chat_id: int, owner: str, until: datetime, limit: int
     ) -> list[OutboxItem]:

@@ -208,3 +208,72 @@ class PaymentLists:
             f"SELECT MIN(created_at) FROM payments WHERE status IN ({marks(OPEN)})", OPEN
         )
         return parse_ts(value) if value else None
+
+    # ---------------------------------------------------------------- the supervisor's desk
+
+    @staticmethod
+    def day_sums(tx: Tx, start: datetime, end: datetime) -> list[tuple[int, Status, int, int, int]]:
+        """Per (cashier, status) of payments created in [start, end): count, amount and fee
+        in tiyn (integers: the desk's sums are exact)."""
+        rows = tx.all(
+            "SELECT cashier_id, status, COUNT(*) AS n, SUM(amount_tiyn) AS tiyn, "
+            "SUM(fee_tiyn) AS fee FROM payments WHERE created_at >= ? AND created_at < ? "
+            "GROUP BY cashier_id, status ORDER BY cashier_id, status",
+            (ts(start), ts(end)),
+        )
+        return [
+            (
+                int(r["cashier_id"]),
+                Status(r["status"]),
+                int(r["n"]),
+                int(r["tiyn"] or 0),
+                int(r["fee"] or 0),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def hourly(tx: Tx, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+        """How many payments were created in each UTC hour of [start, end) that has any:
+        (the hour's start, count). Counted by the stored moment's first 13 characters
+        (``YYYY-MM-DDTHH``, always UTC), at most 24 rows a day whatever the journal's size."""
+        rows = tx.all(
+            "SELECT SUBSTR(created_at, 1, 13) AS hour, COUNT(*) AS n FROM payments "
+            "WHERE created_at >= ? AND created_at < ? GROUP BY SUBSTR(created_at, 1, 13)",
+            (ts(start), ts(end)),
+        )
+        return [(datetime.fromisoformat(r["hour"] + ":00+00:00"), int(r["n"])) for r in rows]
+
+    @staticmethod
+    def first_created(tx: Tx, start: datetime, end: datetime) -> datetime | None:
+        """When the first payment of [start, end) was created."""
+        value = tx.value(
+            "SELECT MIN(created_at) FROM payments WHERE created_at >= ? AND created_at < ?",
+            (ts(start), ts(end)),
+        )
+        return parse_ts(value) if value else None
+
+    @staticmethod
+    def search(
+        tx: Tx,
+        start: datetime,
+        end: datetime,
+        *,
+        cashier_id: int | None,
+        status: Status | None,
+        limit: int,
+    ) -> list[Payment]:
+        """Payments created in [start, end), newest first, of one cashier or status if given."""
+        where = "created_at >= ? AND created_at < ?"
+        args: tuple[Any, ...] = (ts(start), ts(end))
+        if cashier_id is not None:
+            where += " AND cashier_id = ?"
+            args += (cashier_id,)
+        if status is not None:
+            where += " AND status = ?"
+            args += (status.value,)
+        rows = tx.all(
+            f"SELECT {COLUMNS} FROM payments WHERE {where} ORDER BY created_at DESC, guid LIMIT ?",
+            (*args, limit),
+        )
+        return [build(Payment, r) for r in rows]

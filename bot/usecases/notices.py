@@ -6,22 +6,36 @@ change. After the commit the use case calls :meth:`Notices.wake` so the outbox d
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from bot.domain.balance import BalanceAlert
 from bot.domain.cash import Handover
-from bot.domain.model import Approval, ApprovalState, OutboxKind
+from bot.domain.model import Approval, ApprovalState, OutboxKind, StaffUser
 from bot.store.approvals import Approvals
 from bot.store.db import Tx
 from bot.store.handovers import Handovers
 from bot.store.outbox import Outbox
 from bot.store.roster import Roster
 
+DESK_REF = "desk:"
+#: The ref of a menu button reset because the desk is off (no WEBAPP_URL).
+MENU_OFF = "off"
+
+
+def desk_ref(url: str) -> str:
+    """What a menu button's outbox item keeps of the desk's address: a digest of it, so the
+    buttons set for one address are known at the next start, and a new address sets them
+    all again."""
+    return DESK_REF + hashlib.sha256(url.encode()).hexdigest()[:16]
+
 
 class Notices:
-    def __init__(self, supervisor_chats: Iterable[int]) -> None:
+    def __init__(self, supervisor_chats: Iterable[int], desk_url: str | None = None) -> None:
         self.supervisor_chats = tuple(supervisor_chats)
+        #: With the desk (WEBAPP_URL): the ref of its menu buttons' outbox items.
+        self.menu_ref = desk_ref(desk_url) if desk_url is not None else None
         #: Called after a commit that queued messages: the outbox's wake-up (set in app.py).
         self.wake: Callable[[], None] = lambda: None
 
@@ -91,6 +105,52 @@ class Notices:
             Outbox.enqueue(
                 tx, now, OutboxKind.HANDOVER_NOTICE, handover.chat_id, ref=str(handover.id)
             )
+
+    def menu_button(self, tx: Tx, now: datetime, user_id: int) -> bool:
+        """The person's menu button is to follow their role as it is when it is delivered:
+        the desk's for an active supervisor or admin, Telegram's default for anyone else.
+        Only with the desk; returns whether anything was queued (wake the outbox)."""
+        if self.menu_ref is None:
+            return False
+        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.menu_ref)
+        return True
+
+    def menu_button_if_missing(self, tx: Tx, now: datetime, person: StaffUser) -> bool:
+        """The person's desk button, unless their last one (queued or delivered) was for
+        this address."""
+        if self.menu_ref is None or not person.has_desk:
+            return False
+        last = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON, person.user_id)
+        if last.get(person.user_id) == self.menu_ref:
+            return False
+        return self.menu_button(tx, now, person.user_id)
+
+    @staticmethod
+    def desk_buttons_left(tx: Tx) -> bool:
+        """Whether some chat's last menu button was a desk's."""
+        refs = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON).values()
+        return any(ref.startswith(DESK_REF) for ref in refs)
+
+    def menu_buttons_at_start(self, tx: Tx, now: datetime, roster: Iterable[StaffUser]) -> int:
+        """With the desk: everyone on the roster who has it and whose last button (queued,
+        or delivered — not refused) was not for this address: a second start, or a storm
+        of restarts, queues nothing more; a new address, or the desk back after it was
+        off, sets them again; a person Telegram refused (one who never opened the bot) is
+        tried again. Without it: a reset for every chat whose last button was a desk's
+        (the desk turned off leaves no button opening nothing), and nothing at all where
+        there never was a desk. Returns how many were queued (wake the outbox)."""
+        last = Outbox.last_refs(tx, OutboxKind.MENU_BUTTON)
+        if self.menu_ref is None:
+            chats = [chat for chat, ref in last.items() if ref.startswith(DESK_REF)]
+            ref = MENU_OFF
+        else:
+            chats = [
+                p.user_id for p in roster if p.has_desk and last.get(p.user_id) != self.menu_ref
+            ]
+            ref = self.menu_ref
+        for chat in chats:
+            Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, chat, ref=ref)
+        return len(chats)
 
     def digest(self, tx: Tx, now: datetime, day: date) -> None:
         for chat in self.supervisor_chats:

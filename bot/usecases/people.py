@@ -4,6 +4,12 @@ Admins add, change, remove, block and unblock people; everyone chooses a languag
 never ends up without an admin, and ``ADMIN_IDS`` admins are changed only there
 (:meth:`~bot.store.roster.Roster.guard`). Whatever ends a person's work — their /cancel,
 /remove, /block — ends all of it through :meth:`People.end_work_in`.
+
+With the desk (WEBAPP_URL), every change that gives or takes it — a supervisor or admin
+added, removed, blocked, unblocked, made a cashier, or choosing another language (the
+button's label) — queues their menu button in the same transaction
+(:meth:`~bot.usecases.notices.Notices.menu_button`); :meth:`People.menu_buttons` queues the
+roster's at start.
 """
 
 from __future__ import annotations
@@ -90,10 +96,19 @@ class People:
         return await self.db.read(lambda tx: self.roster.language(tx, user_id))
 
     async def set_language(self, user_id: int, language: str) -> None:
-        await self.db.write(
-            lambda tx: self.roster.set_language(tx, user_id, language), durable=False
-        )
+        now = self._clock()
+        notices = self.desk.notices
+
+        def set_language(tx: Tx) -> bool:
+            self.roster.set_language(tx, user_id, language)
+            person = self.roster.get(tx, user_id) if notices.menu_ref is not None else None
+            # The desk's button speaks their language.
+            return person is not None and person.has_desk and notices.menu_button(tx, now, user_id)
+
+        queued = await self.db.write(set_language, durable=False)
         self.roster.remember_language(user_id, language)
+        if queued:
+            notices.wake()
 
     async def name_unnamed(self, user_id: int, name: str) -> None:
         """Their Telegram name, if the admin gave them none."""
@@ -125,6 +140,39 @@ class People:
                 AuditLog.add(tx, now, None, "roster.seed", str(user_id), AuditRole(role))
 
         await self.db.write(seed)
+
+    async def menu_buttons(self) -> int:
+        """At start: the menu button of everyone on the roster who has the desk and whose
+        last one was not for this address; without the desk, the reset of those whose last
+        one was a desk's (:meth:`Notices.menu_buttons_at_start`)."""
+        notices = self.desk.notices
+        if notices.menu_ref is None and not await self.db.read(notices.desk_buttons_left):
+            return 0  # no desk, and none was ever set: not even a write
+        now = self._clock()
+        queued = await self.db.write(
+            lambda tx: notices.menu_buttons_at_start(tx, now, Roster.listing(tx))
+        )
+        if queued:
+            notices.wake()
+        return queued
+
+    async def menu_button_on_start(self, user_id: int) -> bool:
+        """Their /start in a private chat: a person with the desk whose last menu button was
+        not for this address — refused, most likely because they had never opened the
+        bot — gets it queued again (:meth:`Notices.menu_button_if_missing`)."""
+        notices = self.desk.notices
+        if notices.menu_ref is None:
+            return False
+        now = self._clock()
+
+        def again(tx: Tx) -> bool:
+            person = self.roster.get(tx, user_id)
+            return person is not None and notices.menu_button_if_missing(tx, now, person)
+
+        queued = await self.db.write(again, durable=False)
+        if queued:
+            notices.wake()
+        return queued
 
     async def listing(self) -> list[StaffUser]:
         return await self.db.read(Roster.listing)
@@ -158,6 +206,9 @@ class People:
                 if refusal is not None:
                     return RoleChange(refusal)
             self.roster.set_role(tx, now, user_id, role, name)
+            had_desk = before is not None and before.sees_everyone
+            if had_desk != role.sees_everyone:  # given the desk, or made a cashier
+                self.desk.notices.menu_button(tx, now, user_id)
             change = RosterChange.CHANGED if before is not None else RosterChange.ADDED
             detail = AuditRoleChange(before, role) if before is not None else AuditRole(role)
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id), detail)
@@ -165,7 +216,10 @@ class People:
                 self._audit_rename(tx, now, actor_id, user_id, rename)
             return RoleChange(change, rename)
 
-        return await self.db.write(set_role)
+        outcome = await self.db.write(set_role)
+        if outcome.change in (RosterChange.ADDED, RosterChange.CHANGED):
+            self.desk.notices.wake()  # a menu button, if one was queued
+        return outcome
 
     @staticmethod
     def _audit_rename(tx: Tx, now: datetime, actor_id: int, user_id: int, rename: Rename) -> None:
@@ -189,10 +243,11 @@ class People:
                 return refusal, 0
             self.roster.remove(tx, now, user_id)
             AuditLog.add(tx, now, actor_id, "roster.removed", str(user_id), AuditRole(user.role))
-            return RosterChange.REMOVED, self.end_work_in(tx, now, user_id, actor_id)
+            button = user.role.sees_everyone and self.desk.notices.menu_button(tx, now, user_id)
+            return RosterChange.REMOVED, self.end_work_in(tx, now, user_id, actor_id) + int(button)
 
-        change, cancelled = await self.db.write(remove)
-        if cancelled:
+        change, queued = await self.db.write(remove)
+        if queued:
             self.desk.notices.wake()
         return change
 
@@ -214,10 +269,12 @@ class People:
             self.roster.set_blocked(tx, now, user_id, blocked)
             change = RosterChange.BLOCKED if blocked else RosterChange.UNBLOCKED
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id))
-            return change, self.end_work_in(tx, now, user_id, actor_id) if blocked else 0
+            button = user.role.sees_everyone and self.desk.notices.menu_button(tx, now, user_id)
+            ended = self.end_work_in(tx, now, user_id, actor_id) if blocked else 0
+            return change, ended + int(button)
 
-        change, cancelled = await self.db.write(set_blocked)
-        if cancelled:
+        change, queued = await self.db.write(set_blocked)
+        if queued:
             self.desk.notices.wake()
         return change
 

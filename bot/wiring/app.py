@@ -130,6 +130,7 @@ async def build_app(
             desk=cases.desk,
             cash=cases.cash,
             reports=cases.reports,
+            dashboard=cases.dashboard,
             sender=cases.sender,
             resolver=loops.resolver,
             outbox=loops.outbox,

@@ -21,6 +21,7 @@ from bot.usecases.approvals import ApprovalDesk, ApprovalSweeper
 from bot.usecases.balance import BalanceWatch
 from bot.usecases.cash import CashDesk
 from bot.usecases.cashin import CashIn
+from bot.usecases.dashboard import Dashboard
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.digest import DigestScheduler
 from bot.usecases.housekeeping import Housekeeping
@@ -42,6 +43,8 @@ class UseCases:
     people: People
     cashin: CashIn
     reports: Reports
+    #: The supervisor's desk's figures (read by its API when WEBAPP_URL is set).
+    dashboard: Dashboard
 
 
 @dataclass
@@ -67,7 +70,7 @@ async def build_use_cases(
 ) -> UseCases:
     """The use cases, with the configured people seeded and the waiting requests' fees
     filled in. ``owner``: this process's name among the instances (its send leases')."""
-    notices = Notices(settings.supervisor_chat_ids)
+    notices = Notices(settings.supervisor_chat_ids, settings.webapp_url)
     sender = Sender(
         db,
         allpay,
@@ -112,6 +115,7 @@ async def build_use_cases(
         clock=clock,
     )
     await people.seed(settings.admin_ids, settings.supervisor_ids, settings.cashier_ids)
+    await people.menu_buttons()  # with the desk: queued for the outbox, sent once it starts
     await desk.fill_fees()
     cashin = CashIn(
         db,
@@ -124,7 +128,8 @@ async def build_use_cases(
         clock=clock,
     )
     reports = Reports(db, settings.tz, allpay, settings.parties, sandbox=settings.uses_sandbox)
-    return UseCases(notices, sender, desk, cash, people, cashin, reports)
+    dashboard = Dashboard(db, settings.tz, reports, clock=clock)
+    return UseCases(notices, sender, desk, cash, people, cashin, reports, dashboard)
 
 
 def build_loops(
@@ -148,6 +153,7 @@ def build_loops(
         i18n,
         settings.tz,
         sandbox=settings.uses_sandbox,
+        desk_url=settings.webapp_url,
         clock=clock,
     )
     cases.notices.wake = outbox.wakeup.set

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.usecases.balance import BalanceWatch
     from bot.usecases.cash import CashDesk
     from bot.usecases.cashin import CashIn
+    from bot.usecases.dashboard import Dashboard
     from bot.usecases.digest import DigestScheduler
     from bot.usecases.housekeeping import Housekeeping
     from bot.usecases.people import People
@@ -46,6 +47,7 @@ class App:
     desk: ApprovalDesk
     cash: CashDesk
     reports: Reports
+    dashboard: Dashboard
     sender: Sender
     resolver: Resolver
     outbox: OutboxWorker

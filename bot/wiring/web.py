@@ -5,7 +5,11 @@ Who may reach what:
 * **Polling mode**: ``WEB_HOST:WEB_PORT`` (loopback by default) serves ``/healthz`` and
   ``/metrics`` for the container's health check and a Prometheus scraper on the same host or
   network. ``WEB_ENABLED=false`` turns it off.
-* **Webhook mode**: the public listener ``WEB_HOST:WEB_PORT`` serves only the webhook path;
+* **The desk** (``WEBAPP_URL`` set): its page and API under that URL's path, on the main
+  listener in either mode (beside the webhook in webhook mode: public, and every API call
+  signed by Telegram; see :mod:`bot.telegram.desk`).
+* **Webhook mode**: the public listener ``WEB_HOST:WEB_PORT`` serves only the webhook path
+  (and the desk);
   ``/healthz`` and ``/metrics`` move to their own listener ``METRICS_HOST:METRICS_PORT``
   (loopback by default), so what faces the internet is the one path Telegram posts to. A
   webhook request without the right ``X-Telegram-Bot-Api-Secret-Token`` (missing, wrong, or
@@ -161,10 +165,15 @@ def _webhook(secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handle
 
 
-def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web.Application:
-    """``status``: /healthz and /metrics; ``webhook``: the webhook path, if one is set."""
+def build_web_app(
+    app: App, *, status: bool = True, webhook: bool = True, desk: bool = True
+) -> web.Application:
+    """``status``: /healthz and /metrics; ``webhook``: the webhook path, if one is set;
+    ``desk``: the supervisor's desk under WEBAPP_URL's path, if one is set."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
+    if desk and app.settings.webapp_path is not None:
+        _add_desk(web_app, app, app.settings.webapp_path)
     if status:
         web_app.router.add_get("/healthz", _healthz)
         web_app.router.add_get("/metrics", _metrics)
@@ -174,6 +183,27 @@ def build_web_app(app: App, *, status: bool = True, webhook: bool = True) -> web
         assert secret is not None  # settings require it with WEBHOOK_URL
         web_app.router.add_post(path, _webhook(secret.get_secret_value()))
     return web_app
+
+
+def _add_desk(web_app: web.Application, app: App, prefix: str) -> None:
+    """The desk's page and API (its code loaded here, only when WEBAPP_URL is set)."""
+    from bot.telegram.desk.api import DeskParts
+    from bot.telegram.desk.page import add_desk
+
+    parts = DeskParts(
+        token=app.bot.token,  # initData is signed with the key made of the bot's token
+        max_age=float(app.settings.webapp_max_age),
+        dashboard=app.dashboard,
+        approvals=app.desk,
+        cash=app.cash,
+        reports=app.reports,
+        people=app.people,
+        bot=app.bot,
+        i18n=app.i18n,
+        tz=app.settings.tz,
+        sandbox=app.settings.uses_sandbox,
+    )
+    add_desk(web_app, prefix, parts)
 
 
 async def _listen(web_app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -188,20 +218,23 @@ async def _listen(web_app: web.Application, host: str, port: int) -> web.AppRunn
 
 
 async def start_web(app: App, host: str, port: int) -> web.AppRunner:
-    """The main listener: status pages in polling mode, only the webhook in webhook mode."""
+    """The main listener: status pages in polling mode, only the webhook in webhook mode;
+    the desk in either, when WEBAPP_URL is set."""
     webhook = app.settings.webhook_path
     runner = await _listen(build_web_app(app, status=webhook is None), host, port)
+    desk = app.settings.webapp_path
     log.info(
-        "HTTP on %s:%d: %s",
+        "HTTP on %s:%d: %s%s",
         host,
         runner.addresses[0][1],
         f"webhook at {webhook}" if webhook else "/healthz, /metrics",
+        f", the desk at {desk}" if desk else "",
     )
     return runner
 
 
 async def start_status(app: App, host: str, port: int) -> web.AppRunner:
     """Webhook mode's second listener: /healthz and /metrics, off the public port."""
-    runner = await _listen(build_web_app(app, webhook=False), host, port)
+    runner = await _listen(build_web_app(app, webhook=False, desk=False), host, port)
     log.info("HTTP on %s:%d: /healthz, /metrics", host, runner.addresses[0][1])
     return runner

@@ -151,8 +151,10 @@ class Screen:
                 )
             )
         if message.chat_id == self.current and message.buttons:
-            self.buttons = [(message, label) for label, _data in message.callback_buttons]
-            self.write_buttons()
+            # Buttons a number presses; a web_app one (the desk) opens in a browser instead.
+            self.buttons = [(message, label) for label, data in message.callback_buttons if data]
+            if self.buttons:
+                self.write_buttons()
         elif self.buttons and self.buttons[0][0] is message:
             self.buttons = []  # its buttons are gone
         if (
@@ -198,7 +200,7 @@ class Screen:
         self.menu = None
         mine = [m for m in tg.messages(seat.chat_id) if m.buttons]
         self.buttons = (
-            [(mine[-1], label) for label, _data in mine[-1].callback_buttons] if mine else []
+            [(mine[-1], label) for label, data in mine[-1].callback_buttons if data] if mine else []
         )
         who = _(ROLES[seat.user_id])
         if seat.in_group:

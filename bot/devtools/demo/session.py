@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from aiogram.utils.i18n import gettext as _
 
 from bot.config.settings import Settings
+from bot.devtools.demo.desk import DEMO_WEBAPP_URL, desk_link, serve_desk, signed_init_data
 from bot.devtools.demo.screen import (
     APPROVAL_FROM,
     CASHIER_ID,
@@ -72,7 +73,11 @@ def demo_settings(folder: Path, telegram_url: str, language: str) -> Settings:
         "allpay_url": None,  # always the sandbox, whatever the environment says
         "allpay_sandbox": True,
         "webhook_url": None,
-        "web_enabled": False,
+        # The bot's own listener stays off; the desk is served on a port of its own
+        # (bot/devtools/demo/desk.py), its link printed at the start.
+        "web_enabled": True,
+        "webapp_url": DEMO_WEBAPP_URL,
+        "webapp_max_age": 86400,  # the printed link works all day
         "database_url": f"sqlite:///{folder / 'demo.sqlite3'}",
         "admin_ids": [DEMO_USER_ID],
         "supervisor_ids": [SUPERVISOR_ID],
@@ -105,14 +110,21 @@ async def run_demo(
             log_times_in(settings.tz)  # as the messages show times
             async with build_app(settings) as app:
                 await announce(app)
+                runner, base = await serve_desk(app)
+                init_data = signed_init_data(
+                    app.bot.token, DEMO_USER_ID, NAMES[DEMO_USER_ID], language, utcnow()
+                )
                 polling = asyncio.create_task(app.intake.poll(timeout=1), name="polling")
                 try:
                     with app.i18n.context(), app.i18n.use_locale(language):
-                        await Demo(app, tg, Screen(out, folder / "files"), src).converse()
+                        demo = Demo(app, tg, Screen(out, folder / "files"), src)
+                        demo.desk = desk_link(base, init_data)
+                        await demo.converse()
                 finally:
                     polling.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await polling
+                    await runner.cleanup()
         finally:
             await tg.close()
     return 0
@@ -133,9 +145,18 @@ class Demo:
         self.seat = Seat(DEMO_USER_ID, DEMO_USER_ID)
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.version = 0
+        #: The desk's loopback link, signed for the demo's persona (None: not shown).
+        self.desk: str | None = None
 
     async def converse(self) -> None:
         self.screen.write(banner(self.app.settings))
+        if self.desk is not None:
+            self.screen.write(
+                _("The supervisor's desk, signed for the {admin} — open it in a browser:").format(
+                    admin=_(ROLES[DEMO_USER_ID])
+                )
+            )
+            self.screen.write("  " + self.desk)
         threading.Thread(
             target=_reader, args=(self.queue, asyncio.get_running_loop(), self.src), daemon=True
         ).start()

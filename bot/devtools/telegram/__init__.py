@@ -1,10 +1,10 @@
 """A small Telegram Bot API stand-in on loopback, reached through ``TELEGRAM_API_URL``.
 
 It speaks the methods this bot uses (long-polling ``getUpdates``, sending and editing
-messages, callback answers, documents, commands, webhooks) with Telegram's JSON shapes and
-error texts, keeps each chat's messages as a person would see them, and lets a caller act as
-users (type, share a contact, press a button) and inject Telegram's faults (429 with
-``retry_after``, 5xx, a user who blocked the bot).
+messages, callback answers, documents and photos, commands, each private chat's menu button,
+webhooks) with Telegram's JSON shapes and error texts, keeps each chat's messages as a person
+would see them, and lets a caller act as users (type, share a contact, press a button) and
+inject Telegram's faults (429 with ``retry_after``, 5xx, a user who blocked the bot).
 
 - :mod:`.html`: Telegram's HTML parser (a port of TDLib's ``parse_html``): a malformed text
   is refused with ``400 Bad Request: can't parse entities: <reason>``;

@@ -36,6 +36,7 @@ class ChatMessage:
     buttons: list[list[dict[str, Any]]] = field(default_factory=list)  # inline keyboard
     reply_keyboard: list[list[str]] | None = None
     document: tuple[str, bytes] | None = None
+    photo: tuple[str, bytes] | None = None  # (file name, the bytes sent)
     edits: int = 0
     parse_mode: str | None = None  # as sent: ``text`` keeps its tags and entities
 

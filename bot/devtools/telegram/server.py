@@ -32,6 +32,16 @@ from bot.devtools.telegram.faults import ApiError, Fault, as_int, error, retry_a
 from bot.devtools.telegram.limits import COUNTED_METHODS, FloodGate, Limits
 from bot.devtools.telegram.methods import BotApi
 
+#: Parameters sent as JSON text in a form (aiogram's multipart requests).
+JSON_FIELDS = (
+    "reply_markup",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "link_preview_options",
+    "menu_button",
+)
+
 
 class FakeTelegram(BotApi):
     """The stand-in: chats (:mod:`.chats`), the Bot API's methods over them and this server.
@@ -180,7 +190,7 @@ class FakeTelegram(BotApi):
         for key, value in list(params.items()):  # files sent as "attach://<field>"
             if isinstance(value, str) and value.startswith("attach://"):
                 params[key] = params.pop(value.removeprefix("attach://"), value)
-        for key in ("reply_markup", "commands", "scope", "allowed_updates", "link_preview_options"):
+        for key in JSON_FIELDS:
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
@@ -197,7 +207,7 @@ class FakeTelegram(BotApi):
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         chat_id = as_int(params.get("chat_id"))
         if (
-            method in {"sendMessage", "editMessageText", "sendDocument"}
+            method in {"sendMessage", "editMessageText", "sendDocument", "sendPhoto"}
             and chat_id in self.blocked_by
         ):
             return Fault(method, 403, "Forbidden: bot was blocked by the user")

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config.settings import normalize_language
+from bot.config.languages import normalize_language
 from bot.domain.model import StaffUser
 from bot.telegram.basics.callbacks import LangCb
 from bot.telegram.basics.keyboards import LANGUAGE_NAMES, language_keyboard

@@ -53,7 +53,7 @@ def make_fallback_router() -> Router:
     return router
 
 
-async def start(message: Message, state: FSMContext, staff: StaffUser) -> None:
+async def start(message: Message, state: FSMContext, staff: StaffUser, people: People) -> None:
     await state.clear()
     name = message.from_user.first_name if message.from_user else ""
     await message.answer(
@@ -64,6 +64,8 @@ async def start(message: Message, state: FSMContext, staff: StaffUser) -> None:
         + help_text(staff.role),
         reply_markup=main_menu(),
     )
+    if message.chat.type == "private" and staff.has_desk:
+        await people.menu_button_on_start(staff.user_id)  # one Telegram could not set yet
 
 
 async def show_help(

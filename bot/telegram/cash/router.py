@@ -40,6 +40,7 @@ from bot.telegram.cash.receiving import (
 )
 from bot.telegram.cash.states import Handing, HandingData, Receiving
 from bot.telegram.shared.answers import PressAnswer
+from bot.telegram.shared.desk import with_desk
 from bot.telegram.shared.filters import SUPERVISING, HasRole, Is, OnMessage, Typed
 from bot.telegram.shared.menu import MENU
 from bot.telegram.shared.texts import chunks
@@ -96,7 +97,9 @@ async def show_cash(message: Message, staff: StaffUser, cash: CashDesk, view: Vi
     if staff.role.sees_everyone:
         book = await cash.book()
         pages = chunks(texts.cash_book(book.positions, book.names, view.tz).split("\n"))
-        markup = cash_book_keyboard(book.positions, book.names, staff.user_id)
+        markup = with_desk(
+            cash_book_keyboard(book.positions, book.names, staff.user_id), message, view
+        )
         for number, page in enumerate(pages, start=1):
             await message.answer(page, reply_markup=markup if number == len(pages) else None)
         return

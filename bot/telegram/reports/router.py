@@ -6,19 +6,17 @@ Admins may use them too. Anyone else gets a refusal naming the command (see
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date, timedelta
 from html import escape
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.config.settings import SUPPORTED_LANGUAGES
-from bot.documents.export import export_xlsx
+from bot.config.languages import SUPPORTED_LANGUAGES
 from bot.domain.clock import utcnow
 from bot.domain.model import StaffUser, Status
 from bot.domain.parsing import format_tenge
@@ -26,15 +24,13 @@ from bot.domain.reports import (
     MAX_RANGE_DAYS,
     PeriodError,
     PeriodProblem,
-    export_csv,
-    export_handovers_csv,
     local_today,
     parse_lookup,
     parse_period,
 )
-from bot.telegram.cash.texts import handover_state_word
 from bot.telegram.reports import texts
-from bot.telegram.shared.actions import uploading_document
+from bot.telegram.reports.exports import send_export
+from bot.telegram.shared.desk import with_desk
 from bot.telegram.shared.filters import SUPERVISING, HasRole
 from bot.telegram.shared.texts import N_, chunks, local_time, person, sandbox_mark, status_label
 from bot.telegram.shared.view import View
@@ -87,7 +83,10 @@ async def report(message: Message, command: CommandObject, reports: Reports, vie
         await message.answer(period_problem(error))
         return
     summary, names = await reports.totals(day, day)
-    await message.answer(texts.summary_text(texts.day_title(day), summary, names, per_cashier=True))
+    await message.answer(
+        texts.summary_text(texts.day_title(day), summary, names, per_cashier=True),
+        reply_markup=with_desk(None, message, view),
+    )
 
 
 #: ``/digest yesterday`` (or ``today``), in any of the bot's languages.
@@ -152,42 +151,10 @@ async def export(
     except PeriodError as error:
         await message.answer(period_problem(error))
         return
-    listing = await reports.export(first, last)
-    payments, handovers = listing.payments, listing.handovers
-    span = f"{first:%Y-%m-%d}" + (f"_{last:%Y-%m-%d}" if last != first else "")
-    name = f"payments_{span}"
-    # The same payments twice: CSV for programs, XLSX (real numbers and dates, a sheet of
-    # totals, a sheet of cash handovers) for Excel. Built off the event loop: a month of
-    # payments is seconds of CPU.
-    async with uploading_document(bot, message.chat.id):
-        csv_data = await asyncio.to_thread(export_csv, payments, listing.names, view.tz)
-        xlsx_data = await asyncio.to_thread(
-            export_xlsx,
-            payments,
-            listing.names,
-            view.tz,
-            _,
-            status_label,
-            handovers,
-            handover_state_word,
-        )
-    await message.answer_document(BufferedInputFile(csv_data, filename=f"{name}.csv"))
-    if handovers:
-        handovers_csv = await asyncio.to_thread(
-            export_handovers_csv, handovers, listing.names, view.tz
-        )
-        await message.answer_document(
-            BufferedInputFile(handovers_csv, filename=f"handovers_{span}.csv")
-        )
-    await message.answer_document(
-        BufferedInputFile(xlsx_data, filename=f"{name}.xlsx"),
-        caption=ngettext(
-            "{count} top-up, {first} – {last}", "{count} top-ups, {first} – {last}", len(payments)
-        ).format(count=len(payments), first=f"{first:%d.%m.%Y}", last=f"{last:%d.%m.%Y}"),
-    )
+    await send_export(bot, message.chat.id, reports, first, last, view.tz)
 
 
-async def pending(message: Message, reports: Reports) -> None:
+async def pending(message: Message, reports: Reports, view: View) -> None:
     listing, approvals = await reports.pending()
     payments, names = listing.payments, listing.names
     now = utcnow()
@@ -197,9 +164,10 @@ async def pending(message: Message, reports: Reports) -> None:
         for a in approvals[:PENDING_LIMIT]:
             lines.append(texts.approval_pending_line(a, now, person(a.cashier_id, names)))
         lines.append("")
+    desk = with_desk(None, message, view)
     if not payments:
         lines.append(_("No top-ups are waiting for Allpay's final answer."))
-        await message.answer("\n".join(lines))
+        await message.answer("\n".join(lines), reply_markup=desk)
         return
     shown = payments[:PENDING_LIMIT]
     lines.append(_("Top-ups without Allpay's final answer: {count}").format(count=len(payments)))
@@ -215,8 +183,9 @@ async def pending(message: Message, reports: Reports) -> None:
                 count=len(payments) - PENDING_LIMIT
             ),
         ]
-    for text in chunks(lines):
-        await message.answer(text)
+    pages = chunks(lines)
+    for number, text in enumerate(pages, start=1):
+        await message.answer(text, reply_markup=desk if number == len(pages) else None)
 
 
 async def balance(message: Message, reports: Reports, i18n: I18n, view: View) -> None:

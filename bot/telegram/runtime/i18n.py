@@ -9,7 +9,7 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
 
-from bot.config.settings import SUPPORTED_LANGUAGES, normalize_language
+from bot.config.languages import SUPPORTED_LANGUAGES, normalize_language
 from bot.usecases.people import People
 
 

@@ -32,7 +32,7 @@ from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from pydantic import ValidationError
 
-from bot.config.settings import normalize_language
+from bot.config.languages import normalize_language
 from bot.domain.clock import utcnow
 from bot.infra.logs import one_line
 from bot.infra.loops import BackgroundLoop

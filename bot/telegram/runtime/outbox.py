@@ -42,6 +42,7 @@ from bot.telegram.approvals.notices import deliver_approval
 from bot.telegram.cash.notices import deliver_handover
 from bot.telegram.cashin.notices import deliver_alert, deliver_feed, deliver_status
 from bot.telegram.reports.notices import deliver_balance, deliver_digest
+from bot.telegram.roster.notices import deliver_menu_button
 from bot.telegram.runtime.pacing import Lane, current_lane
 from bot.telegram.shared.delivery import Delivery, Renderer
 from bot.usecases.approvals import ApprovalDesk
@@ -66,6 +67,7 @@ LANE_OF = {
     OutboxKind.BALANCE: Lane.ALERT,
     OutboxKind.FINAL: Lane.FEED,
     OutboxKind.DIGEST: Lane.FEED,
+    OutboxKind.MENU_BUTTON: Lane.FEED,
 }
 #: Who renders each kind: the feature that owns it.
 RENDERERS: dict[OutboxKind, Renderer] = {
@@ -81,6 +83,7 @@ RENDERERS: dict[OutboxKind, Renderer] = {
     OutboxKind.HANDOVER_CARD: deliver_handover,
     OutboxKind.DIGEST: deliver_digest,
     OutboxKind.BALANCE: deliver_balance,
+    OutboxKind.MENU_BUTTON: deliver_menu_button,
 }
 
 
@@ -101,11 +104,14 @@ class OutboxWorker(BackgroundLoop):
         idle: float = 30.0,
         concurrency: int = 16,
         sandbox: bool = False,
+        desk_url: str | None = None,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.deliveries = deliveries
         #: What the features' renderers are given.
-        self.delivery = Delivery(bot, deliveries, people, desk, cash, i18n, tz, sandbox, clock)
+        self.delivery = Delivery(
+            bot, deliveries, people, desk, cash, i18n, tz, sandbox, clock, desk_url
+        )
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[int, asyncio.Task[None]] = {}
 

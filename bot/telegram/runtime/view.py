@@ -28,6 +28,7 @@ class ViewMiddleware(BaseMiddleware):
             amount_max=settings.amount_max,
             fee=settings.cashin_fee,
             approval_threshold=settings.approval_threshold,
+            webapp_url=settings.webapp_url,
         )
 
     def setup(self, router: Router) -> None:

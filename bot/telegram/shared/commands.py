@@ -20,7 +20,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config.settings import SUPPORTED_LANGUAGES
+from bot.config.languages import SUPPORTED_LANGUAGES
 from bot.domain.model import Role, StaffUser
 from bot.telegram.shared.texts import N_
 

@@ -34,6 +34,8 @@ class Delivery:
     #: The embedded sandbox answers: statuses and cards say no real money moves.
     sandbox: bool
     clock: Callable[[], datetime]
+    #: The desk's address (WEBAPP_URL), which supervisors' and admins' menu buttons open.
+    desk_url: str | None = None
 
     async def language(self, chat_id: int, fallback: str | None = None) -> str:
         return await self.people.language(chat_id) or fallback or self.i18n.default_locale

@@ -24,3 +24,5 @@ class View:
     fee: Decimal
     #: From this amount on, a top-up waits for a supervisor's approval.
     approval_threshold: Decimal
+    #: The supervisor's desk's address (``WEBAPP_URL``; None: no desk).
+    webapp_url: str | None = None
