@@ -102,9 +102,12 @@ def render_png(hourly: Sequence[int], average: Sequence[float], words: ChartWord
                     ha="center",
                     va="bottom",
                     fontproperties=small,
+                    # Over the average's line where they meet: the count stays readable.
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+                    zorder=4,
                 )
         top = max([1.0, *map(float, hourly), *map(float, average)])
-        axes.set_ylim(0, top * 1.2)
+        axes.set_ylim(0, top * 1.25)  # room for the counts and the legend
         axes.set_xlim(-0.6, 23.6)
         axes.set_xticks(hours[::3], [f"{hour:02d}" for hour in hours[::3]])
         axes.set_xticks(hours, minor=True)
