@@ -97,6 +97,16 @@ def photos(harness: Harness, chat_id: int) -> list[ChatMessage]:
     return [m for m in harness.tg.messages(chat_id) if m.photo is not None]
 
 
+async def digest_done(harness: Harness) -> list[Any]:
+    """The supervisors' chat's digest, once marked delivered: its attempts."""
+    for _ in range(500):
+        done = await harness.journal.db.query(DIGEST_DONE, (SUPERVISOR_CHAT,))
+        if done:
+            return [row[0] for row in done]
+        await asyncio.sleep(0.02)
+    raise AssertionError("the digest is still due")
+
+
 async def no_update_open(harness: Harness, timeout: float = 10.0) -> None:
     """Every update handed over has been handled (its handler returned)."""
     for _ in range(int(timeout / 0.02)):
@@ -123,12 +133,18 @@ async def test_report_brings_the_days_chart_without_the_desk(harness: Harness) -
     assert len(photos(harness, SUPERVISOR)) == 1
 
 
-async def test_report_has_no_picture_with_the_desk(controlled: Any) -> None:
+async def test_no_picture_with_the_desk(controlled: Any) -> None:
+    """WEBAPP_URL set: the desk shows the chart; /report and the digest are text only."""
     async with controlled(webapp_url=DESK) as h:
         report = await h.say(h.user(SUPERVISOR), "/report")
         assert report.text.startswith("<b>Top-ups on")
+        day = utcnow().astimezone(ALMATY).date() - timedelta(days=2)
+        assert await h.journal.enqueue_digest(day, utcnow())
+        h.app.sender.notices.wake()
+        await h.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
+        await digest_done(h)
         await no_update_open(h)
-        assert photos(h, SUPERVISOR) == []
+        assert photos(h, SUPERVISOR) == [] and photos(h, SUPERVISOR_CHAT) == []
         assert not any(m == "sendPhoto" for m, _ in h.tg.calls)
 
 
@@ -152,12 +168,7 @@ async def test_the_digest_sends_its_picture_once_when_the_first_upload_fails(
     assert chart.photo is not None and chart.photo[1].startswith(PNG)
     assert f"{day:%d.%m.%Y}" in chart.plain
     assert not harness.tg.faults  # the first upload did fail
-    for _ in range(500):  # marked delivered as the picture went: the second attempt
-        done = await harness.journal.db.query(DIGEST_DONE, (SUPERVISOR_CHAT,))
-        if done:
-            break
-        await asyncio.sleep(0.02)
-    assert [tuple(row) for row in done] == [(2,)]
+    assert await digest_done(harness) == [2]  # delivered as the picture went, at attempt 2
     digests = [m for m in harness.tg.messages(SUPERVISOR_CHAT) if "Daily digest" in m.text]
     assert len(digests) == 1  # the text once
     assert len(photos(harness, SUPERVISOR_CHAT)) == 1  # the picture once
@@ -182,10 +193,7 @@ async def test_a_chart_that_cannot_be_drawn_costs_no_text(
     assert await harness.journal.enqueue_digest(day, utcnow())
     harness.app.sender.notices.wake()
     await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
-    for _ in range(500):
-        if await harness.journal.db.query(DIGEST_DONE, (SUPERVISOR_CHAT,)):
-            break
-        await asyncio.sleep(0.02)
+    assert await digest_done(harness) == [1]
     await no_update_open(harness)
     assert photos(harness, SUPERVISOR) == [] and photos(harness, SUPERVISOR_CHAT) == []
     assert not any(m == "sendPhoto" for m, _ in harness.tg.calls)
