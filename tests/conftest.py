@@ -4,7 +4,7 @@ import asyncio
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -24,10 +24,26 @@ from bot.infra.logs import one_line
 from bot.store.backends import open_database
 from bot.store.db import Database
 from tests.browser import browser, mini_app  # noqa: F401  (fixtures, found here by name)
-from tests.harness import Harness, running_bot, settings_for
+from tests.harness import Harness, running_bot, settings_for, tiny_png
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ALMATY = ZoneInfo("Asia/Almaty")
+
+
+@pytest.fixture(autouse=True)
+def _charts_drawn_where_asked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's chart (/report, the digest) is drawn by matplotlib only in tests marked
+    ``draws``: loading it costs about a CPU-second per worker. Elsewhere a tiny real PNG
+    stands in, so every test that sends a report still sends its picture."""
+    if request.node.get_closest_marker("draws") is None:
+
+        def small(hourly: Sequence[int], average: Sequence[float], words: object) -> bytes:
+            assert len(hourly) == len(average) == 24
+            return tiny_png()
+
+        monkeypatch.setattr("bot.documents.chart.render_png", small)
 
 
 @pytest.fixture

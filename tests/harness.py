@@ -7,6 +7,8 @@ import contextlib
 import os
 import re
 import socket
+import struct
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,6 +99,23 @@ def child_env(*, early_tracer: bool = False) -> dict[str, str]:
     keep[DEFERRED] = f"{name}={value}"
     keep["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "childstart")])
     return keep
+
+
+def tiny_png(width: int = 3, height: int = 2) -> bytes:
+    """A real PNG (white pixels), made with the standard library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def free_port() -> int:
@@ -201,6 +220,13 @@ class Harness:
         mark = self.tg.mark()
         self.tg.send_text(user, text)
         return await self.tg.wait_message(user["id"], after=mark, timeout=timeout)
+
+    async def chart_after(self, report: ChatMessage, *, timeout: float = 10.0) -> ChatMessage:
+        """The day's chart sent after ``report`` in its chat (without the desk, /report's
+        text is followed by a picture): wait for it before saying more there."""
+        return await self.tg.wait_message(
+            report.chat_id, lambda m: m.photo is not None, after=report.message_id, timeout=timeout
+        )
 
     async def press(self, user: dict[str, Any], message: ChatMessage, label: str) -> None:
         """Press a button and wait until the bot has answered that callback query."""

@@ -176,7 +176,7 @@ async def test_staff_screens_in_ru_and_kk_have_no_english(
         shown = [
             str(params.get("text") or params.get("caption") or "")
             for method, params in telegram.calls
-            if method in {"sendMessage", "editMessageText", "sendDocument"}
+            if method in {"sendMessage", "editMessageText", "sendDocument", "sendPhoto"}
         ]
         english = {word for text in shown for word in english_words(text)}
         assert not english, english

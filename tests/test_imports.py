@@ -1,8 +1,8 @@
 """A deployment loads what it uses: the bot on SQLite without Redis, talking to a real
-Allpay, never loads the PDF, XLSX, PostgreSQL or Redis libraries, nor the stand-ins in
-``bot.devtools`` (together ~60 MB of an idle bot's memory; bench/ table 7). Each loads when
-used: the first receipt or export, a ``postgresql://`` DATABASE_URL, a REDIS_URL, the
-embedded sandbox."""
+Allpay, never loads the PDF, XLSX, chart, PostgreSQL or Redis libraries, nor the stand-ins in
+``bot.devtools`` (together ~60 MB of an idle bot's memory, before matplotlib and numpy;
+bench/ table 7). Each loads when used: the first receipt, export or chart, a
+``postgresql://`` DATABASE_URL, a REDIS_URL, the embedded sandbox."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ UNUSED = (
     "fontTools",
     "segno",
     "openpyxl",
+    "matplotlib",
+    "numpy",
     "psycopg",
     "redis",
     "bot.devtools",

@@ -127,6 +127,7 @@ async def test_report_sums_equal_the_journal_rows_of_the_local_day(harness: Harn
         "✅ completed: 3 · 3\u202f800,50\u00a0₸" in total and "❌ declined: 1 · 400\u00a0₸" in total
     )
     assert "7\u202f000" not in report.text and "9\u202f000" not in report.text
+    await harness.chart_after(report)  # no desk: the day's chart follows (tests/test_chart.py)
     # The same day typed the local way gives the same report.
     again = await harness.say(harness.user(SUPERVISOR), "/report 20.11.2026")
     assert again.text == report.text

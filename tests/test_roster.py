@@ -70,7 +70,9 @@ async def test_admin_adds_promotes_and_removes_with_audit_and_menus(harness: Har
     reply = await harness.say(admin, f"/add_supervisor {NEWCOMER}")
     assert reply.text == f"{NEWCOMER} is now supervisor."
     assert harness.tg.menu(NEWCOMER, "en") == SUPERVISOR_MENU
-    assert "Top-ups on" in (await harness.say(newcomer, "/report")).text
+    report = await harness.say(newcomer, "/report")
+    assert "Top-ups on" in report.text
+    await harness.chart_after(report)  # no desk: the day's chart follows
 
     roster = await harness.say(admin, "/cashiers")
     assert f"<code>{NEWCOMER}</code> Aigerim Sadykova · supervisor" in roster.text

@@ -203,6 +203,7 @@ def _dispatcher(
         cash=cases.cash,
         reports=cases.reports,
         sender=cases.sender,
+        dashboard=cases.dashboard,  # /report's chart where no desk is served
     )
     dispatcher.update.outer_middleware(LogContextMiddleware())
     dispatcher.update.outer_middleware(PartsMiddleware(parts))

@@ -154,6 +154,7 @@ def build_loops(
         settings.tz,
         sandbox=settings.uses_sandbox,
         desk_url=settings.webapp_url,
+        dashboard=cases.dashboard,
         clock=clock,
     )
     cases.notices.wake = outbox.wakeup.set

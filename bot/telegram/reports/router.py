@@ -11,8 +11,9 @@ from datetime import date, timedelta
 from html import escape
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
@@ -28,13 +29,17 @@ from bot.domain.reports import (
     parse_lookup,
     parse_period,
 )
+from bot.infra.logs import describe_error
 from bot.telegram.reports import texts
+from bot.telegram.reports.chart import chart_text, draw_day
 from bot.telegram.reports.exports import send_export
+from bot.telegram.shared.actions import uploading_photo
 from bot.telegram.shared.desk import with_desk
 from bot.telegram.shared.filters import SUPERVISING, HasRole
 from bot.telegram.shared.texts import N_, chunks, local_time, person, sandbox_mark, status_label
 from bot.telegram.shared.view import View
 from bot.usecases.cash import CashDesk
+from bot.usecases.dashboard import Dashboard
 from bot.usecases.digest import day_digest
 from bot.usecases.reports import BalanceAnswer, Reports
 from bot.usecases.sending import Recheck, Sender
@@ -72,7 +77,14 @@ def period_problem(error: PeriodError) -> str:
     return _("Give at most two dates: from and to.")
 
 
-async def report(message: Message, command: CommandObject, reports: Reports, view: View) -> None:
+async def report(
+    message: Message,
+    command: CommandObject,
+    reports: Reports,
+    view: View,
+    bot: Bot,
+    dashboard: Dashboard | None = None,
+) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
         await message.answer(_("Usage: /report [YYYY-MM-DD] — one day, today by default."))
@@ -87,6 +99,29 @@ async def report(message: Message, command: CommandObject, reports: Reports, vie
         texts.summary_text(texts.day_title(day), summary, names, per_cashier=True),
         reply_markup=with_desk(None, message, view),
     )
+    if view.webapp_url is None and dashboard is not None:  # else the desk shows the chart
+        await _report_chart(message, bot, dashboard, day, view)
+
+
+async def _report_chart(
+    message: Message, bot: Bot, dashboard: Dashboard, day: date, view: View
+) -> None:
+    """The day's chart after the report's text; one that cannot be read, drawn or sent is
+    left out (logged): the report went all the same."""
+    shown = chart_text(day, view.tz)
+    try:
+        async with uploading_photo(bot, message.chat.id):
+            png = await draw_day(dashboard, day, shown.words)
+    except Exception as exc:  # the figures could not be read: the report went all the same
+        log.warning("/report: the day's chart was not read (%s)", describe_error(exc))
+        return
+    if png is None:
+        return
+    photo = BufferedInputFile(png, filename=f"chart-{day:%Y-%m-%d}.png")
+    try:
+        await message.answer_photo(photo, caption=shown.caption)
+    except TelegramBadRequest as exc:
+        log.warning("/report: the day's chart was refused (%s)", describe_error(exc))
 
 
 #: ``/digest yesterday`` (or ``today``), in any of the bot's languages.

@@ -47,6 +47,7 @@ from bot.telegram.runtime.pacing import Lane, current_lane
 from bot.telegram.shared.delivery import Delivery, Renderer
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
+from bot.usecases.dashboard import Dashboard
 from bot.usecases.deliveries import Deliveries, Due
 from bot.usecases.people import People
 
@@ -105,12 +106,13 @@ class OutboxWorker(BackgroundLoop):
         concurrency: int = 16,
         sandbox: bool = False,
         desk_url: str | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         super().__init__(clock=clock, idle=idle)
         self.deliveries = deliveries
         #: What the features' renderers are given.
         self.delivery = Delivery(
-            bot, deliveries, people, desk, cash, i18n, tz, sandbox, clock, desk_url
+            bot, deliveries, people, desk, cash, i18n, tz, sandbox, clock, desk_url, dashboard
         )
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[int, asyncio.Task[None]] = {}

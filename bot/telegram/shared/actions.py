@@ -1,4 +1,5 @@
-"""What the person sees while the bot works: "sending a file…" while a document is made."""
+"""What the person sees while the bot works: "sending a file…" while a document is made,
+"sending a photo…" while a chart is drawn."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ class _Tolerant(ChatActionSender):
 def uploading_document(bot: Bot, chat_id: int) -> ChatActionSender:
     """``async with uploading_document(bot, chat_id):`` around making a PDF or an export."""
     return _Tolerant(bot=bot, chat_id=chat_id, action=ChatAction.UPLOAD_DOCUMENT)
+
+
+def uploading_photo(bot: Bot, chat_id: int) -> ChatActionSender:
+    """``async with uploading_photo(bot, chat_id):`` around drawing a chart."""
+    return _Tolerant(bot=bot, chat_id=chat_id, action=ChatAction.UPLOAD_PHOTO)

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import I18n
 from bot.domain.model import OutboxItem
 from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
+from bot.usecases.dashboard import Dashboard
 from bot.usecases.deliveries import Deliveries, Due
 from bot.usecases.people import People
 
@@ -36,6 +37,9 @@ class Delivery:
     clock: Callable[[], datetime]
     #: The desk's address (WEBAPP_URL), which supervisors' and admins' menu buttons open.
     desk_url: str | None = None
+    #: The desk's figures, which the daily digest's chart is drawn from where no desk is
+    #: served (None: no chart).
+    dashboard: Dashboard | None = None
 
     async def language(self, chat_id: int, fallback: str | None = None) -> str:
         return await self.people.language(chat_id) or fallback or self.i18n.default_locale
