@@ -13,9 +13,12 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.allpay.protocol import OP_AVAILABLE_BALANCE
 from bot.devtools.telegram import ChatMessage
+from bot.wiring.serving import _start_web
 from bot.wiring.web import build_web_app
 from tests.harness import (
     ADMIN,
@@ -24,6 +27,7 @@ from tests.harness import (
     SUPERVISOR,
     SUPERVISOR_CHAT,
     Harness,
+    free_port,
     seed_payment,
 )
 from tests.webapp import authorization, sign_init_data
@@ -134,18 +138,33 @@ async def test_the_page_is_served_with_a_strict_csp_and_no_status_pages(
         # The public listener of a webhook deployment: no /healthz, no /metrics there.
         assert (await client.get("/healthz")).status == 404
         assert (await client.get("/metrics")).status == 404
-    # Webhook mode: the public listener serves the webhook and the desk; the status listener
-    # (METRICS_PORT) never the desk.
-    settings = {"webapp_url": DESK, "webhook_url": "https://bot.example/hook"}
-    async with controlled(**settings, webhook_secret="s" * 20) as h:
-        public = TestServer(build_web_app(h.app, status=False), host="127.0.0.1")
-        status = TestServer(build_web_app(h.app, webhook=False, desk=False), host="127.0.0.1")
-        async with TestClient(public) as outside, TestClient(status) as inside:
-            assert (await outside.get("/desk/")).status == 200
-            assert (await outside.post("/hook", json={})).status == 401  # the secret's
-            assert (await outside.get("/healthz")).status == 404
-            assert (await inside.get("/desk/")).status == 404
-            assert (await inside.get("/healthz")).status in {200, 503}
+    # The listeners the bot really starts: with the desk its web port faces the internet,
+    # in polling mode too, so /healthz and /metrics move to METRICS_PORT, which never serves
+    # the desk; in webhook mode the public one serves the webhook as well.
+    for mode in ({}, {"webhook_url": "https://bot.example/hook", "webhook_secret": "s" * 20}):
+        web_port, metrics_port = free_port(), free_port()
+        async with controlled(
+            webapp_url=DESK, web_port=web_port, metrics_port=metrics_port, **mode
+        ) as h:
+            runners = await _start_web(h.app)
+            try:
+                assert len(runners) == 2, mode
+                async with aiohttp.ClientSession() as http:
+                    public, inside = (
+                        f"http://127.0.0.1:{web_port}",
+                        f"http://127.0.0.1:{metrics_port}",
+                    )
+                    assert (await http.get(public + "/desk/")).status == 200
+                    for path in ("/healthz", "/metrics"):
+                        assert (await http.get(public + path)).status == 404, (mode, path)
+                    if mode:
+                        assert (await http.post(public + "/hook", json={})).status == 401
+                    assert (await http.get(inside + "/desk/")).status == 404
+                    assert (await http.get(inside + "/healthz")).status in {200, 503}
+                    assert (await http.get(inside + "/metrics")).status == 200
+            finally:
+                for runner in runners:
+                    await runner.cleanup()
 
 
 # ---------------------------------------------------------------- approvals
@@ -431,3 +450,41 @@ def test_the_launch_data_check_itself() -> None:
     unsigned = "&".join(f for f in fields if not f.startswith("user="))
     assert check("tma " + unsigned, TOKEN, now, 3600) is Refusal.FORGED
     assert check("tma " + sign_init_data(None), TOKEN, now, 3600) is Refusal.NO_USER
+
+
+async def test_hostile_calls_get_a_clear_refusal_never_a_500(controlled: Any) -> None:
+    """Launch data nested past Python's recursion limit (parsed only to pick the refusal's
+    language), a reason that is not a string, ids past what the journal holds."""
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        nested = "tma user=" + "[" * 1200 + "]" * 1200 + "&hash=00"
+        response = await client.get("/desk/api/me", headers={"Authorization": nested})
+        assert response.status == 401 and (await response.json())["error"] == "forged"
+        reason = await client.post(
+            "/desk/api/approval/x/reason", json={"code": []}, headers=signed(SUPERVISOR)
+        )
+        assert reason.status == 400 and (await reason.json())["error"] == "bad_reason"
+        huge = "9" * 20
+        handover = await client.post(f"/desk/api/handover/{huge}/confirm", headers=signed(ADMIN))
+        assert handover.status == 404
+        found = await client.get(f"/desk/api/find?cashier={huge}", headers=signed(ADMIN))
+        assert found.status == 200
+
+
+async def test_lists_mask_the_login_and_the_balance_is_asked_once_for_many_desks(
+    controlled: Any,
+) -> None:
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        from bot.allpay.protocol import PayStatus
+
+        await seed_payment(h.journal, login="77012345678", status=PayStatus.PENDING)
+        [listed] = (await _get(client, "now"))["unresolved"]
+        assert listed["login"] == "7701***5678"  # as the chat's lists
+        detail = await _get(client, "payment/" + listed["guid"].strip("{}"))
+        assert detail["login"] == "77012345678"  # one top-up's detail, as /find's card
+
+        asked = h.sandbox.stats.requests
+        before = asked[OP_AVAILABLE_BALANCE]
+        answers = await asyncio.gather(*(_get(client, "balance") for _ in range(5)))
+        answers.append(await _get(client, "balance", ADMIN))
+        assert {a["answer"] for a in answers} == {"known"}
+        assert asked[OP_AVAILABLE_BALANCE] - before == 1  # one ask for six desks

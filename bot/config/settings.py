@@ -334,8 +334,9 @@ class Settings(BaseSettings):
 
     @property
     def health_address(self) -> tuple[str, int]:
-        """Where /healthz and /metrics listen: the web port, or in webhook mode their own."""
-        if self.webhook_url is not None:
+        """Where /healthz and /metrics listen: the web port, or their own when the web port
+        faces the internet (a webhook, or the desk)."""
+        if self.webhook_url is not None or self.webapp_url is not None:
             return self.metrics_host, self.metrics_port
         return self.web_host, self.web_port
 

@@ -5,6 +5,7 @@ Read only: the desk's actions go through the same use cases as the chat's button
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -29,6 +30,8 @@ AVERAGE_DAYS = 7
 #: The most rows a look-up returns (the desk lists them on a phone).
 FIND_LIMIT = 100
 #: Statuses whose top-ups spend the agent's balance (sent, or possibly sent).
+#: How long the desk shows the same Allpay balance (the watch, if on, asks on its own).
+BALANCE_FRESH = timedelta(seconds=30)
 SPENDING = (Status.COMPLETED, Status.NEW, Status.PENDING, Status.UNKNOWN)
 
 
@@ -118,6 +121,10 @@ class Dashboard:
         self._clock = clock
         #: Read on every call, never cached: a /block on another instance counts at once.
         self._roster = Roster(cache=False)
+        #: Allpay's last balance answer per language, and one ask at a time: however many
+        #: desks show the Balance tab, Allpay is asked at most once per BALANCE_FRESH.
+        self._balances: dict[str, tuple[datetime, Balance]] = {}
+        self._asking = asyncio.Lock()
 
     def today(self) -> date:
         return local_today(self._clock(), self.tz)
@@ -192,10 +199,19 @@ class Dashboard:
             )
         )
 
+    async def _fresh_balance(self, lang: str) -> Balance:
+        async with self._asking:
+            kept = self._balances.get(lang)
+            if kept is not None and self._clock() - kept[0] < BALANCE_FRESH:
+                return kept[1]
+            balance = await self.reports.balance(lang)
+            self._balances[lang] = (self._clock(), balance)
+            return balance
+
     async def balance(self, lang: str) -> BalanceForecast:
         """The agent's Allpay balance, and when it runs out at today's pace: what was sent
         (or possibly sent) today, from the day's first top-up to now."""
-        balance = await self.reports.balance(lang)
+        balance = await self._fresh_balance(lang)
         now = self._clock()
         start, end = day_bounds(self.today(), self.today(), self.tz)
 

@@ -149,10 +149,10 @@ async def _start_web(app: App) -> list[web.AppRunner]:
         message = f"cannot listen on {host}:{port} (WEB_HOST, WEB_PORT): {exc.strerror or exc}"
         if settings.webhook_url is not None:
             raise ConfigError(f"configuration error: {message}") from None
-        # Polling still takes payments; only /healthz and /metrics are missing.
+        # Polling still takes payments; only /healthz and /metrics (and the desk) are missing.
         log.error("%s; running without /healthz and /metrics", message)
         return runners
-    if settings.webhook_url is not None:
+    if settings.health_address != (host, port):
         host, port = settings.metrics_host, settings.metrics_port
         try:
             runners.append(await start_status(app, host, port))

@@ -218,23 +218,27 @@ async def _listen(web_app: web.Application, host: str, port: int) -> web.AppRunn
 
 
 async def start_web(app: App, host: str, port: int) -> web.AppRunner:
-    """The main listener: status pages in polling mode, only the webhook in webhook mode;
-    the desk in either, when WEBAPP_URL is set."""
+    """The main listener: status pages in polling mode, the webhook in webhook mode, the desk
+    when WEBAPP_URL is set. A listener that faces the internet (a webhook or the desk) has
+    no status pages: they are on :func:`start_status`'s."""
     webhook = app.settings.webhook_path
-    runner = await _listen(build_web_app(app, status=webhook is None), host, port)
     desk = app.settings.webapp_path
+    public = webhook is not None or desk is not None
+    runner = await _listen(build_web_app(app, status=not public), host, port)
+    serves = [f"webhook at {webhook}"] if webhook else []
+    serves += [f"the desk at {desk}"] if desk else []
     log.info(
-        "HTTP on %s:%d: %s%s",
+        "HTTP on %s:%d: %s",
         host,
         runner.addresses[0][1],
-        f"webhook at {webhook}" if webhook else "/healthz, /metrics",
-        f", the desk at {desk}" if desk else "",
+        ", ".join(serves or ["/healthz, /metrics"]),
     )
     return runner
 
 
 async def start_status(app: App, host: str, port: int) -> web.AppRunner:
-    """Webhook mode's second listener: /healthz and /metrics, off the public port."""
+    """The second listener of a bot whose web port faces the internet (a webhook, the desk):
+    /healthz and /metrics, off the public port."""
     runner = await _listen(build_web_app(app, webhook=False, desk=False), host, port)
     log.info("HTTP on %s:%d: /healthz, /metrics", host, runner.addresses[0][1])
     return runner

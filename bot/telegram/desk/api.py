@@ -78,7 +78,9 @@ def _refusal(parts: DeskParts, header: str | None, status: int, reason: str) -> 
     the language the launch data names, if it parses at all (a language is no secret)."""
     locale = parts.i18n.default_locale
     if header is not None and header.startswith(auth.SCHEME):
-        with contextlib.suppress(ValueError):
+        # Unproven launch data: whatever it holds (deeply nested JSON raises RecursionError)
+        # costs the caller only the default language.
+        with contextlib.suppress(Exception):
             user = parse_webapp_init_data(header[len(auth.SCHEME) :]).user
             locale = normalize_language((user.language_code if user else None) or "") or locale
     key = "forbidden" if status == 403 else "reopen"
@@ -172,11 +174,16 @@ async def now(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.
     )
 
 
+#: Ids the journal can hold (a signed 64-bit integer); past them a call names nothing.
+ID_LIMIT = 2**63
+
+
 def _int(text: str | None) -> int | None:
     try:
-        return int(text) if text else None
+        number = int(text) if text else None
     except ValueError:
         return None
+    return number if number is not None and -ID_LIMIT <= number < ID_LIMIT else None
 
 
 async def find(request: web.Request, parts: DeskParts, viewer: StaffUser) -> web.Response:
@@ -200,7 +207,7 @@ async def payment(request: web.Request, parts: DeskParts, viewer: StaffUser) -> 
     if not listing.payments:
         return _refused(404, "not_found")
     return web.json_response(
-        shapes.payment(listing.payments[0], listing.names, parts.dashboard.now())
+        shapes.payment(listing.payments[0], listing.names, parts.dashboard.now(), full_login=True)
     )
 
 
@@ -249,7 +256,7 @@ async def reason(request: web.Request, parts: DeskParts, viewer: StaffUser) -> w
     except ValueError:
         body = None
     code = body.get("code") if isinstance(body, dict) else None
-    if code not in REJECT_REASONS:
+    if not isinstance(code, str) or code not in REJECT_REASONS:
         return _refused(400, "bad_reason")
     chosen: RejectReasonCode = code
     told = await parts.approvals.set_reason(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.cash import CashPosition, Handover
+from bot.domain.masking import mask_login
 from bot.domain.model import Approval, Payment, Status
 from bot.usecases.dashboard import DayFigures, Figures
 
@@ -61,14 +62,18 @@ def day(value: DayFigures) -> Json:
     }
 
 
-def payment(value: Payment, names: Mapping[int, str], now: datetime) -> Json:
+def payment(
+    value: Payment, names: Mapping[int, str], now: datetime, *, full_login: bool = False
+) -> Json:
+    """A top-up: in a list its login masked, as the chat's lists have it; in full only in
+    the detail of one (``full_login``), as ``/find``'s card."""
     return {
         "guid": value.guid,
         "status": value.status.value.lower(),
         "icon": value.status.icon,
         "amount": money(value.amount),
         "fee": money(value.fee),
-        "login": value.login,
+        "login": value.login if full_login else mask_login(value.login),
         "client": value.client_name,
         "cashier_id": value.cashier_id,
         "cashier": _name(value.cashier_id, names),
@@ -88,7 +93,7 @@ def approval(value: Approval, names: Mapping[int, str], viewer_id: int) -> Json:
         "amount": money(value.amount),
         "fee": money(value.fee),
         "cash": money(value.cash),
-        "login": value.login,
+        "login": mask_login(value.login),  # as the chat's approval cards
         "client": value.client_name,
         "identified": value.identified,
         "cashier_id": value.cashier_id,

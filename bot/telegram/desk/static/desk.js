@@ -5,6 +5,7 @@
 "use strict";
 (function () {
   var REFRESH_MS = 4000;
+  var CALL_TIMEOUT_MS = 15000;  // a call still unanswered then: the page says it is out of date
   var tg = window.Telegram && window.Telegram.WebApp;
   var state = { tab: "today", texts: {}, me: null, day: null, last: {}, updated: null,
     timer: null, closed: false, detail: null, findQuery: null };
@@ -106,12 +107,18 @@
     options = options || {};
     var headers = { "Authorization": "tma " + initData() };
     if (options.body) headers["Content-Type"] = "application/json";
+    // A call that hangs (no proxy in front to end it) shows the page as out of date.
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, CALL_TIMEOUT_MS);
     return fetch("api/" + path, {
       method: options.method || "GET",
       headers: headers,
       body: options.body ? JSON.stringify(options.body) : undefined,
       credentials: "omit",
-      cache: "no-store"
+      cache: "no-store",
+      signal: abort.signal
+    }).finally(function () {
+      clearTimeout(timer);
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (response.status === 401 || response.status === 403) {
@@ -510,9 +517,13 @@
   // Fetch the screen shown; drawn again only when its figures changed.
   function refresh(force) {
     if (state.closed || (!force && document.hidden)) return Promise.resolve();
+    if (!force && state.refreshing) return Promise.resolve();  // the last one still runs
     var tab = state.tab;
     var path = pathOf(tab);
-    return api(path).then(function (data) {
+    state.refreshing = true;
+    return api(path).finally(function () {
+      state.refreshing = false;
+    }).then(function (data) {
       if (!data || state.tab !== tab || pathOf(tab) !== path) return;
       delete data.httpStatus;
       var key = JSON.stringify(data);
