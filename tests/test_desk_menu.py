@@ -195,3 +195,20 @@ async def test_one_telegram_refused_gets_it_at_their_start(controlled: Any) -> N
         await h.say(h.user(CASHIER), "/start")
         assert await delivered(h) == {(ADMIN, 0), (SUPERVISOR, 1), (SUPERVISOR, 0)}
         assert menu_calls(h.tg, before) == []
+
+
+async def test_a_grant_refused_after_a_reset_is_set_again_at_their_start(controlled: Any) -> None:
+    """Blocked (the button reset), unblocked (the desk's button, which Telegram refuses this
+    time): the reset is not taken for the desk's button — their /start sets it."""
+    async with controlled(webapp_url=DESK) as h:
+        await until_button(h.tg, SUPERVISOR, desk_button())
+        await h.say(h.user(ADMIN), f"/block {SUPERVISOR}")
+        await until_button(h.tg, SUPERVISOR, DEFAULT)
+        h.tg.faults.append(
+            Fault("setChatMenuButton", 400, "Bad Request: chat not found", chat_id=SUPERVISOR)
+        )
+        await h.say(h.user(ADMIN), f"/unblock {SUPERVISOR}")
+        await delivered(h)
+        assert h.tg.menu_button(SUPERVISOR) == DEFAULT  # refused
+        await h.say(h.user(SUPERVISOR), "/start")
+        await until_button(h.tg, SUPERVISOR, desk_button())

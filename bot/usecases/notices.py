@@ -20,7 +20,9 @@ from bot.store.outbox import Outbox
 from bot.store.roster import Roster
 
 DESK_REF = "desk:"
-#: The ref of a menu button reset because the desk is off (no WEBAPP_URL).
+#: The ref of a menu button set back to Telegram's default: the person lost the desk, or
+#: the desk is off (no WEBAPP_URL). Never a desk's ref, so a later grant that Telegram
+#: refused is queued again at the person's /start or the next start.
 MENU_OFF = "off"
 
 
@@ -106,13 +108,16 @@ class Notices:
                 tx, now, OutboxKind.HANDOVER_NOTICE, handover.chat_id, ref=str(handover.id)
             )
 
-    def menu_button(self, tx: Tx, now: datetime, user_id: int) -> bool:
+    def menu_button(self, tx: Tx, now: datetime, user_id: int, *, grant: bool = True) -> bool:
         """The person's menu button is to follow their role as it is when it is delivered:
         the desk's for an active supervisor or admin, Telegram's default for anyone else.
-        Only with the desk; returns whether anything was queued (wake the outbox)."""
+        ``grant``: queued because they have the desk now (its ref is the desk's), or because
+        they lost it (:data:`MENU_OFF`). Only with the desk; returns whether anything was
+        queued (wake the outbox)."""
         if self.menu_ref is None:
             return False
-        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=self.menu_ref)
+        ref = self.menu_ref if grant else MENU_OFF
+        Outbox.enqueue(tx, now, OutboxKind.MENU_BUTTON, user_id, ref=ref)
         return True
 
     def menu_button_if_missing(self, tx: Tx, now: datetime, person: StaffUser) -> bool:

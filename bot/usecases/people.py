@@ -208,7 +208,7 @@ class People:
             self.roster.set_role(tx, now, user_id, role, name)
             had_desk = before is not None and before.sees_everyone
             if had_desk != role.sees_everyone:  # given the desk, or made a cashier
-                self.desk.notices.menu_button(tx, now, user_id)
+                self.desk.notices.menu_button(tx, now, user_id, grant=role.sees_everyone)
             change = RosterChange.CHANGED if before is not None else RosterChange.ADDED
             detail = AuditRoleChange(before, role) if before is not None else AuditRole(role)
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id), detail)
@@ -243,7 +243,8 @@ class People:
                 return refusal, 0
             self.roster.remove(tx, now, user_id)
             AuditLog.add(tx, now, actor_id, "roster.removed", str(user_id), AuditRole(user.role))
-            button = user.role.sees_everyone and self.desk.notices.menu_button(tx, now, user_id)
+            notices = self.desk.notices
+            button = user.role.sees_everyone and notices.menu_button(tx, now, user_id, grant=False)
             return RosterChange.REMOVED, self.end_work_in(tx, now, user_id, actor_id) + int(button)
 
         change, queued = await self.db.write(remove)
@@ -269,7 +270,10 @@ class People:
             self.roster.set_blocked(tx, now, user_id, blocked)
             change = RosterChange.BLOCKED if blocked else RosterChange.UNBLOCKED
             AuditLog.add(tx, now, actor_id, f"roster.{change.value}", str(user_id))
-            button = user.role.sees_everyone and self.desk.notices.menu_button(tx, now, user_id)
+            notices = self.desk.notices
+            button = user.role.sees_everyone and notices.menu_button(
+                tx, now, user_id, grant=not blocked
+            )
             ended = self.end_work_in(tx, now, user_id, actor_id) if blocked else 0
             return change, ended + int(button)
 
