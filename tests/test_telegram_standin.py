@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -20,6 +18,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import BufferedInputFile, MenuButtonDefault, MenuButtonWebApp, WebAppInfo
 
 from bot.devtools.telegram import FakeTelegram, Fault, parse_html
+from tests.harness import tiny_png
 
 PREFIX = "Bad Request: can't parse entities: "
 Call = Callable[..., Coroutine[Any, Any, tuple[int, dict[str, Any]]]]
@@ -229,21 +228,7 @@ async def test_aiogram_raises_bad_request(bot: Bot) -> None:
 # ---------------------------------------------------------------------- menu buttons, photos
 
 
-def png(width: int = 3, height: int = 2) -> bytes:
-    """A real PNG (white pixels), made with the standard library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+png = tiny_png  # tests/harness.py
 
 
 DESK = "https://desk.example.com/desk/"
