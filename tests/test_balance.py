@@ -19,6 +19,7 @@ from bot.allpay.answers import BalanceResult, ResponseHeader
 from bot.allpay.protocol import AllpayError, AllpayErrorKind, PayStatus
 from bot.devtools.telegram import FakeTelegram
 from bot.domain.balance import BalanceAlert, Forecast
+from bot.domain.forecast import MIN_SPAN, runs_out_at
 from bot.domain.model import Role
 from bot.store.db import Database
 from bot.store.roster import Roster
@@ -112,14 +113,17 @@ def one_each(found: list[tuple[int, BalanceAlert]]) -> list[BalanceAlert]:
 
 
 def test_the_forecast_is_todays_pace_in_decimal() -> None:
-    # 300 000 ₸ completed since 08:00, at 11:00: 100 000 ₸ an hour; 90 000 ₸ lasts 54 min.
-    cast = forecast(Decimal(90_000), Decimal(300_000), NOON - timedelta(hours=3), NOON)
+    # 300 000 ₸ spent since 08:00, at 11:00: 100 000 ₸ an hour; 90 000 ₸ lasts 54 min.
+    first = NOON - timedelta(hours=3)
+    cast = forecast(Decimal(90_000), Decimal(300_000), first, NOON)
     assert cast == Forecast(Decimal(100_000), Decimal("0.9"), NOON + timedelta(minutes=54))
-    # No top-up completed today: no pace, nothing to tell.
+    # The very moment the desk's Balance screen shows.
+    assert cast.runs_out_at == runs_out_at(Decimal(90_000), Decimal(300_000), first, NOON)
+    # Nothing spent today: no pace, nothing to tell.
     assert forecast(Decimal(90_000), Decimal(0), None, NOON) == Forecast()
-    # A pace over a minute is taken over MIN_WINDOW (15 min): 10 000 ₸ → 40 000 ₸ an hour.
-    early = forecast(Decimal(20_000), Decimal(10_000), NOON - timedelta(minutes=1), NOON)
-    assert early.pace == Decimal(40_000) and early.hours_left == Decimal("0.5")
+    # Less than MIN_SPAN (30 min) of the day behind: too early to tell, as the desk says.
+    early = NOON - MIN_SPAN + timedelta(seconds=1)
+    assert forecast(Decimal(20_000), Decimal(10_000), early, NOON) == Forecast()
     # Run out already; and further off than the horizon (no moment then).
     assert forecast(Decimal(-5), Decimal(1000), NOON - timedelta(hours=1), NOON).hours_left == 0
     far = forecast(Decimal(10**9), Decimal(100), NOON - timedelta(hours=1), NOON)

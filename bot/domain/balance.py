@@ -23,10 +23,11 @@ class BalanceState:
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    """Until when the balance lasts at today's pace (the day's completed top-ups per hour).
+    """Until when the balance lasts at today's pace (what the day's top-ups took or may take,
+    per hour since the first; the desk's Balance screen shows the same moment).
 
-    ``pace`` None: no top-up completed today, nothing to tell from. ``runs_out_at`` None
-    with a pace: further off than :data:`bot.usecases.balance.HORIZON`."""
+    ``pace`` None: nothing spent today, or too little of the day behind to tell.
+    ``runs_out_at`` None with a pace: further off than :data:`bot.usecases.balance.HORIZON`."""
 
     pace: Decimal | None = None
     hours_left: Decimal | None = None

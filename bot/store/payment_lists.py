@@ -173,19 +173,6 @@ class PaymentLists:
         ]
 
     @staticmethod
-    def completed_pace(tx: Tx, start: datetime, end: datetime) -> tuple[Decimal, datetime | None]:
-        """The sum of COMPLETED top-ups created in [start, end), and when the first of them
-        was created (None: none): the day's pace so far."""
-        row = tx.one(
-            "SELECT COALESCE(SUM(amount_tiyn), 0) AS tiyn, MIN(created_at) AS first "
-            "FROM payments WHERE status = 'COMPLETED' AND created_at >= ? AND created_at < ?",
-            (ts(start), ts(end)),
-        )
-        if row is None or row["first"] is None:
-            return Decimal(0), None
-        return from_tiyn(int(row["tiyn"])), parse_ts(row["first"])
-
-    @staticmethod
     def collected(tx: Tx) -> dict[int, tuple[int, Decimal]]:
         """Per cashier, the count and cash accepted (amount + fee) of COMPLETED top-ups
         numbered after their last confirmed handover."""

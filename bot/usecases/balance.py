@@ -19,13 +19,14 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from bot.domain.balance import BalanceAlert, BalanceState, Forecast
 from bot.domain.clock import utcnow
+from bot.domain.forecast import MIN_SPAN, runs_out_at
 from bot.domain.reports import day_bounds, local_today
 from bot.infra.loops import BackgroundLoop
 from bot.infra.outage import Part
 from bot.store.balance_watch import BalanceStates
 from bot.store.db import Database, Tx
 from bot.store.leases import Leases
-from bot.store.payments import Payments
+from bot.usecases.dashboard import spending_in
 from bot.usecases.notices import Notices
 from bot.usecases.reports import BalanceSource
 
@@ -33,32 +34,29 @@ log = logging.getLogger(__name__)
 
 #: The lease whose holder asks Allpay; others leave the asking to it.
 LEASE = "balance"
-#: A pace measured over less time than this is taken over this long: one top-up a minute
-#: after the first would otherwise make a pace of an hour's worth out of a minute's.
-MIN_WINDOW = timedelta(minutes=15)
 #: A forecast further off than this says "more than a week" (no date that far).
 HORIZON = timedelta(days=7)
 _HOUR = Decimal(3600)
 
 
-def forecast(
-    balance: Decimal, completed: Decimal, first: datetime | None, now: datetime
-) -> Forecast:
-    """Until when ``balance`` lasts at today's pace: ``completed`` (today's completed top-ups
-    so far, the first created at ``first``) per hour since the first of them (at least
-    :data:`MIN_WINDOW`). No top-up completed today: no pace, nothing to tell."""
-    if first is None or completed <= 0:
+def forecast(balance: Decimal, spent: Decimal, first: datetime | None, now: datetime) -> Forecast:
+    """Until when ``balance`` lasts at today's pace: ``spent`` (what today's top-ups took or
+    may take, the first made at ``first``) per hour since then — the figures and the moment
+    the desk's Balance screen shows (:func:`bot.domain.forecast.runs_out_at`). Nothing spent,
+    or less of the day than :data:`MIN_SPAN` behind: no pace, nothing to tell."""
+    if first is None or spent <= 0 or now - first < MIN_SPAN:
         return Forecast()
-    window = max(now - first, MIN_WINDOW)
-    hours = Decimal(window // timedelta(microseconds=1)) / Decimal(1_000_000) / _HOUR
-    pace = (completed / hours).quantize(Decimal("0.01"), ROUND_DOWN)
+    hours = Decimal((now - first) // timedelta(microseconds=1)) / Decimal(1_000_000) / _HOUR
+    pace = (spent / hours).quantize(Decimal("0.01"), ROUND_DOWN)
     if pace <= 0:
         return Forecast()
-    left = max(balance, Decimal(0)) / pace
-    hours_left = left.quantize(Decimal("0.1"), ROUND_DOWN)
-    if left * _HOUR > Decimal(HORIZON.total_seconds()):
+    hours_left = (max(balance, Decimal(0)) / (spent / hours)).quantize(Decimal("0.1"), ROUND_DOWN)
+    if balance <= 0:
+        return Forecast(pace, hours_left, now)
+    until = runs_out_at(balance, spent, first, now)
+    if until is None or until - now > HORIZON:
         return Forecast(pace, hours_left, None)
-    return Forecast(pace, hours_left, now + timedelta(seconds=int(left * _HOUR)))
+    return Forecast(pace, hours_left, until)
 
 
 class BalanceWatch(BackgroundLoop):
@@ -141,13 +139,13 @@ class BalanceWatch(BackgroundLoop):
             BalanceStates.put(tx, self.agent, BalanceState(below, since, balance, checked_at))
             if not crossed:
                 return None
-            completed, first = Payments.completed_pace(tx, start, checked_at)
+            spent, first = spending_in(tx, start, checked_at)
             alert = BalanceAlert(
                 below,
                 balance,
                 self.threshold,
                 checked_at,
-                forecast(balance, completed, first, checked_at) if below else Forecast(),
+                forecast(balance, spent, first, checked_at) if below else Forecast(),
             )
             self.notices.balance(tx, checked_at, alert)
             return alert

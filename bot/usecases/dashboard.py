@@ -35,6 +35,15 @@ BALANCE_FRESH = timedelta(seconds=30)
 SPENDING = (Status.COMPLETED, Status.NEW, Status.PENDING, Status.UNKNOWN)
 
 
+def spending_in(tx: Tx, start: datetime, end: datetime) -> tuple[Decimal, datetime | None]:
+    """What top-ups created in [start, end) took or may take from the agent's balance (✅,
+    and those Allpay may still complete), and when the first top-up of them was made: the
+    pace the desk's Balance screen and the balance watch's alert both count from."""
+    sums = Payments.day_sums(tx, start, end)
+    total = sum(tiyn for _c, status, _n, tiyn, _f in sums if status in SPENDING)
+    return from_tiyn(total), Payments.first_created(tx, start, end)
+
+
 @dataclass
 class Figures:
     """Count, amount, fee (exact tenge) of one group of top-ups."""
@@ -215,12 +224,7 @@ class Dashboard:
         now = self._clock()
         start, end = day_bounds(self.today(), self.today(), self.tz)
 
-        def spent(tx: Tx) -> tuple[Decimal, datetime | None]:
-            sums = Payments.day_sums(tx, start, end)
-            total = sum(tiyn for _c, status, _n, tiyn, _f in sums if status in SPENDING)
-            return from_tiyn(total), Payments.first_created(tx, start, end)
-
-        spent_today, first = await self.db.read(spent)
+        spent_today, first = await self.db.read(lambda tx: spending_in(tx, start, end))
         runs_out = None
         known = balance.result.amount if balance.result is not None else None
         if balance.answer is BalanceAnswer.KNOWN and known is not None and first is not None:
