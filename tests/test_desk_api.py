@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.allpay.protocol import OP_AVAILABLE_BALANCE
 from bot.devtools.telegram import ChatMessage
+from bot.infra.outage import PartDown
 from bot.wiring.serving import _start_web
 from bot.wiring.web import build_web_app
 from tests.harness import (
@@ -488,3 +489,24 @@ async def test_lists_mask_the_login_and_the_balance_is_asked_once_for_many_desks
         answers.append(await _get(client, "balance", ADMIN))
         assert {a["answer"] for a in answers} == {"known"}
         assert asked[OP_AVAILABLE_BALANCE] - before == 1  # one ask for six desks
+
+
+async def test_the_journal_away_is_a_503_the_page_shows_never_a_500(
+    controlled: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """Every call of every open desk reads the journal: while it is away each gets 503
+    ``unavailable`` (the page then says it is out of date), with no traceback logged."""
+    async with controlled(webapp_url=DESK) as h, desk_of(h) as client:
+        assert (await _get(client, "today"))["count"] == 0
+
+        async def away(*_: Any, **__: Any) -> Any:
+            raise PartDown("the journal", "connection refused")
+
+        monkeypatch.setattr(h.app.db, "read", away)
+        for path in ("me", "today", "now"):
+            response = await client.get("/desk/api/" + path, headers=signed(SUPERVISOR))
+            assert response.status == 503, path
+            assert (await response.json())["error"] == "unavailable"
+        assert not [r for r in caplog.records if r.exc_info], caplog.text
+        monkeypatch.undo()
+        assert (await _get(client, "today"))["count"] == 0  # back: answered again

@@ -26,6 +26,7 @@ from bot.domain.cash import HandoverOutcome
 from bot.domain.model import Decision, StaffUser, Status
 from bot.domain.parsing import AmountError, parse_count
 from bot.domain.reports import PeriodError, parse_day, parse_lookup
+from bot.infra.outage import PartDown
 from bot.telegram.approvals.callbacks import RejectReasonCode
 from bot.telegram.approvals.texts import REJECT_REASONS, preset_reason
 from bot.telegram.desk import auth, shapes
@@ -106,13 +107,19 @@ def guarded(
         )
         if isinstance(proof, auth.Refusal):
             return _refusal(parts, header, 401, proof.value)
-        viewer = await parts.dashboard.viewer(proof.user.id)
-        if viewer is None or viewer.blocked or not viewer.role.sees_everyone:
-            return _refusal(parts, header, 403, "forbidden")
-        stored = await parts.people.language(viewer.user_id)
-        guessed = normalize_language(proof.user.language_code or "")
-        request[LOCALE] = stored or guessed or parts.i18n.default_locale
-        return await handler(request, parts, viewer)
+        try:
+            viewer = await parts.dashboard.viewer(proof.user.id)
+            if viewer is None or viewer.blocked or not viewer.role.sees_everyone:
+                return _refusal(parts, header, 403, "forbidden")
+            stored = await parts.people.language(viewer.user_id)
+            guessed = normalize_language(proof.user.language_code or "")
+            request[LOCALE] = stored or guessed or parts.i18n.default_locale
+            return await handler(request, parts, viewer)
+        except PartDown:
+            # The journal away (said once by its part): the page shows itself out of date and
+            # asks again; an action's outcome is read back from the journal then, never
+            # claimed here. No traceback at every poll of every open desk.
+            return _refused(503, "unavailable")
 
     return guard
 
