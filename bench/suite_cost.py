@@ -49,6 +49,8 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     own, children = _cpu()
     line = {"id": nodeid, "own": own - own0, "children": children - children0}
     line["wall"] = time.perf_counter() - wall0
+    line["worker"] = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    line["ended"] = time.time()
     with open(Path(folder) / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
 
@@ -66,6 +68,9 @@ def main() -> None:
             for path in Path(folder).glob("*.jsonl")
             for line in path.read_text(encoding="utf-8").splitlines()
         ]
+    keep = os.environ.get("BENCH_SUITE_COST_ROWS")
+    if keep:  # every test's line, for a timeline of the workers
+        Path(keep).write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
     suites: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
     for row in rows:
         suite = suites[row["id"].split("::")[0]]

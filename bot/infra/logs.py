@@ -24,12 +24,14 @@ import traceback
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aiogram.exceptions import AiogramError, ClientDecodeError, TelegramAPIError
 from pydantic import ValidationError
 
 from bot.infra.redaction import redact, single_line
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 #: Context that handlers and the payment service set; every record carries it.
 log_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
@@ -65,20 +67,27 @@ def describe_error(exc: BaseException, limit: int = DESCRIPTION_LIMIT) -> str:
 
 
 def _what(exc: BaseException) -> str:
-    if isinstance(exc, ClientDecodeError):
-        return f"{exc.message} ({_decoding(exc.original)}; Telegram's answer not shown)"
-    if isinstance(exc, TelegramAPIError):
-        return f"{type(exc.method).__name__}: {exc.message}"
+    # aiogram's exceptions exist only once aiogram is loaded: the commands that never talk to
+    # Telegram (health, backup, --help, a settings error) start without its ~450 models.
+    aiogram: ModuleType | None = sys.modules.get("aiogram.exceptions")
+    if aiogram is not None and isinstance(exc, aiogram.AiogramError):
+        return _aiogram_what(exc, aiogram)
     if isinstance(exc, ValidationError):
         return _invalid(exc)
-    if isinstance(exc, AiogramError):
-        message = getattr(exc, "message", None)
-        return message if isinstance(message, str) else ""
     if isinstance(exc, BaseExceptionGroup):
         parts = "; ".join(describe_error(inner, 160) for inner in exc.exceptions[:3])
         more = len(exc.exceptions) - 3
         return f"{exc.message}: {parts}" + (f"; and {more} more" if more > 0 else "")
     return str(exc)
+
+
+def _aiogram_what(exc: Any, aiogram: ModuleType) -> str:
+    if isinstance(exc, aiogram.ClientDecodeError):
+        return f"{exc.message} ({_decoding(exc.original)}; Telegram's answer not shown)"
+    if isinstance(exc, aiogram.TelegramAPIError):
+        return f"{type(exc.method).__name__}: {exc.message}"
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) else ""
 
 
 def _decoding(original: BaseException) -> str:
