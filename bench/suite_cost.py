@@ -5,7 +5,8 @@ they start (``python -m bot`` and others), and wall time — measured, never ass
 
 Each xdist worker loads this file as a pytest plugin (``-p bench.suite_cost``) and writes one
 line per test (``RUSAGE_SELF`` and ``RUSAGE_CHILDREN`` before and after it); the table sums
-them by test file. The children's CPU is counted when they are waited for (killed ones too).
+them by test file. The children's CPU is counted when they are waited for (killed ones too); the
+children the tests' zygote forks (tests/childstart/) when it reaps them, and its preload once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ _started: dict[str, tuple[float, float, float]] = {}
 def _cpu() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+    # The children the tests' zygote forked are its children, not this process's: it reports
+    # their CPU (and its own preload's) as it reaps them (tests/childstart/spawn.py).
+    spawn = sys.modules.get("tests.childstart.spawn")
+    forked = spawn.forked_cpu() if spawn is not None else 0.0
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime + forked
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,8 +63,9 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 def main() -> None:
     args = sys.argv[1:] or ["-n", "4", "-q", "--cov"]
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, OUT: folder, "PYTHONPATH": str(ROOT)}
-        started = time.perf_counter()
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, OUT: folder, "PYTHONPATH": path}
+        started, epoch = time.perf_counter(), time.time()
         command = [sys.executable, "-m", "pytest", "-p", "bench.suite_cost", *args]
         code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
         wall = time.perf_counter() - started
@@ -82,6 +88,10 @@ def main() -> None:
     children = sum(s[1] for s in suites.values())
     print(f"\npytest exit {code}; {len(rows)} tests; {wall:.0f} s wall")
     print(f"CPU: {own:.0f} s in the test processes, {children:.0f} s in processes they started")
+    if rows:  # what is not a test: the workers' start and collection; coverage's combining
+        first = min(row["ended"] - row["wall"] for row in rows) - epoch
+        last = max(row["ended"] for row in rows) - epoch
+        print(f"first test began at {first:.0f} s, the last ended at {last:.0f} s")
     print("\n| test file | own CPU s | children CPU s | wall s (summed) | tests |")
     print("|---|---|---|---|---|")
     for name, (o, c, w, n) in sorted(suites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:25]:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from bot.devtools.sandbox import SandboxKeys
 from bot.devtools.telegram import ChatMessage, FakeTelegram
+from tests.childstart import spawn
 from tests.harness import (
     PARTIES_ENV,
     SUPERVISOR,
@@ -99,7 +99,7 @@ class Cluster:
         self.count = count
         self.ports = [free_port() for _ in range(count)]
         self.status_ports = [free_port() for _ in range(count)]
-        self.processes: dict[int, asyncio.subprocess.Process] = {}
+        self.processes: dict[int, spawn.Child] = {}
 
     async def start(self, number: int) -> None:
         env = {
@@ -109,14 +109,8 @@ class Cluster:
             "METRICS_PORT": str(self.status_ports[number]),
         }
         with open(self.folder / f"bot-{number}.log", "ab") as log:
-            self.processes[number] = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                env=env,
-                cwd=self.folder,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
+            self.processes[number] = await spawn.start(
+                [], env=env, cwd=self.folder, stdout=spawn.DEVNULL, stderr=log
             )
         healthz = f"http://127.0.0.1:{self.status_ports[number]}/healthz"
         async with asyncio.timeout(60), aiohttp.ClientSession() as session:

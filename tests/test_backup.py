@@ -8,7 +8,6 @@ import asyncio
 import shutil
 import sqlite3
 import stat
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ from bot.store.conversations import Conversations
 from bot.store.db import Tx, ts
 from bot.store.outbox import Outbox
 from bot.usecases.housekeeping import Housekeeping, Pruned
+from tests.childstart import spawn
 from tests.harness import (
     CASHIER,
     PARTIES,
@@ -68,10 +68,9 @@ async def test_backup_command_copies_a_running_bots_journal(
         dest.mkdir()
 
         async def run(target: Path) -> tuple[int, str]:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "backup", str(target),
-                cwd=tmp_path, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            process = await spawn.start(
+                ["backup", str(target)], cwd=tmp_path, env=env,
+                stdout=spawn.PIPE, stderr=spawn.STDOUT,
             )  # fmt: skip
             out, _ = await asyncio.wait_for(process.communicate(), 60)
             return int(process.returncode or 0), out.decode()

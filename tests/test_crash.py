@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ import pytest
 from bot.devtools.sandbox import DEFAULT_BALANCE, RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.store.backends import open_database
+from tests.childstart import spawn
 from tests.harness import CASHIER, PARTIES_ENV, TOKEN, child_env
 from tests.harness import holding as holding_journal
 from tests.tcpproxy import HoldingProxy
@@ -43,18 +43,13 @@ POINTS = [
 class BotProcess:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.env, self.cwd = env, cwd
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: spawn.Child | None = None
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            env=self.env,
-            cwd=self.cwd,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=open(self.cwd / "bot.log", "ab"),  # noqa: SIM115 - the child owns it
-        )
+        with open(self.cwd / "bot.log", "ab") as log:
+            self.process = await spawn.start(
+                [], env=self.env, cwd=self.cwd, stdout=spawn.DEVNULL, stderr=log
+            )
 
     async def kill(self) -> None:
         assert self.process is not None

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -15,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from tests.childstart import spawn
 from tests.harness import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,21 +32,19 @@ def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def piped(tmp_path: Path, script: str, lang: str = "en", **env: str) -> tuple[str, str]:
     """``printf SCRIPT | python -m bot demo --lang LANG``: (stdout, stderr)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--lang", lang, "--data", str(tmp_path / "demo")],
+    done = spawn.run(
+        ["demo", "--lang", lang, "--data", str(tmp_path / "demo")],
         input=script.encode(),
-        capture_output=True,
         cwd=tmp_path,
         env=demo_env(tmp_path, **env),
         timeout=120,
-        check=False,
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     return done.stdout.decode(), done.stderr.decode()
 
 
 class Terminal:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: spawn.Child) -> None:
         self.process = process
         self.lines: list[str] = []
 
@@ -149,21 +146,14 @@ async def _opens_the_desk(lines: list[str]) -> None:
             assert (await me.json())["role"] == "admin"
 
 
-async def start_demo(tmp_path: Path, lang: str = "en") -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "demo",
-        "--lang",
-        lang,
-        "--data",
-        str(tmp_path / "demo"),
+async def start_demo(tmp_path: Path, lang: str = "en") -> spawn.Child:
+    return await spawn.start(
+        ["demo", "--lang", lang, "--data", str(tmp_path / "demo")],
         cwd=tmp_path,
         env=demo_env(tmp_path),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdin=spawn.PIPE,
+        stdout=spawn.PIPE,
+        stderr=spawn.DEVNULL,
     )
 
 

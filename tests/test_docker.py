@@ -6,7 +6,6 @@ into a fresh venv the way the Dockerfile does it, then run from outside the chec
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import posixpath
@@ -27,6 +26,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bot.wiring.web import start_web
+from tests.childstart import spawn
 from tests.harness import Harness, child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,9 +154,7 @@ async def test_health_command_reports_the_running_bot(harness: Harness) -> None:
     env = {**child_env(), "WEB_PORT": str(port)}
 
     async def health() -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "health", env=env, stdout=asyncio.subprocess.PIPE
-        )
+        process = await spawn.start(["health"], env=env, stdout=spawn.PIPE)
         out, _ = await process.communicate()
         return int(process.returncode or 0), out.decode()
 

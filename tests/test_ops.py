@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,8 @@ from bot.infra.logs import setup_logging
 from bot.usecases.singleton import Singleton
 from bot.wiring.serving import run_bot
 from bot.wiring.web import start_web
-from tests.conftest import Connect
+from tests.childstart import spawn
+from tests.fixtures import Connect
 from tests.harness import (
     CASHIER,
     PARTIES_ENV,
@@ -215,19 +215,12 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
         "WEB_PORT": str(free_port()),
     }
 
-    async def spawn() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=open(tmp_path / "bot.log", "ab"),
-        )
+    async def start_bot() -> spawn.Child:
+        with open(tmp_path / "bot.log", "ab") as log:
+            return await spawn.start([], env=env, cwd=tmp_path, stdout=spawn.DEVNULL, stderr=log)
 
     user = FakeTelegram.user(CASHIER, "Cashier", "en")
-    bot = await spawn()
+    bot = await start_bot()
     try:
         telegram.send_text(user, "/cashin")
         await telegram.wait_message(CASHIER, lambda m: "login" in m.text, timeout=30)
@@ -250,7 +243,7 @@ async def test_sigterm_during_a_pending_payment_exits_0_and_it_resumes(
         assert status in ("NEW", "PENDING")
 
         sandbox.sandbox.slow_delay = 0.0
-        bot = await spawn()
+        bot = await start_bot()
         done = await telegram.wait_message(CASHIER, lambda m: m.text.startswith("✅"), timeout=30)
         assert guid in done.text
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import pytest
 from bot.allpay.signing import generate_key_pair
 from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import FakeTelegram
-from tests.conftest import sandbox_folder
+from tests.childstart import spawn
+from tests.fixtures import sandbox_folder
 from tests.harness import PARTIES_ENV, TOKEN, child_env, free_port
 
 #: The backend is what these tests are about: each runs on SQLite and on PostgreSQL.
@@ -25,15 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        cwd=cwd,
-        env={**child_env(), **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    process = await spawn.start(
+        ["check"], cwd=cwd, env={**child_env(), **env}, stdout=spawn.PIPE, stderr=spawn.STDOUT
     )
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     text = out.decode()

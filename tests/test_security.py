@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import stat
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +32,8 @@ from bot.infra.logs import one_line
 from bot.infra.redaction import redact, redact_error, register_secret
 from bot.telegram.runtime.access import RefusalBudget
 from bot.wiring.serving import run_bot
-from tests.conftest import Connect, sandbox_folder
+from tests.childstart import spawn
+from tests.fixtures import Connect, sandbox_folder
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -91,16 +91,9 @@ def test_redaction_catches_the_token_in_a_url_encoded_and_bare() -> None:
     assert "\n" not in one_line(RuntimeError(f"two\nlines {TOKEN}"))
 
 
-async def _spawn(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
+async def _spawn(env: dict[str, str], cwd: Path, log: Path) -> spawn.Child:
+    with log.open("ab") as stderr:
+        return await spawn.start([], env=env, cwd=cwd, stdout=spawn.DEVNULL, stderr=stderr)
 
 
 def _bot_env(tmp_path: Path, sandbox: RunningSandbox, telegram_url: str) -> dict[str, str]:

@@ -12,8 +12,6 @@ import json
 import logging
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -44,7 +42,8 @@ from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
 from bot.usecases.sending import Sender
 from bot.wiring.app import warn_about_allpay
-from tests.conftest import ALMATY, Connect, make_client
+from tests.childstart import spawn
+from tests.fixtures import ALMATY, Connect, make_client
 from tests.harness import (
     ADMIN,
     CASHIER,
@@ -244,14 +243,7 @@ def test_a_misspelled_allpay_url_stops_start_up_with_one_line(tmp_path: Path) ->
         "TELEGRAM_API_URL": "http://127.0.0.1:1",  # were it to start, nobody answers
         **TYPO_ENV,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = spawn.run([], env=env, cwd=tmp_path, text=True, timeout=30)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "ALLPAY_URL is not set" in line and "ALLPAY_SANDBOX=true" in line, line

@@ -12,7 +12,8 @@ import pytest
 from bot.__main__ import main as bot_main
 from bot.config.languages import normalize_language
 from bot.config.settings import ConfigError, load_settings
-from tests.harness import PARTIES_ENV
+from tests.childstart import spawn
+from tests.harness import PARTIES_ENV, child_env
 
 
 @pytest.fixture(autouse=True)
@@ -290,7 +291,7 @@ def test_an_unreachable_postgresql_is_one_line_without_its_password(
     tmp_path: Path, command: list[str]
 ) -> None:
     env = {
-        "PATH": "/usr/bin:/bin",
+        **child_env(),
         "HOME": str(tmp_path),
         "DATABASE_URL": PG_URL,
         "SANDBOX_DIR": str(tmp_path / "sandbox"),
@@ -299,14 +300,7 @@ def test_an_unreachable_postgresql_is_one_line_without_its_password(
         "TELEGRAM_API_URL": "http://127.0.0.1:1",
         "ADMIN_IDS": "100",  # no warning of its own: the one line is the database's
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", *command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = spawn.run(command, env=env, cwd=tmp_path, text=True, timeout=120)
     assert done.returncode != 0
     assert PG_PASSWORD not in done.stdout + done.stderr and "Traceback" not in done.stderr
     if command == ["backup", "out"]:

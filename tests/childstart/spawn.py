@@ -1,0 +1,287 @@
+"""Start ``python -m bot`` children for tests: forked by the worker's preloaded interpreter
+(``zygote.py``) when it can serve them, else ``exec``'d as before.
+
+:func:`start` answers an object with what tests use of :class:`asyncio.subprocess.Process`
+(``pid``, ``returncode``, ``stdin``/``stdout``/``stderr`` streams, ``wait``, ``communicate``,
+``send_signal``, ``terminate``, ``kill``); :func:`run` is :func:`subprocess.run` for one.
+``CASHIN_TEST_CHILD_START=exec`` execs every child (to compare: ``bench/suite_cost.py``).
+A child forked by the zygote is the zygote's child, not the test's: its exit status comes
+over the socket (``-N`` for a signal, as asyncio says it), and signals go to its pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from tests.childstart.zygote import DEFERRED, interpreter_env
+
+ZYGOTE = Path(__file__).with_name("zygote.py")
+PIPE, DEVNULL, STDOUT = subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT
+Stream = int | IO[Any] | None
+
+
+class _Zygote:
+    """This worker's zygote, started on first use with ``base`` (``child_env()``'s
+    interpreter variables), ended when the worker exits."""
+
+    def __init__(self, base: dict[str, str]) -> None:
+        self.interpreter = interpreter_env(base)
+        self.folder = tempfile.mkdtemp(prefix="zygote-")
+        self.path = os.path.join(self.folder, "socket")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ZYGOTE), self.path],
+            env={k: v for k, v in base.items() if k != DEFERRED},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(os.path.join(self.folder, "zygote.log"), "ab"),  # noqa: SIM115
+            cwd=self.folder,
+        )
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        if not ready.startswith(b"{"):
+            log = Path(self.folder, "zygote.log").read_text(errors="replace")
+            raise RuntimeError(f"the zygote did not start: {ready!r}\n{log[-3000:]}")
+        #: What the interpreter's start added (PEP 538's LC_CTYPE): a child started alike
+        #: gets it too, as an exec'd one would.
+        started: dict[str, Any] = json.loads(ready)
+        interpreter: dict[str, str] = started["interpreter"]
+        self.added = {k: v for k, v in interpreter.items() if self.interpreter.get(k) != v}
+        _cpu[0] += started["cpu"]
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()  # it kills what it still runs, and leaves
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+_zygote: _Zygote | None = None
+_lock = threading.Lock()
+#: CPU seconds of the zygote's preload and of the children it forked and reaped: they are not
+#: this process's children, so RUSAGE_CHILDREN misses them (bench/suite_cost.py adds these).
+_cpu = [0.0]
+
+
+def forked_cpu() -> float:
+    return _cpu[0]
+
+
+def _the_zygote(env: Mapping[str, str]) -> _Zygote | None:
+    """The zygote that can fork a child with ``env``, or None (exec it)."""
+    global _zygote
+    if os.environ.get("CASHIN_TEST_CHILD_START") == "exec":
+        return None
+    with _lock:
+        if _zygote is None:
+            from tests.harness import child_env
+
+            _zygote = _Zygote(child_env())
+    if interpreter_env(dict(env)) != _zygote.interpreter:
+        return None
+    return _zygote
+
+
+class ForkedProcess:
+    """A child the zygote forked: what tests use of asyncio's ``Process``."""
+
+    def __init__(self, pid: int, conn: socket.socket) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin: asyncio.StreamWriter | None = None
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr: asyncio.StreamReader | None = None
+        self._conn = conn
+        self._waiting: asyncio.Lock | None = None
+
+    async def wait(self) -> int:
+        if self._waiting is None:
+            self._waiting = asyncio.Lock()
+        async with self._waiting:
+            if self.returncode is None:
+                data = await asyncio.get_running_loop().sock_recv(self._conn, 64)
+                self._finished(data)
+        assert self.returncode is not None
+        return self.returncode
+
+    def _finished(self, data: bytes) -> None:
+        self._conn.close()
+        word, *numbers = data.decode().split()
+        if word != "exit":
+            raise RuntimeError(f"the zygote lost child {self.pid}: {data!r}")
+        self.returncode = int(numbers[0])
+        _cpu[0] += float(numbers[1])
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+    async def communicate(self, input: bytes | None = None) -> tuple[bytes | None, bytes | None]:
+        async def feed() -> None:
+            if self.stdin is None:
+                return
+            if input:
+                self.stdin.write(input)
+                with contextlib.suppress(ConnectionError):
+                    await self.stdin.drain()
+            self.stdin.close()
+
+        async def read(stream: asyncio.StreamReader | None) -> bytes | None:
+            return None if stream is None else await stream.read()
+
+        _, out, err = await asyncio.gather(feed(), read(self.stdout), read(self.stderr))
+        await self.wait()
+        return out, err
+
+
+#: A child, forked or exec'd.
+Child = ForkedProcess | asyncio.subprocess.Process
+
+
+async def start(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | Path | None = None,
+    stdin: Stream = None,
+    stdout: Stream = None,
+    stderr: Stream = None,
+    module: str = "bot",
+) -> Child:
+    """``python -m MODULE ARGS`` with exactly ``env``: forked if the zygote can, else exec'd."""
+    zygote = await asyncio.to_thread(_the_zygote, env)
+    if zygote is None:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, *args,
+            env=dict(env), cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    ours: list[int] = []  # the test's ends of the pipes (-1: none)
+    theirs: list[int] = []  # what the child gets as 0, 1, 2
+    opened: list[int] = []  # made for this request: the child holds its copies once sent
+    try:
+        for number, wanted in enumerate((stdin, stdout, stderr)):
+            theirs.append(_child_end(number, wanted, theirs, ours, opened))
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.connect(zygote.path)
+        request = {
+            "args": list(args),
+            "env": {**env, **zygote.added},
+            "cwd": str(cwd or os.getcwd()),
+            "module": module,
+        }
+        socket.send_fds(conn, [json.dumps(request).encode()], theirs)
+    except BaseException:
+        for fd in ours:
+            if fd >= 0:
+                os.close(fd)
+        raise
+    finally:
+        for fd in opened:
+            os.close(fd)
+    answer = conn.recv(64).decode()
+    if not answer.startswith("pid "):
+        conn.close()
+        raise RuntimeError(f"the zygote refused a child it should serve: {answer!r}")
+    conn.setblocking(False)
+    process = ForkedProcess(int(answer.split()[1]), conn)
+    if stdin == PIPE:
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(ours[0], "wb", buffering=0)
+        )
+        process.stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+    for name, fd in (("stdout", ours[1]), ("stderr", ours[2])):
+        if fd >= 0:
+            reader = asyncio.StreamReader(limit=2**16, loop=loop)
+            await loop.connect_read_pipe(
+                lambda reader=reader: asyncio.StreamReaderProtocol(reader, loop=loop),
+                os.fdopen(fd, "rb", buffering=0),
+            )
+            setattr(process, name, reader)
+    return process
+
+
+def _child_end(
+    number: int, wanted: Stream, theirs: list[int], ours: list[int], opened: list[int]
+) -> int:
+    """The descriptor the child gets as ``number``; a pipe's other end goes to ``ours``."""
+    if wanted == PIPE:
+        read, write = os.pipe()
+        mine, child = (write, read) if number == 0 else (read, write)
+        os.set_inheritable(mine, False)
+        ours.append(mine)
+        opened.append(child)
+        return child
+    ours.append(-1)
+    if wanted == DEVNULL:
+        fd = os.open(os.devnull, os.O_RDWR)
+        opened.append(fd)
+        return fd
+    if wanted == STDOUT:
+        assert number == 2
+        return theirs[1]
+    if wanted is None:
+        return number
+    if isinstance(wanted, int):
+        return wanted
+    return wanted.fileno()
+
+
+def run(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | Path | None = None,
+    input: bytes | str | None = None,
+    text: bool = False,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[Any]:
+    """:func:`subprocess.run` of ``python -m bot ARGS`` with its output captured."""
+
+    async def go() -> tuple[int, bytes, bytes]:
+        process = await start(
+            args, env=env, cwd=cwd, stdin=PIPE if input is not None else DEVNULL,
+            stdout=PIPE, stderr=PIPE,
+        )  # fmt: skip
+        data = input.encode() if isinstance(input, str) else input
+        try:
+            out, err = await asyncio.wait_for(process.communicate(data), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        return int(process.returncode or 0), out or b"", err or b""
+
+    code, out, err = asyncio.run(go())
+    command = [sys.executable, "-m", "bot", *args]
+    if text:
+        return subprocess.CompletedProcess(command, code, out.decode(), err.decode())
+    return subprocess.CompletedProcess(command, code, out, err)
