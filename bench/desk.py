@@ -29,7 +29,7 @@ import psycopg
 from aiogram import Bot
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from tests.conftest import POSTGRES_URL, postgres_schema
+from tests.fixtures import POSTGRES_URL, postgres_schema
 
 from bench.common import TOKEN, median, pct, table
 from bench.updates import InstantAllpay, settings_for

@@ -24,7 +24,7 @@ import aiohttp
 import psycopg
 from redis.asyncio import Redis
 from tests.cluster import Cashier, cluster_env, running_cluster, webhook_delivery
-from tests.conftest import POSTGRES_URL, REDIS_URL, postgres_schema
+from tests.fixtures import POSTGRES_URL, REDIS_URL, postgres_schema
 
 from bench.common import median, pct, recording_bot, table
 from bench.updates import UNTHROTTLED, InstantAllpay, conversation_stream, settings_for

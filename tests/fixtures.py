@@ -1,3 +1,6 @@
+"""The suite's fixtures, a plugin ``tests/conftest.py`` loads in the processes that run tests
+(not in xdist's controller, which only hands tests out: it starts its workers sooner)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -230,28 +233,10 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
-BACKENDS = ("sqlite", "postgresql")
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Where the backend is what is tested (``@pytest.mark.backends``, on a test or a
-    module), a test runs on SQLite and on PostgreSQL; people's flows run on SQLite. A test
-    that names its backend itself (``parametrize("database_url", …, indirect=True)``) keeps
-    it."""
-    if "database_url" not in metafunc.fixturenames:
-        return
-    for mark in metafunc.definition.iter_markers("parametrize"):
-        names = mark.args[0]
-        if "database_url" in (names.split(",") if isinstance(names, str) else names):
-            return
-    both = metafunc.definition.get_closest_marker("backends") is not None
-    metafunc.parametrize("database_url", BACKENDS if both else BACKENDS[:1], indirect=True)
-
-
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """This test's own database: SQLite, or a fresh PostgreSQL schema (see
-    :func:`pytest_generate_tests`)."""
+    ``pytest_generate_tests`` in ``tests/conftest.py``)."""
     if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite:///{tmp_path / 'cashin.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
@@ -296,53 +281,3 @@ async def redis_prefix() -> AsyncIterator[str]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
-
-
-#: Suites whose tests take tens of seconds each (parts held away, processes killed and
-#: restarted, subprocesses): collected first, so that no xdist worker starts one of them
-#: when the others are nearly done. xdist hands tests out one at a time
-#: (``--maxschedchunk=1`` in pyproject.toml): in its default chunks, the first worker would
-#: take all of them.
-SLOW_FIRST = (
-    "test_preflight",
-    "test_ops",
-    "test_cluster",
-    "test_blips",
-    "test_crash",
-    "test_parts",
-    "test_loops",
-    "test_docker",
-    "test_demo",
-    "test_faults",
-    "test_rush",
-)
-
-
-#: The suites where the bot's own parts fail: processes killed, the journal, Redis, Allpay
-#: or Telegram away, several instances (marked ``failures``).
-FAILURE_SUITES = frozenset(
-    {"test_crash", "test_blips", "test_faults", "test_parts", "test_cluster", "test_loops"}
-)
-
-
-#: Fixtures that start the whole bot over HTTP (the Bot API stand-in), and the suites that
-#: start ``python -m bot`` (or a wheel, a container's command) as a process: ``e2e``.
-WHOLE_BOT = frozenset({"telegram", "controlled", "harness"})
-PROCESS_SUITES = frozenset({"test_docker", "test_demo", "test_make", "test_ops", "test_preflight"})
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The pyramid's floors marked (``-m "not e2e and not failures"``: the domain's, the use
-    cases' and the handlers' tests alone, in seconds; the README's command runs them all),
-    and the slow suites first."""
-
-    def rank(item: pytest.Item) -> int:
-        name = item.path.stem
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
-
-    for item in items:
-        if item.path.stem in FAILURE_SUITES:
-            item.add_marker(pytest.mark.failures)
-        if item.path.stem in PROCESS_SUITES or WHOLE_BOT & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.e2e)
-    items.sort(key=rank)

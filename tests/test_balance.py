@@ -27,7 +27,7 @@ from bot.usecases.balance import HORIZON, BalanceWatch, forecast
 from bot.usecases.notices import Notices
 from bot.wiring.preflight import preflight
 from bot.wiring.web import vitals_of
-from tests.conftest import Connect
+from tests.fixtures import Connect
 from tests.harness import ADMIN, SUPERVISOR, SUPERVISOR_CHAT, TOKEN, seed_payment
 from tests.journal import Journal
 

@@ -4,7 +4,7 @@ PDFs ship), after /report's text and as the daily digest's last part — sent on
 Telegram fails the picture's first upload. With the desk, no picture.
 
 matplotlib costs about a CPU-second to load: only the tests marked ``draws`` draw for real
-(elsewhere tests/conftest.py puts a tiny PNG in its place)."""
+(elsewhere tests/fixtures.py puts a tiny PNG in its place)."""
 
 from __future__ import annotations
 

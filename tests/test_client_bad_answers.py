@@ -23,7 +23,7 @@ from bot.allpay.protocol import (
 )
 from bot.allpay.signing import Signer, Verifier, request_dsig_element
 from bot.devtools.sandbox import RunningSandbox
-from tests.conftest import make_client
+from tests.fixtures import make_client
 from tests.harness import free_port
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"

@@ -24,7 +24,7 @@ from bot.devtools.telegram import FakeTelegram, Limits
 from bot.domain.model import Status
 from bot.store.backends import open_database
 from tests.cluster import Cashier, cluster_env, running_cluster, webhook_delivery
-from tests.conftest import REDIS_URL
+from tests.fixtures import REDIS_URL
 from tests.harness import SUPERVISOR_CHAT
 
 CASHIERS = list(range(7001, 7021))

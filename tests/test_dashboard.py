@@ -20,7 +20,7 @@ from bot.store.db import Database, Tx
 from bot.store.roster import Roster
 from bot.usecases.dashboard import Dashboard
 from bot.usecases.reports import BalanceAnswer, Reports
-from tests.conftest import Connect
+from tests.fixtures import Connect
 from tests.harness import CASHIER, CASHIER_2, SUPERVISOR, seed_payment
 from tests.journal import Journal
 

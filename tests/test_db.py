@@ -33,7 +33,7 @@ from bot.store.db import LOCK_WAIT_MS, Database, Tx
 from bot.store.schema import postgres as postgres_schema
 from bot.store.schema.sqlite import MIGRATIONS
 from bot.store.sqlite import SqliteDatabase
-from tests.conftest import Connect
+from tests.fixtures import Connect
 from tests.harness import CASHIER, holding, seed_payment, wait_for_locks
 from tests.journal import Journal
 

@@ -24,7 +24,7 @@ from bot.devtools.telegram import FakeTelegram
 from bot.telegram.desk.texts import desk_texts
 from bot.wiring.web import start_web
 from tests.browser import MiniApp, OpenMiniApp, telegram_user
-from tests.conftest import sandbox_folder, start_from
+from tests.fixtures import sandbox_folder, start_from
 from tests.harness import (
     CASHIER,
     CASHIER_2,

@@ -21,7 +21,7 @@ from bot.allpay.protocol import PayStatus, parse_document
 from bot.allpay.signing import SignatureError, Verifier
 from bot.devtools.sandbox import RunningSandbox
 from bot.domain.parsing import AmountError, normalize_login, parse_amount
-from tests.conftest import make_client
+from tests.fixtures import make_client
 from tests.test_client_bad_answers import GUID, Start, signed_answer
 
 EXAMPLES = int(os.environ.get("CASHIN_FUZZ_EXAMPLES", "200"))

@@ -22,7 +22,7 @@ from aiogram.types import Message, Update
 from bot.domain.clock import utcnow
 from bot.wiring.app import build_app
 from bot.wiring.running import App
-from tests.conftest import sandbox_folder, start_from
+from tests.fixtures import sandbox_folder, start_from
 from tests.harness import CASHIER, STRANGER, SUPERVISOR_CHAT, TOKEN, UNLIMITED, settings_for
 from tests.mocked_bot import RecordingSession, Updates, buttons, mocked_bot
 

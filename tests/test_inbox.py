@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.usecases.inbox import Inbox
-from tests.conftest import Connect
+from tests.fixtures import Connect
 
 pytestmark = pytest.mark.backends
 

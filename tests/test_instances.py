@@ -16,7 +16,7 @@ from bot.domain.model import Status
 from bot.wiring.app import build_app
 from bot.wiring.running import App
 from bot.wiring.web import health
-from tests.conftest import REDIS_URL
+from tests.fixtures import REDIS_URL
 from tests.harness import ADMIN, CASHIER, _has_button
 from tests.journal import Journal
 

@@ -23,7 +23,7 @@ from bot.usecases.notices import Notices
 from bot.usecases.resolver import Resolver
 from bot.usecases.sending import Sender
 from bot.usecases.singleton import Identity, NameTaken
-from tests.conftest import Connect, make_client
+from tests.fixtures import Connect, make_client
 from tests.harness import CASHIER
 from tests.journal import Journal
 

@@ -26,7 +26,7 @@ from bot.usecases.approvals import ApprovalDesk
 from bot.usecases.cash import CashDesk
 from bot.usecases.deliveries import Deliveries
 from bot.usecases.people import People
-from tests.conftest import Connect
+from tests.fixtures import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, seed_payment
 from tests.journal import Journal
 

@@ -21,7 +21,7 @@ from aiogram.types import MenuButtonWebApp, WebAppInfo
 from redis.asyncio import Redis
 
 from bot.telegram.runtime.pacing import Budget, Lane, Pacer, RedisBudgetStore, current_lane
-from tests.conftest import REDIS_URL
+from tests.fixtures import REDIS_URL
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 

@@ -29,7 +29,7 @@ from bot.devtools.sandbox import RunningSandbox
 from bot.devtools.telegram import ChatMessage, FakeTelegram
 from bot.domain.model import Status
 from bot.wiring.web import start_web
-from tests.conftest import REDIS_URL
+from tests.fixtures import REDIS_URL
 from tests.harness import PARTIES, Harness
 from tests.tcpproxy import CutProxy
 

@@ -20,7 +20,7 @@ from bot.allpay.protocol import (
 )
 from bot.devtools.sandbox import TM_PATH, wsdl_schema
 from bot.domain.masking import mask_login
-from tests.conftest import ALMATY
+from tests.fixtures import ALMATY
 
 GUID = "{0fa01736-c5a8-44d4-8571-10a5df9337d3}"
 NOW = datetime(2026, 11, 28, 12, 30, tzinfo=ALMATY)

@@ -26,7 +26,7 @@ from bot.usecases.cashin import CashIn
 from bot.usecases.notices import Notices
 from bot.usecases.resolver import Resolver
 from bot.usecases.sending import Sender
-from tests.conftest import Connect
+from tests.fixtures import Connect
 from tests.harness import CASHIER, SUPERVISOR_CHAT, Harness
 from tests.journal import Journal
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.devtools.telegram import FakeTelegram, Fault
-from tests.conftest import sandbox_folder
+from tests.fixtures import sandbox_folder
 from tests.harness import CASHIER, SUPERVISOR, SUPERVISOR_CHAT, Harness, running_bot, settings_for
 from tests.rush import LOGIN, cashier_ids, feed_guids, rush
 

@@ -20,7 +20,7 @@ from bot.allpay.protocol import (
 )
 from bot.allpay.signing import Signer, Verifier, generate_key_pair
 from bot.devtools.sandbox import RunningSandbox, start_sandbox, wsdl_schema
-from tests.conftest import ALMATY, make_client, sandbox_folder
+from tests.fixtures import ALMATY, make_client, sandbox_folder
 
 
 def new_guid() -> str:

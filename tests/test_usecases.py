@@ -25,7 +25,7 @@ from bot.usecases.cashin import AmountStep, CashIn
 from bot.usecases.lookup import Found
 from bot.usecases.sending import Sender
 from bot.wiring.builders import build_use_cases
-from tests.conftest import start_from
+from tests.fixtures import start_from
 from tests.harness import ADMIN, CASHIER, SUPERVISOR, settings_for
 
 KNOWN = "77000000002"

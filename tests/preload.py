@@ -1,0 +1,74 @@
+"""Loaded by pytest before coverage starts (``-p tests.preload`` in pyproject's ``addopts``):
+a test process's start, measured by coverage without the cost of tracing the libraries.
+
+Coverage measures ``bot/`` only (``source``), but its tracer is called on every frame, and
+importing aiogram (~450 pydantic models built at import), openpyxl, hypothesis and the rest
+under it made each xdist worker's start ~2x dearer: four workers on two cores
+(bench/README.md, "The test suite's cost"). So:
+
+- xdist's workers start without the variable coverage's subprocess patch puts in the
+  controller's environment (``COVERAGE_PROCESS_CONFIG``): with it, coverage's ``.pth`` traced
+  each worker from its first line, beside the measurement pytest-cov starts in the worker
+  itself (which sets the variable again there, for the ``python -m bot`` children).
+- In each process that runs tests, the libraries the suite's modules import are imported
+  before pytest-cov's tracer starts. Every module named here is imported at collection anyway;
+  nothing of ``bot/`` is (its lines are measured from their first). xdist's controller runs no
+  test and imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Generator
+
+import pytest
+
+#: Third-party modules the test modules and their fixtures import at collection (matplotlib,
+#: drawn in ``draws`` tests only, and Playwright, started by browser tests, are not).
+LIBRARIES = (
+    "aiogram",
+    "aiogram.types",
+    "aiogram.methods",
+    "aiohttp",
+    "aiohttp.web",
+    "pydantic_settings",
+    "hypothesis",
+    "openpyxl",
+    "psycopg",
+    "redis.asyncio",
+    "pypdf",
+    "pypdfium2",
+    "prometheus_client",
+    "lxml.etree",
+    "xmlsec",
+    "babel",
+)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None]:
+    """Around pytest-cov's own ``pytest_load_initial_conftests``, which starts its tracer."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    if worker or not getattr(early_config.known_args_namespace, "numprocesses", None):
+        _preload()  # not in xdist's controller
+    return (yield)
+
+
+#: Coverage's variables, kept from the workers' start (see above) and put back once they run.
+_kept: dict[str, str] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_setupnodes() -> None:
+    for name in [name for name in os.environ if name.startswith("COVERAGE_PROCESS_")]:
+        _kept[name] = os.environ.pop(name)
+
+
+def pytest_testnodeready() -> None:
+    os.environ.update(_kept)  # every worker is started by now
+
+
+def _preload() -> None:
+    for name in LIBRARIES:
+        importlib.import_module(name)
