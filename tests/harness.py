@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import socket
 import struct
@@ -32,7 +31,7 @@ from bot.store.postgres import WRITERS_LOCK
 from bot.telegram.runtime.pacing import Budget
 from bot.wiring.app import build_app
 from bot.wiring.running import App
-from tests.childstart.sitecustomize import DEFERRED
+from tests.childstart.spawn import child_env as child_env  # the children's environment
 from tests.journal import Journal
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
@@ -72,33 +71,6 @@ def english_words(text: str) -> list[str]:
 def _has_button(prefix: str) -> Callable[[ChatMessage], bool]:
     """A message with a button whose callback data starts with ``prefix``."""
     return lambda m: any(data.startswith(prefix) for _label, data in m.callback_buttons)
-
-
-#: This checkout: a ``python -m bot`` child runs its code.
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def child_env(*, early_tracer: bool = False) -> dict[str, str]:
-    """The environment a ``python -m bot`` child starts from: PATH, this checkout on
-    PYTHONPATH, and coverage's variable (its subprocess patch measures a child through it; the
-    tests' own settings are added by each caller, nothing else of this process leaks in).
-
-    Coverage's tracer starts in the child once the libraries every start imports are loaded
-    (``tests/childstart/sitecustomize.py``): the child's own lines are measured as before, and
-    the suite spends ~2 CPU-s less per child. ``early_tracer`` keeps coverage's own start, the
-    first thing in the interpreter (a test of what a fresh interpreter loads), as does
-    ``CASHIN_TEST_CHILD_TRACER=early`` for every child (to measure what the hook saves:
-    ``bench/suite_cost.py``)."""
-    keep = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_PROCESS_")}
-    early_tracer = early_tracer or os.environ.get("CASHIN_TEST_CHILD_TRACER") == "early"
-    if early_tracer or len(coverage) != 1:
-        keep.update(coverage)
-        return keep
-    [(name, value)] = coverage.items()
-    keep[DEFERRED] = f"{name}={value}"
-    keep["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "childstart")])
-    return keep
 
 
 def tiny_png(width: int = 3, height: int = 2) -> bytes:

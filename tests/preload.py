@@ -10,6 +10,8 @@ under it made each xdist worker's start ~2x dearer: four workers on two cores
   controller's environment (``COVERAGE_PROCESS_CONFIG``): with it, coverage's ``.pth`` traced
   each worker from its first line, beside the measurement pytest-cov starts in the worker
   itself (which sets the variable again there, for the ``python -m bot`` children).
+- The ``python -m bot`` children all workers start are forked by one zygote the controller
+  starts (``tests/childstart/``): one import of aiogram instead of one per worker.
 - In each process that runs tests, the libraries the suite's modules import are imported
   before pytest-cov's tracer starts. Every module named here is imported at collection anyway;
   nothing of ``bot/`` is (its lines are measured from their first). xdist's controller runs no
@@ -61,6 +63,9 @@ _kept: dict[str, str] = {}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_setupnodes() -> None:
+    from tests.childstart.spawn import start_shared
+
+    start_shared()  # one zygote for the workers' children, found through the environment
     for name in [name for name in os.environ if name.startswith("COVERAGE_PROCESS_")]:
         _kept[name] = os.environ.pop(name)
 

@@ -16,67 +16,102 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from tests.childstart.zygote import DEFERRED, interpreter_env
 
+#: This checkout: a ``python -m bot`` child runs its code.
+ROOT = Path(__file__).resolve().parents[2]
 ZYGOTE = Path(__file__).with_name("zygote.py")
+#: Where the session's zygote listens (a folder), for the xdist workers: the controller starts
+#: one for all of them (tests/preload.py); a run without xdist starts its own on first use.
+SHARED = "CASHIN_TEST_ZYGOTE"
 PIPE, DEVNULL, STDOUT = subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT
 Stream = int | IO[Any] | None
 
 
 class _Zygote:
-    """This worker's zygote, started on first use with ``base`` (``child_env()``'s
-    interpreter variables), ended when the worker exits."""
+    """A zygote listening in ``folder``: started here (:meth:`start`, ended at exit) or by
+    xdist's controller for the whole session (found through ``CASHIN_TEST_ZYGOTE``)."""
 
-    def __init__(self, base: dict[str, str]) -> None:
-        self.interpreter = interpreter_env(base)
-        self.folder = tempfile.mkdtemp(prefix="zygote-")
-        self.path = os.path.join(self.folder, "socket")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ZYGOTE), self.path],
-            env={k: v for k, v in base.items() if k != DEFERRED},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(os.path.join(self.folder, "zygote.log"), "ab"),  # noqa: SIM115
-            cwd=self.folder,
-        )
-        assert self.process.stdout is not None
-        ready = self.process.stdout.readline()
-        if not ready.startswith(b"{"):
-            log = Path(self.folder, "zygote.log").read_text(errors="replace")
-            raise RuntimeError(f"the zygote did not start: {ready!r}\n{log[-3000:]}")
+    def __init__(self, folder: str, process: subprocess.Popen[bytes] | None = None) -> None:
+        self.folder = folder
+        self.path = os.path.join(folder, "socket")
+        self.process = process
+        self.interpreter: dict[str, str] = {}
         #: What the interpreter's start added (PEP 538's LC_CTYPE): a child started alike
         #: gets it too, as an exec'd one would.
-        started: dict[str, Any] = json.loads(ready)
-        interpreter: dict[str, str] = started["interpreter"]
-        self.added = {k: v for k, v in interpreter.items() if self.interpreter.get(k) != v}
-        _cpu[0] += started["cpu"]
-        atexit.register(self.close)
+        self.added: dict[str, str] = {}
+
+    @classmethod
+    def start(cls, base: dict[str, str]) -> _Zygote:
+        """Start one with ``base`` (``child_env()``) and return at once: :meth:`wait_ready`."""
+        folder = tempfile.mkdtemp(prefix="zygote-")
+        Path(folder, "base.json").write_text(json.dumps(interpreter_env(base)))
+        with open(os.path.join(folder, "zygote.log"), "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(ZYGOTE), folder],
+                env={k: v for k, v in base.items() if k != DEFERRED},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                cwd=folder,
+            )
+        zygote = cls(folder, process)
+        atexit.register(zygote.close)
+        return zygote
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        ready = Path(self.folder, "ready.json")
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            gone = self.process is not None and self.process.poll() is not None
+            if gone or time.monotonic() > deadline:
+                log = Path(self.folder, "zygote.log").read_text(errors="replace")
+                raise RuntimeError(f"the zygote in {self.folder} did not start:\n{log[-3000:]}")
+            time.sleep(0.02)
+        self.interpreter = json.loads(Path(self.folder, "base.json").read_text())
+        started: dict[str, Any] = json.loads(ready.read_text())
+        self.added = {
+            k: v for k, v in started["interpreter"].items() if self.interpreter.get(k) != v
+        }
+        if self.process is not None:
+            _cpu[0] += started["cpu"]
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             assert self.process.stdin is not None
             self.process.stdin.close()  # it kills what it still runs, and leaves
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+                self.process.wait()
+        if self.process is not None:  # its folder is its starter's to remove
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_shared() -> None:
+    """In xdist's controller, before the workers start: one zygote for all of them (one
+    preload instead of one per worker), which they find through ``CASHIN_TEST_ZYGOTE``."""
+    if os.environ.get("CASHIN_TEST_CHILD_START") != "exec":
+        os.environ[SHARED] = _Zygote.start(child_env()).folder
 
 
 _zygote: _Zygote | None = None
 _lock = threading.Lock()
 #: CPU seconds of the zygote's preload and of the children it forked and reaped: they are not
-#: this process's children, so RUSAGE_CHILDREN misses them (bench/suite_cost.py adds these).
+#: this process's children, so RUSAGE_CHILDREN misses them (bench/suite_cost.py adds these;
+#: the preload of a zygote xdist's controller started is not among them).
 _cpu = [0.0]
 
 
@@ -91,9 +126,10 @@ def _the_zygote(env: Mapping[str, str]) -> _Zygote | None:
         return None
     with _lock:
         if _zygote is None:
-            from tests.harness import child_env
-
-            _zygote = _Zygote(child_env())
+            shared = os.environ.get(SHARED)
+            zygote = _Zygote(shared) if shared else _Zygote.start(child_env())
+            zygote.wait_ready()
+            _zygote = zygote
     if interpreter_env(dict(env)) != _zygote.interpreter:
         return None
     return _zygote
@@ -160,6 +196,29 @@ class ForkedProcess:
         _, out, err = await asyncio.gather(feed(), read(self.stdout), read(self.stderr))
         await self.wait()
         return out, err
+
+
+def child_env(*, early_tracer: bool = False) -> dict[str, str]:
+    """The environment a ``python -m bot`` child starts from: PATH, this checkout on
+    PYTHONPATH, and coverage's variable (its subprocess patch measures a child through it; the
+    tests' own settings are added by each caller, nothing else of this process leaks in).
+
+    Coverage's tracer starts in the child once the libraries every start imports are loaded
+    (``tests/childstart/sitecustomize.py``): the child's own lines are measured as before, and
+    the suite spends ~2 CPU-s less per child. ``early_tracer`` keeps coverage's own start, the
+    first thing in the interpreter (a test of what a fresh interpreter loads), as does
+    ``CASHIN_TEST_CHILD_TRACER=early`` for every child (to measure what the hook saves:
+    ``bench/suite_cost.py``)."""
+    keep = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_PROCESS_")}
+    early_tracer = early_tracer or os.environ.get("CASHIN_TEST_CHILD_TRACER") == "early"
+    if early_tracer or len(coverage) != 1:
+        keep.update(coverage)
+        return keep
+    [(name, value)] = coverage.items()
+    keep[DEFERRED] = f"{name}={value}"
+    keep["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "childstart")])
+    return keep
 
 
 #: A child, forked or exec'd.

@@ -1,5 +1,6 @@
 """A preloaded interpreter that forks the ``python -m bot`` children tests start
-(``tests/childstart/client.py`` asks it; run as ``python zygote.py SOCKET``).
+(``tests/childstart/spawn.py`` asks it; run as ``python zygote.py FOLDER``: it listens on
+``FOLDER/socket`` and writes ``FOLDER/ready.json`` once it does).
 
 A ``python -m bot`` spends ~4 CPU-s of these machines importing aiogram (about 450 pydantic
 models built at import), aiohttp and pydantic-settings before its first line of work; the
@@ -50,13 +51,14 @@ def interpreter_env(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def serve(path: str) -> dict[str, Any]:
+def serve(folder: str) -> dict[str, Any]:
     """Serve requests until stdin closes; returns only in a forked child, its request."""
     for name in PRELOAD:
         __import__(name)
     import pydantic_settings  # noqa: F401  (the settings; imported last: it is quick)
 
     mine = interpreter_env(dict(os.environ))
+    path = os.path.join(folder, "socket")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
     listener.listen(64)
@@ -68,7 +70,9 @@ def serve(path: str) -> dict[str, Any]:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     ready = {"interpreter": mine, "cpu": usage.ru_utime + usage.ru_stime}
-    print(json.dumps(ready), flush=True)  # what the interpreter's start set; the preload's CPU
+    with open(os.path.join(folder, "ready.tmp"), "w", encoding="utf-8") as out:
+        json.dump(ready, out)  # what the interpreter's start set; the preload's CPU
+    os.replace(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready.json"))
     try:
         while True:
             for key, _ in selector.select():
