@@ -15,7 +15,7 @@ demo: install
 	$(BIN)/python -m bot demo --lang $(DEMO_LANG)
 
 test: install-test
-	$(BIN)/python -m pytest -n 4 -q --cov
+	$(BIN)/python -m pytest -n 5 -q --cov
 
 install: $(VENV)/.runtime
 install-test: $(VENV)/.test

@@ -1,7 +1,7 @@
 """What the test suite spends, suite by suite: CPU in the test processes, CPU in the processes
 they start (``python -m bot`` and others), and wall time — measured, never asserted.
 
-    python bench/suite_cost.py [pytest arguments]     # default: -n 4 -q --cov
+    python bench/suite_cost.py [pytest arguments]     # default: -n 5 -q --cov
 
 Each xdist worker loads this file as a pytest plugin (``-p bench.suite_cost``) and writes one
 line per test (``RUSAGE_SELF`` and ``RUSAGE_CHILDREN`` before and after it); the table sums
@@ -61,7 +61,7 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 
 
 def main() -> None:
-    args = sys.argv[1:] or ["-n", "4", "-q", "--cov"]
+    args = sys.argv[1:] or ["-n", "5", "-q", "--cov"]
     with tempfile.TemporaryDirectory() as folder:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, OUT: folder, "PYTHONPATH": path}

@@ -46,21 +46,22 @@ LONG = (
     "test_cluster",
     "test_faults",
     "test_crash",
-    "test_demo",
     "test_rush",
-    "test_approvals_26",
+    "test_demo",
     "test_ops",
-    "test_loops",
     "test_security",
     "test_docker",
-    "test_desk_browser",
-    "test_db",
     "test_architecture",
     "test_preflight",
     "test_security_2",
     "test_childstart",
     "test_imports",
+    # These wait more than they compute: after the busy ones, once the waiting suites end.
+    "test_approvals_26",
+    "test_loops",
+    "test_desk_browser",
     "test_browser",
+    "test_db",
 )
 
 

@@ -12,6 +12,7 @@ under it made each xdist worker's start ~2x dearer: four workers on two cores
   itself (which sets the variable again there, for the ``python -m bot`` children).
 - The ``python -m bot`` children all workers start are forked by one zygote the controller
   starts (``tests/childstart/``): one import of aiogram instead of one per worker.
+- Its test modules' asserts are rewritten once, by the controller, while the workers start.
 - In each process that runs tests, the libraries the suite's modules import are imported
   before pytest-cov's tracer starts. Every module named here is imported at collection anyway;
   nothing of ``bot/`` is (its lines are measured from their first). xdist's controller runs no
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -62,16 +65,44 @@ _kept: dict[str, str] = {}
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_xdist_setupnodes() -> None:
+def pytest_xdist_setupnodes(config: pytest.Config) -> None:
     from tests.childstart.spawn import start_shared
 
     start_shared()  # one zygote for the workers' children, found through the environment
+    threading.Thread(target=_rewrite_ahead, args=(config,), daemon=True).start()
     for name in [name for name in os.environ if name.startswith("COVERAGE_PROCESS_")]:
         _kept[name] = os.environ.pop(name)
 
 
 def pytest_testnodeready() -> None:
     os.environ.update(_kept)  # every worker is started by now
+
+
+def _rewrite_ahead(config: pytest.Config) -> None:
+    """Rewrite the test modules' asserts once, here, while the workers start, into pytest's
+    own cache (``tests/__pycache__/*-pytest-*.pyc``, checked by the source's hash): otherwise
+    each worker rewrites all of them at collection, ~3 CPU-s apiece, and on a machine that sets
+    PYTHONDONTWRITEBYTECODE (these do) never keeps them. pytest's rewriting functions are not
+    public: if they change, this does nothing and each worker rewrites as before."""
+    try:
+        from _pytest.assertion import rewrite
+
+        for source in sorted(Path(__file__).parent.glob("*.py")):
+            if not (source.name.startswith("test_") or source.stem in ("conftest", "fixtures")):
+                continue
+            folder = rewrite.get_cache_dir(source)
+            pyc = folder / (source.stem + rewrite.PYC_TAIL)
+            if rewrite._read_pyc(source, pyc) is not None or not rewrite.try_makedirs(folder):
+                continue
+            source_hash, code = rewrite._rewrite_test(source, config)
+            rewrite._write_pyc(_Quiet(), code, source_hash, pyc)  # type: ignore[arg-type]
+    except Exception:  # only a head start: a worker rewrites what is not here
+        pass
+
+
+class _Quiet:
+    def trace(self, message: str) -> None:
+        pass
 
 
 def _preload() -> None:

@@ -34,7 +34,7 @@ def test_a_fresh_checkout_sets_up_from_the_hashed_locks(tmp_path: Path) -> None:
     test = dry_run("test", venv)
     assert "--require-hashes -r requirements/test.txt" in test[1]
     assert any("pip check" in line for line in test)
-    assert test[-1] == f"{venv}/bin/python -m pytest -n 4 -q --cov"
+    assert test[-1] == f"{venv}/bin/python -m pytest -n 5 -q --cov"
 
 
 def test_a_second_run_reuses_what_is_installed(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_a_second_run_reuses_what_is_installed(tmp_path: Path) -> None:
     for stamp in (".runtime", ".test"):
         (venv / stamp).touch()
         os.utime(venv / stamp, (later, later))
-    assert dry_run("test", venv) == [f"{venv}/bin/python -m pytest -n 4 -q --cov"]
+    assert dry_run("test", venv) == [f"{venv}/bin/python -m pytest -n 5 -q --cov"]
     assert dry_run("demo", venv) == [f"{venv}/bin/python -m bot demo --lang en"]
 
 
