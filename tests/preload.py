@@ -57,6 +57,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None
     worker = os.environ.get("PYTEST_XDIST_WORKER") is not None
     if worker or not getattr(early_config.known_args_namespace, "numprocesses", None):
         _preload()  # not in xdist's controller
+    if worker:
+        # The fixtures (and the bot they import) too: in a worker, what pytest-cov traces
+        # before the session starts is never saved (the instance it starts here, as in xdist's
+        # controller, is replaced at the session's start and not kept), so nothing measured
+        # changes; the run without xdist keeps measuring them from here.
+        pytest.register_assert_rewrite("tests.fixtures")
+        importlib.import_module("tests.fixtures")
     return (yield)
 
 
