@@ -1,5 +1,6 @@
-"""Run by every ``python -m bot`` a test starts (``tests/harness.py:child_env`` puts this folder
-on the child's ``PYTHONPATH``), before the bot's own code.
+"""Run by every ``python -m bot`` a test execs (``tests/childstart/spawn.py:child_env`` puts this
+folder on the child's ``PYTHONPATH``), before the bot's own code; a child the zygote forks is
+started the same way by ``zygote.py:become``.
 
 When the test run measures coverage, the child is measured as coverage's subprocess patch
 measures it — from before its first line of ``bot/`` — but its tracer starts after the

@@ -36,7 +36,7 @@ from typing import Any
 #: environment or the working directory at import (matplotlib does: it is not here).
 PRELOAD = ("aiogram", "aiogram.types", "aiogram.methods", "aiohttp", "aiohttp.web")
 #: Environment variables an interpreter reads at start: a request must agree on them.
-#: ``sitecustomize.py`` defers coverage: its variable is the child's business.
+#: ``sitecustomize.py`` defers coverage under this name (its ``DEFERRED``): the child's business.
 DEFERRED = "CASHIN_TEST_CHILD_COVERAGE"
 #: The largest request (its environment); the descriptors ride along.
 MAX_REQUEST = 1 << 20
