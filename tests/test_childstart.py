@@ -99,3 +99,24 @@ def test_run_is_subprocess_run(tmp_path: Path) -> None:
     env = {**child_env(), "HOME": str(tmp_path)}
     done = spawn.run(["--help"], env=env, cwd=tmp_path, text=True)
     assert done.returncode == 0 and "usage: python -m bot" in done.stdout
+
+
+@pytest.mark.usefixtures("forking")
+async def test_a_bad_request_leaves_the_zygote_serving(tmp_path: Path) -> None:
+    """An asker that leaves without a word, or sends no descriptors, is refused alone."""
+    import socket
+
+    env = {**child_env(), "HOME": str(tmp_path)}
+    first = await spawn.start(["exit", "0"], env=env, cwd=tmp_path, module=PROBE,
+                              stdout=spawn.DEVNULL)  # fmt: skip
+    assert isinstance(first, spawn.ForkedProcess) and await first.wait() == 0
+    assert spawn._zygote is not None
+    for payload in (None, b"{not json"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+            conn.connect(spawn._zygote.path)
+            if payload is not None:
+                conn.send(payload)
+                assert conn.recv(64) == b"refused"
+    again = await spawn.start(["exit", "4"], env=env, cwd=tmp_path, module=PROBE,
+                              stdout=spawn.DEVNULL)  # fmt: skip
+    assert isinstance(again, spawn.ForkedProcess) and await again.wait() == 4

@@ -266,10 +266,17 @@ async def start(
     finally:
         for fd in opened:
             os.close(fd)
-    answer = conn.recv(64).decode()
+    conn.settimeout(30)
+    try:
+        answer = conn.recv(64).decode()
+    except OSError as exc:
+        answer = f"({exc})"
     if not answer.startswith("pid "):
         conn.close()
-        raise RuntimeError(f"the zygote refused a child it should serve: {answer!r}")
+        for fd in ours:
+            if fd >= 0:
+                os.close(fd)
+        raise RuntimeError(f"the zygote did not start the child: {answer!r}")
     conn.setblocking(False)
     process = ForkedProcess(int(answer.split()[1]), conn)
     if stdin == PIPE:

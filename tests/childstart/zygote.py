@@ -30,10 +30,13 @@ import selectors
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
-#: The libraries every ``python -m bot`` imports at start, and nothing that reads the
-#: environment or the working directory at import (matplotlib does: it is not here).
+#: The libraries every ``python -m bot`` imports at start, and nothing whose import reads what
+#: the tests vary (matplotlib reads its config folder: it is not here). What differs from an
+#: exec'd child: these are loaded (aiohttp's default SSL context made at import), and every
+#: forked child shares the zygote's hash seed.
 PRELOAD = ("aiogram", "aiogram.types", "aiogram.methods", "aiohttp", "aiohttp.web")
 #: Environment variables an interpreter reads at start: a request must agree on them.
 #: ``sitecustomize.py`` defers coverage under this name (its ``DEFERRED``): the child's business.
@@ -118,10 +121,18 @@ def serve(folder: str) -> dict[str, Any]:
 
 
 def _receive(conn: socket.socket, mine: dict[str, str]) -> dict[str, Any] | None:
-    data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
-    request: dict[str, Any] = json.loads(data)
-    request["fds"] = fds
-    if len(fds) != 3 or interpreter_env(request["env"]) != mine:
+    """The request on ``conn``, or None for one this zygote cannot serve as asked (refused:
+    the asker execs it) or cannot read at all: a bad request never ends the zygote."""
+    fds: list[int] = []
+    try:
+        conn.settimeout(10)
+        data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        request: dict[str, Any] = json.loads(data)
+        request["fds"] = fds
+        usable = len(fds) == 3 and interpreter_env(request["env"]) == mine
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        usable = False
+    if not usable:
         for fd in fds:
             os.close(fd)
         with contextlib.suppress(OSError):
@@ -150,6 +161,7 @@ def become(request: dict[str, Any]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # the zone a fresh interpreter would read from TZ
     deferred = os.environ.pop(DEFERRED, None)
     if deferred:  # as sitecustomize.py starts coverage in an exec'd child
         name, _, value = deferred.partition("=")
