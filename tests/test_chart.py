@@ -133,15 +133,20 @@ async def test_report_brings_the_days_chart_without_the_desk(harness: Harness) -
     assert len(photos(harness, SUPERVISOR)) == 1
 
 
+async def _report_and_digest(h: Harness) -> None:
+    """/report's text, then the digest of two days ago in the group."""
+    report = await h.say(h.user(SUPERVISOR), "/report")
+    assert report.text.startswith("<b>Top-ups on")
+    day = utcnow().astimezone(ALMATY).date() - timedelta(days=2)
+    assert await h.journal.enqueue_digest(day, utcnow())
+    h.app.sender.notices.wake()
+    await h.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
+
+
 async def test_no_picture_with_the_desk(controlled: Any) -> None:
     """WEBAPP_URL set: the desk shows the chart; /report and the digest are text only."""
     async with controlled(webapp_url=DESK) as h:
-        report = await h.say(h.user(SUPERVISOR), "/report")
-        assert report.text.startswith("<b>Top-ups on")
-        day = utcnow().astimezone(ALMATY).date() - timedelta(days=2)
-        assert await h.journal.enqueue_digest(day, utcnow())
-        h.app.sender.notices.wake()
-        await h.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
+        await _report_and_digest(h)
         await digest_done(h)
         await no_update_open(h)
         assert photos(h, SUPERVISOR) == [] and photos(h, SUPERVISOR_CHAT) == []
@@ -187,12 +192,7 @@ async def test_a_chart_that_cannot_be_drawn_costs_no_text(
         raise RuntimeError("cannot draw for 77012345678")
 
     monkeypatch.setattr("bot.documents.chart.render_png", broken)
-    report = await harness.say(harness.user(SUPERVISOR), "/report")
-    assert report.text.startswith("<b>Top-ups on")
-    day = utcnow().astimezone(ALMATY).date() - timedelta(days=2)
-    assert await harness.journal.enqueue_digest(day, utcnow())
-    harness.app.sender.notices.wake()
-    await harness.tg.wait_message(SUPERVISOR_CHAT, lambda m: "Daily digest" in m.text)
+    await _report_and_digest(harness)
     assert await digest_done(harness) == [1]
     await no_update_open(harness)
     assert photos(harness, SUPERVISOR) == [] and photos(harness, SUPERVISOR_CHAT) == []

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config.settings import Settings
 from bot.devtools.sandbox import ensure_sandbox_keys
@@ -57,6 +58,21 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+def _fresh(script: str, env: dict[str, str], cwd: Path, *args: str) -> Any:
+    """Run ``script`` in a fresh interpreter: the JSON its last line prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def _loaded(names: list[str]) -> list[str]:
     return [name for name in names if any(name == u or name.startswith(u + ".") for u in UNUSED)]
 
@@ -80,17 +96,7 @@ def test_a_sqlite_bot_without_redis_loads_no_library_it_does_not_use(tmp_path: P
         "DIGEST_TIME": "off",
         "LOG_LEVEL": "WARNING",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    modules = json.loads(done.stdout.splitlines()[-1])
+    modules = _fresh(SCRIPT, env, tmp_path)
     assert "bot.telegram.routers" in modules and "aiogram" in modules  # it did build
     assert "bot.wiring.web" in modules
     assert _loaded(modules) == []
@@ -144,16 +150,6 @@ def test_health_backup_and_help_start_without_aiogram(tmp_path: Path) -> None:
         "WEB_PORT": str(free_port()),  # nothing listens: unhealthy
         "ADMIN_IDS": "100",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", QUICK, str(tmp_path / "copy.sqlite3")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    codes, loaded = json.loads(done.stdout.splitlines()[-1])
+    codes, loaded = _fresh(QUICK, env, tmp_path, str(tmp_path / "copy.sqlite3"))
     assert codes == [0, 1, 1]  # help; nothing to ask; no journal to copy
     assert loaded == []

@@ -266,18 +266,17 @@ async def start(
     finally:
         for fd in opened:
             os.close(fd)
-    conn.settimeout(30)
-    try:
-        answer = conn.recv(64).decode()
-    except OSError as exc:
-        answer = f"({exc})"
+    conn.setblocking(False)
+    try:  # the pid, once it has forked: awaited, not blocking the tests' loop
+        answer = (await asyncio.wait_for(loop.sock_recv(conn, 64), 30)).decode()
+    except (OSError, TimeoutError) as exc:
+        answer = f"({exc!r})"
     if not answer.startswith("pid "):
         conn.close()
         for fd in ours:
             if fd >= 0:
                 os.close(fd)
         raise RuntimeError(f"the zygote did not start the child: {answer!r}")
-    conn.setblocking(False)
     process = ForkedProcess(int(answer.split()[1]), conn)
     if stdin == PIPE:
         transport, protocol = await loop.connect_write_pipe(
